@@ -1,0 +1,116 @@
+"""Run configuration: one dataclass per stage, loaded from ``pipelines/*.yaml``.
+
+A run config names ``input``, ``work`` and ``out`` at its top level, then one section per stage whose
+keys mirror that stage's CLI options. ``--set section.key=value`` overrides any of them; values are
+parsed as YAML, so ``--set extract.dpi=200`` gives an int and ``--set run.scheduler=null`` a None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class ExtractConfig:
+    dpi: int = 150  # Docmatix rendered at 150 dpi ...
+    max_image_side: int = 2940  # ... with the longest side capped at 2940 px
+    image_format: str = "png"
+    tables: str = "pdfplumber"  # pdfplumber | pymupdf | off
+    docs_per_partition: int = 16
+    max_file_mb: float = 200.0
+    max_pages: int = 2000
+
+
+@dataclass
+class GenerateConfig:
+    backend: str = "rules"
+    pairs_per_page: int = 6
+    seed: int = 0
+
+
+@dataclass
+class FilterConfig:
+    min_question_chars: int = 6
+    max_question_chars: int = 500  # the Idefics recipe drops turns over 500 characters
+    max_answer_chars: int = 500
+    require_grounded: bool = True
+
+
+@dataclass
+class ShardConfig:
+    max_pages_per_row: int = 4  # as in Docmatix
+    max_shard_mb: float = 500.0
+    row_group_mb: float = 100.0
+    license: str = "other"
+    name: str = "docgen-dataset"
+
+
+@dataclass
+class RunOptions:
+    scheduler: str | None = None  # None: a LocalCluster of processes; "sync": in this process
+    workers: int | None = None  # LocalCluster size; default one per core
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    input: list[str] = field(default_factory=list)
+    work: str = "data/work"
+    out: str = "data/out"
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+    run: RunOptions = field(default_factory=RunOptions)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build(cls, values: dict, where: str = ""):
+    """A dataclass from a dict, recursing into nested dataclasses; unknown keys are an error."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = build(type(default), value or {}, f"{where}{name}.")
+        elif name == "input" and isinstance(value, str):
+            kwargs[name] = [value]
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one ``a.b=value`` to a nested dict."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set expects key=value, got {assignment!r}")
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {key}: {p} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Read a YAML run config (or start from defaults) and apply ``--set`` overrides."""
+    data = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a run config is a mapping of sections")
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return build(RunConfig, data)

@@ -1,0 +1,89 @@
+"""Text helpers shared by every stage: normalisation, script and language detection.
+
+Written for Latin, Arabic and CJK alike: nothing here assumes that words are separated by spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Arabic presentation forms (what many PDFs store) and Latin ligatures fold to their base letters.
+_FOLD = re.compile("[\ufb00-\ufb06\ufb50-\ufdff\ufe70-\ufefc]+")
+_SPACE = re.compile(r"\s+")
+
+SCRIPTS = (
+    ("arabic", re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufefc]")),
+    ("hebrew", re.compile("[\u0590-\u05ff]")),
+    ("hangul", re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")),
+    ("kana", re.compile("[\u3040-\u30ff]")),
+    ("han", re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")),
+    ("latin", re.compile("[A-Za-z\u00c0-\u024f]")),
+)
+RTL_SCRIPTS = {"arabic", "hebrew"}
+CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+# A few very common function words per Latin-script language: enough to tell them apart on a page.
+STOPWORDS = {
+    "en": "the and of to in is for that with on are this be as by from at your our".split(),
+    "fr": "le la les des et du de un une est pour dans que sur au aux nous vous par".split(),
+    "de": "der die das und ist mit von den für nicht sich auf dem des ein eine wir zu".split(),
+    "es": "el la los las y de del en que por para con una un es su al se".split(),
+}
+
+
+def fold(text: str) -> str:
+    """Fold presentation forms and ligatures to plain letters (leaves full-width CJK alone)."""
+    return _FOLD.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
+def squash(text: str) -> str:
+    """Collapse runs of whitespace to one space and strip the ends."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalize(text: str) -> str:
+    """The comparison form of a text: folded, NFC, whitespace collapsed, casefolded.
+
+    CJK text loses the spaces between CJK characters, which extraction adds or drops at random.
+    """
+    text = squash(unicodedata.normalize("NFC", fold(text))).casefold()
+    return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", text)
+
+
+def script_counts(text: str) -> dict[str, int]:
+    return {name: len(pattern.findall(text)) for name, pattern in SCRIPTS}
+
+
+def detect_language(text: str) -> tuple[str, str]:
+    """(language code, direction) of a text; ``("und", "ltr")`` when there is too little to tell.
+
+    Script first (Arabic, Hebrew, Hangul, kana, Han), then stopwords among Latin-script languages.
+    """
+    counts = script_counts(text)
+    total = sum(counts.values())
+    if total < 3:
+        return "und", "ltr"
+    if counts["arabic"] + counts["hebrew"] > 0.3 * total:
+        return ("ar", "rtl") if counts["arabic"] >= counts["hebrew"] else ("he", "rtl")
+    if counts["hangul"] > 0.2 * total:
+        return "ko", "ltr"
+    if counts["kana"] > 0.05 * total:
+        return "ja", "ltr"
+    if counts["han"] > 0.2 * total:
+        return "zh", "ltr"
+    words = re.findall(r"[a-zà-ÿß]+", text.lower())
+    scores = {lang: sum(w in set(sw) for w in words) for lang, sw in STOPWORDS.items()}
+    best = max(scores, key=scores.get)
+    return (best if scores[best] > 0 else "en"), "ltr"
+
+
+def is_rtl(text: str) -> bool:
+    """Whether a line's strong characters are mostly right-to-left."""
+    counts = script_counts(text)
+    rtl = counts["arabic"] + counts["hebrew"]
+    return rtl > 0 and rtl >= counts["latin"]
+
+
+def has_cjk(text: str) -> bool:
+    return bool(CJK.search(text))

@@ -1,0 +1,108 @@
+"""The work directory: Parquet partitions per stage, atomic writes, skip markers, the manifest.
+
+Every partition file carries in its Parquet metadata the fingerprint of the config that made it and
+the stats of the task that wrote it, so a rerun can skip it (same fingerprint) and still report
+complete counts without reading its rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+META_KEY = b"docgen"
+
+
+def fingerprint(obj) -> str:
+    """A short stable hash of any JSON-able object (a config, a list of ids)."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class WorkDir:
+    """Paths and reads/writes inside one work directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def part_path(self, stage: str, part: str) -> Path:
+        return self.root / stage / f"part-{part}.parquet"
+
+    def error_path(self, stage: str, part: str) -> Path:
+        return self.root / "errors" / f"{stage}-part-{part}.parquet"
+
+    def parts(self, stage: str) -> list[str]:
+        """Ids of the finished partitions of a stage, sorted."""
+        folder = self.root / stage
+        if not folder.is_dir():
+            return []
+        return sorted(p.name[5:-8] for p in folder.glob("part-*.parquet"))
+
+    def write(self, path: Path, table: pa.Table, fp: str, stats: dict) -> None:
+        """Write a table atomically (temp file, then rename) with its fingerprint and stats."""
+        meta = dict(table.schema.metadata or {})
+        meta[META_KEY] = json.dumps({"fingerprint": fp, "stats": stats}).encode("utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+        tmp.replace(path)
+
+    def done(self, path: Path, fp: str) -> dict | None:
+        """The stats of a finished partition made with fingerprint ``fp``, else None."""
+        try:
+            meta = pq.read_schema(path).metadata or {}
+            info = json.loads(meta[META_KEY])
+        except (OSError, KeyError, ValueError, pa.ArrowInvalid):
+            return None
+        return info["stats"] if info.get("fingerprint") == fp else None
+
+    def read(self, stage: str, part: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.part_path(stage, part), columns=columns)
+
+    def read_errors(self) -> pa.Table | None:
+        files = sorted((self.root / "errors").glob("*.parquet"))
+        return pa.concat_tables([pq.read_table(f) for f in files]) if files else None
+
+    # -- manifest ---------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def update_manifest(self, **sections) -> dict:
+        """Merge sections into manifest.json (written atomically) and return the result."""
+        data = self.manifest()
+        data.update(sections)
+        data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
+        tmp.replace(self.manifest_path)
+        return data
+
+
+def sum_stats(stats: list[dict]) -> dict:
+    """Add up per-partition stats: numbers are summed, dicts of numbers merged and summed."""
+    total: dict = {}
+    for s in stats:
+        for key, value in s.items():
+            if isinstance(value, bool) or key == "part":
+                continue
+            if isinstance(value, (int, float)):
+                total[key] = total.get(key, 0) + value
+            elif isinstance(value, dict):
+                inner = total.setdefault(key, {})
+                for k, v in value.items():
+                    inner[k] = inner.get(k, 0) + v
+    return total

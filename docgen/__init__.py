@@ -1,0 +1,3 @@
+"""docgen: document-VQA training data from PDFs, in the shape of Docmatix."""
+
+__version__ = "0.1.0"

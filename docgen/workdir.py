@@ -53,13 +53,19 @@ class WorkDir:
         pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
         tmp.replace(path)
 
+    def info(self, path: Path) -> dict:
+        """The fingerprint and stats stored in a partition file ({} if missing or unreadable)."""
+        try:
+            return json.loads((pq.read_schema(path).metadata or {})[META_KEY])
+        except (OSError, KeyError, ValueError, pa.ArrowInvalid):
+            return {}
+
+    def fingerprint_of(self, path: Path) -> str | None:
+        return self.info(path).get("fingerprint")
+
     def done(self, path: Path, fp: str) -> dict | None:
         """The stats of a finished partition made with fingerprint ``fp``, else None."""
-        try:
-            meta = pq.read_schema(path).metadata or {}
-            info = json.loads(meta[META_KEY])
-        except (OSError, KeyError, ValueError, pa.ArrowInvalid):
-            return None
+        info = self.info(path)
         return info["stats"] if info.get("fingerprint") == fp else None
 
     def read(self, stage: str, part: str, columns: list[str] | None = None) -> pa.Table:

@@ -24,7 +24,7 @@ MARKERS = re.compile(r"(^|\s)(Q|A)\d+\s*[:：.]", re.IGNORECASE)
 # "Unanswerable" and refusals in the supported languages (lower-cased comparison form).
 UNANSWERABLE = re.compile("|".join([
     r"unanswerable", r"not (?:mentioned|provided|specified|stated|available) in",
-    r"cannot be (?:determined|answered)", r"\bn/?a\b", r"i (?:cannot|can't|am unable)",
+    r"cannot be (?:determined|answered)", r"^n/?a$", r"i (?:cannot|can't|am unable)",
     r"non (?:mentionné|précisé|indiqué)", r"impossible de répondre",
     r"nicht (?:angegeben|erwähnt|beantwortbar)", r"no (?:se )?(?:menciona|especifica|indica)",
     r"غير مذكور", r"لا يمكن الإجابة", r"未提及", r"无法回答", r"記載されていません", r"回答できません",
@@ -42,6 +42,11 @@ def no_code(pair, page_text, cfg):
 
 def no_markers(pair, page_text, cfg):
     return not (MARKERS.search(pair["question"]) or MARKERS.search(pair["answer"])), "qa_marker"
+
+
+def readable(pair, page_text, cfg):
+    """U+FFFD means the PDF's text layer had a glyph with no Unicode value."""
+    return "\ufffd" not in pair["question"] + pair["answer"], "unreadable"
 
 
 def answerable(pair, page_text, cfg):
@@ -62,7 +67,7 @@ def grounded(pair, page_text, cfg):
     return normalize(pair["answer"]) in page_text, "ungrounded"
 
 
-FILTERS = (not_empty, no_code, no_markers, answerable, length_ok, grounded)
+FILTERS = (not_empty, readable, no_code, no_markers, answerable, length_ok, grounded)
 
 
 def page_texts(pages: list[dict]) -> dict[tuple[str, int], str]:

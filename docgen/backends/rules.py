@@ -83,9 +83,15 @@ def title_of(lines: list[dict]) -> str | None:
     if len(lines) < 2:
         return None
     body = median(line["size"] for line in lines)
-    top = max(lines[:3], key=lambda line: line["size"])
-    text = top["text"].strip()
-    if top["size"] >= 1.3 * body and 2 <= len(text) <= 120 and not KV.match(text):
+    i = max(range(min(3, len(lines))), key=lambda k: lines[k]["size"])
+    top = lines[i]
+    parts = [top["text"].strip()]
+    for nxt in lines[i + 1:]:  # a long title wraps onto lines of the same size
+        if abs(nxt["size"] - top["size"]) > 0.5:
+            break
+        parts.append(nxt["text"].strip())
+    text = " ".join(parts)
+    if top["size"] >= 1.3 * body and 2 <= len(text) <= 160 and not KV.match(text):
         return text
     return None
 

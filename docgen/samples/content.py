@@ -165,7 +165,7 @@ def report(w: Writer) -> list[list[dict]]:
                       for d in w.pick("departments", 4)]}
     return [
         [{"type": "title", "text": w.pack["titles"]["report"]},
-         fields(w, ("period", f"{w.pack['quarters'][0]} – {w.pack['quarters'][3]}"),
+         fields(w, ("period", f"{w.pack['quarters'][0]} - {w.pack['quarters'][3]}"),
                 ("prepared_by", w.person()), ("date", w.date())),
          {"type": "heading", "number": "1", "text": s["summary"]},
          {"type": "para", "text": w.paragraph(3)}, sales],

@@ -88,4 +88,4 @@ def render_document(pages: list[list[dict]], lang: str, pack: dict, small: bool 
         spare, _ = page.insert_htmlbox(rect, markup, css=css, archive=archive, scale_low=1)
         if spare < 0:
             raise RuntimeError("sample page content does not fit its page")
-    return doc.tobytes(garbage=3, deflate=True)
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True)  # no random /ID: reproducible

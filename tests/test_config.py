@@ -1,0 +1,24 @@
+import pytest
+
+from docgen.config import load_config
+
+
+def test_defaults_and_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("input: pdfs\nwork: w\nextract:\n  dpi: 100\n")
+    cfg = load_config(path, ["extract.dpi=200", "generate.pairs_per_page=3", "run.scheduler=sync"])
+    assert cfg.input == ["pdfs"] and cfg.work == "w"
+    assert cfg.extract.dpi == 200 and cfg.extract.max_image_side == 2940
+    assert cfg.generate.pairs_per_page == 3 and cfg.run.scheduler == "sync"
+
+
+def test_unknown_keys_are_errors():
+    with pytest.raises(ValueError, match="extract.dpj"):
+        load_config(None, ["extract.dpj=3"])
+    with pytest.raises(ValueError, match="key=value"):
+        load_config(None, ["extract.dpi"])
+
+
+def test_default_pipeline_config_loads():
+    cfg = load_config("pipelines/default.yaml")
+    assert cfg.generate.backend == "rules" and cfg.input == ["data/samples"]

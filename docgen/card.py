@@ -1,4 +1,4 @@
-"""The dataset card (``OUT/README.md``): the YAML header the Hub reads, then stats and the recipe."""
+"""The dataset card (``OUT/README.md``): the YAML header the Hub reads, then stats, recipe."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from docgen.config import ShardConfig
 
 FEATURE_YAML = [
     {"name": "images", "list": "image"},
-    {"name": "texts", "list": [{"name": "user", "dtype": "string"},
-                               {"name": "assistant", "dtype": "string"},
-                               {"name": "source", "dtype": "string"}]},
+    {
+        "name": "texts",
+        "list": [
+            {"name": "user", "dtype": "string"},
+            {"name": "assistant", "dtype": "string"},
+            {"name": "source", "dtype": "string"},
+        ],
+    },
 ]
 
 
@@ -24,53 +29,85 @@ def header(result: dict, cfg: ShardConfig) -> dict:
         "task_categories": ["visual-question-answering"],
         "tags": ["document-vqa", "synthetic", "docgen"],
         "pretty_name": cfg.name,
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": "train", "path": "data/train-*"}]}],
-        "dataset_info": {"features": FEATURE_YAML,
-                         "splits": [{"name": "train", "num_bytes": result["bytes"],
-                                     "num_examples": result["rows"]}]},
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+        ],
+        "dataset_info": {
+            "features": FEATURE_YAML,
+            "splits": [
+                {"name": "train", "num_bytes": result["bytes"], "num_examples": result["rows"]}
+            ],
+        },
     }
 
 
-def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
-               example: dict | None) -> None:
+def write_card(
+    out: Path, result: dict, manifest: dict, cfg: ShardConfig, example: dict | None
+) -> None:
     stages = manifest.get("stages", {})
     extract, generate, filt = (stages.get(s, {}) for s in ("extract", "generate", "filter"))
     dropped = filt.get("dropped", {})
     gen_cfg = manifest.get("config", {}).get("generate", {})
     lines = [
-        "---", yaml.safe_dump(header(result, cfg), sort_keys=False, allow_unicode=True).strip(),
-        "---", "", f"# {cfg.name}", "",
+        "---",
+        yaml.safe_dump(header(result, cfg), sort_keys=False, allow_unicode=True).strip(),
+        "---",
+        "",
+        f"# {cfg.name}",
+        "",
         "Document visual question answering pairs generated from PDFs by docgen, in the layout of "
         "Docmatix and The Cauldron: one row per document (up to "
-        f"{cfg.max_pages_per_row} pages), its page images and its question–answer pairs.", "",
-        "## Statistics", "",
-        "| | count |", "|---|---|",
+        f"{cfg.max_pages_per_row} pages), its page images and its question–answer pairs.",
+        "",
+        "## Statistics",
+        "",
+        "| | count |",
+        "|---|---|",
         f"| documents | {extract.get('documents', 0)} |",
         f"| pages | {extract.get('pages', 0)} |",
         f"| pairs generated | {generate.get('pairs', 0)} |",
         f"| pairs kept | {result['pairs']} |",
         f"| rows | {result['rows']} |",
-        f"| shards | {len(result['shards'])} |", "",
-        "Pages per language: " + (", ".join(f"{k} {v}" for k, v in result["languages"].items())
-                                  or "none") + ".", "",
-        "## Recipe", "",
+        f"| shards | {len(result['shards'])} |",
+        "",
+        "Pages per language: "
+        + (", ".join(f"{k} {v}" for k, v in result["languages"].items()) or "none")
+        + ".",
+        "",
+        "## Recipe",
+        "",
         f"- Generator: `{gen_cfg.get('backend', 'rules')}` backend, "
         f"{gen_cfg.get('pairs_per_page', '?')} pairs per page at most.",
         "- Filters: empty, code-like, leaked Q/A markers, unanswerable, length bounds, answer "
         "grounded in the page text, duplicate questions within a document.",
-        "- Dropped by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items()))
-                                   or "none") + ".", "",
-        "## Row layout", "",
-        "| column | type |", "|---|---|",
+        "- Dropped by reason: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none")
+        + ".",
+        "",
+        "## Row layout",
+        "",
+        "| column | type |",
+        "|---|---|",
         "| `images` | list of images (`struct<bytes: binary, path: string>`) |",
-        "| `texts` | list of `{user, assistant, source}` |", "",
-        "## Loading", "",
-        "```python", "from datasets import load_dataset", "",
+        "| `texts` | list of `{user, assistant, source}` |",
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
         'ds = load_dataset("parquet", data_files="data/train-*.parquet", split="train")',
-        'row = ds[0]  # row["images"]: list of PIL images; row["texts"]: list of dicts', "```", "",
+        'row = ds[0]  # row["images"]: list of PIL images; row["texts"]: list of dicts',
+        "```",
+        "",
     ]
     if example:
-        lines += ["## Example pair", "", "```json",
-                  json.dumps(example, ensure_ascii=False, indent=2), "```", ""]
+        lines += [
+            "## Example pair",
+            "",
+            "```json",
+            json.dumps(example, ensure_ascii=False, indent=2),
+            "```",
+            "",
+        ]
     (out / "README.md").write_text("\n".join(lines), "utf-8")

@@ -53,11 +53,13 @@ def cmd_stage(args) -> None:
         if args.command == "extract":
             stats = pipeline.run_extract(client, cfg)
         elif args.command == "generate":
-            stats = pipeline.run_over_parts(client, cfg, "generate", "pages",
-                                            generate_partition, cfg.generate)
+            stats = pipeline.run_over_parts(
+                client, cfg, "generate", "pages", generate_partition, cfg.generate
+            )
         else:
-            stats = pipeline.run_over_parts(client, cfg, "filter", "qa",
-                                            filter_partition, cfg.filter)
+            stats = pipeline.run_over_parts(
+                client, cfg, "filter", "qa", filter_partition, cfg.filter
+            )
     from docgen.workdir import WorkDir
 
     wd = WorkDir(cfg.work)
@@ -74,8 +76,10 @@ def cmd_shard(args) -> None:
     if args.max_shard_mb:
         cfg.shard.max_shard_mb = args.max_shard_mb
     result = write_shards(cfg.work, args.out, cfg.shard)
-    print(f"shard: {result['rows']} rows, {result['pairs']} pairs in "
-          f"{len(result['shards'])} shard(s) under {args.out}/data")
+    print(
+        f"shard: {result['rows']} rows, {result['pairs']} pairs in "
+        f"{len(result['shards'])} shard(s) under {args.out}/data"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -84,20 +88,32 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("samples", help="write the bundled sample corpus (PDFs + ground truth)")
     s.add_argument("--out", required=True, help="folder for the PDFs and their .json sidecars")
-    s.add_argument("--n", type=int, default=48, help="number of documents (default 48: six "
-                   "kinds in eight languages)")
+    s.add_argument(
+        "--n",
+        type=int,
+        default=48,
+        help="number of documents (default 48: six kinds in eight languages)",
+    )
     s.add_argument("--seed", type=int, default=0, help="corpus seed (same seed, same files)")
     s.set_defaults(func=cmd_samples)
 
     def common(sp, work_required=True):
         sp.add_argument("--work", required=work_required, help="work directory")
         sp.add_argument("--config", help="a pipelines/*.yaml run config for stage options")
-        sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. extract.dpi=200 (repeatable)")
+        sp.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. extract.dpi=200 (repeatable)",
+        )
 
     def scheduler(sp):
-        sp.add_argument("--scheduler", help="Dask scheduler address, or 'sync' to run in this "
-                        "process (default: a LocalCluster with one process per core)")
+        sp.add_argument(
+            "--scheduler",
+            help="Dask scheduler address, or 'sync' to run in this "
+            "process (default: a LocalCluster with one process per core)",
+        )
 
     s = sub.add_parser("extract", help="PDFs to page records in WORK/pages")
     s.add_argument("inputs", nargs="+", help="PDF files or folders (searched recursively)")
@@ -124,8 +140,13 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
     s.add_argument("config", help="pipelines/NAME.yaml")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. generate.pairs_per_page=4 (repeatable)")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. generate.pairs_per_page=4 (repeatable)",
+    )
     scheduler(s)
     s.set_defaults(func=cmd_run)
     return p

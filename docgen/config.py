@@ -1,8 +1,8 @@
 """Run configuration: one dataclass per stage, loaded from ``pipelines/*.yaml``.
 
-A run config names ``input``, ``work`` and ``out`` at its top level, then one section per stage whose
-keys mirror that stage's CLI options. ``--set section.key=value`` overrides any of them; values are
-parsed as YAML, so ``--set extract.dpi=200`` gives an int and ``--set run.scheduler=null`` a None.
+A run config names ``input``, ``work`` and ``out`` at its top level, then one section per stage
+whose keys mirror that stage's CLI options. ``--set section.key=value`` overrides any of them;
+values are parsed as YAML: ``--set extract.dpi=200`` gives an int, ``run.scheduler=null`` a None.
 """
 
 from __future__ import annotations
@@ -76,8 +76,10 @@ def build(cls, values: dict, where: str = ""):
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
-                         f"known: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
     kwargs = {}
     for name, value in values.items():
         default = getattr(cls(), name)

@@ -2,7 +2,8 @@
 
 Inputs are planned into partitions by content: ``doc_id`` is a hash of the PDF bytes, documents are
 sorted by it and cut into groups, and a group's id is a hash of its doc ids. Workers get paths, read
-the files themselves, and write ``pages/part-<id>.parquet`` plus ``errors/extract-part-<id>.parquet``.
+the files themselves, and write ``pages/part-<id>.parquet`` plus
+``errors/extract-part-<id>.parquet``.
 A bad document becomes an error row with its reason; the rest of the partition goes on.
 """
 
@@ -22,22 +23,43 @@ from docgen.text import detect_language
 from docgen.workdir import WorkDir, fingerprint
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
-PAGE_SCHEMA = pa.schema([
-    ("doc_id", pa.string()), ("source", pa.string()), ("page", pa.int32()),
-    ("n_pages", pa.int32()), ("width", pa.float32()), ("height", pa.float32()),
-    ("text", pa.string()),
-    ("lines", pa.list_(pa.struct([("text", pa.string()), ("size", pa.float32()),
-                                  ("bold", pa.bool_()), *_BOX]))),
-    ("words", pa.list_(pa.struct([("text", pa.string()), *_BOX]))),
-    ("tables", pa.list_(pa.string())),
-    ("lang", pa.string()), ("direction", pa.string()), ("ocr", pa.bool_()),
-    ("image", pa.binary()), ("image_format", pa.string()),
-    ("image_width", pa.int32()), ("image_height", pa.int32()),
-])
-ERROR_SCHEMA = pa.schema([
-    ("doc_id", pa.string()), ("source", pa.string()), ("page", pa.int32()),
-    ("stage", pa.string()), ("error", pa.string()),
-])
+PAGE_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("page", pa.int32()),
+        ("n_pages", pa.int32()),
+        ("width", pa.float32()),
+        ("height", pa.float32()),
+        ("text", pa.string()),
+        (
+            "lines",
+            pa.list_(
+                pa.struct(
+                    [("text", pa.string()), ("size", pa.float32()), ("bold", pa.bool_()), *_BOX]
+                )
+            ),
+        ),
+        ("words", pa.list_(pa.struct([("text", pa.string()), *_BOX]))),
+        ("tables", pa.list_(pa.string())),
+        ("lang", pa.string()),
+        ("direction", pa.string()),
+        ("ocr", pa.bool_()),
+        ("image", pa.binary()),
+        ("image_format", pa.string()),
+        ("image_width", pa.int32()),
+        ("image_height", pa.int32()),
+    ]
+)
+ERROR_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("page", pa.int32()),
+        ("stage", pa.string()),
+        ("error", pa.string()),
+    ]
+)
 
 
 def discover(inputs: list[str]) -> list[Path]:
@@ -71,7 +93,7 @@ def plan(inputs: list[str], docs_per_partition: int) -> tuple[list[tuple[str, li
     ids = sorted(docs)
     parts = []
     for i in range(0, len(ids), docs_per_partition):
-        group = ids[i:i + docs_per_partition]
+        group = ids[i : i + docs_per_partition]
         parts.append((fingerprint(group)[:12], [(d, docs[d]) for d in group]))
     return parts, len(paths) - len(docs)
 
@@ -96,11 +118,23 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
     lang, direction = detect_language(text)
     image, width, height = render(page, cfg)
     return {
-        "doc_id": doc_id, "source": source, "page": page.number + 1, "n_pages": n_pages,
-        "width": page.rect.width, "height": page.rect.height, "text": text, "lines": lines,
-        "words": layout.words(page), "tables": layout.tables(page, cfg.tables, direction == "rtl"),
-        "lang": lang, "direction": direction, "ocr": False, "image": image,
-        "image_format": cfg.image_format, "image_width": width, "image_height": height,
+        "doc_id": doc_id,
+        "source": source,
+        "page": page.number + 1,
+        "n_pages": n_pages,
+        "width": page.rect.width,
+        "height": page.rect.height,
+        "text": text,
+        "lines": lines,
+        "words": layout.words(page),
+        "tables": layout.tables(page, cfg.tables, direction == "rtl"),
+        "lang": lang,
+        "direction": direction,
+        "ocr": False,
+        "image": image,
+        "image_format": cfg.image_format,
+        "image_width": width,
+        "image_height": height,
     }
 
 
@@ -130,16 +164,30 @@ def extract_document(path: str, doc_id: str, cfg: ExtractConfig) -> tuple[list[d
     try:
         doc = open_pdf(path, cfg)
     except ValueError as exc:
-        return [], [{"doc_id": doc_id, "source": source, "page": None, "stage": "extract",
-                     "error": str(exc)}]
+        return [], [
+            {
+                "doc_id": doc_id,
+                "source": source,
+                "page": None,
+                "stage": "extract",
+                "error": str(exc),
+            }
+        ]
     pages, errors = [], []
     with doc:
         for page in doc:
             try:
                 pages.append(extract_page(page, doc_id, source, doc.page_count, cfg))
             except Exception as exc:  # one broken page must not cost the document's others
-                errors.append({"doc_id": doc_id, "source": source, "page": page.number + 1,
-                               "stage": "extract", "error": f"page failed: {exc}"})
+                errors.append(
+                    {
+                        "doc_id": doc_id,
+                        "source": source,
+                        "page": page.number + 1,
+                        "stage": "extract",
+                        "error": f"page failed: {exc}",
+                    }
+                )
     return pages, errors
 
 
@@ -157,9 +205,14 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
         pages += p
         errors += e
     failed = {e["doc_id"] for e in errors if e["page"] is None}
-    stats = {"documents": len(docs) - len(failed), "failed_documents": len(failed),
-             "pages": len(pages), "failed_pages": sum(e["page"] is not None for e in errors),
-             "seconds": round(time.perf_counter() - start, 3), "skipped": 0}
+    stats = {
+        "documents": len(docs) - len(failed),
+        "failed_documents": len(failed),
+        "pages": len(pages),
+        "failed_pages": sum(e["page"] is not None for e in errors),
+        "seconds": round(time.perf_counter() - start, 3),
+        "skipped": 0,
+    }
     # Errors first, pages last: the pages file is the marker that the partition is complete.
     wd.write(wd.error_path("extract", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats)
     wd.write(out, pa.Table.from_pylist(pages, PAGE_SCHEMA), fp, stats)

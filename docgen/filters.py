@@ -22,14 +22,29 @@ from docgen.workdir import WorkDir, fingerprint
 CODE = re.compile(r"```|\bdef \w+\(|\bfunction\s*\(|</?\w+[^>]*>|\{\s*\"\w+\"\s*:|;\s*$|=>|\+\+")
 MARKERS = re.compile(r"(^|\s)(Q|A)\d+\s*[:：.]", re.IGNORECASE)
 # "Unanswerable" and refusals in the supported languages (lower-cased comparison form).
-UNANSWERABLE = re.compile("|".join([
-    r"unanswerable", r"not (?:mentioned|provided|specified|stated|available) in",
-    r"cannot be (?:determined|answered)", r"^n/?a$", r"i (?:cannot|can't|am unable)",
-    r"non (?:mentionné|précisé|indiqué)", r"impossible de répondre",
-    r"nicht (?:angegeben|erwähnt|beantwortbar)", r"no (?:se )?(?:menciona|especifica|indica)",
-    r"غير مذكور", r"لا يمكن الإجابة", r"未提及", r"无法回答", r"記載されていません", r"回答できません",
-    r"언급되지 않", r"답할 수 없",
-]))
+UNANSWERABLE = re.compile(
+    "|".join(
+        [
+            r"unanswerable",
+            r"not (?:mentioned|provided|specified|stated|available) in",
+            r"cannot be (?:determined|answered)",
+            r"^n/?a$",
+            r"i (?:cannot|can't|am unable)",
+            r"non (?:mentionné|précisé|indiqué)",
+            r"impossible de répondre",
+            r"nicht (?:angegeben|erwähnt|beantwortbar)",
+            r"no (?:se )?(?:menciona|especifica|indica)",
+            r"غير مذكور",
+            r"لا يمكن الإجابة",
+            r"未提及",
+            r"无法回答",
+            r"記載されていません",
+            r"回答できません",
+            r"언급되지 않",
+            r"답할 수 없",
+        ]
+    )
+)
 
 
 def not_empty(pair, page_text, cfg):
@@ -106,8 +121,12 @@ def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     table = qa.append_column("keep", pa.array([k for k, _ in verdicts], pa.bool_()))
     table = table.append_column("reason", pa.array([r for _, r in verdicts], pa.string()))
     reasons = Counter(r for _, r in verdicts if r)
-    stats = {"pairs": len(verdicts), "kept": len(verdicts) - sum(reasons.values()),
-             "dropped": dict(reasons), "seconds": round(time.perf_counter() - start, 3),
-             "skipped": 0}
+    stats = {
+        "pairs": len(verdicts),
+        "kept": len(verdicts) - sum(reasons.values()),
+        "dropped": dict(reasons),
+        "seconds": round(time.perf_counter() - start, 3),
+        "skipped": 0,
+    }
     wd.write(out, table, fp, stats)
     return stats

@@ -20,13 +20,23 @@ from docgen.extract import ERROR_SCHEMA
 from docgen.workdir import WorkDir, fingerprint
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
-QA_SCHEMA = pa.schema([
-    ("doc_id", pa.string()), ("source", pa.string()), ("pair_id", pa.string()),
-    ("question", pa.string()), ("answer", pa.string()), ("kind", pa.string()),
-    ("pages", pa.list_(pa.int32())), ("lang", pa.string()), ("evidence", pa.string()),
-    ("backend", pa.string()), ("model", pa.string()), ("prompt_id", pa.string()),
-    ("raw", pa.string()),
-])
+QA_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("pair_id", pa.string()),
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("kind", pa.string()),
+        ("pages", pa.list_(pa.int32())),
+        ("lang", pa.string()),
+        ("evidence", pa.string()),
+        ("backend", pa.string()),
+        ("model", pa.string()),
+        ("prompt_id", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
 
 _backends: dict[str, Backend] = {}
 
@@ -49,9 +59,16 @@ def requests_of(pages: list[dict], cfg: GenerateConfig) -> list[GenerationReques
     out = []
     for doc_id, doc_pages in groupby(pages, key=lambda p: p["doc_id"]):
         doc_pages = list(doc_pages)
-        out.append(GenerationRequest(doc_id=doc_id, source=doc_pages[0]["source"],
-                                     lang=document_lang(doc_pages), pages=doc_pages,
-                                     n_pairs=cfg.pairs_per_page, seed=cfg.seed))
+        out.append(
+            GenerationRequest(
+                doc_id=doc_id,
+                source=doc_pages[0]["source"],
+                lang=document_lang(doc_pages),
+                pages=doc_pages,
+                n_pairs=cfg.pairs_per_page,
+                seed=cfg.seed,
+            )
+        )
     return out
 
 
@@ -68,16 +85,38 @@ def generate_partition(work: str, part: str, cfg: GenerateConfig) -> dict:
     rows, errors = [], []
     for request, result in zip(requests, backend.generate(requests)):
         if result.error:
-            errors.append({"doc_id": request.doc_id, "source": request.source, "page": None,
-                           "stage": "generate", "error": result.error})
+            errors.append(
+                {
+                    "doc_id": request.doc_id,
+                    "source": request.source,
+                    "page": None,
+                    "stage": "generate",
+                    "error": result.error,
+                }
+            )
         for pair in result.pairs:
             pair_id = hashlib.sha256(
-                f"{request.doc_id}\0{pair['question']}\0{pair['answer']}".encode()).hexdigest()[:16]
-            rows.append({**pair, "doc_id": request.doc_id, "source": request.source,
-                         "pair_id": pair_id, "backend": backend.name, "model": backend.model,
-                         "prompt_id": backend.prompt_id, "raw": pair.get("raw") or result.raw})
-    stats = {"documents": len(requests), "pairs": len(rows), "failed_documents": len(errors),
-             "seconds": round(time.perf_counter() - start, 3), "skipped": 0}
+                f"{request.doc_id}\0{pair['question']}\0{pair['answer']}".encode()
+            ).hexdigest()[:16]
+            rows.append(
+                {
+                    **pair,
+                    "doc_id": request.doc_id,
+                    "source": request.source,
+                    "pair_id": pair_id,
+                    "backend": backend.name,
+                    "model": backend.model,
+                    "prompt_id": backend.prompt_id,
+                    "raw": pair.get("raw") or result.raw,
+                }
+            )
+    stats = {
+        "documents": len(requests),
+        "pairs": len(rows),
+        "failed_documents": len(errors),
+        "seconds": round(time.perf_counter() - start, 3),
+        "skipped": 0,
+    }
     wd.write(wd.error_path("generate", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats)
     wd.write(out, pa.Table.from_pylist(rows, QA_SCHEMA), fp, stats)
     return stats

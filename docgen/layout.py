@@ -17,8 +17,9 @@ def text_flags():
 
     # Not TEXT_PRESERVE_LIGATURES: "ﬃ" should read back as "ffi". TEXT_COLLECT_VECTORS makes
     # MuPDF break lines at ruling lines, so the text of adjacent table cells is not run together.
-    return (pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
-            | pymupdf.TEXT_COLLECT_VECTORS)
+    return (
+        pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_COLLECT_VECTORS
+    )
 
 
 def fragments(page) -> list[dict]:
@@ -29,12 +30,14 @@ def fragments(page) -> list[dict]:
             spans = [s for s in line["spans"] if s["text"].strip()]
             if not spans:
                 continue
-            out.append({
-                "text": fold("".join(s["text"] for s in line["spans"])).strip(),
-                "size": max(s["size"] for s in spans),
-                "bold": all(s["flags"] & BOLD or "bold" in s["font"].lower() for s in spans),
-                "bbox": list(line["bbox"]),
-            })
+            out.append(
+                {
+                    "text": fold("".join(s["text"] for s in line["spans"])).strip(),
+                    "size": max(s["size"] for s in spans),
+                    "bold": all(s["flags"] & BOLD or "bold" in s["font"].lower() for s in spans),
+                    "bbox": list(line["bbox"]),
+                }
+            )
     return out
 
 
@@ -42,8 +45,11 @@ def join(parts: list[dict]) -> str:
     """Join fragments of one visual line; CJK neighbours that touch get no space between them."""
     text = parts[0]["text"]
     for prev, cur in zip(parts, parts[1:]):
-        gap = abs(cur["bbox"][0] - prev["bbox"][2]) if not is_rtl(text) else abs(
-            prev["bbox"][0] - cur["bbox"][2])
+        gap = (
+            abs(cur["bbox"][0] - prev["bbox"][2])
+            if not is_rtl(text)
+            else abs(prev["bbox"][0] - cur["bbox"][2])
+        )
         tight = gap < 0.3 * max(prev["size"], cur["size"])
         cjk = has_cjk(text[-1:]) or has_cjk(cur["text"][:1])
         text += ("" if tight and cjk else " ") + cur["text"]
@@ -68,23 +74,30 @@ def visual_lines(page) -> list[dict]:
         rtl = is_rtl("".join(f["text"] for f in row))
         row.sort(key=lambda f: -f["bbox"][2] if rtl else f["bbox"][0])
         boxes = [f["bbox"] for f in row]
-        lines.append({
-            "text": join(row),
-            "size": float(max(f["size"] for f in row)),
-            "bold": all(f["bold"] for f in row),
-            "x0": min(b[0] for b in boxes), "y0": min(b[1] for b in boxes),
-            "x1": max(b[2] for b in boxes), "y1": max(b[3] for b in boxes),
-        })
+        lines.append(
+            {
+                "text": join(row),
+                "size": float(max(f["size"] for f in row)),
+                "bold": all(f["bold"] for f in row),
+                "x0": min(b[0] for b in boxes),
+                "y0": min(b[1] for b in boxes),
+                "x1": max(b[2] for b in boxes),
+                "y1": max(b[3] for b in boxes),
+            }
+        )
     return lines
 
 
 def words(page) -> list[dict]:
-    return [{"text": fold(w[4]), "x0": w[0], "y0": w[1], "x1": w[2], "y1": w[3]}
-            for w in page.get_text("words", flags=text_flags())]
+    return [
+        {"text": fold(w[4]), "x0": w[0], "y0": w[1], "x1": w[2], "y1": w[3]}
+        for w in page.get_text("words", flags=text_flags())
+    ]
 
 
 def markdown_table(rows: list[list[str]]) -> str:
     """A GitHub-style Markdown table; the first row is the header."""
+
     def cell(c):
         return " ".join((c or "").split()).replace("|", "\\|")
 
@@ -116,8 +129,9 @@ def cell_text(page, rect) -> str:
         for line in block.get("lines", []):
             text = fold("".join(s["text"] for s in line["spans"])).strip()
             if text:
-                frags.append({"text": text, "size": line["spans"][0]["size"],
-                              "bbox": list(line["bbox"])})
+                frags.append(
+                    {"text": text, "size": line["spans"][0]["size"], "bbox": list(line["bbox"])}
+                )
     if not frags:
         return ""
     rtl = is_rtl("".join(f["text"] for f in frags))

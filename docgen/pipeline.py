@@ -37,15 +37,22 @@ def run_pipeline(cfg: RunConfig) -> dict:
     wd = WorkDir(cfg.work)
     start = time.perf_counter()
     stages, timings = {}, {}
-    wd.update_manifest(config=asdict(cfg), versions={"docgen": __version__,
-                                                     "python": platform.python_version()})
+    wd.update_manifest(
+        config=asdict(cfg), versions={"docgen": __version__, "python": platform.python_version()}
+    )
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:
         for name, step in [
             ("extract", lambda: run_extract(client, cfg)),
-            ("generate", lambda: run_over_parts(client, cfg, "generate", "pages",
-                                                generate_partition, cfg.generate)),
-            ("filter", lambda: run_over_parts(client, cfg, "filter", "qa",
-                                              filter_partition, cfg.filter)),
+            (
+                "generate",
+                lambda: run_over_parts(
+                    client, cfg, "generate", "pages", generate_partition, cfg.generate
+                ),
+            ),
+            (
+                "filter",
+                lambda: run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter),
+            ),
         ]:
             t = time.perf_counter()
             stages[name] = step()
@@ -63,15 +70,17 @@ def summary(manifest: dict) -> str:
     s, t = manifest.get("stages", {}), manifest.get("timings", {})
     ex, ge, fi, sh = (s.get(k, {}) for k in ("extract", "generate", "filter", "shard"))
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(fi.get("dropped", {}).items())) or "none"
-    return "\n".join([
-        "docgen run summary",
-        f"  documents   {ex.get('documents', 0)} ok, {ex.get('failed_documents', 0)} failed, "
-        f"{ex.get('duplicate_inputs', 0)} duplicate inputs",
-        f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
-        f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
-        f"  dropped     {dropped}",
-        f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
-        f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
-        f"{fi.get('skipped', 0)} filter partitions already done",
-        f"  time        {t.get('total', 0):.1f} s",
-    ])
+    return "\n".join(
+        [
+            "docgen run summary",
+            f"  documents   {ex.get('documents', 0)} ok, {ex.get('failed_documents', 0)} failed, "
+            f"{ex.get('duplicate_inputs', 0)} duplicate inputs",
+            f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
+            f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
+            f"  dropped     {dropped}",
+            f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
+            f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
+            f"{fi.get('skipped', 0)} filter partitions already done",
+            f"  time        {t.get('total', 0):.1f} s",
+        ]
+    )

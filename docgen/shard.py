@@ -25,33 +25,57 @@ from docgen.workdir import WorkDir
 # The features in the legacy form (Sequence / list), which every `datasets` release reads.
 FEATURES = {
     "images": {"feature": {"_type": "Image"}, "_type": "Sequence"},
-    "texts": [{"user": {"dtype": "string", "_type": "Value"},
-               "assistant": {"dtype": "string", "_type": "Value"},
-               "source": {"dtype": "string", "_type": "Value"}}],
+    "texts": [
+        {
+            "user": {"dtype": "string", "_type": "Value"},
+            "assistant": {"dtype": "string", "_type": "Value"},
+            "source": {"dtype": "string", "_type": "Value"},
+        }
+    ],
 }
 ROW_SCHEMA = pa.schema(
-    [("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
-     ("texts", pa.list_(pa.struct([("user", pa.string()), ("assistant", pa.string()),
-                                   ("source", pa.string())])))],
+    [
+        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
+        (
+            "texts",
+            pa.list_(
+                pa.struct(
+                    [("user", pa.string()), ("assistant", pa.string()), ("source", pa.string())]
+                )
+            ),
+        ),
+    ],
     metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
 )
 # Images are already compressed (PNG/JPEG): compressing them again costs time and saves nothing.
-COMPRESSION = {"images.list.element.bytes": "NONE", "images.list.element.path": "ZSTD",
-               "texts.list.element.user": "ZSTD", "texts.list.element.assistant": "ZSTD",
-               "texts.list.element.source": "ZSTD"}
+COMPRESSION = {
+    "images.list.element.bytes": "NONE",
+    "images.list.element.path": "ZSTD",
+    "texts.list.element.user": "ZSTD",
+    "texts.list.element.assistant": "ZSTD",
+    "texts.list.element.source": "ZSTD",
+}
 
 
 def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
     """Rows of one document: its pages in chunks, each with the pairs about those pages."""
     pages = sorted(pages, key=lambda p: p["page"])
     for start in range(0, len(pages), max_pages):
-        chunk = pages[start:start + max_pages]
+        chunk = pages[start : start + max_pages]
         numbers = {p["page"] for p in chunk}
-        texts = [{"user": q["question"], "assistant": q["answer"],
-                  "source": f"{q['source']} p{','.join(map(str, q['pages']))}"}
-                 for q in pairs if q["pages"] and q["pages"][0] in numbers]
-        images = [{"bytes": p["image"],
-                   "path": f"{p['doc_id']}-p{p['page']:04d}.{p['image_format']}"} for p in chunk]
+        texts = [
+            {
+                "user": q["question"],
+                "assistant": q["answer"],
+                "source": f"{q['source']} p{','.join(map(str, q['pages']))}",
+            }
+            for q in pairs
+            if q["pages"] and q["pages"][0] in numbers
+        ]
+        images = [
+            {"bytes": p["image"], "path": f"{p['doc_id']}-p{p['page']:04d}.{p['image_format']}"}
+            for p in chunk
+        ]
         yield {"images": images, "texts": texts}, chunk
 
 
@@ -67,8 +91,9 @@ def iter_rows(wd: WorkDir, cfg: ShardConfig, stats: Counter):
         for p in pages.to_pylist():
             pages_by_doc.setdefault(p["doc_id"], []).append(p)
         for doc_id in sorted(pages_by_doc):
-            for row, chunk in document_rows(pages_by_doc[doc_id], by_doc.get(doc_id, []),
-                                            cfg.max_pages_per_row):
+            for row, chunk in document_rows(
+                pages_by_doc[doc_id], by_doc.get(doc_id, []), cfg.max_pages_per_row
+            ):
                 if not row["texts"]:
                     stats["rows_without_pairs"] += 1
                     continue
@@ -81,7 +106,8 @@ def iter_rows(wd: WorkDir, cfg: ShardConfig, stats: Counter):
 
 def row_bytes(row: dict) -> int:
     return sum(len(i["bytes"]) for i in row["images"]) + sum(
-        len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row["texts"])
+        len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row["texts"]
+    )
 
 
 def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -> dict:
@@ -107,8 +133,12 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     for row in iter_rows(wd, cfg, stats):
         if writer is None:
             shards.append(staging / f"{len(shards):05d}.parquet")
-            writer = pq.ParquetWriter(shards[-1], ROW_SCHEMA, compression=COMPRESSION,
-                                      use_dictionary=["texts.list.element.source"])
+            writer = pq.ParquetWriter(
+                shards[-1],
+                ROW_SCHEMA,
+                compression=COMPRESSION,
+                use_dictionary=["texts.list.element.source"],
+            )
         size = row_bytes(row)
         group.append(row)
         group_size += size
@@ -135,10 +165,16 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
         names.append(name)
     shutil.rmtree(staging, ignore_errors=True)
     langs = {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")}
-    result = {"rows": stats["rows"], "pairs": stats["pairs"], "images": stats["images"],
-              "rows_without_pairs": stats["rows_without_pairs"], "shards": names,
-              "bytes": sum((data / n).stat().st_size for n in names), "languages": langs,
-              "seconds": round(time.perf_counter() - start, 3)}
+    result = {
+        "rows": stats["rows"],
+        "pairs": stats["pairs"],
+        "images": stats["images"],
+        "rows_without_pairs": stats["rows_without_pairs"],
+        "shards": names,
+        "bytes": sum((data / n).stat().st_size for n in names),
+        "languages": langs,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, names))
     return result
 

@@ -2,16 +2,18 @@
 
 import os
 
-import pymupdf
 import pyarrow.parquet as pq
+import pymupdf
 
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
 
-ZERO_PAGES = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-              b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-              b"trailer<</Root 1 0 R>>\n%%EOF\n")
+ZERO_PAGES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
 
 def make_bad_files(folder, good_pdf):
@@ -20,8 +22,12 @@ def make_bad_files(folder, good_pdf):
     (folder / "random.pdf").write_bytes(os.urandom(4096))
     (folder / "zero-pages.pdf").write_bytes(ZERO_PAGES)
     doc = pymupdf.open(good_pdf)
-    doc.save(folder / "encrypted.pdf", encryption=pymupdf.PDF_ENCRYPT_AES_256,
-             user_pw="secret", owner_pw="owner")
+    doc.save(
+        folder / "encrypted.pdf",
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        user_pw="secret",
+        owner_pw="owner",
+    )
     (folder / "empty.pdf").write_bytes(b"")
 
 
@@ -29,15 +35,28 @@ def test_broken_inputs_become_error_rows_and_good_pages_survive(few_samples, tmp
     good = sorted(few_samples.glob("*.pdf"))
     good_pages = sum(len(pymupdf.open(p)) for p in good)
     make_bad_files(few_samples, good[0])
-    cfg = load_config("pipelines/default.yaml", [
-        f"input={few_samples}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
-        "run.scheduler=sync", "run.progress=false", "extract.docs_per_partition=3"])
+    cfg = load_config(
+        "pipelines/default.yaml",
+        [
+            f"input={few_samples}",
+            f"work={tmp_path / 'work'}",
+            f"out={tmp_path / 'out'}",
+            "run.scheduler=sync",
+            "run.progress=false",
+            "extract.docs_per_partition=3",
+        ],
+    )
     manifest = run_pipeline(cfg)
 
     errors = WorkDir(cfg.work).read_errors().to_pylist()
     by_file = {e["source"]: e["error"] for e in errors}
-    assert set(by_file) == {"truncated.pdf", "random.pdf", "zero-pages.pdf", "encrypted.pdf",
-                            "empty.pdf"}
+    assert set(by_file) == {
+        "truncated.pdf",
+        "random.pdf",
+        "zero-pages.pdf",
+        "encrypted.pdf",
+        "empty.pdf",
+    }
     assert "password" in by_file["encrypted.pdf"] and "no pages" in by_file["zero-pages.pdf"]
     ex = manifest["stages"]["extract"]
     assert ex["documents"] + ex["failed_documents"] == len(good) + 5
@@ -50,8 +69,16 @@ def test_broken_inputs_become_error_rows_and_good_pages_survive(few_samples, tmp
 def test_identical_pdfs_are_one_document(few_samples, tmp_path):
     first = sorted(few_samples.glob("*.pdf"))[0]
     (few_samples / "copy-of-first.pdf").write_bytes(first.read_bytes())
-    cfg = load_config(None, [f"input={few_samples}", f"work={tmp_path / 'w'}",
-                             f"out={tmp_path / 'o'}", "run.scheduler=sync", "run.progress=false"])
+    cfg = load_config(
+        None,
+        [
+            f"input={few_samples}",
+            f"work={tmp_path / 'w'}",
+            f"out={tmp_path / 'o'}",
+            "run.scheduler=sync",
+            "run.progress=false",
+        ],
+    )
     manifest = run_pipeline(cfg)
     assert manifest["stages"]["extract"]["documents"] == 3
     assert manifest["stages"]["extract"]["duplicate_inputs"] == 1

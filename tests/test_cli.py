@@ -3,8 +3,9 @@ import sys
 
 
 def docgen(*args):
-    return subprocess.run([sys.executable, "-m", "docgen.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "docgen.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_lists_every_stage():
@@ -27,6 +28,7 @@ def test_stage_commands_one_by_one(few_samples, tmp_path):
 
 
 def test_missing_input_is_a_clear_error(tmp_path):
-    r = docgen("extract", str(tmp_path / "nope"), "--work", str(tmp_path / "w"),
-               "--scheduler", "sync")
+    r = docgen(
+        "extract", str(tmp_path / "nope"), "--work", str(tmp_path / "w"), "--scheduler", "sync"
+    )
     assert r.returncode == 2 and "input not found" in r.stderr

@@ -14,9 +14,17 @@ from docgen.workdir import WorkDir
 @pytest.fixture(scope="module")
 def run(samples, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
-    cfg = load_config("pipelines/default.yaml", [
-        f"input={samples}", f"work={root / 'work'}", f"out={root / 'out'}", "run.workers=2",
-        "run.progress=false", "extract.docs_per_partition=8"])
+    cfg = load_config(
+        "pipelines/default.yaml",
+        [
+            f"input={samples}",
+            f"work={root / 'work'}",
+            f"out={root / 'out'}",
+            "run.workers=2",
+            "run.progress=false",
+            "extract.docs_per_partition=8",
+        ],
+    )
     return cfg, run_pipeline(cfg)
 
 

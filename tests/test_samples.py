@@ -28,7 +28,9 @@ def test_arabic_reads_back_in_logical_order(samples):
     from docgen.layout import visual_lines
 
     truth = json.loads((samples / "0024-invoice-ar.json").read_text("utf-8"))
-    lines = [entry["text"] for entry in visual_lines(pymupdf.open(samples / "0024-invoice-ar.pdf")[0])]
+    lines = [
+        entry["text"] for entry in visual_lines(pymupdf.open(samples / "0024-invoice-ar.pdf")[0])
+    ]
     fields = [f for f in truth["pages"][0]["facts"] if f["type"] == "field"]
     for f in fields:
         assert f"{f['key']}: {f['value']}" in lines

@@ -16,9 +16,15 @@ def truth_index(samples: Path) -> dict:
         truth = json.loads(sidecar.read_text("utf-8"))
         for page in truth["pages"]:
             for fact in page["facts"]:
-                key = json.dumps(fact["key"], ensure_ascii=False) if isinstance(
-                    fact["key"], list) else fact["key"]
-                index[(truth["file"], page["page"], normalize(key))] = (truth["lang"], fact["value"])
+                key = (
+                    json.dumps(fact["key"], ensure_ascii=False)
+                    if isinstance(fact["key"], list)
+                    else fact["key"]
+                )
+                index[(truth["file"], page["page"], normalize(key))] = (
+                    truth["lang"],
+                    fact["value"],
+                )
     return index
 
 
@@ -28,7 +34,9 @@ def score(kept: list[dict], samples: Path) -> dict[str, tuple[int, int]]:
     counts = defaultdict(lambda: [0, 0])
     for pair in kept:
         ev = json.loads(pair["evidence"])
-        key = json.dumps(ev["key"], ensure_ascii=False) if isinstance(ev["key"], list) else ev["key"]
+        key = (
+            json.dumps(ev["key"], ensure_ascii=False) if isinstance(ev["key"], list) else ev["key"]
+        )
         lang, value = index.get((pair["source"], pair["pages"][0], normalize(key)), (None, None))
         lang = lang or pair["source"].rsplit("-", 1)[-1].removesuffix(".pdf")
         counts[lang][1] += 1

@@ -2,7 +2,8 @@
 
 Every backend takes a list of :class:`GenerationRequest` (one per document: its pages, language and
 how many pairs are wanted) and returns one :class:`GenerationResult` per request, in order. A result
-always comes back: a failure is a result with ``error`` set, never an exception that loses the batch.
+always comes back: a failure is a result with ``error`` set, never an exception that loses
+the batch.
 LLM backends build their chats from the request's pages; the ``rules`` backend reads the structure
 of the pages directly.
 """

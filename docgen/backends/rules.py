@@ -41,9 +41,17 @@ def templates() -> dict:
 
 
 def is_amount(value: str) -> bool:
-    return bool(AMOUNT.match(value)) and any(c.isdigit() for c in value) and (
-        any(c in CURRENCY for c in value) or "," in value or "." in value or "ريال" in value
-        or re.search(r"\b[A-Z]{3}\b", value) is not None)
+    return (
+        bool(AMOUNT.match(value))
+        and any(c.isdigit() for c in value)
+        and (
+            any(c in CURRENCY for c in value)
+            or "," in value
+            or "." in value
+            or "ريال" in value
+            or re.search(r"\b[A-Z]{3}\b", value) is not None
+        )
+    )
 
 
 def kind_of(value: str) -> str:
@@ -55,8 +63,12 @@ def kind_of(value: str) -> str:
 def good_key(key: str) -> bool:
     """A label, not a sentence: short, not just a number, no sentence punctuation."""
     words = key.split()
-    return (0 < len(key) <= 40 and len(words) <= 6 and not key.replace(".", "").isdigit()
-            and not re.search(r"[.!?。！？]$|https?|www\.|/{2}", key))
+    return (
+        0 < len(key) <= 40
+        and len(words) <= 6
+        and not key.replace(".", "").isdigit()
+        and not re.search(r"[.!?。！？]$|https?|www\.|/{2}", key)
+    )
 
 
 def key_values(lines: list[dict]) -> list[dict]:
@@ -74,8 +86,12 @@ def key_values(lines: list[dict]) -> list[dict]:
             if key not in found:
                 order.append(key)
             found.setdefault(key, set()).add(value)
-    return [{"kind": kind_of(v), "key": k, "answer": v}
-            for k in order if len(found[k]) == 1 for v in found[k]]
+    return [
+        {"kind": kind_of(v), "key": k, "answer": v}
+        for k in order
+        if len(found[k]) == 1
+        for v in found[k]
+    ]
 
 
 def title_of(lines: list[dict]) -> str | None:
@@ -86,7 +102,7 @@ def title_of(lines: list[dict]) -> str | None:
     i = max(range(min(3, len(lines))), key=lambda k: lines[k]["size"])
     top = lines[i]
     parts = [top["text"].strip()]
-    for nxt in lines[i + 1:]:  # a long title wraps onto lines of the same size
+    for nxt in lines[i + 1 :]:  # a long title wraps onto lines of the same size
         if abs(nxt["size"] - top["size"]) > 0.5:
             break
         parts.append(nxt["text"].strip())
@@ -140,16 +156,27 @@ def korean_particles(word: str) -> tuple[str, str]:
     return ("은", "을") if closed else ("는", "를")
 
 
+def mid_sentence(label: str, lang: str) -> str:
+    """``Invoice number`` reads ``invoice number`` inside an English, French or Spanish question."""
+    if lang in LATIN_LOWER_FIRST and label[:2].istitle() and not label.isupper():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def question(fact: dict, lang: str, rng: random.Random) -> str:
     lang = lang if lang in templates() else "en"
     template = rng.choice(templates()[lang][fact["kind"]])
-    key = fact["key"] if isinstance(fact["key"], str) else ""
-    if lang in LATIN_LOWER_FIRST and key[:2].istitle() and not key.isupper():
-        key = key[0].lower() + key[1:]
+    key = mid_sentence(fact["key"], lang) if isinstance(fact["key"], str) else ""
     topic, obj = korean_particles(key)
     row, col = fact["key"] if isinstance(fact["key"], list) else ("", "")
-    return template.format(key=key, key_topic=key + topic, key_obj=key + obj,
-                           row=row, col=col, n=fact["key"])
+    return template.format(
+        key=key,
+        key_topic=key + topic,
+        key_obj=key + obj,
+        row=row,
+        col=mid_sentence(col, lang),
+        n=fact["key"],
+    )
 
 
 def pick(facts: list[dict], n: int, rng: random.Random) -> list[dict]:
@@ -181,11 +208,17 @@ class RulesBackend(Backend):
             rng = random.Random(f"{request.seed}:{request.doc_id}:{page['page']}")
             lang = page["lang"] if page["lang"] != "und" else request.lang
             for fact in pick(facts_of_page(page), request.n_pairs, rng):
-                pairs.append({
-                    "question": question(fact, lang, rng), "answer": fact["answer"],
-                    "kind": fact["kind"], "pages": [page["page"]], "lang": lang,
-                    "evidence": json.dumps({"kind": fact["kind"], "key": fact["key"]},
-                                           ensure_ascii=False),
-                    "raw": json.dumps(fact, ensure_ascii=False),
-                })
+                pairs.append(
+                    {
+                        "question": question(fact, lang, rng),
+                        "answer": fact["answer"],
+                        "kind": fact["kind"],
+                        "pages": [page["page"]],
+                        "lang": lang,
+                        "evidence": json.dumps(
+                            {"kind": fact["kind"], "key": fact["key"]}, ensure_ascii=False
+                        ),
+                        "raw": json.dumps(fact, ensure_ascii=False),
+                    }
+                )
         return GenerationResult(pairs=pairs)

@@ -19,7 +19,7 @@ DEFAULT_COUNT = len(KINDS) * len(LANGS)
 
 
 def sample_specs(n: int, seed: int = 0):
-    """(index, kind, lang, seed) for the first ``n`` documents: every kind in every language first."""
+    """(index, kind, lang, seed) of the first ``n`` documents: each kind in each language first."""
     combos = [(k, lang) for lang in LANGS for k in KINDS]
     for i in range(n):
         kind, lang = combos[i % len(combos)]
@@ -37,18 +37,26 @@ def make_corpus(out: str | Path, n: int = DEFAULT_COUNT, seed: int = 0, progress
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if arabic_font_dir() is None:
-        print("warning: Noto Sans Arabic not found (Debian package fonts-noto-core); Arabic samples "
-              "use MuPDF's built-in font, whose text layer reads back imperfectly")
+        print(
+            "warning: Noto Sans Arabic not found (Debian package fonts-noto-core); Arabic samples "
+            "use MuPDF's built-in font, whose text layer reads back imperfectly"
+        )
     paths = []
-    for i, kind, lang, doc_seed in tqdm(list(sample_specs(n, seed)), desc="samples",
-                                        unit="pdf", disable=not progress):
+    for i, kind, lang, doc_seed in tqdm(
+        list(sample_specs(n, seed)), desc="samples", unit="pdf", disable=not progress
+    ):
         pages = document(kind, lang, doc_seed)
         stem = f"{i:04d}-{kind}-{lang}"
         pdf = render_document(pages, lang, language_pack(lang), small=kind == "receipt")
-        truth = {"file": f"{stem}.pdf", "kind": kind, "lang": lang,
-                 "pages": [{"page": p + 1, "facts": facts(blocks)} for p, blocks in enumerate(pages)]}
+        truth = {
+            "file": f"{stem}.pdf",
+            "kind": kind,
+            "lang": lang,
+            "pages": [{"page": p + 1, "facts": facts(blocks)} for p, blocks in enumerate(pages)],
+        }
         write_atomic(out / f"{stem}.pdf", pdf)
-        write_atomic(out / f"{stem}.json",
-                     json.dumps(truth, ensure_ascii=False, indent=1).encode("utf-8"))
+        write_atomic(
+            out / f"{stem}.json", json.dumps(truth, ensure_ascii=False, indent=1).encode("utf-8")
+        )
         paths.append(out / f"{stem}.pdf")
     return paths

@@ -17,14 +17,24 @@ LANGS = ("en", "fr", "de", "es", "ar", "zh", "ja", "ko")
 KINDS = ("invoice", "receipt", "form", "report", "letter", "paper")
 
 PHONE_FORMATS = {
-    "en": "+44 {a} {b} {c}", "fr": "+33 {a} {b} {c}", "de": "+49 {a} {b} {c}",
-    "es": "+34 {a} {b} {c}", "ar": "05{a}{b}{c}", "zh": "010-{a}{b}{c}",
-    "ja": "03-{a}-{c}", "ko": "02-{a}-{c}",
+    "en": "+44 {a} {b} {c}",
+    "fr": "+33 {a} {b} {c}",
+    "de": "+49 {a} {b} {c}",
+    "es": "+34 {a} {b} {c}",
+    "ar": "05{a}{b}{c}",
+    "zh": "010-{a}{b}{c}",
+    "ja": "03-{a}-{c}",
+    "ko": "02-{a}-{c}",
 }
 ADDRESS_FORMATS = {
-    "en": "{n} {street}, {city}", "fr": "{n} {street}, {city}", "de": "{street} {n}, {city}",
-    "es": "{street} {n}, {city}", "ar": "{street}، {city}", "zh": "{city}{street}{n}号",
-    "ja": "{city}{street}{n}番地", "ko": "{city} {street} {n}",
+    "en": "{n} {street}, {city}",
+    "fr": "{n} {street}, {city}",
+    "de": "{street} {n}, {city}",
+    "es": "{street} {n}, {city}",
+    "ar": "{street}، {city}",
+    "zh": "{city}{street}{n}号",
+    "ja": "{city}{street}{n}番地",
+    "ko": "{city} {street} {n}",
 }
 
 
@@ -99,114 +109,186 @@ def items_table(w: Writer, n: int, columns: tuple[str, ...]) -> tuple[dict, floa
         qty = w.rng.randint(1, 12)
         price = w.amount(1.5, 80)
         total += qty * price
-        row = {"description": product, "item": product, "quantity": str(qty),
-               "unit_price": w.money(price), "price": w.money(qty * price),
-               "amount": w.money(qty * price)}
+        row = {
+            "description": product,
+            "item": product,
+            "quantity": str(qty),
+            "unit_price": w.money(price),
+            "price": w.money(qty * price),
+            "amount": w.money(qty * price),
+        }
         rows.append([row[c] for c in columns])
     return {"type": "table", "header": [w.label(c) for c in columns], "rows": rows}, total
 
 
 def invoice(w: Writer) -> list[list[dict]]:
-    table, subtotal = items_table(w, w.rng.randint(3, 6),
-                                  ("description", "quantity", "unit_price", "amount"))
+    table, subtotal = items_table(
+        w, w.rng.randint(3, 6), ("description", "quantity", "unit_price", "amount")
+    )
     tax = round(subtotal * 0.2, 0 if w.pack.get("integer_money") else 2)
-    return [[
-        {"type": "title", "text": w.pack["titles"]["invoice"]},
-        {"type": "line", "text": w.pick("companies")},
-        {"type": "line", "text": w.address()},
-        fields(w, ("invoice_number", w.number("INV")), ("date", w.date()),
-               ("due_date", w.date()), ("customer", w.person())),
-        table,
-        fields(w, ("subtotal", w.money(subtotal)), ("tax", w.money(tax)),
-               ("total", w.money(subtotal + tax))),
-        {"type": "para", "text": w.paragraph(2)},
-    ]]
+    return [
+        [
+            {"type": "title", "text": w.pack["titles"]["invoice"]},
+            {"type": "line", "text": w.pick("companies")},
+            {"type": "line", "text": w.address()},
+            fields(
+                w,
+                ("invoice_number", w.number("INV")),
+                ("date", w.date()),
+                ("due_date", w.date()),
+                ("customer", w.person()),
+            ),
+            table,
+            fields(
+                w,
+                ("subtotal", w.money(subtotal)),
+                ("tax", w.money(tax)),
+                ("total", w.money(subtotal + tax)),
+            ),
+            {"type": "para", "text": w.paragraph(2)},
+        ]
+    ]
 
 
 def receipt(w: Writer) -> list[list[dict]]:
     table, total = items_table(w, w.rng.randint(2, 5), ("item", "quantity", "price"))
     r = w.rng.randint
-    return [[
-        {"type": "title", "text": w.pick("companies")},
-        {"type": "line", "text": w.address()},
-        fields(w, ("receipt_number", str(r(100000, 999999))), ("date", w.date()),
-               ("time", f"{r(8, 21):02d}:{r(0, 59):02d}"), ("cashier", w.pick("first_names"))),
-        table,
-        fields(w, ("total", w.money(total)), ("payment", w.pick("payments"))),
-    ]]
+    return [
+        [
+            {"type": "title", "text": w.pick("companies")},
+            {"type": "line", "text": w.address()},
+            fields(
+                w,
+                ("receipt_number", str(r(100000, 999999))),
+                ("date", w.date()),
+                ("time", f"{r(8, 21):02d}:{r(0, 59):02d}"),
+                ("cashier", w.pick("first_names")),
+            ),
+            table,
+            fields(w, ("total", w.money(total)), ("payment", w.pick("payments"))),
+        ]
+    ]
 
 
 def form(w: Writer, pages: int) -> list[list[dict]]:
     s = w.pack["sections"]
     personal = [
         {"type": "heading", "number": "1", "text": s["personal"]},
-        fields(w, ("full_name", w.person()), ("birth_date", w.date(w.rng.randint(1950, 2004))),
-               ("nationality", w.pick("nationalities"))),
+        fields(
+            w,
+            ("full_name", w.person()),
+            ("birth_date", w.date(w.rng.randint(1950, 2004))),
+            ("nationality", w.pick("nationalities")),
+        ),
     ]
     contact = [
         {"type": "heading", "number": "2", "text": s["contact"]},
-        fields(w, ("phone", w.phone()), ("email", f"member{w.rng.randint(10, 999)}@example.org"),
-               ("address", w.address())),
+        fields(
+            w,
+            ("phone", w.phone()),
+            ("email", f"member{w.rng.randint(10, 999)}@example.org"),
+            ("address", w.address()),
+        ),
         {"type": "para", "text": w.paragraph(2)},
     ]
-    head = [{"type": "title", "text": w.pack["titles"]["form"]},
-            fields(w, ("application_number", str(w.rng.randint(10**7, 10**8 - 1))),
-                   ("date", w.date()))]
+    head = [
+        {"type": "title", "text": w.pack["titles"]["form"]},
+        fields(w, ("application_number", str(w.rng.randint(10**7, 10**8 - 1))), ("date", w.date())),
+    ]
     return [head + personal + contact] if pages == 1 else [head + personal, contact]
 
 
 def report(w: Writer) -> list[list[dict]]:
     s, labels = w.pack["sections"], w.pack["labels"]
-    sales = {"type": "table", "header": [labels["region"], *w.pack["quarters"]],
-             "rows": [[region] + [w.money(w.amount(1e4, 9e4)) for _ in range(4)]
-                      for region in w.pick("regions", 4)]}
-    costs = {"type": "table", "header": [labels["department"], labels["budget"], labels["actual"]],
-             "rows": [[d, w.money(w.amount(5e3, 5e4)), w.money(w.amount(5e3, 5e4))]
-                      for d in w.pick("departments", 4)]}
+    sales = {
+        "type": "table",
+        "header": [labels["region"], *w.pack["quarters"]],
+        "rows": [
+            [region] + [w.money(w.amount(1e4, 9e4)) for _ in range(4)]
+            for region in w.pick("regions", 4)
+        ],
+    }
+    costs = {
+        "type": "table",
+        "header": [labels["department"], labels["budget"], labels["actual"]],
+        "rows": [
+            [d, w.money(w.amount(5e3, 5e4)), w.money(w.amount(5e3, 5e4))]
+            for d in w.pick("departments", 4)
+        ],
+    }
     return [
-        [{"type": "title", "text": w.pack["titles"]["report"]},
-         fields(w, ("period", f"{w.pack['quarters'][0]} - {w.pack['quarters'][3]}"),
-                ("prepared_by", w.person()), ("date", w.date())),
-         {"type": "heading", "number": "1", "text": s["summary"]},
-         {"type": "para", "text": w.paragraph(3)}, sales],
-        [{"type": "heading", "number": "2", "text": s["costs"]}, costs,
-         {"type": "para", "text": w.paragraph(4)}],
+        [
+            {"type": "title", "text": w.pack["titles"]["report"]},
+            fields(
+                w,
+                ("period", f"{w.pack['quarters'][0]} - {w.pack['quarters'][3]}"),
+                ("prepared_by", w.person()),
+                ("date", w.date()),
+            ),
+            {"type": "heading", "number": "1", "text": s["summary"]},
+            {"type": "para", "text": w.paragraph(3)},
+            sales,
+        ],
+        [
+            {"type": "heading", "number": "2", "text": s["costs"]},
+            costs,
+            {"type": "para", "text": w.paragraph(4)},
+        ],
     ]
 
 
 def letter(w: Writer) -> list[list[dict]]:
     sender = w.pick("companies")
-    return [[
-        {"type": "title", "text": sender},
-        {"type": "line", "text": w.address()},
-        fields(w, ("date", w.date()), ("reference", w.number("REF")),
-               ("subject", w.pick("subjects"))),
-        {"type": "line", "text": w.pack["greeting"].format(name=w.person())},
-        {"type": "para", "text": w.paragraph(3)},
-        {"type": "para", "text": w.paragraph(2)},
-        {"type": "line", "text": w.pack["closing"]},
-        {"type": "line", "text": w.person()},
-    ]]
+    return [
+        [
+            {"type": "title", "text": sender},
+            {"type": "line", "text": w.address()},
+            fields(
+                w,
+                ("date", w.date()),
+                ("reference", w.number("REF")),
+                ("subject", w.pick("subjects")),
+            ),
+            {"type": "line", "text": w.pack["greeting"].format(name=w.person())},
+            {"type": "para", "text": w.paragraph(3)},
+            {"type": "para", "text": w.paragraph(2)},
+            {"type": "line", "text": w.pack["closing"]},
+            {"type": "line", "text": w.person()},
+        ]
+    ]
 
 
 def paper(w: Writer) -> list[list[dict]]:
     s, labels = w.pack["sections"], w.pack["labels"]
     sep = "、" if w.lang in ("zh", "ja") else "، " if w.lang == "ar" else ", "
-    results = {"type": "table", "header": [labels["method"], labels["accuracy"], labels["f1"]],
-               "rows": [[m, f"{w.rng.uniform(60, 95):.1f}", f"{w.rng.uniform(0.5, 0.95):.2f}"]
-                        for m in w.pick("methods", 4)]}
+    results = {
+        "type": "table",
+        "header": [labels["method"], labels["accuracy"], labels["f1"]],
+        "rows": [
+            [m, f"{w.rng.uniform(60, 95):.1f}", f"{w.rng.uniform(0.5, 0.95):.2f}"]
+            for m in w.pick("methods", 4)
+        ],
+    }
     return [
-        [{"type": "title", "text": w.pick("paper_titles")},
-         fields(w, ("authors", sep.join(w.person() for _ in range(3))),
-                ("keywords", sep.join(w.pick("departments", 2) + w.pick("regions", 1)))),
-         {"type": "heading", "number": "1", "text": s["introduction"]},
-         {"type": "para", "text": w.paragraph(4)},
-         {"type": "heading", "number": "2", "text": s["method"]},
-         {"type": "para", "text": w.paragraph(4)}],
-        [{"type": "heading", "number": "3", "text": s["results"]},
-         {"type": "para", "text": w.paragraph(2)}, results,
-         {"type": "heading", "number": "4", "text": s["conclusion"]},
-         {"type": "para", "text": w.paragraph(3)}],
+        [
+            {"type": "title", "text": w.pick("paper_titles")},
+            fields(
+                w,
+                ("authors", sep.join(w.person() for _ in range(3))),
+                ("keywords", sep.join(w.pick("departments", 2) + w.pick("regions", 1))),
+            ),
+            {"type": "heading", "number": "1", "text": s["introduction"]},
+            {"type": "para", "text": w.paragraph(4)},
+            {"type": "heading", "number": "2", "text": s["method"]},
+            {"type": "para", "text": w.paragraph(4)},
+        ],
+        [
+            {"type": "heading", "number": "3", "text": s["results"]},
+            {"type": "para", "text": w.paragraph(2)},
+            results,
+            {"type": "heading", "number": "4", "text": s["conclusion"]},
+            {"type": "para", "text": w.paragraph(3)},
+        ],
     ]
 
 
@@ -215,8 +297,13 @@ def document(kind: str, lang: str, seed: int) -> list[list[dict]]:
     w = Writer(lang, seed)
     if kind == "form":
         return form(w, pages=1 + seed % 2)
-    return {"invoice": invoice, "receipt": receipt, "report": report,
-            "letter": letter, "paper": paper}[kind](w)
+    return {
+        "invoice": invoice,
+        "receipt": receipt,
+        "report": report,
+        "letter": letter,
+        "paper": paper,
+    }[kind](w)
 
 
 def facts(blocks: list[dict]) -> list[dict]:
@@ -231,6 +318,8 @@ def facts(blocks: list[dict]) -> list[dict]:
             out.append({"type": "heading", "key": b["number"], "value": b["text"]})
         elif b["type"] == "table":
             for row in b["rows"]:
-                out += [{"type": "cell", "key": [row[0], col], "value": cell}
-                        for col, cell in zip(b["header"][1:], row[1:])]
+                out += [
+                    {"type": "cell", "key": [row[0], col], "value": cell}
+                    for col, cell in zip(b["header"][1:], row[1:])
+                ]
     return out

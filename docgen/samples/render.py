@@ -57,7 +57,8 @@ def block_html(block: dict, lang: str, colon: str, rtl: bool) -> str:
         )
     if kind == "table":
         # MuPDF lays table columns out left to right whatever the direction, so an RTL table is
-        # written reversed: its first (row-label) column then stands at the right, as readers expect.
+        # written reversed: its first (row-label) column then stands at the right, as readers
+        # expect.
         order = (lambda r: list(reversed(r))) if rtl else list
         head = "".join(f"<th>{e(c)}</th>" for c in order(block["header"]))
         rows = "".join(
@@ -75,7 +76,8 @@ def render_document(pages: list[list[dict]], lang: str, pack: dict, small: bool 
     css, archive = CSS, None
     if rtl and (font_dir := arabic_font_dir()):
         archive = pymupdf.Archive(font_dir)
-        css += f"@font-face {{ font-family: ar; src: url({ARABIC_FONT}); }}\nbody {{ font-family: ar; }}\n"
+        css += f"@font-face {{ font-family: ar; src: url({ARABIC_FONT}); }}\n"
+        css += "body { font-family: ar; }\n"
     width, height = RECEIPT if small else A4
     margin = 24 if small else 56
     doc = pymupdf.open()

@@ -27,14 +27,16 @@ fonts:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-core >/dev/null; \
 	fi
 
-$(SAMPLES): | $(BIN)/docgen fonts
+# The marker is written last, so an interrupted generation is redone rather than half-used.
+$(SAMPLES)/.complete: | $(BIN)/docgen fonts
 	$(BIN)/docgen samples --out $(SAMPLES)
+	touch $@
 
-samples: $(SAMPLES)
+samples: $(SAMPLES)/.complete
 
 # `make dataset` runs the bundled samples; `make dataset PDFS=dir` runs your own folder.
 ifeq ($(strip $(PDFS)),)
-dataset: $(SAMPLES)
+dataset: $(SAMPLES)/.complete
 	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES)
 else
 dataset: $(BIN)/docgen

@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from dataclasses import asdict
 
 import pyarrow as pa
 
 from docgen.config import FilterConfig
 from docgen.layout import parse_markdown_table
 from docgen.text import normalize
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir
 
 CODE = re.compile(r"```|\bdef \w+\(|\bfunction\s*\(|</?\w+[^>]*>|\{\s*\"\w+\"\s*:|;\s*$|=>|\+\+")
 MARKERS = re.compile(r"(^|\s)(Q|A)\d+\s*[:：.]", re.IGNORECASE)
@@ -110,7 +109,7 @@ def judge(pairs: list[dict], texts: dict, cfg: FilterConfig) -> list[tuple[bool,
 
 def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     wd = WorkDir(work)
-    fp = fingerprint({"input": wd.fingerprint_of(wd.part_path("qa", part)), "cfg": asdict(cfg)})
+    fp = wd.step_fingerprint("qa", part, cfg)
     out = wd.part_path("kept", part)
     if (stats := wd.done(out, fp)) is not None:
         return {**stats, "skipped": 1}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict
 from itertools import groupby
 
 import pyarrow as pa
@@ -17,7 +16,7 @@ import pyarrow as pa
 from docgen.backends import Backend, GenerationRequest, get_backend
 from docgen.config import GenerateConfig
 from docgen.extract import ERROR_SCHEMA
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
 QA_SCHEMA = pa.schema(
@@ -74,7 +73,7 @@ def requests_of(pages: list[dict], cfg: GenerateConfig) -> list[GenerationReques
 
 def generate_partition(work: str, part: str, cfg: GenerateConfig) -> dict:
     wd = WorkDir(work)
-    fp = fingerprint({"input": wd.fingerprint_of(wd.part_path("pages", part)), "cfg": asdict(cfg)})
+    fp = wd.step_fingerprint("pages", part, cfg)
     out = wd.part_path("qa", part)
     if (stats := wd.done(out, fp)) is not None:
         return {**stats, "skipped": 1}

@@ -7,6 +7,7 @@ complete counts without reading its rows.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -62,6 +63,11 @@ class WorkDir:
 
     def fingerprint_of(self, path: Path) -> str | None:
         return self.info(path).get("fingerprint")
+
+    def step_fingerprint(self, source: str, part: str, cfg) -> str:
+        """What a stage's output depends on: its input partition (by fingerprint) and its config."""
+        upstream = self.fingerprint_of(self.part_path(source, part))
+        return fingerprint({"input": upstream, "cfg": dataclasses.asdict(cfg)})
 
     def done(self, path: Path, fp: str) -> dict | None:
         """The stats of a finished partition made with fingerprint ``fp``, else None."""

@@ -1,6 +1,7 @@
 """End to end on the sample corpus, through a real Dask LocalCluster of processes."""
 
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -29,7 +30,7 @@ def run(samples, tmp_path_factory):
 
 
 def shard_files(cfg):
-    return sorted((cfg.out and __import__("pathlib").Path(cfg.out) / "data").glob("*.parquet"))
+    return sorted((Path(cfg.out) / "data").glob("*.parquet"))
 
 
 def test_rows_load_with_datasets(run):
@@ -64,7 +65,7 @@ def test_manifest_and_card(run):
     ex = manifest["stages"]["extract"]
     assert ex["documents"] == 48 and ex["pages"] == 64 and ex["failed_documents"] == 0
     assert manifest["stages"]["generate"]["pairs"] >= manifest["stages"]["filter"]["kept"] > 200
-    card = (__import__("pathlib").Path(cfg.out) / "README.md").read_text("utf-8")
+    card = (Path(cfg.out) / "README.md").read_text("utf-8")
     assert card.startswith("---\n") and "visual-question-answering" in card
     assert "- ar" in card and "data/train-*" in card
     meta = pq.read_schema(shard_files(cfg)[0]).metadata[b"huggingface"]

@@ -76,8 +76,7 @@ def write_card(
         "",
         "## Recipe",
         "",
-        f"- Generator: `{gen_cfg.get('backend', 'rules')}` backend, "
-        f"{gen_cfg.get('pairs_per_page', '?')} pairs per page at most.",
+        f"- Generator: {generator_line(gen_cfg)}",
         "- Filters: empty, code-like, leaked Q/A markers, unanswerable, length bounds, answer "
         "grounded in the page text, duplicate questions within a document.",
         "- Dropped by reason: "
@@ -111,3 +110,16 @@ def write_card(
             "",
         ]
     (out / "README.md").write_text("\n".join(lines), "utf-8")
+
+
+def generator_line(gen_cfg: dict) -> str:
+    """How pairs were made: the backend, and for LLMs the model and prompt set (never URLs/keys)."""
+    backend = gen_cfg.get("backend", "rules")
+    per_page = gen_cfg.get("pairs_per_page") or (6 if backend == "rules" else 4)
+    if backend == "rules":
+        return f"the model-free `rules` backend, up to {per_page} pairs per page."
+    return (
+        f"the `{backend}` backend with model `{gen_cfg.get('model') or 'the server default'}`, "
+        f"prompts `prompts/{gen_cfg.get('prompts', 'llm')}` (a role variant per document), "
+        f"about {per_page} pairs per page, temperature {gen_cfg.get('temperature')}."
+    )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import asdict
 
+from docgen.backends import BACKENDS
 from docgen.config import load_config
 
 
@@ -23,8 +24,10 @@ def cmd_run(args) -> None:
     if args.scheduler:
         overrides.append(f"run.scheduler={args.scheduler}")
     cfg = load_config(args.config, overrides)
-    print(summary(run_pipeline(cfg)))
-    print(f"shards in {cfg.out}/data, manifest in {cfg.work}/manifest.json")
+    manifest = run_pipeline(cfg)
+    print(summary(manifest))
+    if not manifest.get("stopped"):
+        print(f"shards in {cfg.out}/data, manifest in {cfg.work}/manifest.json")
 
 
 def stage_config(args):
@@ -39,23 +42,22 @@ def cmd_stage(args) -> None:
     """extract / generate / filter alone, each over the partitions of the work directory."""
     from docgen import pipeline
     from docgen.filters import filter_partition
-    from docgen.generate import generate_partition
     from docgen.orchestrate import cluster
 
     cfg = stage_config(args)
     if args.command == "extract":
         cfg.input = args.inputs
-    if args.command == "generate" and args.backend:
-        cfg.generate.backend = args.backend
+    if args.command == "generate":
+        cfg.generate.backend = args.backend or cfg.generate.backend
+        cfg.generate.base_urls = args.base_url or cfg.generate.base_urls
+        cfg.generate.model = args.model or cfg.generate.model
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:
         if args.command == "extract":
             stats = pipeline.run_extract(client, cfg)
         elif args.command == "generate":
-            stats = pipeline.run_over_parts(
-                client, cfg, "generate", "pages", generate_partition, cfg.generate
-            )
+            stats = pipeline.run_generate(client, cfg)
         else:
             stats = pipeline.run_over_parts(
                 client, cfg, "filter", "qa", filter_partition, cfg.filter
@@ -123,7 +125,22 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("generate", help="page records to QA pairs in WORK/qa")
     common(s)
-    s.add_argument("--backend", choices=["rules"], help="generation backend (default rules)")
+    s.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="rules (model-free, default), openai (any OpenAI-compatible server, e.g. vllm "
+        "serve) or vllm (the offline engine on this machine's GPU)",
+    )
+    s.add_argument(
+        "--base-url",
+        action="append",
+        metavar="URL",
+        help="openai: server URL such as http://127.0.0.1:8000/v1 (repeat to spread requests "
+        "over several servers; default $OPENAI_BASE_URL). The key is read from $OPENAI_API_KEY",
+    )
+    s.add_argument(
+        "--model", help="model name (openai: default the server's first model) or path (vllm)"
+    )
     scheduler(s)
     s.set_defaults(func=cmd_stage)
 

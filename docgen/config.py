@@ -27,9 +27,32 @@ class ExtractConfig:
 
 @dataclass
 class GenerateConfig:
-    backend: str = "rules"
-    pairs_per_page: int = 6
+    backend: str = "rules"  # rules | openai | vllm
+    pairs_per_page: int | None = None  # None: the backend's default (rules 6, LLMs 4)
     seed: int = 0
+    # -- LLM backends (openai, vllm) --
+    model: str = ""  # openai: default the server's first model; vllm: a model name or path
+    prompts: str = "llm"  # folder under prompts/
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 2048  # completion tokens per request
+    max_prompt_tokens: int = 6000  # longer documents are cut into chunks of pages
+    max_pairs_per_request: int = 24
+    token_budget: int | None = None  # stop cleanly once this many tokens were spent
+    parts_per_task: int | None = None  # None: enough partitions per task to keep the batch full
+    # -- openai: any OpenAI-compatible server (vllm serve, TGI, SGLang, ...) --
+    base_urls: list[str] = field(default_factory=list)  # default $OPENAI_BASE_URL
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never stored
+    structured_output: str = "json_schema"  # json_schema | json_object | none
+    concurrency: int = 256  # requests in flight per base URL (vLLM batches 256 by default)
+    request_timeout: float = 300.0
+    max_attempts: int = 5  # on 429, 5xx, timeouts and connection errors
+    backoff_base: float = 1.0  # seconds; doubled per attempt, with jitter
+    backoff_max: float = 60.0
+    # -- vllm: the offline engine, one per GPU worker --
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
 
 
 @dataclass
@@ -85,7 +108,7 @@ def build(cls, values: dict, where: str = ""):
         default = getattr(cls(), name)
         if dataclasses.is_dataclass(default):
             kwargs[name] = build(type(default), value or {}, f"{where}{name}.")
-        elif name == "input" and isinstance(value, str):
+        elif isinstance(default, list) and isinstance(value, str):
             kwargs[name] = [value]
         else:
             kwargs[name] = value

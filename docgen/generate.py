@@ -3,20 +3,24 @@
 Reads ``pages/part-<id>.parquet`` without its images (generation needs text only), sends one
 request per document to the backend and writes ``qa/part-<id>.parquet``; a document whose
 generation failed gets an error row in ``errors/generate-part-<id>.parquet`` and the rest go on.
+LLM answers are cached in ``cache/generate/`` as they arrive (see :mod:`docgen.gencache`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
+from dataclasses import asdict
 from itertools import groupby
 
 import pyarrow as pa
 
-from docgen.backends import Backend, GenerationRequest, get_backend
+from docgen.backends import Backend, GenerationRequest, GenerationResult, get_backend
 from docgen.config import GenerateConfig
 from docgen.extract import ERROR_SCHEMA
-from docgen.workdir import WorkDir
+from docgen.gencache import GenerationCache
+from docgen.workdir import WorkDir, fingerprint, sum_stats
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
 QA_SCHEMA = pa.schema(
@@ -40,13 +44,15 @@ QA_SCHEMA = pa.schema(
 _backends: dict[str, Backend] = {}
 
 
-def backend_for(name: str) -> Backend:
-    """One backend per worker process, set up on first use and reused (engines are expensive)."""
-    if name not in _backends:
-        backend = get_backend(name)
+def backend_for(cfg: GenerateConfig) -> Backend:
+    """One backend per worker process and config, set up on first use and reused: an engine is
+    expensive to build, so every task a worker runs shares it."""
+    key = fingerprint(asdict(cfg))
+    if key not in _backends:
+        backend = get_backend(cfg)
         backend.setup()
-        _backends[name] = backend
-    return _backends[name]
+        _backends[key] = backend
+    return _backends[key]
 
 
 def document_lang(pages: list[dict]) -> str:
@@ -54,7 +60,7 @@ def document_lang(pages: list[dict]) -> str:
     return max(set(langs), key=langs.count) if langs else "und"
 
 
-def requests_of(pages: list[dict], cfg: GenerateConfig) -> list[GenerationRequest]:
+def requests_of(pages: list[dict], n_pairs: int, seed: int, part: str) -> list[GenerationRequest]:
     out = []
     for doc_id, doc_pages in groupby(pages, key=lambda p: p["doc_id"]):
         doc_pages = list(doc_pages)
@@ -64,58 +70,109 @@ def requests_of(pages: list[dict], cfg: GenerateConfig) -> list[GenerationReques
                 source=doc_pages[0]["source"],
                 lang=document_lang(doc_pages),
                 pages=doc_pages,
-                n_pairs=cfg.pairs_per_page,
-                seed=cfg.seed,
+                n_pairs=n_pairs,
+                seed=seed,
+                part=part,
             )
         )
     return out
 
 
-def generate_partition(work: str, part: str, cfg: GenerateConfig) -> dict:
-    wd = WorkDir(work)
-    fp = wd.step_fingerprint("pages", part, cfg)
-    out = wd.part_path("qa", part)
-    if (stats := wd.done(out, fp)) is not None:
-        return {**stats, "skipped": 1}
-    start = time.perf_counter()
-    pages = wd.read("pages", part, columns=TEXT_COLUMNS).to_pylist()
-    backend = backend_for(cfg.backend)
-    requests = requests_of(pages, cfg)
-    rows, errors = [], []
-    for request, result in zip(requests, backend.generate(requests)):
-        if result.error:
-            errors.append(
-                {
-                    "doc_id": request.doc_id,
-                    "source": request.source,
-                    "page": None,
-                    "stage": "generate",
-                    "error": result.error,
-                }
-            )
-        for pair in result.pairs:
-            pair_id = hashlib.sha256(
-                f"{request.doc_id}\0{pair['question']}\0{pair['answer']}".encode()
-            ).hexdigest()[:16]
-            rows.append(
-                {
-                    **pair,
-                    "doc_id": request.doc_id,
-                    "source": request.source,
-                    "pair_id": pair_id,
-                    "backend": backend.name,
-                    "model": backend.model,
-                    "prompt_id": backend.prompt_id,
-                    "raw": pair.get("raw") or result.raw,
-                }
-            )
-    stats = {
+def rows_of(request: GenerationRequest, result: GenerationResult, backend: Backend) -> list[dict]:
+    rows = []
+    for pair in result.pairs:
+        pair_id = hashlib.sha256(
+            f"{request.doc_id}\0{pair['question']}\0{pair['answer']}".encode()
+        ).hexdigest()[:16]
+        rows.append(
+            {
+                **pair,
+                "doc_id": request.doc_id,
+                "source": request.source,
+                "pair_id": pair_id,
+                "backend": backend.name,
+                "model": backend.model,
+                "prompt_id": pair.get("prompt_id") or backend.prompt_id,
+                "raw": pair.get("raw") or result.raw,
+            }
+        )
+    return rows
+
+
+def part_stats(requests, results) -> dict:
+    """Counts for the manifest: requests, retries, failures by cause, tokens, pairs per document."""
+    per_doc = Counter(str(min(len(r.pairs), 50)) for r in results)
+    failures = Counter()
+    for r in results:
+        failures.update(r.failures)
+    return {
         "documents": len(requests),
-        "pairs": len(rows),
-        "failed_documents": len(errors),
-        "seconds": round(time.perf_counter() - start, 3),
-        "skipped": 0,
+        "pairs": sum(len(r.pairs) for r in results),
+        "failed_documents": sum(r.error is not None for r in results),
+        "requests": sum(r.requests for r in results),
+        "retries": sum(r.retries for r in results),
+        "cached_requests": sum(r.cached for r in results),
+        "failures": dict(failures),
+        "prompt_tokens": sum(r.prompt_tokens for r in results),
+        "completion_tokens": sum(r.completion_tokens for r in results),
+        "pairs_per_document": dict(per_doc),
     }
-    wd.write(wd.error_path("generate", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats)
-    wd.write(out, pa.Table.from_pylist(rows, QA_SCHEMA), fp, stats)
-    return stats
+
+
+def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None) -> dict:
+    """Generate for several partitions in one task, so an LLM backend sees enough documents at
+    once to keep its batch full. Each finished partition is written on its own; a partition with
+    documents left unsent (token ``budget`` spent) is not written, and a rerun resumes it from
+    the cache."""
+    wd = WorkDir(work)
+    start = time.perf_counter()
+    done_stats, todo = [], []
+    for part in parts:
+        fp = wd.step_fingerprint("pages", part, cfg)
+        if (stats := wd.done(wd.part_path("qa", part), fp)) is not None:
+            done_stats.append({**stats, "skipped": 1, "finished_parts": 1})
+        else:
+            todo.append((part, fp))
+    if not todo:
+        return sum_stats(done_stats)
+    backend = backend_for(cfg)
+    n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
+    requests = []
+    for part, _ in todo:
+        pages = wd.read("pages", part, columns=TEXT_COLUMNS).to_pylist()
+        requests += requests_of(pages, n_pairs, cfg.seed, part)
+    cache = GenerationCache(wd.root / "cache" / "generate")
+    results = backend.generate(requests, cache=cache, budget=budget)
+    seconds = round((time.perf_counter() - start) / len(todo), 3)
+    written = []
+    for part, fp in todo:
+        mine = [(q, r) for q, r in zip(requests, results) if q.part == part]
+        stats = part_stats([q for q, _ in mine], [r for _, r in mine])
+        if any(r.budget_stopped for _, r in mine):
+            written.append({**stats, "budget_stopped_parts": 1, "skipped": 0})
+            continue
+        rows, errors = [], []
+        for request, result in mine:
+            rows += rows_of(request, result, backend)
+            if result.error:
+                errors.append(
+                    {
+                        "doc_id": request.doc_id,
+                        "source": request.source,
+                        "page": None,
+                        "stage": "generate",
+                        "error": result.error,
+                    }
+                )
+        stats.update(seconds=seconds, skipped=0, finished_parts=1, model=backend.model)
+        wd.write(
+            wd.error_path("generate", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats
+        )
+        wd.write(wd.part_path("qa", part), pa.Table.from_pylist(rows, QA_SCHEMA), fp, stats)
+        written.append(stats)
+    return sum_stats(done_stats + written)
+
+
+def generate_partition(work: str, part: str, cfg: GenerateConfig) -> dict:
+    """Generate for one partition (see :func:`generate_parts`)."""
+    return generate_parts(work, [part], cfg)

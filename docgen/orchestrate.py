@@ -39,8 +39,53 @@ def cluster(scheduler: str | None, workers: int | None):
         yield client
 
 
-def map_stage(client, fn, args: list[tuple], desc: str, progress: bool = True) -> list:
-    """Run ``fn(*a)`` for every tuple in ``args``; results in the order of ``args``."""
+def n_workers(client) -> int:
+    return 1 if client is None else max(1, len(client.scheduler_info()["workers"]))
+
+
+def gpu_workers(client) -> int:
+    """How many workers of the cluster declare a ``GPU`` resource (``--resources GPU=1``)."""
+    workers = client.scheduler_info()["workers"].values()
+    return sum(1 for w in workers if w.get("resources", {}).get("GPU", 0) >= 1)
+
+
+@contextmanager
+def gpu_cluster(client):
+    """A client whose workers can take GPU tasks: ``client`` itself when it has GPU workers; on a
+    machine of our own, a LocalCluster of one worker holding the GPU(s), so that exactly one
+    engine is built (CPU stages keep their own cluster)."""
+    if client is None:
+        yield None
+        return
+    if gpu_workers(client):
+        yield client
+        return
+    if client.cluster is None:  # someone else's cluster: we cannot add a GPU worker to it
+        raise SystemExit(
+            "no worker of the Dask cluster declares a GPU: start GPU workers with "
+            "`dask worker ADDRESS --nthreads 1 --resources GPU=1` (one per GPU)"
+        )
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            resources={"GPU": 1},
+        ) as lc,
+        Client(lc) as gpu_client,
+    ):
+        yield gpu_client
+
+
+def map_stage(
+    client, fn, args: list[tuple], desc: str, progress: bool = True, resources=None
+) -> list:
+    """Run ``fn(*a)`` for every tuple in ``args``; results in the order of ``args``.
+
+    ``resources`` (e.g. ``{"GPU": 1}``) restricts the tasks to workers that declare them."""
     bar = tqdm(total=len(args), desc=desc, unit="part", disable=not progress)
     if client is None:
         results = []
@@ -51,7 +96,7 @@ def map_stage(client, fn, args: list[tuple], desc: str, progress: bool = True) -
         return results
     from dask.distributed import as_completed
 
-    futures = [client.submit(fn, *a, pure=False) for a in args]
+    futures = [client.submit(fn, *a, pure=False, resources=resources) for a in args]
     index = {f.key: i for i, f in enumerate(futures)}
     results = [None] * len(args)
     for future in as_completed(futures):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import platform
 import time
+from contextlib import ExitStack
 from dataclasses import asdict
 
 from docgen import __version__
+from docgen.backends import GPU_BACKENDS
 from docgen.config import RunConfig
 from docgen.extract import extract_partition, plan
 from docgen.filters import filter_partition
-from docgen.generate import generate_partition
-from docgen.orchestrate import cluster, map_stage
+from docgen.generate import generate_parts
+from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.shard import write_shards
 from docgen.workdir import WorkDir, sum_stats
 
@@ -19,12 +22,65 @@ from docgen.workdir import WorkDir, sum_stats
 def run_extract(client, cfg: RunConfig) -> dict:
     parts, duplicates = plan(cfg.input, cfg.extract.docs_per_partition)
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
+    WorkDir(cfg.work).update_manifest(parts=sorted(part for part, _ in parts))
     stats = sum_stats(map_stage(client, extract_partition, args, "extract", cfg.run.progress))
     return {**stats, "partitions": len(parts), "duplicate_inputs": duplicates}
 
 
+def task_groups(parts: list[str], cfg: RunConfig, workers: int) -> list[list[str]]:
+    """Partitions per generate task: one for ``rules``; for LLMs, enough documents per task to
+    fill the requests in flight (``concurrency`` per base URL), while every worker gets work."""
+    g = cfg.generate
+    if g.parts_per_task:
+        size = g.parts_per_task
+    elif g.backend == "rules":
+        size = 1
+    else:
+        in_flight = g.concurrency * max(1, len(g.base_urls))
+        size = math.ceil(in_flight / max(1, cfg.extract.docs_per_partition))
+        size = max(1, min(size, math.ceil(len(parts) / workers)))
+    return [parts[i : i + size] for i in range(0, len(parts), size)]
+
+
+def run_generate(client, cfg: RunConfig) -> dict:
+    """The generate stage; with a token budget, tasks go in waves and stop once it is spent."""
+    parts = WorkDir(cfg.work).run_parts("pages")
+    g = cfg.generate
+    with ExitStack() as stack:
+        resources = None
+        if g.backend in GPU_BACKENDS:
+            client = stack.enter_context(gpu_cluster(client))
+            resources = {"GPU": 1} if client is not None else None
+        workers = n_workers(client)
+        groups = task_groups(parts, cfg, workers)
+        if g.token_budget is None:
+            args = [(cfg.work, group, g) for group in groups]
+            results = map_stage(
+                client, generate_parts, args, "generate", cfg.run.progress, resources
+            )
+        else:
+            results, spent = [], 0
+            for i in range(0, len(groups), workers):
+                left = g.token_budget - spent
+                if left <= 0:
+                    break
+                wave = groups[i : i + workers]
+                args = [(cfg.work, group, g, left // len(wave)) for group in wave]
+                results += map_stage(
+                    client, generate_parts, args, "generate", cfg.run.progress, resources
+                )
+                spent = sum(
+                    r.get("prompt_tokens", 0) + r.get("completion_tokens", 0) for r in results
+                )
+    stats = {**sum_stats(results), "partitions": len(parts)}
+    unfinished = len(parts) - stats.get("finished_parts", 0)
+    if unfinished:
+        stats["unfinished_partitions"] = unfinished
+    return stats
+
+
 def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cfg) -> dict:
-    parts = WorkDir(cfg.work).parts(source)
+    parts = WorkDir(cfg.work).run_parts(source)
     args = [(cfg.work, part, stage_cfg) for part in parts]
     stats = sum_stats(map_stage(client, fn, args, stage, cfg.run.progress))
     return {**stats, "partitions": len(parts)}
@@ -38,17 +94,14 @@ def run_pipeline(cfg: RunConfig) -> dict:
     start = time.perf_counter()
     stages, timings = {}, {}
     wd.update_manifest(
-        config=asdict(cfg), versions={"docgen": __version__, "python": platform.python_version()}
+        stopped=None,
+        config=asdict(cfg),
+        versions={"docgen": __version__, "python": platform.python_version()},
     )
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:
         for name, step in [
             ("extract", lambda: run_extract(client, cfg)),
-            (
-                "generate",
-                lambda: run_over_parts(
-                    client, cfg, "generate", "pages", generate_partition, cfg.generate
-                ),
-            ),
+            ("generate", lambda: run_generate(client, cfg)),
             (
                 "filter",
                 lambda: run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter),
@@ -58,6 +111,14 @@ def run_pipeline(cfg: RunConfig) -> dict:
             stages[name] = step()
             timings[name] = round(time.perf_counter() - t, 2)
             wd.update_manifest(stages=stages, timings=timings)
+            if name == "generate" and stages[name].get("unfinished_partitions"):
+                timings["total"] = round(time.perf_counter() - start, 2)
+                stopped = (
+                    f"token budget of {cfg.generate.token_budget} reached: "
+                    f"{stages[name]['unfinished_partitions']} partition(s) not generated; "
+                    "rerun with a larger generate.token_budget to go on (answers are cached)"
+                )
+                return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
     t = time.perf_counter()
     stages["shard"] = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress)
     timings["shard"] = round(time.perf_counter() - t, 2)
@@ -77,10 +138,25 @@ def summary(manifest: dict) -> str:
             f"{ex.get('duplicate_inputs', 0)} duplicate inputs",
             f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
             f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
+            *llm_lines(ge),
             f"  dropped     {dropped}",
             f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
             f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
             f"{fi.get('skipped', 0)} filter partitions already done",
             f"  time        {t.get('total', 0):.1f} s",
+            *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
         ]
     )
+
+
+def llm_lines(ge: dict) -> list[str]:
+    """Request and token counts, for runs through a model."""
+    if not ge.get("requests") and not ge.get("cached_requests"):
+        return []
+    failures = ", ".join(f"{k} {v}" for k, v in sorted(ge.get("failures", {}).items()))
+    return [
+        f"  requests    {ge.get('requests', 0)} sent ({ge.get('retries', 0)} retries), "
+        f"{ge.get('cached_requests', 0)} from cache, failed: {failures or 'none'}",
+        f"  tokens      {ge.get('prompt_tokens', 0)} prompt, "
+        f"{ge.get('completion_tokens', 0)} completion ({ge.get('model', '')})",
+    ]

@@ -81,7 +81,7 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
 
 def iter_rows(wd: WorkDir, cfg: ShardConfig, stats: Counter):
     """All output rows in a stable order: partitions, then documents, then page chunks."""
-    for part in wd.parts("kept"):
+    for part in wd.run_parts("kept"):
         kept = [q for q in wd.read("kept", part).to_pylist() if q["keep"]]
         by_doc: dict[str, list] = {}
         for q in kept:

@@ -45,6 +45,16 @@ class WorkDir:
             return []
         return sorted(p.name[5:-8] for p in folder.glob("part-*.parquet"))
 
+    def run_parts(self, stage: str) -> list[str]:
+        """The partitions of ``stage`` that belong to the current run: those the last extract
+        planned (kept in the manifest), so leftovers of another input set are never mixed in."""
+        planned = self.manifest().get("parts")
+        existing = self.parts(stage)
+        if planned is None:
+            return existing
+        have = set(existing)
+        return [p for p in sorted(planned) if p in have]
+
     def write(self, path: Path, table: pa.Table, fp: str, stats: dict) -> None:
         """Write a table atomically (temp file, then rename) with its fingerprint and stats."""
         meta = dict(table.schema.metadata or {})
@@ -105,7 +115,8 @@ class WorkDir:
 
 
 def sum_stats(stats: list[dict]) -> dict:
-    """Add up per-partition stats: numbers are summed, dicts of numbers merged and summed."""
+    """Add up per-partition stats: numbers are summed, dicts of numbers merged and summed,
+    strings kept."""
     total: dict = {}
     for s in stats:
         for key, value in s.items():
@@ -113,6 +124,8 @@ def sum_stats(stats: list[dict]) -> dict:
                 continue
             if isinstance(value, (int, float)):
                 total[key] = total.get(key, 0) + value
+            elif isinstance(value, str):
+                total[key] = value  # e.g. the model a backend used: the same in every partition
             elif isinstance(value, dict):
                 inner = total.setdefault(key, {})
                 for k, v in value.items():

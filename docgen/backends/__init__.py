@@ -3,13 +3,14 @@
 Every backend takes a list of :class:`GenerationRequest` (one per document: its pages, language and
 how many pairs are wanted) and returns one :class:`GenerationResult` per request, in order. A result
 always comes back: a failure is a result with ``error`` set, never an exception that loses
-the batch.
-LLM backends build their chats from the request's pages; the ``rules`` backend reads the structure
+the batch. LLM backends (``openai``, ``vllm``) build chats from the request's pages with the
+templates in ``prompts/`` and answer from a cache first; the ``rules`` backend reads the structure
 of the pages directly.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ class GenerationRequest:
     pages: list[dict]  # page records: page, text, lines, tables, lang, direction
     n_pairs: int
     seed: int = 0
+    part: str = ""  # the work-dir partition it comes from (the cache is kept per partition)
 
 
 @dataclass
@@ -33,6 +35,11 @@ class GenerationResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
+    requests: int = 0  # HTTP requests or engine calls made, retries included
+    retries: int = 0
+    cached: int = 0  # chats answered from the generation cache
+    failures: Counter = field(default_factory=Counter)  # failed chats by cause
+    budget_stopped: bool = False  # some chats were not sent: the token budget was spent
 
 
 class Backend:
@@ -41,21 +48,40 @@ class Backend:
     name = "base"
     model = ""
     prompt_id = ""
+    default_pairs_per_page = 4
 
     def setup(self) -> None:
         pass
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def generate(
+        self, requests: list[GenerationRequest], cache=None, budget: int | None = None
+    ) -> list[GenerationResult]:
+        """One result per request. ``cache`` (a GenerationCache) and ``budget`` (tokens that may
+        still be spent) matter to backends that call a model."""
         raise NotImplementedError
 
     def teardown(self) -> None:
         pass
 
 
-def get_backend(name: str) -> Backend:
-    """The backend registered under ``name``."""
-    if name == "rules":
+BACKENDS = ("rules", "openai", "vllm")
+GPU_BACKENDS = ("vllm",)  # their tasks go only to Dask workers that declare a GPU resource
+
+
+def get_backend(cfg) -> Backend:
+    """The backend named by ``cfg.backend`` (a GenerateConfig), configured by it."""
+    if cfg.backend == "rules":
         from docgen.backends.rules import RulesBackend
 
         return RulesBackend()
-    raise ValueError(f"unknown generation backend {name!r}; available: rules")
+    if cfg.backend == "openai":
+        from docgen.backends.openai_api import OpenAIBackend
+
+        return OpenAIBackend(cfg)
+    if cfg.backend == "vllm":
+        from docgen.backends.vllm_engine import VLLMBackend
+
+        return VLLMBackend(cfg)
+    raise ValueError(
+        f"unknown generation backend {cfg.backend!r}; available: {', '.join(BACKENDS)}"
+    )

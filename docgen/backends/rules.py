@@ -199,7 +199,9 @@ class RulesBackend(Backend):
     model = "rules"
     prompt_id = "rules/questions.yaml"
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    default_pairs_per_page = 6
+
+    def generate(self, requests, cache=None, budget=None) -> list[GenerationResult]:
         return [self.generate_one(r) for r in requests]
 
     def generate_one(self, request: GenerationRequest) -> GenerationResult:

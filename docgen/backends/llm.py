@@ -1,0 +1,146 @@
+"""What the LLM backends share: chats from documents, the cache, parsing, and per-document results.
+
+A subclass only implements :meth:`LLMBackend.complete`: send a list of chats to a model and report
+each :class:`Completion` through a callback as soon as it is known. Everything else (building
+chats from the prompt templates, answering from the cache, validating replies, merging the chunks
+of a document back into one result) lives here, so both backends behave the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from docgen.backends import Backend, GenerationRequest, GenerationResult
+from docgen.gencache import cache_key
+from docgen.prompting import AnswerError, Chat, build_chats, load_prompts, parse_answer
+
+
+@dataclass
+class Completion:
+    """What came back for one chat: the reply text, or an error with its cause."""
+
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    requests: int = 0  # attempts sent; 0 when answered from the cache
+    error: str | None = None
+    cause: str | None = None  # http_429, http_5xx, http_4xx, timeout, connection, engine, budget
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class LLMBackend(Backend):
+    """Base of the ``openai`` and ``vllm`` backends."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.prompts = load_prompts(cfg.prompts)
+        self.model = cfg.model
+
+    def sampling(self) -> dict:
+        """The sampling parameters; part of the cache key, so changing one asks again."""
+        c = self.cfg
+        return {
+            "temperature": c.temperature,
+            "top_p": c.top_p,
+            "max_tokens": c.max_tokens,
+            "seed": c.seed,
+            "structured_output": getattr(self, "structured_output", "json_schema"),
+            "schema": self.prompts.schema,
+        }
+
+    def complete(self, chats: list[Chat], done: Callable[[int, Completion], None], budget) -> None:
+        """Send ``chats``; call ``done(i, completion)`` once per chat. Not one may be skipped:
+        a chat that cannot be sent is reported with an error (cause ``budget`` when the token
+        ``budget`` was spent before it could start)."""
+        raise NotImplementedError
+
+    def generate(
+        self, requests: list[GenerationRequest], cache=None, budget: int | None = None
+    ) -> list[GenerationResult]:
+        chats, owners = [], []
+        for i, request in enumerate(requests):
+            for chat in build_chats(
+                request, self.prompts, self.cfg.max_prompt_tokens, self.cfg.max_pairs_per_request
+            ):
+                chats.append(chat)
+                owners.append(i)
+        params = self.sampling()
+        keys = [cache_key(self.model, c.messages, params) for c in chats]
+        completions: list[Completion | None] = [None] * len(chats)
+        to_send = []
+        for j, key in enumerate(keys):
+            hit = cache.get(requests[owners[j]].part, key) if cache is not None else None
+            if hit is not None:
+                completions[j] = Completion(
+                    text=hit["text"],
+                    prompt_tokens=hit.get("prompt_tokens", 0),
+                    completion_tokens=hit.get("completion_tokens", 0),
+                    finish_reason=hit.get("finish_reason"),
+                )
+            else:
+                to_send.append(j)
+
+        def done(k: int, completion: Completion) -> None:
+            j = to_send[k]
+            completions[j] = completion
+            if cache is not None and completion.error is None:
+                cache.put(
+                    requests[owners[j]].part,
+                    keys[j],
+                    {
+                        "doc_id": chats[j].doc_id,
+                        "chunk": chats[j].index,
+                        "model": self.model,
+                        "text": completion.text,
+                        "prompt_tokens": completion.prompt_tokens,
+                        "completion_tokens": completion.completion_tokens,
+                        "finish_reason": completion.finish_reason,
+                    },
+                )
+
+        if to_send:
+            self.complete([chats[j] for j in to_send], done, budget)
+        results = [GenerationResult() for _ in requests]
+        for chat, owner, completion in zip(chats, owners, completions):
+            self.merge(results[owner], chat, completion)
+        return results
+
+    def merge(self, result: GenerationResult, chat: Chat, c: Completion) -> None:
+        """Fold one chat's completion into its document's result."""
+        result.requests += c.requests
+        result.retries += max(0, c.requests - 1)
+        result.cached += c.requests == 0 and c.error is None
+        result.prompt_tokens += c.prompt_tokens
+        result.completion_tokens += c.completion_tokens
+        cause, message = c.cause, c.error
+        if message is None:
+            try:
+                pairs = parse_answer(c.text, self.prompts, chat.pages)
+            except AnswerError as exc:
+                cause = "truncated" if c.finish_reason == "length" else exc.cause
+                message = str(exc)
+            else:
+                result.raw = c.text
+                prompt_id = f"{self.prompts.name}/{chat.role}"
+                for pair in pairs:
+                    result.pairs.append(
+                        {
+                            **pair,
+                            "lang": chat.lang,
+                            "prompt_id": prompt_id,
+                            "evidence": json.dumps({"chunk": chat.index, "role": chat.role}),
+                            "raw": c.text,
+                        }
+                    )
+        if message is not None:
+            result.failures[cause] += 1
+            result.budget_stopped |= cause == "budget"
+            note = f"{cause}: {message}"
+            note = f"chunk {chat.index}, {note}" if chat.index > 1 else note
+            result.error = f"{result.error}; {note}" if result.error else note

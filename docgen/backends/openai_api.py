@@ -1,0 +1,213 @@
+"""The ``openai`` backend: any OpenAI-compatible chat server, first of all ``vllm serve``.
+
+Requests go out through ``AsyncOpenAI`` with many in flight at once (``concurrency`` per base URL,
+enough to keep a vLLM server's batch full) and are spread over the base URLs by picking the one
+with the fewest requests in flight. 429s, 5xx, timeouts and dropped connections are retried with
+exponential backoff and jitter (honouring ``Retry-After``) up to ``max_attempts``; then the chat
+is reported failed with its cause. The API key comes from the environment and is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+from docgen.backends.llm import Completion, LLMBackend
+
+RETRYABLE_STATUS = {408, 409, 429}
+
+
+def base_urls_of(cfg) -> list[str]:
+    urls = list(cfg.base_urls) or [u for u in [os.environ.get("OPENAI_BASE_URL")] if u]
+    if not urls:
+        raise ValueError(
+            "the openai backend needs a server: set generate.base_urls "
+            "(e.g. --base-url http://127.0.0.1:8000/v1) or OPENAI_BASE_URL"
+        )
+    return [u.rstrip("/") for u in urls]
+
+
+def api_key_of(cfg) -> str:
+    # vLLM without --api-key accepts any key; the client insists on having one.
+    return os.environ.get(cfg.api_key_env) or "EMPTY"
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with 'equal jitter': half the delay fixed, half random."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    delay = delay / 2 + random.uniform(0, delay / 2)
+    return min(cap, max(delay, retry_after or 0.0))
+
+
+def retry_after_of(exc) -> float | None:
+    try:
+        return float(exc.response.headers.get("retry-after"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+class OpenAIBackend(LLMBackend):
+    name = "openai"
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.base_urls = base_urls_of(cfg)
+        if cfg.structured_output not in ("json_schema", "json_object", "none"):
+            raise ValueError("generate.structured_output must be json_schema, json_object or none")
+        self.structured_output = cfg.structured_output
+
+    def setup(self) -> None:
+        if not self.model:
+            self.model = self.server_model()
+
+    def server_model(self) -> str:
+        """The first model the first server lists (``/v1/models``): what ``vllm serve`` serves."""
+        import openai
+
+        client = openai.OpenAI(
+            base_url=self.base_urls[0], api_key=api_key_of(self.cfg), max_retries=2, timeout=30
+        )
+        try:
+            models = client.models.list().data
+        except openai.OpenAIError as exc:
+            raise ValueError(
+                f"cannot list models at {self.base_urls[0]} ({type(exc).__name__}); "
+                "is the server up? Or name one with generate.model"
+            ) from None
+        finally:
+            client.close()
+        if not models:
+            raise ValueError(f"{self.base_urls[0]} serves no model")
+        return models[0].id
+
+    def response_format(self) -> dict | None:
+        if self.structured_output == "json_schema":
+            schema = {"name": "qa_pairs", "schema": self.prompts.schema, "strict": True}
+            return {"type": "json_schema", "json_schema": schema}
+        if self.structured_output == "json_object":
+            return {"type": "json_object"}
+        return None
+
+    def complete(self, chats, done, budget) -> None:
+        asyncio.run(self._complete(chats, done, budget))
+
+    async def _complete(self, chats, done, budget) -> None:
+        import openai
+
+        cfg = self.cfg
+        per_url = max(1, cfg.concurrency)
+        limits = connection_limits(per_url)
+        clients = [
+            openai.AsyncOpenAI(
+                base_url=url,
+                api_key=api_key_of(cfg),
+                max_retries=0,  # retries are ours: counted, with jitter, across base URLs
+                timeout=cfg.request_timeout,
+                http_client=openai.DefaultAsyncHttpxClient(limits=limits) if limits else None,
+            )
+            for url in self.base_urls
+        ]
+        in_flight = [0] * len(clients)
+        gate = asyncio.Semaphore(per_url * len(clients))
+        spent = [0]
+        extra = {}
+        if (fmt := self.response_format()) is not None:
+            extra["response_format"] = fmt
+
+        def pick() -> int:
+            least = min(in_flight)
+            choices = [i for i, n in enumerate(in_flight) if n == least]
+            return random.choice(choices)
+
+        async def one(k: int, chat) -> None:
+            attempts = 0
+            async with gate:
+                while True:
+                    if budget is not None and spent[0] >= budget:
+                        done(
+                            k,
+                            Completion(
+                                requests=attempts,
+                                cause="budget",
+                                error="token budget spent before this request",
+                            ),
+                        )
+                        return
+                    attempts += 1
+                    i = pick()
+                    in_flight[i] += 1
+                    try:
+                        reply = await clients[i].chat.completions.create(
+                            model=self.model,
+                            messages=chat.messages,
+                            temperature=cfg.temperature,
+                            top_p=cfg.top_p,
+                            max_tokens=cfg.max_tokens,
+                            seed=cfg.seed,
+                            **extra,
+                        )
+                    except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
+                        cause, retry, message = classify(exc, openai)
+                        if not retry or attempts >= cfg.max_attempts:
+                            if retry:
+                                message += f" (gave up after {attempts} attempts)"
+                            done(k, Completion(requests=attempts, cause=cause, error=message))
+                            return
+                        wait = backoff(
+                            attempts, cfg.backoff_base, cfg.backoff_max, retry_after_of(exc)
+                        )
+                        await asyncio.sleep(wait)
+                        continue
+                    finally:
+                        in_flight[i] -= 1
+                    choice = reply.choices[0] if reply.choices else None
+                    usage = reply.usage
+                    completion = Completion(
+                        text=(choice.message.content or "") if choice else "",
+                        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                        finish_reason=choice.finish_reason if choice else None,
+                        requests=attempts,
+                    )
+                    spent[0] += completion.tokens
+                    done(k, completion)
+                    return
+
+        try:
+            await asyncio.gather(*(one(k, chat) for k, chat in enumerate(chats)))
+        finally:
+            for client in clients:
+                await client.close()
+
+
+def classify(exc: Exception, openai) -> tuple[str, bool, str]:
+    """(cause, retry?, message) for a failed request; messages never include the API key."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout", True, "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection", True, f"connection failed: {type(exc.__cause__ or exc).__name__}"
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        text = f"HTTP {status}: {str(exc.message)[:160]}"
+        if status == 429:
+            return "http_429", True, text
+        if status >= 500:
+            return "http_5xx", True, text
+        return "http_4xx", status in RETRYABLE_STATUS, text
+    return "bad_response", False, f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
+def connection_limits(per_url: int):
+    """Keep-alive for every connection we may hold open, so none is reopened per request.
+
+    The client's default keeps only 100 idle connections, below vLLM's batch of 256."""
+    try:
+        import httpx2 as httpx  # what openai>=3 is built on
+    except ImportError:
+        try:
+            import httpx
+        except ImportError:
+            return None
+    n = per_url + 16
+    return httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30)

@@ -1,0 +1,209 @@
+"""Prompts for the LLM generators: chats in, validated pairs out.
+
+``build_chats`` turns one document into one or more chats (a long document is cut into chunks of
+whole pages that fit a token budget), with a role variant chosen per document by a seeded random
+choice. ``parse_answer`` reads a model's reply: JSON checked against ``answer.schema.json``, or,
+failing that, Docmatix's ``Q1: … A1: …`` form. Templates, roles and schema live in ``prompts/llm``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from docgen.backends import PROMPTS_DIR, GenerationRequest
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "ar": "Arabic",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "fa": "Persian",
+    "he": "Hebrew",
+}
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+class AnswerError(ValueError):
+    """A reply that yields no valid pairs; ``cause`` is ``malformed`` or ``schema``."""
+
+    def __init__(self, cause: str, message: str):
+        super().__init__(message)
+        self.cause = cause
+
+
+@dataclass
+class PromptSet:
+    """The templates, roles and answer schema of one prompt folder (``prompts/<name>``)."""
+
+    name: str
+    system: str
+    user_template: object  # a jinja2.Template
+    roles: dict[str, str]
+    schema: dict
+    validator: object = field(repr=False)
+
+    @property
+    def kinds(self) -> list[str]:
+        return self.schema["properties"]["pairs"]["items"]["properties"]["kind"]["enum"]
+
+
+@cache
+def load_prompts(name: str = "llm", root: str | None = None) -> PromptSet:
+    """Load ``prompts/<name>``: system.j2, user.j2, roles.yaml and answer.schema.json."""
+    import jinja2
+    import jsonschema
+
+    folder = Path(root) if root else PROMPTS_DIR / name
+    if not folder.is_dir():
+        raise FileNotFoundError(f"prompt folder {folder} not found")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+    schema = json.loads((folder / "answer.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    roles = yaml.safe_load((folder / "roles.yaml").read_text("utf-8"))
+    if not isinstance(roles, dict) or len(roles) < 1:
+        raise ValueError(f"{folder}/roles.yaml: expected a mapping of role name to instructions")
+    return PromptSet(
+        name=name,
+        system=(folder / "system.j2").read_text("utf-8").strip(),
+        user_template=env.from_string((folder / "user.j2").read_text("utf-8")),
+        roles=roles,
+        schema=schema,
+        validator=jsonschema.Draft202012Validator(schema),
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free upper estimate: a CJK character ~ one token, other text ~ 3.5 chars."""
+    cjk = len(CJK.findall(text))
+    return cjk + int((len(text) - cjk) / 3.5) + 1
+
+
+def page_tokens(page: dict) -> int:
+    return estimate_tokens(page["text"]) + sum(estimate_tokens(t) for t in page["tables"])
+
+
+def chunk_pages(pages: list[dict], budget: int) -> list[list[dict]]:
+    """Whole pages grouped in order so each chunk fits ``budget`` tokens; a page alone over the
+    budget is cut to fit (its text is shortened, its tables dropped)."""
+    chunks, current, used = [], [], 0
+    for page in pages:
+        cost = page_tokens(page)
+        if cost > budget:
+            keep = max(1, int(len(page["text"]) * budget / max(estimate_tokens(page["text"]), 1)))
+            page = {**page, "text": page["text"][:keep], "tables": []}
+            cost = budget
+        if current and used + cost > budget:
+            chunks.append(current)
+            current, used = [], 0
+        current.append(page)
+        used += cost
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+@dataclass
+class Chat:
+    """One request to a model: the messages plus what is needed to read its answer."""
+
+    doc_id: str
+    index: int  # chunk number within the document
+    messages: list[dict]
+    pages: list[int]
+    role: str
+    lang: str
+    n_pairs: int
+
+
+def choose_role(prompts: PromptSet, doc_id: str, seed: int) -> str:
+    return random.Random(f"{seed}:{doc_id}").choice(sorted(prompts.roles))
+
+
+def build_chats(
+    request: GenerationRequest, prompts: PromptSet, max_prompt_tokens: int, max_pairs: int
+) -> list[Chat]:
+    """The chats for one document: one per chunk of pages."""
+    role = choose_role(prompts, request.doc_id, request.seed)
+    chunks = chunk_pages(request.pages, max_prompt_tokens)
+    chats = []
+    for i, chunk in enumerate(chunks, 1):
+        n_pairs = max(1, min(max_pairs, request.n_pairs * len(chunk)))
+        user = prompts.user_template.render(
+            role=prompts.roles[role].strip(),
+            n_pairs=n_pairs,
+            language=LANGUAGE_NAMES.get(request.lang, "the document's language"),
+            lang=request.lang,
+            kinds=prompts.kinds,
+            pages=chunk,
+            chunk_index=i,
+            chunk_count=len(chunks),
+            first_page=chunk[0]["page"],
+            last_page=chunk[-1]["page"],
+        )
+        chats.append(
+            Chat(
+                doc_id=request.doc_id,
+                index=i,
+                messages=[
+                    {"role": "system", "content": prompts.system},
+                    {"role": "user", "content": user},
+                ],
+                pages=[p["page"] for p in chunk],
+                role=role,
+                lang=request.lang,
+                n_pairs=n_pairs,
+            )
+        )
+    return chats
+
+
+FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+QA_FORM = re.compile(
+    r"^\s*\**Q(\d+)\**\s*[:：.]\s*(.+?)\s*\n\s*\**A\1\**\s*[:：.]\s*(.+?)\s*(?=^\s*\**Q\d+\**\s*[:：.]|\Z)",
+    re.DOTALL | re.MULTILINE,
+)
+
+
+def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[dict]:
+    """The pairs in a model reply, or :class:`AnswerError` saying why there are none.
+
+    JSON is validated against the schema; a reply that is not JSON but lists ``Q1:``/``A1:``
+    pairs (Docmatix's format) is read as such, with kind ``extractive`` and the chunk's pages.
+    """
+    body = FENCE.sub(r"\1", text or "").strip()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        pairs = [
+            {"question": q.strip(), "answer": a.strip(), "kind": "extractive", "pages": chat_pages}
+            for _, q, a in QA_FORM.findall(body)
+        ]
+        if pairs:
+            return pairs
+        snippet = " ".join(body.split())[:120]
+        raise AnswerError(
+            "malformed", f"reply is neither JSON nor Q:/A: pairs: {snippet!r}"
+        ) from None
+    from jsonschema.exceptions import best_match
+
+    error = best_match(prompts.validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "reply"
+        raise AnswerError(
+            "schema", f"reply does not match the answer schema at {where}: {error.message[:160]}"
+        )
+    return [
+        {k: p[k] for k in ("question", "answer", "kind")} | {"pages": sorted(set(p["pages"]))}
+        for p in data["pairs"]
+    ]

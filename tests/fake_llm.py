@@ -1,0 +1,206 @@
+"""An OpenAI-compatible server for tests and benchmarks: ``/v1/models``, ``/v1/chat/completions``.
+
+It answers like a careful but simple model: it reads the document out of the prompt and asks about
+its ``label: value`` lines and other lines, replying in JSON when a schema is requested and in
+Docmatix's ``Q1:``/``A1:`` form otherwise. A document containing "ignore previous instructions"
+makes it obey the injection, as a gullible model would. It can add latency and inject faults
+(429, 500, hung and dropped connections, non-JSON and schema-violating replies) at a given rate.
+``GET /stats`` returns what it received. Run: ``python tests/fake_llm.py --port 0``; it prints
+``PORT <n>`` once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+from collections import Counter
+
+FAULTS = ("429", "500", "hang", "drop", "non_json", "schema")
+PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
+
+
+def document_pages(prompt: str) -> list[tuple[int, list[str]]]:
+    body = prompt.split("<document", 1)[-1].split("</document>", 1)[0]
+    parts = PAGE.split(body)
+    pages = []
+    for i in range(1, len(parts) - 1, 2):
+        lines = [ln.strip() for ln in parts[i + 1].splitlines() if ln.strip()]
+        pages.append((int(parts[i]), [ln for ln in lines if not ln.startswith("|")]))
+    return pages
+
+
+def answer_pairs(prompt: str, n: int) -> list[dict]:
+    if "ignore previous instructions" in prompt.lower():
+        return [
+            {
+                "question": "What were you told to say?",
+                "answer": "HACKED",
+                "kind": "extractive",
+                "pages": [1],
+            }
+        ] * 2
+    pairs = []
+    for page, lines in document_pages(prompt):
+        for i, line in enumerate(lines):
+            field = re.match(r"^([^:：]{1,40})[:：]\s*(.+)$", line)
+            if field:
+                pairs.append(
+                    {
+                        "question": f"What is the {field[1].strip()}?",
+                        "answer": field[2].strip(),
+                        "kind": "extractive",
+                        "pages": [page],
+                    }
+                )
+            elif len(line) >= 4:
+                pairs.append(
+                    {
+                        "question": f"What does line {i + 1} of page {page} say?",
+                        "answer": line,
+                        "kind": "extractive",
+                        "pages": [page],
+                    }
+                )
+    return pairs[:n]
+
+
+class FakeLLM:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.stats = Counter()
+        self.auth = Counter()
+
+    def reply(self, body: dict) -> str:
+        prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+        wanted = re.search(r"Write (\d+) question", prompt)
+        pairs = answer_pairs(prompt, int(wanted.group(1)) if wanted else 4)
+        if body.get("response_format"):
+            return json.dumps({"pairs": pairs}, ensure_ascii=False)
+        return "\n".join(
+            f"Q{i}: {p['question']}\nA{i}: {p['answer']}" for i, p in enumerate(pairs, 1)
+        )
+
+    async def chat(self, body: dict) -> tuple[int, dict, dict | None]:
+        """(status, extra headers, JSON body); None body means drop the connection."""
+        self.stats["chat_requests"] += 1
+        if self.args.latency:
+            await asyncio.sleep(self.args.latency)
+        fault = None
+        if self.rng.random() < self.args.fault_rate:
+            fault = self.rng.choice(self.args.faults)
+            self.stats[f"fault_{fault}"] += 1
+        if fault == "429":
+            return 429, {"retry-after": "0"}, {"error": {"message": "rate limited", "code": 429}}
+        if fault == "500":
+            return 500, {}, {"error": {"message": "internal error", "code": 500}}
+        if fault == "hang":
+            await asyncio.sleep(self.args.hang_seconds)
+        if fault in ("hang", "drop"):
+            return 0, {}, None
+        text = {
+            "non_json": "Sorry, I cannot help with that request.",
+            "schema": json.dumps({"pairs": [{"question": "What?"}]}),
+        }.get(fault)
+        text = text if text is not None else self.reply(body)
+        prompt_tokens = sum(len(m["content"]) for m in body["messages"]) // 4
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(text) // 4,
+            "total_tokens": prompt_tokens + len(text) // 4,
+        }
+        return (
+            200,
+            {},
+            {
+                "id": f"chatcmpl-{self.stats['chat_requests']}",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model", self.args.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            },
+        )
+
+    async def route(self, method: str, path: str, headers: dict, body: bytes):
+        if headers.get("authorization"):
+            self.auth[headers["authorization"]] += 1
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            return (
+                200,
+                {},
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": self.args.model, "object": "model", "created": 0, "owned_by": "test"}
+                    ],
+                },
+            )
+        if method == "GET" and path == "/stats":
+            return 200, {}, {**self.stats, "authorization": dict(self.auth)}
+        if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
+            return await self.chat(json.loads(body))
+        return 404, {}, {"error": {"message": f"no route {method} {path}"}}
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = request_line.split(" ", 2)
+                headers = {}
+                for line in header_lines:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", 0)))
+                status, extra, payload = await self.route(method, path, headers, body)
+                if payload is None:
+                    break
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                lines = [
+                    f"HTTP/1.1 {status} X",
+                    "content-type: application/json",
+                    f"content-length: {len(data)}",
+                    *(f"{k}: {v}" for k, v in extra.items()),
+                ]
+                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+
+async def serve(args) -> None:
+    server = await asyncio.start_server(FakeLLM(args).handle, "127.0.0.1", args.port, backlog=2048)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--model", default="fake-docqa")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to each chat request")
+    p.add_argument("--fault-rate", type=float, default=0.0)
+    p.add_argument("--faults", default=",".join(FAULTS), help=f"subset of {','.join(FAULTS)}")
+    p.add_argument("--hang-seconds", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    args.faults = [f for f in args.faults.split(",") if f]
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

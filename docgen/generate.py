@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import asdict
 from itertools import groupby
 
 import pyarrow as pa
@@ -44,15 +43,22 @@ QA_SCHEMA = pa.schema(
 _backends: dict[str, Backend] = {}
 
 
+# What an engine or client is built from; other settings (sampling, prompts) change per task.
+ENGINE_FIELDS = ("backend", "model", "base_urls", "tensor_parallel_size",
+                 "gpu_memory_utilization", "max_model_len")  # fmt: skip
+
+
 def backend_for(cfg: GenerateConfig) -> Backend:
-    """One backend per worker process and config, set up on first use and reused: an engine is
-    expensive to build, so every task a worker runs shares it."""
-    key = fingerprint(asdict(cfg))
+    """One backend per worker process and engine settings, set up on first use and reused: an
+    engine is expensive to build, so every task a worker runs shares it."""
+    key = fingerprint({f: getattr(cfg, f) for f in ENGINE_FIELDS})
     if key not in _backends:
         backend = get_backend(cfg)
         backend.setup()
         _backends[key] = backend
-    return _backends[key]
+    backend = _backends[key]
+    backend.configure(cfg)
+    return backend
 
 
 def document_lang(pages: list[dict]) -> str:

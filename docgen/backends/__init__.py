@@ -53,6 +53,9 @@ class Backend:
     def setup(self) -> None:
         pass
 
+    def configure(self, cfg) -> None:
+        """Take the settings of the next task (sampling, prompts); the engine stays."""
+
     def generate(
         self, requests: list[GenerationRequest], cache=None, budget: int | None = None
     ) -> list[GenerationResult]:

@@ -38,9 +38,12 @@ class LLMBackend(Backend):
     """Base of the ``openai`` and ``vllm`` backends."""
 
     def __init__(self, cfg):
+        self.configure(cfg)
+        self.model = cfg.model
+
+    def configure(self, cfg) -> None:
         self.cfg = cfg
         self.prompts = load_prompts(cfg.prompts)
-        self.model = cfg.model
 
     def sampling(self) -> dict:
         """The sampling parameters; part of the cache key, so changing one asks again."""

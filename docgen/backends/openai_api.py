@@ -53,6 +53,9 @@ class OpenAIBackend(LLMBackend):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.base_urls = base_urls_of(cfg)
+
+    def configure(self, cfg) -> None:
+        super().configure(cfg)
         if cfg.structured_output not in ("json_schema", "json_object", "none"):
             raise ValueError("generate.structured_output must be json_schema, json_object or none")
         self.structured_output = cfg.structured_output

@@ -85,10 +85,16 @@ class FakeLLM:
         )
 
     async def chat(self, body: dict) -> tuple[int, dict, dict | None]:
-        """(status, extra headers, JSON body); None body means drop the connection."""
+        """(status, extra headers, JSON body); None body means drop the connection. The reply is
+        made first and sent when the latency is up, so the latency is the same for all."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.args.latency
+        reply = await self.answer(body)
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        return reply
+
+    async def answer(self, body: dict) -> tuple[int, dict, dict | None]:
         self.stats["chat_requests"] += 1
-        if self.args.latency:
-            await asyncio.sleep(self.args.latency)
         fault = None
         if self.rng.random() < self.args.fault_rate:
             fault = self.rng.choice(self.args.faults)

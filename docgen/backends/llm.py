@@ -28,6 +28,7 @@ class Completion:
     requests: int = 0  # attempts sent; 0 when answered from the cache
     error: str | None = None
     cause: str | None = None  # http_429, http_5xx, http_4xx, timeout, connection, engine, budget
+    parsed: tuple | None = None  # what LLMBackend.read made of it, once read
 
     @property
     def tokens(self) -> int:
@@ -90,7 +91,9 @@ class LLMBackend(Backend):
                 to_send.append(j)
 
         def done(k: int, completion: Completion) -> None:
+            # Read the reply now, while other requests are still in flight.
             j = to_send[k]
+            completion.parsed = self.read(chats[j], completion)
             completions[j] = completion
             if cache is not None and completion.error is None:
                 cache.put(
@@ -114,6 +117,19 @@ class LLMBackend(Backend):
             self.merge(results[owner], chat, completion)
         return results
 
+    def read(self, chat: Chat, c: Completion) -> tuple[list[dict], str | None, str | None]:
+        """(pairs, failure cause, failure message) of one completion."""
+        if c.error is not None:
+            return [], c.cause, c.error
+        try:
+            pairs = parse_answer(c.text, self.prompts, chat.pages)
+        except AnswerError as exc:
+            return [], "truncated" if c.finish_reason == "length" else exc.cause, str(exc)
+        prompt_id = f"{self.prompts.name}/{chat.role}"
+        evidence = json.dumps({"chunk": chat.index, "role": chat.role})
+        extra = {"lang": chat.lang, "prompt_id": prompt_id, "evidence": evidence, "raw": c.text}
+        return [pair | extra for pair in pairs], None, None
+
     def merge(self, result: GenerationResult, chat: Chat, c: Completion) -> None:
         """Fold one chat's completion into its document's result."""
         result.requests += c.requests
@@ -121,26 +137,10 @@ class LLMBackend(Backend):
         result.cached += c.requests == 0 and c.error is None
         result.prompt_tokens += c.prompt_tokens
         result.completion_tokens += c.completion_tokens
-        cause, message = c.cause, c.error
-        if message is None:
-            try:
-                pairs = parse_answer(c.text, self.prompts, chat.pages)
-            except AnswerError as exc:
-                cause = "truncated" if c.finish_reason == "length" else exc.cause
-                message = str(exc)
-            else:
-                result.raw = c.text
-                prompt_id = f"{self.prompts.name}/{chat.role}"
-                for pair in pairs:
-                    result.pairs.append(
-                        {
-                            **pair,
-                            "lang": chat.lang,
-                            "prompt_id": prompt_id,
-                            "evidence": json.dumps({"chunk": chat.index, "role": chat.role}),
-                            "raw": c.text,
-                        }
-                    )
+        pairs, cause, message = c.parsed if c.parsed is not None else self.read(chat, c)
+        if pairs:
+            result.raw = c.text
+            result.pairs += pairs
         if message is not None:
             result.failures[cause] += 1
             result.budget_stopped |= cause == "budget"

@@ -10,12 +10,15 @@ is reported failed with its cause. The API key comes from the environment and is
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import os
 import random
 
 from docgen.backends.llm import Completion, LLMBackend
 
 RETRYABLE_STATUS = {408, 409, 429}
+POOL_SIZE = 32  # connections per HTTP client
 
 
 def base_urls_of(cfg) -> list[str]:
@@ -100,7 +103,11 @@ class OpenAIBackend(LLMBackend):
 
         cfg = self.cfg
         per_url = max(1, cfg.concurrency)
-        limits = connection_limits(per_url)
+        # Several small connection pools per server rather than one big one: the HTTP client
+        # scans its whole pool on every request, which at 256 connections costs more CPU than
+        # the request itself.
+        pools = math.ceil(per_url / POOL_SIZE)
+        limits = connection_limits(math.ceil(per_url / pools))
         clients = [
             openai.AsyncOpenAI(
                 base_url=url,
@@ -110,13 +117,23 @@ class OpenAIBackend(LLMBackend):
                 http_client=openai.DefaultAsyncHttpxClient(limits=limits) if limits else None,
             )
             for url in self.base_urls
+            for _ in range(pools)
         ]
         in_flight = [0] * len(clients)
-        gate = asyncio.Semaphore(per_url * len(clients))
+        gate = asyncio.Semaphore(per_url * len(self.base_urls))
         spent = [0]
-        extra = {}
+        # The request body is built here once and sent with the client's plain ``post``: the
+        # typed ``chat.completions.create`` walks every argument (the JSON schema included) and
+        # builds pydantic objects for every reply, which costs more CPU than the HTTP exchange.
+        body = {
+            "model": self.model,
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+            "max_tokens": cfg.max_tokens,
+            "seed": cfg.seed,
+        }
         if (fmt := self.response_format()) is not None:
-            extra["response_format"] = fmt
+            body["response_format"] = fmt
 
         def pick() -> int:
             least = min(in_flight)
@@ -141,15 +158,11 @@ class OpenAIBackend(LLMBackend):
                     i = pick()
                     in_flight[i] += 1
                     try:
-                        reply = await clients[i].chat.completions.create(
-                            model=self.model,
-                            messages=chat.messages,
-                            temperature=cfg.temperature,
-                            top_p=cfg.top_p,
-                            max_tokens=cfg.max_tokens,
-                            seed=cfg.seed,
-                            **extra,
-                        )
+                        text = await clients[i].post(
+                            "/chat/completions", body={**body, "messages": chat.messages},
+                            cast_to=str,
+                        )  # fmt: skip
+                        completion = completion_of(text, attempts)
                     except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
                         cause, retry, message = classify(exc, openai)
                         if not retry or attempts >= cfg.max_attempts:
@@ -164,15 +177,6 @@ class OpenAIBackend(LLMBackend):
                         continue
                     finally:
                         in_flight[i] -= 1
-                    choice = reply.choices[0] if reply.choices else None
-                    usage = reply.usage
-                    completion = Completion(
-                        text=(choice.message.content or "") if choice else "",
-                        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                        finish_reason=choice.finish_reason if choice else None,
-                        requests=attempts,
-                    )
                     spent[0] += completion.tokens
                     done(k, completion)
                     return
@@ -182,6 +186,28 @@ class OpenAIBackend(LLMBackend):
         finally:
             for client in clients:
                 await client.close()
+
+
+def completion_of(text: str, attempts: int) -> Completion:
+    """A Completion from the JSON body of a chat completion response."""
+    try:
+        reply = json.loads(text)
+        choice = reply["choices"][0]
+        content = choice["message"].get("content") or ""
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise BadResponse(f"not a chat completion: {' '.join(str(text).split())[:120]!r}") from None
+    usage = reply.get("usage") or {}
+    return Completion(
+        text=content,
+        prompt_tokens=usage.get("prompt_tokens") or 0,
+        completion_tokens=usage.get("completion_tokens") or 0,
+        finish_reason=choice.get("finish_reason"),
+        requests=attempts,
+    )
+
+
+class BadResponse(ValueError):
+    """A 200 response whose body is not a chat completion."""
 
 
 def classify(exc: Exception, openai) -> tuple[str, bool, str]:
@@ -198,13 +224,13 @@ def classify(exc: Exception, openai) -> tuple[str, bool, str]:
         if status >= 500:
             return "http_5xx", True, text
         return "http_4xx", status in RETRYABLE_STATUS, text
+    if isinstance(exc, BadResponse):
+        return "bad_response", False, str(exc)
     return "bad_response", False, f"{type(exc).__name__}: {str(exc)[:160]}"
 
 
-def connection_limits(per_url: int):
-    """Keep-alive for every connection we may hold open, so none is reopened per request.
-
-    The client's default keeps only 100 idle connections, below vLLM's batch of 256."""
+def connection_limits(size: int):
+    """Keep-alive for every connection a pool may hold open, so none is reopened per request."""
     try:
         import httpx2 as httpx  # what openai>=3 is built on
     except ImportError:
@@ -212,5 +238,5 @@ def connection_limits(per_url: int):
             import httpx
         except ImportError:
             return None
-    n = per_url + 16
+    n = size + 4
     return httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30)

@@ -2,7 +2,7 @@
 
 Put ``tests/stand_in`` on ``PYTHONPATH`` to use it (Dask worker processes inherit it). Every engine
 built and every ``chat`` call is appended to the JSONL file named by ``$VLLM_STAND_IN_LOG``, so
-can check how many engines there were, in which processes, and what each call was sent.
+tests can check how many engines there were, in which processes, and what each call was sent.
 """
 
 import json

@@ -2,14 +2,21 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CONFIG ?= pipelines/default.yaml
+# LLM=rules (default, no model) | openai (a server: BASE_URL=url[,url...], MODEL=name) | vllm (MODEL=...)
+LLM ?= rules
+BASE_URL ?=
+MODEL ?=
+PORT ?= 8000
+CONFIG ?= $(if $(filter rules,$(LLM)),pipelines/default.yaml,pipelines/$(LLM).yaml)
+LLM_SET := $(if $(BASE_URL),--set 'generate.base_urls=[$(BASE_URL)]') \
+	$(if $(MODEL),--set 'generate.model=$(MODEL)')
 PDFS ?=
 SAMPLES := data/samples
 # Arabic sample PDFs want Debian's Noto Sans Arabic; installed when we are root and it is missing.
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts clean
+.PHONY: dataset test lint samples fonts clean serve-vllm bench
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,18 +44,32 @@ samples: $(SAMPLES)/.complete
 # `make dataset` runs the bundled samples; `make dataset PDFS=dir` runs your own folder.
 ifeq ($(strip $(PDFS)),)
 dataset: $(SAMPLES)/.complete
-	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES)
+	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES) $(LLM_SET)
 else
 dataset: $(BIN)/docgen
-	$(BIN)/docgen run $(CONFIG) --set input=$(PDFS)
+	$(BIN)/docgen run $(CONFIG) --set input=$(PDFS) $(LLM_SET)
 endif
+
+$(VENV)/.vllm: $(BIN)/docgen
+	$(BIN)/pip install --quiet -e '.[vllm]'
+	touch $@
+
+# An OpenAI-compatible vLLM server for `make dataset LLM=openai BASE_URL=http://127.0.0.1:8000/v1`:
+# up to 256 sequences batched (what docgen keeps in flight), prefix caching for the shared prompt.
+serve-vllm: $(VENV)/.vllm
+	@test -n "$(MODEL)" || { echo "usage: make serve-vllm MODEL=org/name [PORT=8000]"; exit 2; }
+	$(BIN)/vllm serve $(MODEL) --port $(PORT) --max-num-seqs 256 --enable-prefix-caching \
+		--gpu-memory-utilization 0.9 --generation-config vllm
 
 test: $(VENV)/.dev fonts
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check docgen tests
-	$(BIN)/ruff format --check docgen tests
+	$(BIN)/ruff check docgen tests bench
+	$(BIN)/ruff format --check docgen tests bench
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/llm_client.py
 
 clean:
 	rm -rf data/work data/out

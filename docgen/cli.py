@@ -51,6 +51,7 @@ def cmd_stage(args) -> None:
         cfg.generate.backend = args.backend or cfg.generate.backend
         cfg.generate.base_urls = args.base_url or cfg.generate.base_urls
         cfg.generate.model = args.model or cfg.generate.model
+        pipeline.check_generate(cfg)
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:

@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 
 from docgen import __version__
-from docgen.backends import GPU_BACKENDS
+from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig
 from docgen.extract import extract_partition, plan
 from docgen.filters import filter_partition
@@ -40,6 +40,15 @@ def task_groups(parts: list[str], cfg: RunConfig, workers: int) -> list[list[str
         size = math.ceil(in_flight / max(1, cfg.extract.docs_per_partition))
         size = max(1, min(size, math.ceil(len(parts) / workers)))
     return [parts[i : i + size] for i in range(0, len(parts), size)]
+
+
+def check_generate(cfg: RunConfig) -> None:
+    """Fail before any work on a generate config that cannot run, and pin the model: with no
+    ``generate.model``, the openai backend asks the server once, here, so that every worker and
+    the cache agree on it."""
+    backend = get_backend(cfg.generate)
+    if cfg.generate.backend == "openai" and not cfg.generate.model:
+        cfg.generate.model = backend.server_model()
 
 
 def run_generate(client, cfg: RunConfig) -> dict:
@@ -90,6 +99,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
     if not cfg.input:
         raise SystemExit("no input: give PDF files or folders (config `input:`)")
+    check_generate(cfg)
     wd = WorkDir(cfg.work)
     start = time.perf_counter()
     stages, timings = {}, {}

@@ -230,13 +230,15 @@ def classify(exc: Exception, openai) -> tuple[str, bool, str]:
 
 
 def connection_limits(size: int):
-    """Keep-alive for every connection a pool may hold open, so none is reopened per request."""
+    """Keep-alive for every connection a pool may hold open, so none is reopened per request.
+
+    Built from the type of the client's own default limits: openai 1.x and 2.x are built on httpx,
+    3.x on httpx2."""
     try:
-        import httpx2 as httpx  # what openai>=3 is built on
+        from openai._constants import DEFAULT_CONNECTION_LIMITS
     except ImportError:
-        try:
-            import httpx
-        except ImportError:
-            return None
+        return None
     n = size + 4
-    return httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30)
+    return type(DEFAULT_CONNECTION_LIMITS)(
+        max_connections=n, max_keepalive_connections=n, keepalive_expiry=30
+    )

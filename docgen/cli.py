@@ -85,6 +85,23 @@ def cmd_shard(args) -> None:
     )
 
 
+def cmd_validate(args) -> int:
+    from docgen.validate import validate
+
+    problems, counts = validate(args.out, progress=not args.quiet)
+    totals = ", ".join(
+        f"{split}: {c.get('shards', 0)} shard(s), {c.get('rows', 0)} rows, "
+        f"{c.get('pairs', 0)} pairs, {c.get('images', 0)} images"
+        for split, c in sorted(counts.items())
+    )
+    if problems:
+        print(f"{args.out}: {sum(problems.counts.values())} problem(s)", file=sys.stderr)
+        for line in problems.lines():
+            print(f"  {line}", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"{args.out}: valid ({totals})")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docgen", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -156,6 +173,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--max-shard-mb", type=float, help="shard size target in MB (default 500)")
     s.set_defaults(func=cmd_shard)
 
+    s = sub.add_parser(
+        "validate",
+        help="check shards and card: names, schema, images decode, no empty texts, counts",
+    )
+    s.add_argument("out", help="output folder of `docgen shard` (data/ and README.md)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_validate)
+
     s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
     s.add_argument("config", help="pipelines/NAME.yaml")
     s.add_argument(
@@ -173,11 +198,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (ValueError, FileNotFoundError) as exc:
         print(f"docgen {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

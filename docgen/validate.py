@@ -1,0 +1,175 @@
+"""``docgen validate OUT``: what a user of the dataset would otherwise find the hard way.
+
+Checks the shard names (contiguous ``SPLIT-XXXXX-of-YYYYY.parquet``), each shard's schema and its
+``huggingface`` features metadata, that every image decodes and no question or answer is empty,
+and that the row and pair counts equal the dataset card's. Shards are read one row group at a
+time, so validating a large dataset takes little memory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+
+from docgen.card import FEATURE_YAML
+from docgen.shard import ROW_SCHEMA
+
+SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
+PAIRS_LINE = re.compile(r"^\| pairs kept \| (\d+) \|$", re.MULTILINE)
+MAX_PER_KIND = 10  # problems listed per kind; the rest are counted
+
+
+class Problems:
+    """Problems grouped by kind, so a million broken images read as ten lines and a count."""
+
+    def __init__(self):
+        self.items: dict[str, list[str]] = defaultdict(list)
+        self.counts: Counter = Counter()
+
+    def add(self, kind: str, message: str) -> None:
+        self.counts[kind] += 1
+        if len(self.items[kind]) < MAX_PER_KIND:
+            self.items[kind].append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+    def lines(self) -> list[str]:
+        out = []
+        for kind, messages in self.items.items():
+            out += [f"{kind}: {m}" for m in messages]
+            if self.counts[kind] > len(messages):
+                out.append(f"{kind}: ... and {self.counts[kind] - len(messages)} more")
+        return out
+
+
+def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
+    """Shards per split, checking the names are SPLIT-XXXXX-of-YYYYY and contiguous."""
+    by_split: dict[str, list[tuple[int, int, Path]]] = defaultdict(list)
+    for f in files:
+        m = SHARD_NAME.match(f.name)
+        if not m:
+            problems.add("names", f"{f.name} is not named SPLIT-XXXXX-of-YYYYY.parquet")
+            continue
+        by_split[m["split"]].append((int(m["index"]), int(m["total"]), f))
+    for split, shards in sorted(by_split.items()):
+        totals = {t for _, t, _ in shards}
+        indices = sorted(i for i, _, _ in shards)
+        if len(totals) > 1:
+            problems.add("names", f"{split}: shards disagree on the count ({sorted(totals)})")
+        elif indices != list(range(totals.pop())):
+            problems.add("names", f"{split}: shard indices {indices} are not 0..N-1 of N")
+    return {s: [f for _, _, f in sorted(v)] for s, v in by_split.items()}
+
+
+def check_schema(path: Path, problems: Problems) -> bool:
+    schema = pq.read_schema(path)
+    if not schema.remove_metadata().equals(ROW_SCHEMA.remove_metadata()):
+        problems.add("schema", f"{path.name}: columns {schema.names} do not have the row layout")
+        return False
+    try:
+        features = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
+        assert set(features) == {"images", "texts"}
+    except (KeyError, TypeError, ValueError, AssertionError):
+        problems.add("schema", f"{path.name}: no usable `huggingface` features metadata")
+    return True
+
+
+def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
+    from PIL import Image
+
+    row_number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
+        for row in batch.to_pylist():
+            where = f"{path.name} row {row_number}"
+            row_number += 1
+            counts["rows"] += 1
+            if not row["images"]:
+                problems.add("images", f"{where}: no image")
+            for j, image in enumerate(row["images"] or []):
+                counts["images"] += 1
+                try:
+                    with Image.open(io.BytesIO(image["bytes"] or b"")) as im:
+                        im.load()
+                except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
+                    problems.add("images", f"{where}: image {j} does not decode ({exc})")
+            if not row["texts"]:
+                problems.add("texts", f"{where}: no question–answer pair")
+            for j, turn in enumerate(row["texts"] or []):
+                counts["pairs"] += 1
+                for field in ("user", "assistant"):
+                    if not (turn.get(field) or "").strip():
+                        problems.add("texts", f"{where}: pair {j} has an empty {field}")
+
+
+def read_card(out: Path, problems: Problems) -> tuple[dict, str]:
+    card = out / "README.md"
+    if not card.is_file():
+        problems.add("card", "README.md is missing")
+        return {}, ""
+    text = card.read_text("utf-8")
+    parts = text.split("---", 2)
+    if not text.startswith("---") or len(parts) < 3:
+        problems.add("card", "README.md has no YAML header between --- lines")
+        return {}, text
+    try:
+        return yaml.safe_load(parts[1]) or {}, parts[2]
+    except yaml.YAMLError as exc:
+        problems.add("card", f"README.md YAML header does not parse: {exc}")
+        return {}, text
+
+
+def check_card(out: Path, counts: dict[str, Counter], problems: Problems) -> None:
+    meta, body = read_card(out, problems)
+    if not meta:
+        return
+    info = meta.get("dataset_info") or {}
+    if info.get("features") != FEATURE_YAML:
+        problems.add("card", "dataset_info.features does not describe images + texts")
+    if not meta.get("configs"):
+        problems.add("card", "no `configs` with data_files: the Hub's viewer would guess")
+    declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
+    for split in sorted(set(declared) | set(counts)):
+        rows = counts.get(split, Counter())["rows"]
+        if declared.get(split) != rows:
+            problems.add(
+                "card", f"split {split}: card says {declared.get(split)} rows, data {rows}"
+            )
+    pairs = sum(c["pairs"] for c in counts.values())
+    m = PAIRS_LINE.search(body)
+    if m is None:
+        problems.add("card", "no `pairs kept` count in the card")
+    elif int(m[1]) != pairs:
+        problems.add("card", f"card says {m[1]} pairs, data has {pairs}")
+
+
+def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
+    """Problems found in ``OUT`` (empty when valid) and the counts per split."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    problems = Problems()
+    files = sorted((out / "data").glob("*.parquet"))
+    if not files:
+        problems.add("names", f"no Parquet shards in {out / 'data'}")
+    splits = check_names(files, problems)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    bar = tqdm(total=len(files), desc="validate", unit="shard", disable=not progress)
+    for split, shards in splits.items():
+        for path in shards:
+            try:
+                if check_schema(path, problems):
+                    check_rows(path, problems, counts[split])
+            except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
+                problems.add("parquet", f"{path.name} does not read: {exc}")
+            counts[split]["shards"] += 1
+            bar.update()
+    bar.close()
+    check_card(out, counts, problems)
+    return problems, {s: dict(c) for s, c in counts.items()}

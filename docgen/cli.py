@@ -98,8 +98,9 @@ def cmd_validate(args) -> int:
         print(f"{args.out}: {sum(problems.counts.values())} problem(s)", file=sys.stderr)
         for line in problems.lines():
             print(f"  {line}", file=sys.stderr)
-        raise SystemExit(1)
+        return 1
     print(f"{args.out}: valid ({totals})")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:

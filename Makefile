@@ -16,7 +16,7 @@ SAMPLES := data/samples
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts clean serve-vllm bench
+.PHONY: dataset test lint samples fonts clean serve-vllm bench push
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ serve-vllm: $(VENV)/.vllm
 
 test: $(VENV)/.dev fonts
 	$(BIN)/python -m pytest -q
+
+# `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.
+OUT ?= data/out
+push: $(BIN)/docgen
+	@test -n "$(REPO)" || { echo "usage: make push REPO=user/name [OUT=data/out]"; exit 2; }
+	$(BIN)/docgen push $(OUT) --repo $(REPO)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check docgen tests bench

@@ -103,6 +103,43 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_push(args) -> int:
+    from docgen.push import push
+
+    if not args.skip_validate and not args.dry_run:
+        from docgen.validate import validate
+
+        problems, _ = validate(args.out, progress=False)
+        if problems:
+            print(f"{args.out} is not valid; not pushing (see `docgen validate`):", file=sys.stderr)
+            for line in problems.lines():
+                print(f"  {line}", file=sys.stderr)
+            return 1
+    plan, commits = push(
+        args.out,
+        args.repo,
+        private=args.private,
+        dry_run=args.dry_run,
+        files_per_commit=args.files_per_commit,
+    )
+    if args.dry_run:
+        for path, local in plan.shards + ([plan.card] if plan.card else []):
+            print(f"upload  {path}  ({local.stat().st_size / 2**20:.1f} MB)")
+        for path in plan.deletes:
+            print(f"delete  {path}  (not in {args.out})")
+        print(
+            f"dry run: {len(plan.shards) + bool(plan.card)} file(s) to upload "
+            f"({plan.upload_bytes / 2**20:.1f} MB), {len(plan.skipped)} already on the Hub, "
+            f"{len(plan.deletes)} to delete"
+        )
+        return 0
+    print(
+        f"pushed {len(plan.shards) + bool(plan.card)} file(s) to dataset {args.repo} in "
+        f"{commits} commit(s); {len(plan.skipped)} already there, {len(plan.deletes)} deleted"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="docgen", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -181,6 +218,25 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("out", help="output folder of `docgen shard` (data/ and README.md)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser(
+        "push",
+        help="upload shards and card to a Hugging Face dataset repo (resumable)",
+        description="Upload OUT/data/*.parquet and OUT/README.md through huggingface_hub, a few "
+        "shards per commit; a rerun skips files the Hub already has. The token comes from "
+        "HF_TOKEN or `hf auth login` and is never printed.",
+    )
+    s.add_argument("out", help="output folder of `docgen shard`")
+    s.add_argument("--repo", required=True, help="dataset repo, USER/NAME or ORG/NAME")
+    s.add_argument("--private", action="store_true", help="create the repo private")
+    s.add_argument("--dry-run", action="store_true", help="list what would be uploaded, no change")
+    s.add_argument(
+        "--files-per-commit", type=int, default=20, help="shards per commit (default 20)"
+    )
+    s.add_argument(
+        "--skip-validate", action="store_true", help="push without running `docgen validate`"
+    )
+    s.set_defaults(func=cmd_push)
 
     s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
     s.add_argument("config", help="pipelines/NAME.yaml")

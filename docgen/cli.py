@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import asdict
 
@@ -76,8 +77,8 @@ def cmd_shard(args) -> None:
     from docgen.shard import write_shards
 
     cfg = stage_config(args)
-    if args.max_shard_mb:
-        cfg.shard.max_shard_mb = args.max_shard_mb
+    if args.max_shard_size:
+        cfg.shard.max_shard_mb = parse_size(args.max_shard_size) / 2**20
     result = write_shards(cfg.work, args.out, cfg.shard)
     print(
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "
@@ -138,6 +139,19 @@ def cmd_push(args) -> int:
         f"{commits} commit(s); {len(plan.skipped)} already there, {len(plan.deletes)} deleted"
     )
     return 0
+
+
+SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+              "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+def parse_size(text: str) -> float:
+    """Bytes in a size such as ``5MB``, ``1.5GB`` or ``800KiB`` (MB = 10**6, MiB = 2**20, as
+    ``datasets`` reads ``max_shard_size``)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?I?B?)\s*", text.upper())
+    if not m or float(m[1]) <= 0 or m[2] not in SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r} (try 500MB or 1GB)")
+    return float(m[1]) * SIZE_UNITS[m[2]]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -208,7 +222,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("shard", help="kept pairs and page images to Parquet shards + card")
     common(s)
     s.add_argument("--out", required=True, help="output folder (data/ and README.md)")
-    s.add_argument("--max-shard-mb", type=float, help="shard size target in MB (default 500)")
+    s.add_argument(
+        "--max-shard-size",
+        metavar="SIZE",
+        help="largest shard, e.g. 500MB (default), 5MB or 1GB; a shard never exceeds it unless a "
+        "single row does",
+    )
     s.set_defaults(func=cmd_shard)
 
     s = sub.add_parser(

@@ -131,6 +131,12 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
 
     bar = tqdm(desc="shard", unit="row", disable=not progress)
     for row in iter_rows(wd, cfg, stats):
+        size = row_bytes(row)
+        if shard_size and shard_size + size > shard_limit:
+            # Cut before the row that would pass the limit, so shards stay under it.
+            flush()
+            writer.close()
+            writer, shard_size = None, 0
         if writer is None:
             shards.append(staging / f"{len(shards):05d}.parquet")
             writer = pq.ParquetWriter(
@@ -139,16 +145,11 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
                 compression=COMPRESSION,
                 use_dictionary=["texts.list.element.source"],
             )
-        size = row_bytes(row)
         group.append(row)
         group_size += size
         shard_size += size
         if group_size >= group_limit:
             flush()
-        if shard_size >= shard_limit:
-            flush()
-            writer.close()
-            writer, shard_size = None, 0
         bar.update()
     bar.close()
     if writer is not None:

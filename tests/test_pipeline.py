@@ -84,3 +84,39 @@ def test_rerun_is_byte_identical_and_skips_all_work(run):
     assert again["stages"]["extract"]["pages"] == first["stages"]["extract"]["pages"]
     assert {p: p.stat().st_mtime_ns for p in pages.glob("*.parquet")} == mtimes
     assert {p: p.read_bytes() for p in shard_files(cfg)} == before
+
+
+def test_small_shards_stay_under_the_bound_and_round_trip(run, tmp_path):
+    from datasets import load_dataset
+
+    from docgen.cli import main
+    from docgen.validate import validate
+
+    cfg, _ = run
+    out = tmp_path / "out"
+    code = main(["shard", "--work", cfg.work, "--out", str(out), "--max-shard-size", "5MB",
+                 "--set", "shard.row_group_mb=1"])  # fmt: skip
+    assert code == 0
+    files = sorted((out / "data").glob("*.parquet"))
+    n = len(files)
+    assert n >= 2 and [f.name for f in files] == [
+        f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)
+    ]
+    assert all(f.stat().st_size <= 5 * 10**6 for f in files)
+    problems, counts = validate(out)
+    assert not problems, problems.lines()  # names contiguous, card counts equal to the data
+    groups = []
+    for f in files:  # row groups near 1 MB: closed once they pass it, so at most one row over
+        meta = pq.ParquetFile(f).metadata
+        sizes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
+        groups += sizes
+        assert max(sizes[:-1], default=0) < 3 * 2**20
+    assert len(groups) >= 4
+    written = pq.read_table(files).to_pylist()
+    plain = load_dataset("parquet", data_files=[str(f) for f in files], split="train")
+    streamed = load_dataset("parquet", data_files=[str(f) for f in files], split="train",
+                            streaming=True)  # fmt: skip
+    for rows in (plain, streamed):
+        got = [(r["texts"], [im.size for im in r["images"]]) for r in rows]
+        assert [r[0] for r in got] == [r["texts"] for r in written]
+        assert len(got) == counts["train"]["rows"] and all(r[1] for r in got)

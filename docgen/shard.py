@@ -13,9 +13,11 @@ import json
 import shutil
 import time
 from collections import Counter
+from itertools import accumulate
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from docgen.card import write_card
@@ -58,7 +60,8 @@ COMPRESSION = {
 
 
 def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
-    """Rows of one document: its pages in chunks, each with the pairs about those pages."""
+    """Rows of one document: its pages in chunks, each with the pairs about those pages. Pages
+    carry ``index``, their position in the partition's pages table, where their image stays."""
     pages = sorted(pages, key=lambda p: p["page"])
     for start in range(0, len(pages), max_pages):
         chunk = pages[start : start + max_pages]
@@ -72,42 +75,62 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
             for q in pairs
             if q["pages"] and q["pages"][0] in numbers
         ]
-        images = [
-            {"bytes": p["image"], "path": f"{p['doc_id']}-p{p['page']:04d}.{p['image_format']}"}
-            for p in chunk
-        ]
-        yield {"images": images, "texts": texts}, chunk
+        yield texts, chunk
 
 
-def iter_rows(wd: WorkDir, cfg: ShardConfig, stats: Counter):
-    """All output rows in a stable order: partitions, then documents, then page chunks."""
-    for part in wd.run_parts("kept"):
-        kept = [q for q in wd.read("kept", part).to_pylist() if q["keep"]]
-        by_doc: dict[str, list] = {}
-        for q in kept:
+def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
+    """One partition's rows as an Arrow table, and each row's size in bytes.
+
+    Only the small things (texts, image paths, which page goes where) pass through Python; the
+    image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
+    """
+    kept = wd.read("kept", part, columns=["doc_id", "source", "question", "answer", "pages",
+                                         "keep"]).to_pylist()  # fmt: skip
+    by_doc: dict[str, list] = {}
+    for q in kept:
+        if q["keep"]:
             by_doc.setdefault(q["doc_id"], []).append(q)
-        pages = wd.read("pages", part, columns=["doc_id", "page", "image", "image_format", "lang"])
-        pages_by_doc: dict[str, list] = {}
-        for p in pages.to_pylist():
-            pages_by_doc.setdefault(p["doc_id"], []).append(p)
-        for doc_id in sorted(pages_by_doc):
-            for row, chunk in document_rows(
-                pages_by_doc[doc_id], by_doc.get(doc_id, []), cfg.max_pages_per_row
-            ):
-                if not row["texts"]:
-                    stats["rows_without_pairs"] += 1
-                    continue
-                stats["rows"] += 1
-                stats["pairs"] += len(row["texts"])
-                stats["images"] += len(row["images"])
-                stats.update(f"lang:{p['lang']}" for p in chunk)
-                yield row
-
-
-def row_bytes(row: dict) -> int:
-    return sum(len(i["bytes"]) for i in row["images"]) + sum(
-        len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row["texts"]
+    table = wd.read("pages", part, columns=["doc_id", "page", "image", "image_format", "lang"])
+    pages_by_doc: dict[str, list] = {}
+    meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
+    for i, p in enumerate(meta):
+        pages_by_doc.setdefault(p["doc_id"], []).append({**p, "index": i})
+    texts, indices, counts, paths = [], [], [], []
+    for doc_id in sorted(pages_by_doc):
+        for row_texts, chunk in document_rows(
+            pages_by_doc[doc_id], by_doc.get(doc_id, []), cfg.max_pages_per_row
+        ):
+            if not row_texts:
+                stats["rows_without_pairs"] += 1
+                continue
+            texts.append(row_texts)
+            counts.append(len(chunk))
+            indices += [p["index"] for p in chunk]
+            paths += [f"{p['doc_id']}-p{p['page']:04d}.{p['image_format']}" for p in chunk]
+            stats["rows"] += 1
+            stats["pairs"] += len(row_texts)
+            stats["images"] += len(chunk)
+            stats.update(f"lang:{p['lang']}" for p in chunk)
+    images = table.column("image").take(pa.array(indices, pa.int64())).combine_chunks()
+    image_type = ROW_SCHEMA.field("images").type
+    structs = pa.StructArray.from_arrays(
+        [images, pa.array(paths, pa.string())], fields=list(image_type.value_type)
     )
+    offsets = pa.array(list(accumulate(counts, initial=0)), pa.int32())
+    rows = pa.Table.from_arrays(
+        [
+            pa.ListArray.from_arrays(offsets, structs, type=image_type),
+            pa.array(texts, ROW_SCHEMA.field("texts").type),
+        ],
+        schema=ROW_SCHEMA,
+    )
+    image_sizes = iter(pc.binary_length(images).to_pylist())
+    sizes = [
+        sum(next(image_sizes) for _ in range(n))
+        + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
+        for n, row_texts in zip(counts, texts)
+    ]
+    return rows, sizes
 
 
 def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -> dict:
@@ -124,33 +147,45 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     shards, writer, group, group_size, shard_size = [], None, [], 0, 0
 
     def flush():
+        """Write the rows gathered so far as one row group."""
         nonlocal group, group_size
         if group:
-            writer.write_table(pa.Table.from_pylist(group, ROW_SCHEMA))
+            table = pa.concat_tables(group)
+            writer.write_table(table, row_group_size=max(1, table.num_rows))
             group, group_size = [], 0
 
+    def gather(rows: pa.Table, a: int, b: int) -> None:
+        if b > a:
+            group.append(rows.slice(a, b - a))
+
     bar = tqdm(desc="shard", unit="row", disable=not progress)
-    for row in iter_rows(wd, cfg, stats):
-        size = row_bytes(row)
-        if shard_size and shard_size + size > shard_limit:
-            # Cut before the row that would pass the limit, so shards stay under it.
-            flush()
-            writer.close()
-            writer, shard_size = None, 0
-        if writer is None:
-            shards.append(staging / f"{len(shards):05d}.parquet")
-            writer = pq.ParquetWriter(
-                shards[-1],
-                ROW_SCHEMA,
-                compression=COMPRESSION,
-                use_dictionary=["texts.list.element.source"],
-            )
-        group.append(row)
-        group_size += size
-        shard_size += size
-        if group_size >= group_limit:
-            flush()
-        bar.update()
+    for part in wd.run_parts("kept"):
+        rows, sizes = partition_rows(wd, part, cfg, stats)
+        first = 0  # rows[first:i] are gathered for the current group but not yet in `group`
+        for i, size in enumerate(sizes):
+            if shard_size and shard_size + size > shard_limit:
+                # Cut before the row that would pass the limit, so shards stay under it.
+                gather(rows, first, i)
+                first = i
+                flush()
+                writer.close()
+                writer, shard_size = None, 0
+            if writer is None:
+                shards.append(staging / f"{len(shards):05d}.parquet")
+                writer = pq.ParquetWriter(
+                    shards[-1],
+                    ROW_SCHEMA,
+                    compression=COMPRESSION,
+                    use_dictionary=["texts.list.element.source"],
+                )
+            group_size += size
+            shard_size += size
+            if group_size >= group_limit:
+                gather(rows, first, i + 1)
+                first = i + 1
+                flush()
+        gather(rows, first, rows.num_rows)
+        bar.update(len(sizes))
     bar.close()
     if writer is not None:
         flush()

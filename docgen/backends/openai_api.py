@@ -135,10 +135,20 @@ class OpenAIBackend(LLMBackend):
         if (fmt := self.response_format()) is not None:
             body["response_format"] = fmt
 
+        turn = [0]
+
         def pick() -> int:
-            least = min(in_flight)
-            choices = [i for i, n in enumerate(in_flight) if n == least]
-            return random.choice(choices)
+            """The server with the fewest requests in flight (ties taken in turn), then its
+            least busy pool."""
+            loads = [
+                sum(in_flight[u * pools : (u + 1) * pools]) for u in range(len(self.base_urls))
+            ]
+            least = min(loads)
+            tied = [u for u, n in enumerate(loads) if n == least]
+            turn[0] += 1
+            u = tied[turn[0] % len(tied)]
+            mine = range(u * pools, (u + 1) * pools)
+            return min(mine, key=lambda i: in_flight[i])
 
         async def one(k: int, chat) -> None:
             attempts = 0

@@ -169,16 +169,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="corpus seed (same seed, same files)")
     s.set_defaults(func=cmd_samples)
 
-    def common(sp, work_required=True):
-        sp.add_argument("--work", required=work_required, help="work directory")
-        sp.add_argument("--config", help="a pipelines/*.yaml run config for stage options")
+    def overrides(sp, example="extract.dpi=200"):
         sp.add_argument(
             "--set",
             action="append",
             default=[],
             metavar="KEY=VALUE",
-            help="override a config value, e.g. extract.dpi=200 (repeatable)",
+            help=f"override a config value, e.g. {example} (repeatable)",
         )
+
+    def common(sp, work_required=True):
+        sp.add_argument("--work", required=work_required, help="work directory")
+        sp.add_argument("--config", help="a pipelines/*.yaml run config for stage options")
+        overrides(sp)
 
     def scheduler(sp):
         sp.add_argument(
@@ -259,13 +262,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
     s.add_argument("config", help="pipelines/NAME.yaml")
-    s.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. generate.pairs_per_page=4 (repeatable)",
-    )
+    overrides(s, "generate.pairs_per_page=4")
     scheduler(s)
     s.set_defaults(func=cmd_run)
     return p

@@ -61,7 +61,9 @@ class WorkDir:
         meta[META_KEY] = json.dumps({"fingerprint": fp, "stats": stats}).encode("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
+        pq.write_table(
+            table.replace_schema_metadata(meta), tmp, compression=compression_of(table.schema)
+        )
         tmp.replace(path)
 
     def info(self, path: Path) -> dict:
@@ -112,6 +114,25 @@ class WorkDir:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
         tmp.replace(self.manifest_path)
         return data
+
+
+# Columns holding already-compressed bytes (rendered page images): zstd would spend time on both
+# write and read to save nothing.
+STORED_AS_IS = {"image"}
+
+
+def compression_of(schema: pa.Schema) -> dict[str, str]:
+    """Per-column codecs: page images stored as they are, everything else zstd."""
+    key = schema.remove_metadata().to_string()
+    if key not in _codecs:
+        buf = pa.BufferOutputStream()
+        pq.ParquetWriter(buf, schema.remove_metadata()).close()
+        paths = [c.path for c in pq.ParquetFile(pa.BufferReader(buf.getvalue())).schema]
+        _codecs[key] = {p: "NONE" if p in STORED_AS_IS else "ZSTD" for p in paths}
+    return _codecs[key]
+
+
+_codecs: dict[str, dict[str, str]] = {}
 
 
 def sum_stats(stats: list[dict]) -> dict:

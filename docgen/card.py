@@ -30,15 +30,27 @@ def header(result: dict, cfg: ShardConfig) -> dict:
         "tags": ["document-vqa", "synthetic", "docgen"],
         "pretty_name": cfg.name,
         "configs": [
-            {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+            {
+                "config_name": "default",
+                "data_files": [
+                    {"split": split, "path": f"data/{split}-*"} for split in splits_of(result)
+                ],
+            }
         ],
         "dataset_info": {
             "features": FEATURE_YAML,
             "splits": [
-                {"name": "train", "num_bytes": result["bytes"], "num_examples": result["rows"]}
+                {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
+                for split, s in splits_of(result).items()
             ],
         },
     }
+
+
+def splits_of(result: dict) -> dict:
+    """Split name -> rows and bytes, train first (an empty dataset still declares train)."""
+    splits = result.get("splits") or {"train": {"rows": result["rows"], "bytes": result["bytes"]}}
+    return dict(sorted(splits.items(), key=lambda kv: (kv[0] != "train", kv[0])))
 
 
 def write_card(

@@ -79,6 +79,10 @@ def cmd_shard(args) -> None:
     cfg = stage_config(args)
     if args.max_shard_size:
         cfg.shard.max_shard_mb = parse_size(args.max_shard_size) / 2**20
+    if args.test_fraction is not None:
+        if not 0 <= args.test_fraction < 1:
+            raise ValueError("--test-fraction must be at least 0 and below 1")
+        cfg.shard.test_fraction = args.test_fraction
     result = write_shards(cfg.work, args.out, cfg.shard)
     print(
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "
@@ -230,6 +234,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="largest shard, e.g. 500MB (default), 5MB or 1GB; a shard never exceeds it unless a "
         "single row does",
+    )
+    s.add_argument(
+        "--test-fraction",
+        type=float,
+        help="hold out this fraction of documents as a `test` split (e.g. 0.01; chosen by a "
+        "seeded hash of the document, shard.split_seed)",
     )
     s.set_defaults(func=cmd_shard)
 

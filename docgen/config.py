@@ -70,6 +70,8 @@ class ShardConfig:
     row_group_mb: float = 100.0
     license: str = "other"
     name: str = "docgen-dataset"
+    test_fraction: float = 0.0  # documents held out as a `test` split, chosen by a seeded hash
+    split_seed: int = 0
 
 
 @dataclass

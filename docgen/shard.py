@@ -9,6 +9,7 @@ pairs give byte-identical shards.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -79,7 +80,7 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
 
 
 def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
-    """One partition's rows as an Arrow table, and each row's size in bytes.
+    """One partition's rows as an Arrow table, each row's size in bytes and its split.
 
     Only the small things (texts, image paths, which page goes where) pass through Python; the
     image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
@@ -95,7 +96,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
     meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
     for i, p in enumerate(meta):
         pages_by_doc.setdefault(p["doc_id"], []).append({**p, "index": i})
-    texts, indices, counts, paths = [], [], [], []
+    texts, indices, counts, paths, splits = [], [], [], [], []
     for doc_id in sorted(pages_by_doc):
         for row_texts, chunk in document_rows(
             pages_by_doc[doc_id], by_doc.get(doc_id, []), cfg.max_pages_per_row
@@ -104,6 +105,8 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
                 stats["rows_without_pairs"] += 1
                 continue
             texts.append(row_texts)
+            splits.append(split_of(doc_id, cfg))
+            stats[f"rows:{splits[-1]}"] += 1
             counts.append(len(chunk))
             indices += [p["index"] for p in chunk]
             paths += [f"{p['doc_id']}-p{p['page']:04d}.{p['image_format']}" for p in chunk]
@@ -130,11 +133,82 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
         + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
         for n, row_texts in zip(counts, texts)
     ]
-    return rows, sizes
+    return rows, sizes, splits
+
+
+class SplitWriter:
+    """The shards of one split, written as a stream: rows are gathered into row groups of about
+    ``row_group_mb`` and a shard is closed before the row that would take it past
+    ``max_shard_mb``. Shards are staged under numbers and named once their count is known."""
+
+    def __init__(self, split: str, staging: Path, cfg: ShardConfig):
+        self.split, self.staging = split, staging
+        self.shard_limit, self.group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
+        self.shards: list[Path] = []
+        self.writer = None
+        self.group: list[pa.Table] = []
+        self.group_size = self.shard_size = 0
+
+    def add(self, rows: pa.Table, sizes: list[int]) -> None:
+        first = 0  # rows[first:i] belong to the current group but are not yet in self.group
+        for i, size in enumerate(sizes):
+            if self.shard_size and self.shard_size + size > self.shard_limit:
+                self.gather(rows, first, i)
+                first = i
+                self.close_shard()
+            if self.writer is None:
+                self.shards.append(self.staging / f"{self.split}-{len(self.shards):05d}.parquet")
+                self.writer = pq.ParquetWriter(
+                    self.shards[-1],
+                    ROW_SCHEMA,
+                    compression=COMPRESSION,
+                    use_dictionary=["texts.list.element.source"],
+                )
+            self.group_size += size
+            self.shard_size += size
+            if self.group_size >= self.group_limit:
+                self.gather(rows, first, i + 1)
+                first = i + 1
+                self.flush()
+        self.gather(rows, first, rows.num_rows)
+
+    def gather(self, rows: pa.Table, a: int, b: int) -> None:
+        if b > a:
+            self.group.append(rows.slice(a, b - a))
+
+    def flush(self) -> None:
+        """Write the rows gathered so far as one row group."""
+        if self.group:
+            table = pa.concat_tables(self.group)
+            self.writer.write_table(table, row_group_size=max(1, table.num_rows))
+        self.group, self.group_size = [], 0
+
+    def close_shard(self) -> None:
+        if self.writer is not None:
+            self.flush()
+            self.writer.close()
+        self.writer, self.shard_size = None, 0
+
+    def finish(self, data: Path) -> list[str]:
+        """Close the last shard and move every shard to ``data/SPLIT-XXXXX-of-YYYYY.parquet``."""
+        self.close_shard()
+        names = []
+        for i, path in enumerate(self.shards):
+            names.append(f"{self.split}-{i:05d}-of-{len(self.shards):05d}.parquet")
+            path.replace(data / names[-1])
+        return names
+
+
+def split_of(doc_id: str, cfg: ShardConfig) -> str:
+    """``test`` for a seeded ``test_fraction`` of documents, by a hash of their id; else train."""
+    if cfg.test_fraction <= 0:
+        return "train"
+    h = int(hashlib.sha256(f"{cfg.split_seed}:{doc_id}".encode()).hexdigest()[:12], 16)
+    return "test" if h / 16**12 < cfg.test_fraction else "train"
 
 
 def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -> dict:
-    """Write ``OUT/data/train-XXXXX-of-YYYYY.parquet`` and ``OUT/README.md``; return stats."""
+    """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` and ``OUT/README.md``; return stats."""
     from tqdm import tqdm
 
     wd, out = WorkDir(work), Path(out)
@@ -143,63 +217,23 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     stats: Counter = Counter()
-    shard_limit, group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
-    shards, writer, group, group_size, shard_size = [], None, [], 0, 0
-
-    def flush():
-        """Write the rows gathered so far as one row group."""
-        nonlocal group, group_size
-        if group:
-            table = pa.concat_tables(group)
-            writer.write_table(table, row_group_size=max(1, table.num_rows))
-            group, group_size = [], 0
-
-    def gather(rows: pa.Table, a: int, b: int) -> None:
-        if b > a:
-            group.append(rows.slice(a, b - a))
-
+    writers: dict[str, SplitWriter] = {}
     bar = tqdm(desc="shard", unit="row", disable=not progress)
     for part in wd.run_parts("kept"):
-        rows, sizes = partition_rows(wd, part, cfg, stats)
-        first = 0  # rows[first:i] are gathered for the current group but not yet in `group`
-        for i, size in enumerate(sizes):
-            if shard_size and shard_size + size > shard_limit:
-                # Cut before the row that would pass the limit, so shards stay under it.
-                gather(rows, first, i)
-                first = i
-                flush()
-                writer.close()
-                writer, shard_size = None, 0
-            if writer is None:
-                shards.append(staging / f"{len(shards):05d}.parquet")
-                writer = pq.ParquetWriter(
-                    shards[-1],
-                    ROW_SCHEMA,
-                    compression=COMPRESSION,
-                    use_dictionary=["texts.list.element.source"],
-                )
-            group_size += size
-            shard_size += size
-            if group_size >= group_limit:
-                gather(rows, first, i + 1)
-                first = i + 1
-                flush()
-        gather(rows, first, rows.num_rows)
+        rows, sizes, splits = partition_rows(wd, part, cfg, stats)
+        for split in sorted(set(splits)):
+            mask = [s == split for s in splits]
+            writer = writers.setdefault(split, SplitWriter(split, staging, cfg))
+            writer.add(rows.filter(pa.array(mask)), [n for n, m in zip(sizes, mask) if m])
         bar.update(len(sizes))
     bar.close()
-    if writer is not None:
-        flush()
-        writer.close()
-    # Names need the shard count, known only now: rename staged files into place.
+    # Names need the shard counts, known only now: move staged files into place.
     data = out / "data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
-    names = []
-    for i, path in enumerate(shards):
-        name = f"train-{i:05d}-of-{len(shards):05d}.parquet"
-        path.replace(data / name)
-        names.append(name)
+    split_names = {split: writers[split].finish(data) for split in sorted(writers)}
     shutil.rmtree(staging, ignore_errors=True)
+    names = [n for split in sorted(split_names) for n in split_names[split]]
     langs = {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")}
     result = {
         "rows": stats["rows"],
@@ -207,11 +241,20 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
         "images": stats["images"],
         "rows_without_pairs": stats["rows_without_pairs"],
         "shards": names,
+        "splits": {
+            split: {
+                "rows": stats[f"rows:{split}"],
+                "bytes": sum((data / n).stat().st_size for n in split_names[split]),
+                "shards": len(split_names[split]),
+            }
+            for split in sorted(split_names)
+        },
         "bytes": sum((data / n).stat().st_size for n in names),
         "languages": langs,
         "seconds": round(time.perf_counter() - start, 3),
     }
-    write_card(out, result, wd.manifest(), cfg, example=first_example(data, names))
+    train = split_names.get("train") or names
+    write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result
 
 

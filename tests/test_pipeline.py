@@ -120,3 +120,32 @@ def test_small_shards_stay_under_the_bound_and_round_trip(run, tmp_path):
         got = [(r["texts"], [im.size for im in r["images"]]) for r in rows]
         assert [r[0] for r in got] == [r["texts"] for r in written]
         assert len(got) == counts["train"]["rows"] and all(r[1] for r in got)
+
+
+def test_a_seeded_test_split_holds_whole_documents(run, tmp_path):
+    from datasets import load_dataset
+
+    from docgen.cli import main
+    from docgen.validate import validate
+
+    cfg, _ = run
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        assert (
+            main(["shard", "--work", cfg.work, "--out", str(out), "--test-fraction", "0.25"]) == 0
+        )
+    a, b = ([p.read_bytes() for p in sorted((o / "data").glob("*.parquet"))] for o in outs)
+    assert a == b  # same seed, same split, same bytes
+    names = sorted(p.name for p in (outs[0] / "data").glob("*.parquet"))
+    assert names == ["test-00000-of-00001.parquet", "train-00000-of-00001.parquet"]
+    problems, counts = validate(outs[0])
+    assert not problems, problems.lines()
+    assert (
+        4 <= counts["test"]["rows"] <= 24 and counts["train"]["rows"] + counts["test"]["rows"] == 48
+    )
+    files = {s: str(outs[0] / "data" / f"{s}-*.parquet") for s in ("train", "test")}
+    ds = load_dataset("parquet", data_files=files)
+    docs = {s: {t[0]["source"].split(" p")[0] for t in ds[s]["texts"]} for s in ("train", "test")}
+    assert docs["train"] and docs["test"] and not docs["train"] & docs["test"]
+    card = (outs[0] / "README.md").read_text("utf-8")
+    assert "path: data/test-*" in card and "name: test" in card

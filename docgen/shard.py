@@ -222,8 +222,11 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     for part in wd.run_parts("kept"):
         rows, sizes, splits = partition_rows(wd, part, cfg, stats)
         for split in sorted(set(splits)):
-            mask = [s == split for s in splits]
             writer = writers.setdefault(split, SplitWriter(split, staging, cfg))
+            if len(set(splits)) == 1:  # the usual case: no copy
+                writer.add(rows, sizes)
+                continue
+            mask = [s == split for s in splits]
             writer.add(rows.filter(pa.array(mask)), [n for n, m in zip(sizes, mask) if m])
         bar.update(len(sizes))
     bar.close()

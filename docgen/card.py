@@ -22,6 +22,18 @@ FEATURE_YAML = [
 ]
 
 
+META_YAML = [
+    {"name": "doc_id", "dtype": "string"},
+    {"name": "languages", "list": "string"},
+    {"name": "page_numbers", "list": "int32"},
+    {"name": "generator", "dtype": "string"},
+]
+
+
+def feature_yaml(metadata_columns: bool) -> list[dict]:
+    return FEATURE_YAML + (META_YAML if metadata_columns else [])
+
+
 def header(result: dict, cfg: ShardConfig) -> dict:
     return {
         "license": cfg.license,
@@ -38,7 +50,7 @@ def header(result: dict, cfg: ShardConfig) -> dict:
             }
         ],
         "dataset_info": {
-            "features": FEATURE_YAML,
+            "features": feature_yaml(cfg.metadata_columns),
             "splits": [
                 {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
                 for split, s in splits_of(result).items()

@@ -79,6 +79,8 @@ def cmd_shard(args) -> None:
     cfg = stage_config(args)
     if args.max_shard_size:
         cfg.shard.max_shard_mb = parse_size(args.max_shard_size) / 2**20
+    if args.metadata_columns:
+        cfg.shard.metadata_columns = True
     if args.test_fraction is not None:
         if not 0 <= args.test_fraction < 1:
             raise ValueError("--test-fraction must be at least 0 and below 1")
@@ -234,6 +236,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="largest shard, e.g. 500MB (default), 5MB or 1GB; a shard never exceeds it unless a "
         "single row does",
+    )
+    s.add_argument(
+        "--metadata-columns",
+        action="store_true",
+        help="add doc_id, languages, page_numbers and generator columns to every row",
     )
     s.add_argument(
         "--test-fraction",

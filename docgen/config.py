@@ -71,6 +71,7 @@ class ShardConfig:
     license: str = "other"
     name: str = "docgen-dataset"
     test_fraction: float = 0.0  # documents held out as a `test` split, chosen by a seeded hash
+    metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
     split_seed: int = 0
 
 

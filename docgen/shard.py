@@ -50,6 +50,32 @@ ROW_SCHEMA = pa.schema(
     ],
     metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
 )
+# Optional per-row metadata (``shard.metadata_columns``), after the two Docmatix columns.
+META_FIELDS = [
+    ("doc_id", pa.string()),
+    ("languages", pa.list_(pa.string())),
+    ("page_numbers", pa.list_(pa.int32())),
+    ("generator", pa.string()),
+]
+META_FEATURES = {
+    "doc_id": {"dtype": "string", "_type": "Value"},
+    "languages": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+    "page_numbers": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"},
+    "generator": {"dtype": "string", "_type": "Value"},
+}
+
+
+def row_schema(metadata_columns: bool = False) -> pa.Schema:
+    """The output row layout, with the optional metadata columns when asked."""
+    if not metadata_columns:
+        return ROW_SCHEMA
+    features = {**FEATURES, **META_FEATURES}
+    return pa.schema(
+        [*ROW_SCHEMA, *(pa.field(n, t) for n, t in META_FIELDS)],
+        metadata={"huggingface": json.dumps({"info": {"features": features}})},
+    )
+
+
 # Images are already compressed (PNG/JPEG): compressing them again costs time and saves nothing.
 COMPRESSION = {
     "images.list.element.bytes": "NONE",
@@ -57,6 +83,10 @@ COMPRESSION = {
     "texts.list.element.user": "ZSTD",
     "texts.list.element.assistant": "ZSTD",
     "texts.list.element.source": "ZSTD",
+    "doc_id": "ZSTD",
+    "languages.list.element": "ZSTD",
+    "page_numbers.list.element": "ZSTD",
+    "generator": "ZSTD",
 }
 
 
@@ -85,8 +115,8 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
     Only the small things (texts, image paths, which page goes where) pass through Python; the
     image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
     """
-    kept = wd.read("kept", part, columns=["doc_id", "source", "question", "answer", "pages",
-                                         "keep"]).to_pylist()  # fmt: skip
+    columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
+    kept = wd.read("kept", part, columns=columns).to_pylist()
     by_doc: dict[str, list] = {}
     for q in kept:
         if q["keep"]:
@@ -96,7 +126,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
     meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
     for i, p in enumerate(meta):
         pages_by_doc.setdefault(p["doc_id"], []).append({**p, "index": i})
-    texts, indices, counts, paths, splits = [], [], [], [], []
+    texts, indices, counts, paths, splits, meta_rows = [], [], [], [], [], []
     for doc_id in sorted(pages_by_doc):
         for row_texts, chunk in document_rows(
             pages_by_doc[doc_id], by_doc.get(doc_id, []), cfg.max_pages_per_row
@@ -106,6 +136,15 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
                 continue
             texts.append(row_texts)
             splits.append(split_of(doc_id, cfg))
+            first_pair = by_doc[doc_id][0]
+            meta_rows.append(
+                {
+                    "doc_id": doc_id,
+                    "languages": sorted({p["lang"] for p in chunk}),
+                    "page_numbers": [p["page"] for p in chunk],
+                    "generator": f"{first_pair['backend']}:{first_pair['model']}",
+                }
+            )
             stats[f"rows:{splits[-1]}"] += 1
             counts.append(len(chunk))
             indices += [p["index"] for p in chunk]
@@ -120,13 +159,13 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
         [images, pa.array(paths, pa.string())], fields=list(image_type.value_type)
     )
     offsets = pa.array(list(accumulate(counts, initial=0)), pa.int32())
-    rows = pa.Table.from_arrays(
-        [
-            pa.ListArray.from_arrays(offsets, structs, type=image_type),
-            pa.array(texts, ROW_SCHEMA.field("texts").type),
-        ],
-        schema=ROW_SCHEMA,
-    )
+    arrays = [
+        pa.ListArray.from_arrays(offsets, structs, type=image_type),
+        pa.array(texts, ROW_SCHEMA.field("texts").type),
+    ]
+    if cfg.metadata_columns:
+        arrays += [pa.array([m[n] for m in meta_rows], t) for n, t in META_FIELDS]
+    rows = pa.Table.from_arrays(arrays, schema=row_schema(cfg.metadata_columns))
     image_sizes = iter(pc.binary_length(images).to_pylist())
     sizes = [
         sum(next(image_sizes) for _ in range(n))
@@ -144,6 +183,7 @@ class SplitWriter:
     def __init__(self, split: str, staging: Path, cfg: ShardConfig):
         self.split, self.staging = split, staging
         self.shard_limit, self.group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
+        self.schema = row_schema(cfg.metadata_columns)
         self.shards: list[Path] = []
         self.writer = None
         self.group: list[pa.Table] = []
@@ -160,7 +200,7 @@ class SplitWriter:
                 self.shards.append(self.staging / f"{self.split}-{len(self.shards):05d}.parquet")
                 self.writer = pq.ParquetWriter(
                     self.shards[-1],
-                    ROW_SCHEMA,
+                    self.schema,
                     compression=COMPRESSION,
                     use_dictionary=["texts.list.element.source"],
                 )

@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from docgen.card import FEATURE_YAML
-from docgen.shard import ROW_SCHEMA
+from docgen.card import feature_yaml
+from docgen.shard import row_schema
 
 SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 PAIRS_LINE = re.compile(r"^\| pairs kept \| (\d+) \|$", re.MULTILINE)
@@ -68,17 +68,21 @@ def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
     return {s: [f for _, _, f in sorted(v)] for s, v in by_split.items()}
 
 
-def check_schema(path: Path, problems: Problems) -> bool:
+def check_schema(path: Path, problems: Problems) -> bool | None:
+    """Whether the shard has the metadata columns (None: it has neither row layout)."""
     schema = pq.read_schema(path)
-    if not schema.remove_metadata().equals(ROW_SCHEMA.remove_metadata()):
+    layouts = {m: row_schema(m) for m in (False, True)}
+    meta = next((m for m, s in layouts.items() if schema.remove_metadata().equals(
+        s.remove_metadata())), None)  # fmt: skip
+    if meta is None:
         problems.add("schema", f"{path.name}: columns {schema.names} do not have the row layout")
-        return False
+        return None
     try:
         features = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
-        assert set(features) == {"images", "texts"}
+        assert set(features) == set(layouts[meta].names)
     except (KeyError, TypeError, ValueError, AssertionError):
         problems.add("schema", f"{path.name}: no usable `huggingface` features metadata")
-    return True
+    return meta
 
 
 def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
@@ -125,13 +129,13 @@ def read_card(out: Path, problems: Problems) -> tuple[dict, str]:
         return {}, text
 
 
-def check_card(out: Path, counts: dict[str, Counter], problems: Problems) -> None:
+def check_card(out: Path, counts: dict[str, Counter], problems: Problems, columns: bool) -> None:
     meta, body = read_card(out, problems)
     if not meta:
         return
     info = meta.get("dataset_info") or {}
-    if info.get("features") != FEATURE_YAML:
-        problems.add("card", "dataset_info.features does not describe images + texts")
+    if info.get("features") != feature_yaml(columns):
+        problems.add("card", "dataset_info.features does not describe the shards' columns")
     if not meta.get("configs"):
         problems.add("card", "no `configs` with data_files: the Hub's viewer would guess")
     declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
@@ -160,16 +164,19 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
         problems.add("names", f"no Parquet shards in {out / 'data'}")
     splits = check_names(files, problems)
     counts: dict[str, Counter] = defaultdict(Counter)
+    columns = False  # whether the shards carry the optional metadata columns
     bar = tqdm(total=len(files), desc="validate", unit="shard", disable=not progress)
     for split, shards in splits.items():
         for path in shards:
             try:
-                if check_schema(path, problems):
+                layout = check_schema(path, problems)
+                if layout is not None:
+                    columns = layout
                     check_rows(path, problems, counts[split])
             except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
                 problems.add("parquet", f"{path.name} does not read: {exc}")
             counts[split]["shards"] += 1
             bar.update()
     bar.close()
-    check_card(out, counts, problems)
+    check_card(out, counts, problems, columns)
     return problems, {s: dict(c) for s, c in counts.items()}

@@ -149,3 +149,30 @@ def test_a_seeded_test_split_holds_whole_documents(run, tmp_path):
     assert docs["train"] and docs["test"] and not docs["train"] & docs["test"]
     card = (outs[0] / "README.md").read_text("utf-8")
     assert "path: data/test-*" in card and "name: test" in card
+
+
+def test_optional_metadata_columns(run, tmp_path):
+    from datasets import load_dataset
+
+    from docgen.cli import main
+    from docgen.validate import validate
+
+    cfg, _ = run
+    out = tmp_path / "out"
+    assert main(["shard", "--work", cfg.work, "--out", str(out), "--metadata-columns"]) == 0
+    problems, _ = validate(out)
+    assert not problems, problems.lines()
+    ds = load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
+    assert ds.column_names == [
+        "images",
+        "texts",
+        "doc_id",
+        "languages",
+        "page_numbers",
+        "generator",
+    ]
+    two_pages = [r for r in ds if len(r["images"]) == 2]  # the multi-page reports and papers
+    assert two_pages and all(r["page_numbers"] == [1, 2] for r in two_pages)
+    assert ["ar"] in [r["languages"] for r in two_pages]
+    assert set(ds["generator"]) == {"rules:rules"} and len(set(ds["doc_id"])) == 48
+    assert "name: doc_id" in (out / "README.md").read_text("utf-8")

@@ -14,7 +14,8 @@ import threading
 from pathlib import Path
 
 
-def cache_key(model: str, messages: list[dict], params: dict) -> str:
+def cache_key(model: str, messages: list[dict], params: str) -> str:
+    """The key of one request: ``params`` is a fingerprint of the sampling parameters."""
     blob = json.dumps(
         {"model": model, "messages": messages, "params": params},
         sort_keys=True,

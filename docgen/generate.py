@@ -121,6 +121,7 @@ def part_stats(requests, results) -> dict:
         "failures": dict(failures),
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),
+        "spent_tokens": sum(r.spent_tokens for r in results),
         "pairs_per_document": dict(per_doc),
     }
 
@@ -136,7 +137,8 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     for part in parts:
         fp = wd.step_fingerprint("pages", part, cfg)
         if (stats := wd.done(wd.part_path("qa", part), fp)) is not None:
-            done_stats.append({**stats, "skipped": 1, "finished_parts": 1})
+            # Nothing was spent on it in this run, whatever its first run spent.
+            done_stats.append({**stats, "skipped": 1, "finished_parts": 1, "spent_tokens": 0})
         else:
             todo.append((part, fp))
     if not todo:
@@ -150,12 +152,17 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     cache = GenerationCache(wd.root / "cache" / "generate")
     results = backend.generate(requests, cache=cache, budget=budget)
     seconds = round((time.perf_counter() - start) / len(todo), 3)
+    by_part: dict[str, list] = {}
+    for request, result in zip(requests, results):
+        by_part.setdefault(request.part, []).append((request, result))
     written = []
     for part, fp in todo:
-        mine = [(q, r) for q, r in zip(requests, results) if q.part == part]
+        mine = by_part.get(part, [])
         stats = part_stats([q for q, _ in mine], [r for _, r in mine])
         if any(r.budget_stopped for _, r in mine):
-            written.append({**stats, "budget_stopped_parts": 1, "skipped": 0})
+            # Not written: only what was spent on it counts; its pairs come with the rerun.
+            keep = ("requests", "retries", "failures", "spent_tokens")
+            written.append({k: stats[k] for k in keep} | {"budget_stopped_parts": 1})
             continue
         rows, errors = [], []
         for request, result in mine:
@@ -177,8 +184,3 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         wd.write(wd.part_path("qa", part), pa.Table.from_pylist(rows, QA_SCHEMA), fp, stats)
         written.append(stats)
     return sum_stats(done_stats + written)
-
-
-def generate_partition(work: str, part: str, cfg: GenerateConfig) -> dict:
-    """Generate for one partition (see :func:`generate_parts`)."""
-    return generate_parts(work, [part], cfg)

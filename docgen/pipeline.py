@@ -78,9 +78,7 @@ def run_generate(client, cfg: RunConfig) -> dict:
                 results += map_stage(
                     client, generate_parts, args, "generate", cfg.run.progress, resources
                 )
-                spent = sum(
-                    r.get("prompt_tokens", 0) + r.get("completion_tokens", 0) for r in results
-                )
+                spent = sum(r.get("spent_tokens", 0) for r in results)
     stats = {**sum_stats(results), "partitions": len(parts)}
     unfinished = len(parts) - stats.get("finished_parts", 0)
     if unfinished:
@@ -126,7 +124,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
                 stopped = (
                     f"token budget of {cfg.generate.token_budget} reached: "
                     f"{stages[name]['unfinished_partitions']} partition(s) not generated; "
-                    "rerun with a larger generate.token_budget to go on (answers are cached)"
+                    "rerun to go on: answers already received are cached and cost nothing"
                 )
                 return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
     t = time.perf_counter()
@@ -168,5 +166,6 @@ def llm_lines(ge: dict) -> list[str]:
         f"  requests    {ge.get('requests', 0)} sent ({ge.get('retries', 0)} retries), "
         f"{ge.get('cached_requests', 0)} from cache, failed: {failures or 'none'}",
         f"  tokens      {ge.get('prompt_tokens', 0)} prompt, "
-        f"{ge.get('completion_tokens', 0)} completion ({ge.get('model', '')})",
+        f"{ge.get('completion_tokens', 0)} completion, {ge.get('spent_tokens', 0)} spent by this "
+        f"run's requests ({ge.get('model', '')})",
     ]

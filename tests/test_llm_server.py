@@ -219,6 +219,11 @@ def test_token_budget_stops_cleanly_and_resumes(samples, tmp_path, server_factor
     assert "filter" not in manifest["stages"] or manifest["stages"]["filter"] == {}
     assert not (Path(cfg.out) / "data").exists()
     first = server.requests
+    done_first = len(WorkDir(cfg.work).parts("qa"))
+    assert 0 < gen["spent_tokens"] < 3000 + 4 * 2000  # in-flight requests may overshoot
+    manifest = run_pipeline(cfg)  # the same budget again: it counts this run's requests only
+    assert "token budget" in manifest["stopped"]
+    assert len(WorkDir(cfg.work).parts("qa")) > done_first
     cfg.generate.token_budget = None
     manifest = run_pipeline(cfg)
     assert manifest["stopped"] is None

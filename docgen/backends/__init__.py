@@ -32,8 +32,9 @@ class GenerationRequest:
 class GenerationResult:
     pairs: list[dict] = field(default_factory=list)  # question, answer, kind, pages, evidence
     raw: str = ""
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # of every answer used, cached ones included
     completion_tokens: int = 0
+    spent_tokens: int = 0  # of the requests sent in this call only: what a budget counts
     error: str | None = None
     requests: int = 0  # HTTP requests or engine calls made, retries included
     retries: int = 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from docgen.backends import Backend, GenerationRequest, GenerationResult
 from docgen.gencache import cache_key
 from docgen.prompting import AnswerError, Chat, build_chats, load_prompts, parse_answer
+from docgen.workdir import fingerprint
 
 
 @dataclass
@@ -74,7 +75,7 @@ class LLMBackend(Backend):
             ):
                 chats.append(chat)
                 owners.append(i)
-        params = self.sampling()
+        params = fingerprint(self.sampling())  # the schema is serialised once, not per chat
         keys = [cache_key(self.model, c.messages, params) for c in chats]
         completions: list[Completion | None] = [None] * len(chats)
         to_send = []
@@ -137,6 +138,7 @@ class LLMBackend(Backend):
         result.cached += c.requests == 0 and c.error is None
         result.prompt_tokens += c.prompt_tokens
         result.completion_tokens += c.completion_tokens
+        result.spent_tokens += c.tokens if c.requests else 0
         pairs, cause, message = c.parsed if c.parsed is not None else self.read(chat, c)
         if pairs:
             result.raw = c.text

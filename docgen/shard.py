@@ -13,7 +13,9 @@ import hashlib
 import json
 import shutil
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 
@@ -109,12 +111,13 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
         yield texts, chunk
 
 
-def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
-    """One partition's rows as an Arrow table, each row's size in bytes and its split.
+def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
+    """One partition's rows as an Arrow table, each row's size in bytes, its split and counts.
 
     Only the small things (texts, image paths, which page goes where) pass through Python; the
     image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
     """
+    stats: Counter = Counter()
     columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
     kept = wd.read("kept", part, columns=columns).to_pylist()
     by_doc: dict[str, list] = {}
@@ -153,7 +156,9 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
             stats["pairs"] += len(row_texts)
             stats["images"] += len(chunk)
             stats.update(f"lang:{p['lang']}" for p in chunk)
-    images = table.column("image").take(pa.array(indices, pa.int64())).combine_chunks()
+    images = table.column("image").combine_chunks()
+    if indices != list(range(len(images))):  # usually every page, in order: no copy needed
+        images = images.take(pa.array(indices, pa.int64()))
     image_type = ROW_SCHEMA.field("images").type
     structs = pa.StructArray.from_arrays(
         [images, pa.array(paths, pa.string())], fields=list(image_type.value_type)
@@ -172,7 +177,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, stats: Counter):
         + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
         for n, row_texts in zip(counts, texts)
     ]
-    return rows, sizes, splits
+    return rows, sizes, splits, stats
 
 
 class SplitWriter:
@@ -239,6 +244,20 @@ class SplitWriter:
         return names
 
 
+def prefetched(build, parts: list[str], ahead: int = 2):
+    """``build(part)`` for each part in order, the next ``ahead`` built in threads while the
+    caller writes the current one: reading Parquet and writing it release the GIL, so they
+    overlap. At most ``ahead + 1`` partitions are in memory at a time, however many there are."""
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
+        pending = deque(pool.submit(build, part) for part in parts[:ahead])
+        for following in parts[ahead:]:
+            current = pending.popleft().result()
+            pending.append(pool.submit(build, following))
+            yield current
+        while pending:
+            yield pending.popleft().result()
+
+
 def split_of(doc_id: str, cfg: ShardConfig) -> str:
     """``test`` for a seeded ``test_fraction`` of documents, by a hash of their id; else train."""
     if cfg.test_fraction <= 0:
@@ -259,8 +278,9 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     stats: Counter = Counter()
     writers: dict[str, SplitWriter] = {}
     bar = tqdm(desc="shard", unit="row", disable=not progress)
-    for part in wd.run_parts("kept"):
-        rows, sizes, splits = partition_rows(wd, part, cfg, stats)
+    for rows, sizes, splits, part_stats in prefetched(partial(partition_rows, wd, cfg=cfg),
+                                                       wd.run_parts("kept")):  # fmt: skip
+        stats.update(part_stats)
         for split in sorted(set(splits)):
             writer = writers.setdefault(split, SplitWriter(split, staging, cfg))
             if len(set(splits)) == 1:  # the usual case: no copy

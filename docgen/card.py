@@ -30,11 +30,37 @@ META_YAML = [
 ]
 
 
-def feature_yaml(metadata_columns: bool) -> list[dict]:
-    return FEATURE_YAML + (META_YAML if metadata_columns else [])
+PDF_YAML = [{"name": "pdf", "dtype": "binary"}, FEATURE_YAML[1]]
+
+
+META_LINES = [
+    "| `doc_id` | content hash of the source PDF |",
+    "| `languages` | languages of the row's pages |",
+    "| `page_numbers` | the row's pages in the source PDF (1-based) |",
+    "| `generator` | backend:model that wrote the pairs |",
+]
+
+
+def feature_yaml(metadata_columns: bool, config: str = "default") -> list[dict]:
+    base = FEATURE_YAML if config == "default" else PDF_YAML
+    return base + (META_YAML if metadata_columns else [])
 
 
 def header(result: dict, cfg: ShardConfig) -> dict:
+    configs = {"default": ("data", result)}
+    if "pdf" in result:
+        configs["pdf"] = ("pdf", result["pdf"])
+    infos = [
+        {
+            "config_name": name,
+            "features": feature_yaml(cfg.metadata_columns, name),
+            "splits": [
+                {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
+                for split, s in splits_of(counts).items()
+            ],
+        }
+        for name, (_, counts) in configs.items()
+    ]
     return {
         "license": cfg.license,
         "language": sorted(k for k in result["languages"] if k != "und"),
@@ -43,25 +69,35 @@ def header(result: dict, cfg: ShardConfig) -> dict:
         "pretty_name": cfg.name,
         "configs": [
             {
-                "config_name": "default",
+                "config_name": name,
+                **({"default": True} if name == "default" and len(configs) > 1 else {}),
                 "data_files": [
-                    {"split": split, "path": f"data/{split}-*"} for split in splits_of(result)
+                    {"split": split, "path": f"{folder}/{split}-*"} for split in splits_of(counts)
                 ],
             }
+            for name, (folder, counts) in configs.items()
         ],
-        "dataset_info": {
-            "features": feature_yaml(cfg.metadata_columns),
-            "splits": [
-                {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
-                for split, s in splits_of(result).items()
-            ],
-        },
+        # One config: a mapping; several: a list with config_name, as the Hub writes them.
+        "dataset_info": infos if len(infos) > 1 else without_name(infos[0]),
     }
+
+
+def without_name(info: dict) -> dict:
+    return {k: v for k, v in info.items() if k != "config_name"}
+
+
+def dataset_infos(meta: dict) -> dict[str, dict]:
+    """The card's dataset_info per config name (a single mapping is the default config)."""
+    info = meta.get("dataset_info") or {}
+    if isinstance(info, dict):
+        return {"default": info}
+    return {i.get("config_name", "default"): i for i in info if isinstance(i, dict)}
 
 
 def splits_of(result: dict) -> dict:
     """Split name -> rows and bytes, train first (an empty dataset still declares train)."""
-    splits = result.get("splits") or {"train": {"rows": result["rows"], "bytes": result["bytes"]}}
+    whole = {"rows": result["rows"], "bytes": result.get("bytes", 0)}
+    splits = result.get("splits") or {"train": whole}
     return dict(sorted(splits.items(), key=lambda kv: (kv[0] != "train", kv[0])))
 
 
@@ -113,6 +149,7 @@ def write_card(
         "|---|---|",
         "| `images` | list of images (`struct<bytes: binary, path: string>`) |",
         "| `texts` | list of `{user, assistant, source}` |",
+        *(META_LINES if cfg.metadata_columns else []),
         "",
         "## Loading",
         "",
@@ -124,6 +161,15 @@ def write_card(
         "```",
         "",
     ]
+    if "pdf" in result:
+        lines += [
+            "## The `pdf` config",
+            "",
+            f"{result['pdf']['rows']} rows under `pdf/`, one per document: `pdf` holds the PDF "
+            "file as it was read (binary) and `texts` all of the document's pairs. From the Hub: "
+            '`load_dataset(REPO, "pdf", split="train")`.',
+            "",
+        ]
     if example:
         lines += [
             "## Example pair",

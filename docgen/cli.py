@@ -77,6 +77,8 @@ def cmd_shard(args) -> None:
     from docgen.shard import write_shards
 
     cfg = stage_config(args)
+    if args.pdf_config:
+        cfg.shard.pdf_config = True
     if args.max_shard_size:
         cfg.shard.max_shard_mb = parse_size(args.max_shard_size) / 2**20
     if args.metadata_columns:
@@ -90,6 +92,12 @@ def cmd_shard(args) -> None:
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "
         f"{len(result['shards'])} shard(s) under {args.out}/data"
     )
+    if "pdf" in result:
+        missing = result["pdf"]["missing"]
+        print(
+            f"pdf config: {result['pdf']['rows']} documents under {args.out}/pdf"
+            + (f"; {missing} PDF(s) gone or changed since extract, left out" if missing else "")
+        )
 
 
 def cmd_validate(args) -> int:
@@ -98,7 +106,7 @@ def cmd_validate(args) -> int:
     problems, counts = validate(args.out, progress=not args.quiet)
     totals = ", ".join(
         f"{split}: {c.get('shards', 0)} shard(s), {c.get('rows', 0)} rows, "
-        f"{c.get('pairs', 0)} pairs, {c.get('images', 0)} images"
+        f"{c.get('pairs', 0)} pairs" + (f", {c['images']} images" if "images" in c else "")
         for split, c in sorted(counts.items())
     )
     if problems:
@@ -241,6 +249,12 @@ def parser() -> argparse.ArgumentParser:
         "--metadata-columns",
         action="store_true",
         help="add doc_id, languages, page_numbers and generator columns to every row",
+    )
+    s.add_argument(
+        "--pdf-config",
+        action="store_true",
+        help="also write a `pdf` config (OUT/pdf/): one row per document with its PDF file and "
+        "all its pairs, as Docmatix offers",
     )
     s.add_argument(
         "--test-fraction",

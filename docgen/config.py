@@ -73,6 +73,7 @@ class ShardConfig:
     test_fraction: float = 0.0  # documents held out as a `test` split, chosen by a seeded hash
     metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
     split_seed: int = 0
+    pdf_config: bool = False  # also write a `pdf` config: each document's PDF file and its pairs
 
 
 @dataclass

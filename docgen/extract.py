@@ -3,7 +3,8 @@
 Inputs are planned into partitions by content: ``doc_id`` is a hash of the PDF bytes, documents are
 sorted by it and cut into groups, and a group's id is a hash of its doc ids. Workers get paths, read
 the files themselves, and write ``pages/part-<id>.parquet`` plus
-``errors/extract-part-<id>.parquet``.
+``errors/extract-part-<id>.parquet`` and ``documents/part-<id>.parquet`` (where each document's
+bytes are, for the shards' optional `pdf` config).
 A bad document becomes an error row with its reason; the rest of the partition goes on.
 """
 
@@ -59,6 +60,11 @@ ERROR_SCHEMA = pa.schema(
         ("stage", pa.string()),
         ("error", pa.string()),
     ]
+)
+
+# Where each document's bytes are, so later stages (the `pdf` config of the shards) can read them.
+DOCUMENT_SCHEMA = pa.schema(
+    [("doc_id", pa.string()), ("source", pa.string()), ("path", pa.string()), ("bytes", pa.int64())]
 )
 
 
@@ -196,6 +202,15 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
     wd = WorkDir(work)
     fp = fingerprint({"docs": docs, "cfg": asdict(cfg)})
     out = wd.part_path("pages", part)
+    documents = wd.part_path("documents", part)
+    if wd.done(documents, fp) is None:
+        rows = [
+            {"doc_id": d, "source": Path(path).name, "path": str(Path(path).resolve()),
+             "bytes": os.path.getsize(path)}
+            for d, path in docs
+        ]  # fmt: skip
+        table = pa.Table.from_pylist(rows, DOCUMENT_SCHEMA)
+        wd.write(documents, table, fp, {"documents": len(rows)})
     if (stats := wd.done(out, fp)) is not None:
         return {**stats, "skipped": 1}
     start = time.perf_counter()

@@ -15,7 +15,6 @@ import shutil
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from itertools import accumulate
 from pathlib import Path
 
@@ -66,21 +65,27 @@ META_FEATURES = {
     "generator": {"dtype": "string", "_type": "Value"},
 }
 
+# The optional `pdf` config, as Docmatix offers it: one row per document, its PDF file and all its
+# pairs (the metadata columns follow when asked).
+PDF_FEATURES = {"pdf": {"dtype": "binary", "_type": "Value"}, "texts": FEATURES["texts"]}
+PDF_FIELDS = [pa.field("pdf", pa.binary()), ROW_SCHEMA.field("texts")]
+CONFIG_DIRS = {"default": "data", "pdf": "pdf"}  # config name -> folder of its shards
 
-def row_schema(metadata_columns: bool = False) -> pa.Schema:
-    """The output row layout, with the optional metadata columns when asked."""
-    if not metadata_columns:
-        return ROW_SCHEMA
-    features = {**FEATURES, **META_FEATURES}
-    return pa.schema(
-        [*ROW_SCHEMA, *(pa.field(n, t) for n, t in META_FIELDS)],
-        metadata={"huggingface": json.dumps({"info": {"features": features}})},
-    )
+
+def row_schema(metadata_columns: bool = False, config: str = "default") -> pa.Schema:
+    """The output row layout of a config, with the optional metadata columns when asked."""
+    fields = list(ROW_SCHEMA) if config == "default" else list(PDF_FIELDS)
+    features = dict(FEATURES if config == "default" else PDF_FEATURES)
+    if metadata_columns:
+        fields += [pa.field(n, t) for n, t in META_FIELDS]
+        features |= META_FEATURES
+    return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
 
 
 # Images are already compressed (PNG/JPEG): compressing them again costs time and saves nothing.
 COMPRESSION = {
     "images.list.element.bytes": "NONE",
+    "pdf": "ZSTD",  # PDFs hold much uncompressed content (fonts, text streams)
     "images.list.element.path": "ZSTD",
     "texts.list.element.user": "ZSTD",
     "texts.list.element.assistant": "ZSTD",
@@ -99,16 +104,27 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
     for start in range(0, len(pages), max_pages):
         chunk = pages[start : start + max_pages]
         numbers = {p["page"] for p in chunk}
-        texts = [
-            {
-                "user": q["question"],
-                "assistant": q["answer"],
-                "source": f"{q['source']} p{','.join(map(str, q['pages']))}",
-            }
-            for q in pairs
-            if q["pages"] and q["pages"][0] in numbers
-        ]
+        texts = [turn(q) for q in pairs if q["pages"] and q["pages"][0] in numbers]
         yield texts, chunk
+
+
+def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
+    """The kept pairs of a partition, per document, in their order."""
+    columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
+    by_doc: dict[str, list] = {}
+    for q in wd.read("kept", part, columns=columns).to_pylist():
+        if q["keep"]:
+            by_doc.setdefault(q["doc_id"], []).append(q)
+    return by_doc
+
+
+def turn(q: dict) -> dict:
+    """One pair as a ``texts`` entry; ``source`` names the file and the pages it is about."""
+    return {
+        "user": q["question"],
+        "assistant": q["answer"],
+        "source": f"{q['source']} p{','.join(map(str, q['pages']))}",
+    }
 
 
 def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
@@ -118,12 +134,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
     image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
     """
     stats: Counter = Counter()
-    columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
-    kept = wd.read("kept", part, columns=columns).to_pylist()
-    by_doc: dict[str, list] = {}
-    for q in kept:
-        if q["keep"]:
-            by_doc.setdefault(q["doc_id"], []).append(q)
+    by_doc = kept_by_doc(wd, part)
     table = wd.read("pages", part, columns=["doc_id", "page", "image", "image_format", "lang"])
     pages_by_doc: dict[str, list] = {}
     meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
@@ -180,15 +191,54 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
     return rows, sizes, splits, stats
 
 
+def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
+    """The `pdf` config's rows of one partition: each document with kept pairs, its PDF bytes
+    (read from where extract found it, checked against its content hash) and all its pairs.
+    A PDF that is gone or has changed since extract is counted and left out of this config."""
+    from docgen.extract import doc_id_of
+
+    stats: Counter = Counter()
+    by_doc = kept_by_doc(wd, part)
+    pages = wd.read("pages", part, columns=["doc_id", "page", "lang"]).to_pylist()
+    documents = wd.read("documents", part).to_pylist()
+    rows, sizes, splits = [], [], []
+    for doc in sorted(documents, key=lambda d: d["doc_id"]):
+        pairs = by_doc.get(doc["doc_id"])
+        if not pairs:
+            continue
+        path = Path(doc["path"])
+        if not path.is_file() or doc_id_of(path) != doc["doc_id"]:
+            stats["pdf_missing"] += 1
+            continue
+        data = path.read_bytes()
+        doc_pages = sorted((p["page"], p["lang"]) for p in pages if p["doc_id"] == doc["doc_id"])
+        rows.append(
+            {
+                "pdf": data,
+                "texts": [turn(q) for q in pairs],
+                "doc_id": doc["doc_id"],
+                "languages": sorted({lang for _, lang in doc_pages}),
+                "page_numbers": [n for n, _ in doc_pages],
+                "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
+            }
+        )
+        sizes.append(len(data) + sum(len(q["question"]) + len(q["answer"]) for q in pairs))
+        splits.append(split_of(doc["doc_id"], cfg))
+        stats[f"pdf_rows:{splits[-1]}"] += 1
+    schema = row_schema(cfg.metadata_columns, "pdf")
+    table = pa.Table.from_pylist(rows, schema) if rows else schema.empty_table()
+    return table, sizes, splits, stats
+
+
 class SplitWriter:
     """The shards of one split, written as a stream: rows are gathered into row groups of about
     ``row_group_mb`` and a shard is closed before the row that would take it past
     ``max_shard_mb``. Shards are staged under numbers and named once their count is known."""
 
-    def __init__(self, split: str, staging: Path, cfg: ShardConfig):
+    def __init__(self, split: str, staging: Path, cfg: ShardConfig, config: str = "default"):
         self.split, self.staging = split, staging
         self.shard_limit, self.group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
-        self.schema = row_schema(cfg.metadata_columns)
+        self.schema = row_schema(cfg.metadata_columns, config)
         self.shards: list[Path] = []
         self.writer = None
         self.group: list[pa.Table] = []
@@ -202,6 +252,7 @@ class SplitWriter:
                 first = i
                 self.close_shard()
             if self.writer is None:
+                self.staging.mkdir(parents=True, exist_ok=True)
                 self.shards.append(self.staging / f"{self.split}-{len(self.shards):05d}.parquet")
                 self.writer = pq.ParquetWriter(
                     self.shards[-1],
@@ -267,58 +318,80 @@ def split_of(doc_id: str, cfg: ShardConfig) -> str:
 
 
 def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -> dict:
-    """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` and ``OUT/README.md``; return stats."""
+    """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` (and ``OUT/pdf/…`` with
+    ``shard.pdf_config``) and ``OUT/README.md``; return stats."""
     from tqdm import tqdm
 
     wd, out = WorkDir(work), Path(out)
     start = time.perf_counter()
     staging = out / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    configs = {"default": partition_rows, **({"pdf": pdf_rows} if cfg.pdf_config else {})}
     stats: Counter = Counter()
-    writers: dict[str, SplitWriter] = {}
+    writers: dict[tuple[str, str], SplitWriter] = {}
+
+    def build(part: str) -> dict:
+        return {config: rows_of(wd, part, cfg) for config, rows_of in configs.items()}
+
     bar = tqdm(desc="shard", unit="row", disable=not progress)
-    for rows, sizes, splits, part_stats in prefetched(partial(partition_rows, wd, cfg=cfg),
-                                                       wd.run_parts("kept")):  # fmt: skip
-        stats.update(part_stats)
-        for split in sorted(set(splits)):
-            writer = writers.setdefault(split, SplitWriter(split, staging, cfg))
-            if len(set(splits)) == 1:  # the usual case: no copy
-                writer.add(rows, sizes)
-                continue
-            mask = [s == split for s in splits]
-            writer.add(rows.filter(pa.array(mask)), [n for n, m in zip(sizes, mask) if m])
-        bar.update(len(sizes))
+    for built in prefetched(build, wd.run_parts("kept")):
+        for config, (rows, sizes, splits, part_stats) in built.items():
+            stats.update(part_stats)
+            for split in sorted(set(splits)):
+                key = (config, split)
+                if key not in writers:
+                    writers[key] = SplitWriter(split, staging / config, cfg, config)
+                if len(set(splits)) == 1:  # the usual case: no copy
+                    writers[key].add(rows, sizes)
+                    continue
+                mask = [s == split for s in splits]
+                writers[key].add(rows.filter(pa.array(mask)), [n for n, m in zip(sizes, mask) if m])
+        bar.update(len(built["default"][1]))
     bar.close()
     # Names need the shard counts, known only now: move staged files into place.
-    data = out / "data"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
-    split_names = {split: writers[split].finish(data) for split in sorted(writers)}
+    split_names: dict[str, dict[str, list[str]]] = {}
+    for config, folder in CONFIG_DIRS.items():
+        shutil.rmtree(out / folder, ignore_errors=True)  # no stale shards of an earlier run
+        if config in configs:
+            (out / folder).mkdir(parents=True)
+            mine = {split: w for (c, split), w in sorted(writers.items()) if c == config}
+            split_names[config] = {split: w.finish(out / folder) for split, w in mine.items()}
     shutil.rmtree(staging, ignore_errors=True)
-    names = [n for split in sorted(split_names) for n in split_names[split]]
-    langs = {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")}
+    data = out / "data"
+    names = [n for split in sorted(split_names["default"]) for n in split_names["default"][split]]
     result = {
         "rows": stats["rows"],
         "pairs": stats["pairs"],
         "images": stats["images"],
         "rows_without_pairs": stats["rows_without_pairs"],
         "shards": names,
-        "splits": {
-            split: {
-                "rows": stats[f"rows:{split}"],
-                "bytes": sum((data / n).stat().st_size for n in split_names[split]),
-                "shards": len(split_names[split]),
-            }
-            for split in sorted(split_names)
-        },
+        "splits": split_summary(data, split_names["default"], stats, "rows"),
         "bytes": sum((data / n).stat().st_size for n in names),
-        "languages": langs,
+        "languages": {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")},
         "seconds": round(time.perf_counter() - start, 3),
     }
-    train = split_names.get("train") or names
+    if "pdf" in split_names:
+        pdf_splits = split_summary(out / "pdf", split_names["pdf"], stats, "pdf_rows")
+        result["pdf"] = {
+            "rows": sum(s["rows"] for s in pdf_splits.values()),
+            "splits": pdf_splits,
+            "missing": stats["pdf_missing"],
+        }
+    train = split_names["default"].get("train") or names
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result
+
+
+def split_summary(folder: Path, split_names: dict, stats: Counter, counter: str) -> dict:
+    """Rows, bytes and shard count of each split of one config."""
+    return {
+        split: {
+            "rows": stats[f"{counter}:{split}"],
+            "bytes": sum((folder / n).stat().st_size for n in names),
+            "shards": len(names),
+        }
+        for split, names in sorted(split_names.items())
+    }
 
 
 def first_example(data: Path, names: list[str]) -> dict | None:

@@ -1,8 +1,9 @@
 """``docgen validate OUT``: what a user of the dataset would otherwise find the hard way.
 
 Checks the shard names (contiguous ``SPLIT-XXXXX-of-YYYYY.parquet``), each shard's schema and its
-``huggingface`` features metadata, that every image decodes and no question or answer is empty,
-and that the row and pair counts equal the dataset card's. Shards are read one row group at a
+``huggingface`` features metadata, that every image decodes (every PDF opens, in the optional
+`pdf` config) and no question or answer is empty, and that the row and pair counts equal the
+dataset card's, config by config. Shards are read one row group at a
 time, so validating a large dataset takes little memory.
 """
 
@@ -17,8 +18,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from docgen.card import feature_yaml
-from docgen.shard import row_schema
+from docgen.card import dataset_infos, feature_yaml
+from docgen.shard import CONFIG_DIRS, row_schema
 
 SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 PAIRS_LINE = re.compile(r"^\| pairs kept \| (\d+) \|$", re.MULTILINE)
@@ -68,10 +69,10 @@ def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
     return {s: [f for _, _, f in sorted(v)] for s, v in by_split.items()}
 
 
-def check_schema(path: Path, problems: Problems) -> bool | None:
+def check_schema(path: Path, problems: Problems, config: str = "default") -> bool | None:
     """Whether the shard has the metadata columns (None: it has neither row layout)."""
     schema = pq.read_schema(path)
-    layouts = {m: row_schema(m) for m in (False, True)}
+    layouts = {m: row_schema(m, config) for m in (False, True)}
     meta = next((m for m, s in layouts.items() if schema.remove_metadata().equals(
         s.remove_metadata())), None)  # fmt: skip
     if meta is None:
@@ -83,6 +84,34 @@ def check_schema(path: Path, problems: Problems) -> bool | None:
     except (KeyError, TypeError, ValueError, AssertionError):
         problems.add("schema", f"{path.name}: no usable `huggingface` features metadata")
     return meta
+
+
+def check_texts(where: str, texts, problems: Problems, counts: Counter) -> None:
+    if not texts:
+        problems.add("texts", f"{where}: no question–answer pair")
+    for j, turn in enumerate(texts or []):
+        counts["pairs"] += 1
+        for field in ("user", "assistant"):
+            if not (turn.get(field) or "").strip():
+                problems.add("texts", f"{where}: pair {j} has an empty {field}")
+
+
+def check_pdf_rows(path: Path, problems: Problems, counts: Counter) -> None:
+    """Rows of the `pdf` config: every PDF opens and has pages, every row has pairs."""
+    import pymupdf
+
+    row_number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=16):
+        for row in batch.to_pylist():
+            where = f"pdf/{path.name} row {row_number}"
+            row_number += 1
+            counts["rows"] += 1
+            try:
+                with pymupdf.open(stream=row["pdf"] or b"", filetype="pdf") as doc:
+                    assert doc.page_count > 0, "no pages"
+            except Exception as exc:  # noqa: BLE001 - any reader error is the finding
+                problems.add("pdf", f"{where}: the PDF does not open ({exc})")
+            check_texts(where, row["texts"], problems, counts)
 
 
 def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
@@ -103,13 +132,7 @@ def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
                         im.load()
                 except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
                     problems.add("images", f"{where}: image {j} does not decode ({exc})")
-            if not row["texts"]:
-                problems.add("texts", f"{where}: no question–answer pair")
-            for j, turn in enumerate(row["texts"] or []):
-                counts["pairs"] += 1
-                for field in ("user", "assistant"):
-                    if not (turn.get(field) or "").strip():
-                        problems.add("texts", f"{where}: pair {j} has an empty {field}")
+            check_texts(where, row["texts"], problems, counts)
 
 
 def read_card(out: Path, problems: Problems) -> tuple[dict, str]:
@@ -129,23 +152,29 @@ def read_card(out: Path, problems: Problems) -> tuple[dict, str]:
         return {}, text
 
 
-def check_card(out: Path, counts: dict[str, Counter], problems: Problems, columns: bool) -> None:
+def check_card(
+    out: Path, counts: dict[str, dict[str, Counter]], problems: Problems, columns: bool
+) -> None:
+    """The card's configs, features and counts against what the shards hold (per config)."""
     meta, body = read_card(out, problems)
     if not meta:
         return
-    info = meta.get("dataset_info") or {}
-    if info.get("features") != feature_yaml(columns):
-        problems.add("card", "dataset_info.features does not describe the shards' columns")
-    if not meta.get("configs"):
-        problems.add("card", "no `configs` with data_files: the Hub's viewer would guess")
-    declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
-    for split in sorted(set(declared) | set(counts)):
-        rows = counts.get(split, Counter())["rows"]
-        if declared.get(split) != rows:
-            problems.add(
-                "card", f"split {split}: card says {declared.get(split)} rows, data {rows}"
-            )
-    pairs = sum(c["pairs"] for c in counts.values())
+    infos = dataset_infos(meta)
+    declared_configs = {c.get("config_name") for c in meta.get("configs") or []}
+    for config, splits in counts.items():
+        if config not in declared_configs:
+            problems.add("card", f"no `configs` entry for {config}: the Hub's viewer would guess")
+        info = infos.get(config) or {}
+        if info.get("features") != feature_yaml(columns, config):
+            problems.add("card", f"{config}: dataset_info.features does not describe the shards")
+        declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
+        for split in sorted(set(declared) | set(splits)):
+            rows = splits.get(split, Counter())["rows"]
+            if declared.get(split) != rows:
+                problems.add(
+                    "card", f"{config} {split}: card says {declared.get(split)} rows, data {rows}"
+                )
+    pairs = sum(c["pairs"] for c in counts.get("default", {}).values())
     m = PAIRS_LINE.search(body)
     if m is None:
         problems.add("card", "no `pairs kept` count in the card")
@@ -154,29 +183,40 @@ def check_card(out: Path, counts: dict[str, Counter], problems: Problems, column
 
 
 def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
-    """Problems found in ``OUT`` (empty when valid) and the counts per split."""
+    """Problems found in ``OUT`` (empty when valid) and the counts per split (``pdf:SPLIT`` for
+    the `pdf` config's)."""
     from tqdm import tqdm
 
     out = Path(out)
     problems = Problems()
-    files = sorted((out / "data").glob("*.parquet"))
-    if not files:
+    files = {c: sorted((out / d).glob("*.parquet")) for c, d in CONFIG_DIRS.items()}
+    if not files["default"]:
         problems.add("names", f"no Parquet shards in {out / 'data'}")
-    splits = check_names(files, problems)
-    counts: dict[str, Counter] = defaultdict(Counter)
+    counts: dict[str, dict[str, Counter]] = {}
     columns = False  # whether the shards carry the optional metadata columns
-    bar = tqdm(total=len(files), desc="validate", unit="shard", disable=not progress)
-    for split, shards in splits.items():
-        for path in shards:
-            try:
-                layout = check_schema(path, problems)
-                if layout is not None:
-                    columns = layout
-                    check_rows(path, problems, counts[split])
-            except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
-                problems.add("parquet", f"{path.name} does not read: {exc}")
-            counts[split]["shards"] += 1
-            bar.update()
+    bar = tqdm(total=sum(map(len, files.values())), desc="validate", unit="shard",
+               disable=not progress)  # fmt: skip
+    for config, config_files in files.items():
+        if config != "default" and not config_files:
+            continue
+        counts[config] = defaultdict(Counter)
+        check = check_rows if config == "default" else check_pdf_rows
+        for split, shards in check_names(config_files, problems).items():
+            for path in shards:
+                try:
+                    layout = check_schema(path, problems, config)
+                    if layout is not None:
+                        columns = layout
+                        check(path, problems, counts[config][split])
+                except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
+                    problems.add("parquet", f"{path.name} does not read: {exc}")
+                counts[config][split]["shards"] += 1
+                bar.update()
     bar.close()
     check_card(out, counts, problems, columns)
-    return problems, {s: dict(c) for s, c in counts.items()}
+    flat = {
+        (split if config == "default" else f"{config}:{split}"): dict(c)
+        for config, splits in counts.items()
+        for split, c in splits.items()
+    }
+    return problems, flat

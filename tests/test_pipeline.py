@@ -176,3 +176,42 @@ def test_optional_metadata_columns(run, tmp_path):
     assert ["ar"] in [r["languages"] for r in two_pages]
     assert set(ds["generator"]) == {"rules:rules"} and len(set(ds["doc_id"])) == 48
     assert "name: doc_id" in (out / "README.md").read_text("utf-8")
+
+
+def test_pdf_config_holds_each_documents_file_and_loads_by_config_name(run, samples, tmp_path):
+    import pyarrow as pa
+    from datasets import load_dataset
+
+    from docgen.cli import main
+    from docgen.validate import validate
+
+    cfg, _ = run
+    out = tmp_path / "out"
+    args = ["--pdf-config", "--metadata-columns", "--test-fraction", "0.25"]
+    assert main(["shard", "--work", cfg.work, "--out", str(out), *args]) == 0
+    assert sorted(p.name for p in (out / "pdf").iterdir()) == [
+        "test-00000-of-00001.parquet",
+        "train-00000-of-00001.parquet",
+    ]
+    problems, counts = validate(out)
+    assert not problems, problems.lines()
+    assert counts["pdf:train"]["rows"] + counts["pdf:test"]["rows"] == 48
+    # Through the card's configs, as the Hub would load it.
+    pdf = load_dataset(str(out), "pdf")
+    default = load_dataset(str(out))
+    for split in ("train", "test"):
+        assert set(pdf[split]["doc_id"]) == set(default[split]["doc_id"])  # same split per doc
+    originals = {p.name: p.read_bytes() for p in Path(samples).glob("*.pdf")}
+    pairs_per_doc = {}
+    for doc_id, texts in zip(default["train"]["doc_id"], default["train"]["texts"]):
+        pairs_per_doc[doc_id] = pairs_per_doc.get(doc_id, 0) + len(texts)
+    for row in pdf["train"]:
+        assert row["pdf"] == originals[row["texts"][0]["source"].split(" p")[0]]
+        assert len(row["texts"]) == pairs_per_doc[row["doc_id"]]  # all pages' pairs in one row
+    # A PDF that does not open is reported.
+    path = out / "pdf" / "train-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    broken = pa.array([b"%PDF-1.7 not really"] * table.num_rows, pa.binary())
+    pq.write_table(table.set_column(0, "pdf", broken), path)
+    problems, _ = validate(out)
+    assert problems.counts["pdf"] == table.num_rows

@@ -152,3 +152,41 @@ def test_dry_run_against_a_repo_that_does_not_exist_yet(good_out, hub, capsys): 
     n = len(list((good_out / "data").glob("*.parquet"))) + 1
     assert f"dry run: {n} file(s) to upload" in capsys.readouterr().out
     assert [c[0] for c in hub.calls] == ["list_repo_tree"] and not hub.exists
+
+
+def test_shards_are_hashed_once_not_on_every_push(good_out, hub, tmp_path, monkeypatch):  # noqa: F811
+    import docgen.push
+
+    out = tmp_path / "out"
+    shutil.copytree(good_out, out)
+    hashed = []
+    real = docgen.push.sha256_of
+    monkeypatch.setattr(docgen.push, "sha256_of", lambda p: hashed.append(p.name) or real(p))
+    n = len(list((out / "data").glob("*.parquet")))
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert hashed == []  # the uploads' own hashes were kept
+    (out / ".push-hashes.json").unlink()
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert len(hashed) == n  # cache gone: each shard read once to compare with the Hub...
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert len(hashed) == n  # ...and not again
+    shard = sorted((out / "data").glob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes())  # rewritten: same bytes, new mtime
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert hashed[n:] == [shard.name] and len(hub.commits) == 2  # the first push's only
+    assert ".push-hashes.json" not in "".join(hub.files)
+
+
+def test_the_pdf_config_is_pushed_and_removed_when_dropped(good_out, hub, tmp_path):  # noqa: F811
+    work, out = good_out.parent / "work", tmp_path / "out"
+    common = ["shard", "--work", str(work), "--out", str(out), "--max-shard-size", "0.2MB"]
+    assert main([*common, "--pdf-config"]) == 0
+    pdfs = sorted(f"pdf/{p.name}" for p in (out / "pdf").glob("*.parquet"))
+    assert pdfs and main(["push", str(out), "--repo", "me/docs", "--files-per-commit", "100"]) == 0
+    assert hub.commits[0][-len(pdfs) :] == pdfs and hub.commits[-1] == ["README.md"]
+    assert hub.files == local(out) | {p: (out / p).read_bytes() for p in pdfs}
+    assert main(common) == 0  # without the pdf config
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert hub.commits[-1] == ["README.md", *(f"-{p}" for p in pdfs)]
+    assert hub.files == local(out)

@@ -58,6 +58,9 @@ def header(result: dict, cfg: ShardConfig) -> dict:
                 {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
                 for split, s in splits_of(counts).items()
             ],
+            # What the Hub shows as the dataset's size: the bytes of its Parquet files.
+            "download_size": sum(s["bytes"] for s in splits_of(counts).values()),
+            "dataset_size": sum(s["bytes"] for s in splits_of(counts).values()),
         }
         for name, (_, counts) in configs.items()
     ]

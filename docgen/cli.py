@@ -42,7 +42,6 @@ def stage_config(args):
 def cmd_stage(args) -> None:
     """extract / generate / filter alone, each over the partitions of the work directory."""
     from docgen import pipeline
-    from docgen.filters import filter_partition
     from docgen.orchestrate import cluster
 
     cfg = stage_config(args)
@@ -61,9 +60,7 @@ def cmd_stage(args) -> None:
         elif args.command == "generate":
             stats = pipeline.run_generate(client, cfg)
         else:
-            stats = pipeline.run_over_parts(
-                client, cfg, "filter", "qa", filter_partition, cfg.filter
-            )
+            stats = pipeline.run_filter(client, cfg)
     from docgen.workdir import WorkDir
 
     wd = WorkDir(cfg.work)

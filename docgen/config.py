@@ -61,6 +61,18 @@ class FilterConfig:
     max_question_chars: int = 500  # the Idefics recipe drops turns over 500 characters
     max_answer_chars: int = 500
     require_grounded: bool = True
+    fuzzy_threshold: float = 90.0  # rapidfuzz partial_ratio of the answer's words to the pages
+    min_token_coverage: float = 0.8  # long (abstractive) answers: share of words on the pages
+    check_language: bool = True
+    language: str | None = None  # pairs expected in this language; default: each page's own
+    near_duplicate_ratio: float = 90.0  # same answer, questions this similar: one is dropped
+    decontaminate: str | None = None  # evaluation questions (JSON / JSON lines / Parquet)
+    decontam_ngram: int = 8
+    decontam_threshold: float = 0.5  # share of a question's n-grams found in one eval question
+    max_page_copies: int = 5  # near-duplicate pages across the dataset keeping their pairs
+    page_similarity: float = 0.8  # Jaccard of word 3-grams for pages to be near-duplicates
+    max_pair_copies: int = 3  # copies of a near-identical question+answer across the dataset
+    pair_similarity: float = 0.9  # Jaccard of question and answer tokens for pairs
 
 
 @dataclass

@@ -2,130 +2,225 @@
 
 The first filter that rejects a pair names the reason; reasons are counted per partition and
 summed into the manifest. ``kept/part-<id>.parquet`` holds every pair with ``keep`` and ``reason``
-columns, so what was dropped can be audited next to what was kept.
+columns, so what was dropped can be audited next to what was kept. After the partitions, a
+dataset-wide pass (``docgen.dedup``) drops near-duplicate pairs and pages across documents.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections import Counter
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from docgen.config import FilterConfig
-from docgen.layout import parse_markdown_table
-from docgen.text import normalize
-from docgen.workdir import WorkDir
+from docgen.dedup import contamination_index, fingerprint_file, verdict_stats
+from docgen.grounding import PageInfo, ungrounded
+from docgen.text import STOPWORDS, normalize, script_counts
+from docgen.workdir import WorkDir, fingerprint
 
 CODE = re.compile(r"```|\bdef \w+\(|\bfunction\s*\(|</?\w+[^>]*>|\{\s*\"\w+\"\s*:|;\s*$|=>|\+\+")
-MARKERS = re.compile(r"(^|\s)(Q|A)\d+\s*[:：.]", re.IGNORECASE)
+# Leaked numbering of the Docmatix prompt format ("Q1:", "A2："), not "Grade A1." or "Q3 2024".
+MARKERS = re.compile(r"(^|\s)(Q|A)\d+\s*[:：]", re.IGNORECASE)
 # "Unanswerable" and refusals in the supported languages (lower-cased comparison form).
 UNANSWERABLE = re.compile(
     "|".join(
         [
             r"unanswerable",
-            r"not (?:mentioned|provided|specified|stated|available) in",
-            r"cannot be (?:determined|answered)",
+            r"not (?:mentioned|provided|specified|stated|available|given) in",
+            r"(?:does|do) not (?:mention|say|specify|state|contain)",
+            r"not enough information",
+            r"cannot be (?:determined|answered|found)",
             r"^n/?a$",
-            r"i (?:cannot|can't|am unable)",
+            r"i (?:cannot|can't|am unable|do not know|don't know)",
             r"non (?:mentionné|précisé|indiqué)",
-            r"impossible de répondre",
-            r"nicht (?:angegeben|erwähnt|beantwortbar)",
+            r"impossible de (?:répondre|déterminer)",
+            r"je ne (?:peux|sais) pas",
+            r"nicht (?:angegeben|erwähnt|beantwortbar|bekannt)",
+            r"ich kann (?:nicht|keine)",
             r"no (?:se )?(?:menciona|especifica|indica)",
+            r"no (?:puedo|es posible) (?:responder|determinar)",
             r"غير مذكور",
-            r"لا يمكن الإجابة",
+            r"لا يمكن (?:الإجابة|تحديد)",
+            r"لم يُ?ذكر",
             r"未提及",
-            r"无法回答",
+            r"无法(?:回答|确定)",
+            r"没有(?:提到|提及)",
             r"記載されていません",
             r"回答できません",
+            r"わかりません",
             r"언급되지 않",
             r"답할 수 없",
+            r"알 수 없",
         ]
     )
 )
+# Which scripts a question in a language is written in (Latin for everything not listed).
+LANGUAGE_SCRIPTS = {
+    "ar": {"arabic"},
+    "fa": {"arabic"},
+    "ur": {"arabic"},
+    "he": {"hebrew"},
+    "zh": {"han"},
+    "ja": {"kana", "han"},
+    "ko": {"hangul", "han"},
+}
+
+# Question words tell Latin-script languages apart where a short question has few stopwords.
+QUESTION_WORDS = {
+    "en": set("what which who whom whose when where why how".split()),
+    "fr": set("quel quelle quels quelles qui quand où pourquoi comment combien".split()),
+    "de": set("was welche welcher welches welchen wer wem wann wo warum wie wieviel".split()),
+    "es": set("qué cuál cuáles quién quiénes cuándo dónde por qué cómo cuánto cuánta".split()),
+}
 
 
-def not_empty(pair, page_text, cfg):
+@dataclass
+class Context:
+    """What a pair is judged against: the pages it cites and the run's options."""
+
+    pages: list[PageInfo]
+    cfg: FilterConfig
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.pages)
+
+    @property
+    def lang(self) -> str:
+        return self.pages[0].lang if self.pages else "und"
+
+
+def not_empty(pair, ctx):
     return bool(pair["question"].strip() and pair["answer"].strip()), "empty"
 
 
-def no_code(pair, page_text, cfg):
+def no_code(pair, ctx):
     return not (CODE.search(pair["question"]) or CODE.search(pair["answer"])), "code"
 
 
-def no_markers(pair, page_text, cfg):
+def no_markers(pair, ctx):
     return not (MARKERS.search(pair["question"]) or MARKERS.search(pair["answer"])), "qa_marker"
 
 
-def readable(pair, page_text, cfg):
+def readable(pair, ctx):
     """U+FFFD means the PDF's text layer had a glyph with no Unicode value."""
     return "\ufffd" not in pair["question"] + pair["answer"], "unreadable"
 
 
-def answerable(pair, page_text, cfg):
+def answerable(pair, ctx):
     return not UNANSWERABLE.search(normalize(pair["answer"])), "unanswerable"
 
 
-def length_ok(pair, page_text, cfg):
+def length_ok(pair, ctx):
     q, a = pair["question"].strip(), pair["answer"].strip()
-    if len(q) < cfg.min_question_chars or len(q) > cfg.max_question_chars:
+    if len(q) < ctx.cfg.min_question_chars or len(q) > ctx.cfg.max_question_chars:
         return False, "question_length"
-    return len(a) <= cfg.max_answer_chars, "answer_length"
+    return len(a) <= ctx.cfg.max_answer_chars, "answer_length"
 
 
-def grounded(pair, page_text, cfg):
-    """The answer must be a span of the pages it cites (text or table cells), after normalising."""
-    if not cfg.require_grounded:
+def needs_the_page(pair, ctx):
+    """A question that gives its answer away, or that is a line copied from the page."""
+    q, a = normalize(pair["question"]), normalize(pair["answer"])
+    if len(a) >= 2 and a in q:
+        return False, "answer_in_question"
+    return not any(q == line for p in ctx.pages for line in p.lines), "question_is_page_text"
+
+
+def in_language(pair, ctx):
+    """The question is in the language asked for (``filter.language``), else the page's."""
+    want = ctx.cfg.language or ctx.lang
+    if not ctx.cfg.check_language or want == "und":
         return True, ""
-    return normalize(pair["answer"]) in page_text, "ungrounded"
+    counts = script_counts(pair["question"])
+    letters = sum(counts.values())
+    if letters < 2:
+        return True, ""
+    scripts = LANGUAGE_SCRIPTS.get(want, {"latin"})
+    if sum(counts[s] for s in scripts) < 0.5 * letters:
+        return False, "language"
+    if want == "zh" and counts["kana"]:
+        return False, "language"  # Japanese about a Chinese page
+    if scripts == {"latin"} and want in STOPWORDS:
+        words = re.findall(r"[^\W\d_]+", pair["question"].lower())
+        hits = {
+            lang: sum(w in STOPWORDS[lang] for w in words) + 2 * sum(w in asks for w in words)
+            for lang, asks in QUESTION_WORDS.items()
+        }
+        best = max(hits, key=hits.get)
+        if best != want and hits[best] >= 2 and hits[best] > 2 * hits[want]:
+            return False, "language"
+    return True, ""
 
 
-FILTERS = (not_empty, readable, no_code, no_markers, answerable, length_ok, grounded)
+def grounded(pair, ctx):
+    """The answer is supported by the pages it cites (``docgen.grounding``)."""
+    if not ctx.cfg.require_grounded:
+        return True, ""
+    cfg = ctx.cfg
+    reason = ungrounded(
+        pair["answer"], ctx.pages, cfg.fuzzy_threshold, cfg.min_token_coverage, pair["question"]
+    )
+    return reason is None, reason
 
 
-def page_texts(pages: list[dict]) -> dict[tuple[str, int], str]:
-    """Comparison text of each page: its text plus its table cells, normalised."""
-    out = {}
-    for p in pages:
-        cells = [c for md in p["tables"] for row in parse_markdown_table(md) for c in row]
-        out[(p["doc_id"], p["page"])] = normalize("\n".join([p["text"], *cells]))
-    return out
+FILTERS = (
+    not_empty,
+    readable,
+    no_code,
+    no_markers,
+    answerable,
+    length_ok,
+    needs_the_page,
+    in_language,
+    grounded,
+)
 
 
-def judge(pairs: list[dict], texts: dict, cfg: FilterConfig) -> list[tuple[bool, str | None]]:
-    """(keep, reason) for every pair, in order; duplicates are judged against earlier kept pairs."""
-    verdicts, seen = [], set()
+def page_index(pages: list[dict]) -> dict[tuple[str, int], PageInfo]:
+    return {(p["doc_id"], p["page"]): PageInfo.from_row(p) for p in pages}
+
+
+def judge(pairs: list[dict], pages: dict, cfg: FilterConfig) -> list[tuple[bool, str | None]]:
+    """(keep, reason) for every pair, in order. Duplicates are judged against the document's
+    earlier kept pairs: the same question, or a near-identical one with the same answer."""
+    from rapidfuzz import fuzz
+
+    contaminated = contamination_index(cfg)
+    verdicts, seen = [], {}
     for pair in pairs:
-        text = "\n".join(texts.get((pair["doc_id"], n), "") for n in pair["pages"])
-        reason = next((r for f in FILTERS for ok, r in [f(pair, text, cfg)] if not ok), None)
+        ctx = Context([pages[k] for n in pair["pages"] if (k := (pair["doc_id"], n)) in pages], cfg)
+        reason = next((r for f in FILTERS for ok, r in [f(pair, ctx)] if not ok), None)
+        if reason is None and contaminated is not None and contaminated(pair["question"]):
+            reason = "contaminated"
         if reason is None:
-            key = (pair["doc_id"], normalize(pair["question"]))
-            reason = "duplicate_question" if key in seen else None
-            seen.add(key)
+            q, a = normalize(pair["question"]), normalize(pair["answer"])
+            earlier = seen.setdefault(pair["doc_id"], [])
+            if any(q == q0 for q0, _ in earlier):
+                reason = "duplicate_question"
+            elif any(a == a0 and fuzz.ratio(q, q0) >= cfg.near_duplicate_ratio
+                     for q0, a0 in earlier):  # fmt: skip
+                reason = "near_duplicate_question"
+            else:
+                earlier.append((q, a))
         verdicts.append((reason is None, reason))
     return verdicts
 
 
 def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     wd = WorkDir(work)
-    fp = wd.step_fingerprint("qa", part, cfg)
+    # The evaluation set's content counts too: a changed file re-judges every partition.
+    fp = fingerprint([wd.step_fingerprint("qa", part, cfg), fingerprint_file(cfg.decontaminate)])
     out = wd.part_path("kept", part)
     if (stats := wd.done(out, fp)) is not None:
         return {**stats, "skipped": 1}
     start = time.perf_counter()
     qa = wd.read("qa", part)
-    pages = wd.read("pages", part, columns=["doc_id", "page", "text", "tables"]).to_pylist()
-    verdicts = judge(qa.to_pylist(), page_texts(pages), cfg)
+    pages = wd.read("pages", part, columns=["doc_id", "page", "text", "tables", "lang"])
+    verdicts = judge(qa.to_pylist(), page_index(pages.to_pylist()), cfg)
     table = qa.append_column("keep", pa.array([k for k, _ in verdicts], pa.bool_()))
     table = table.append_column("reason", pa.array([r for _, r in verdicts], pa.string()))
-    reasons = Counter(r for _, r in verdicts if r)
-    stats = {
-        "pairs": len(verdicts),
-        "kept": len(verdicts) - sum(reasons.values()),
-        "dropped": dict(reasons),
-        "seconds": round(time.perf_counter() - start, 3),
-        "skipped": 0,
-    }
+    stats = verdict_stats(table, time.perf_counter() - start)
     wd.write(out, table, fp, stats)
     return stats

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict
 
 from docgen import __version__
 from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig
+from docgen.dedup import dedup_dataset
 from docgen.extract import extract_partition, plan
 from docgen.filters import filter_partition
 from docgen.generate import generate_parts
@@ -93,6 +95,27 @@ def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cf
     return {**stats, "partitions": len(parts)}
 
 
+def run_filter(client, cfg: RunConfig) -> dict:
+    """Judge each partition, then drop near-duplicates across the whole dataset (in this
+    process: it needs every partition's questions); counts are taken after both."""
+    stats = run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter)
+    wd = WorkDir(cfg.work)
+    parts = wd.run_parts("kept")
+    t = time.perf_counter()
+    dedup_dataset(cfg.work, parts, cfg.filter)
+    final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
+    dropped: Counter = Counter()
+    for s in final:
+        dropped.update(s.get("dropped", {}))
+    return {
+        **stats,
+        "pairs": sum(s.get("pairs", 0) for s in final),
+        "kept": sum(s.get("kept", 0) for s in final),
+        "dropped": dict(sorted(dropped.items())),
+        "dataset_pass_seconds": round(time.perf_counter() - t, 3),
+    }
+
+
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
     if not cfg.input:
@@ -110,10 +133,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
         for name, step in [
             ("extract", lambda: run_extract(client, cfg)),
             ("generate", lambda: run_generate(client, cfg)),
-            (
-                "filter",
-                lambda: run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter),
-            ),
+            ("filter", lambda: run_filter(client, cfg)),
         ]:
             t = time.perf_counter()
             stages[name] = step()

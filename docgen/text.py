@@ -87,3 +87,20 @@ def is_rtl(text: str) -> bool:
 
 def has_cjk(text: str) -> bool:
     return bool(CJK.search(text))
+
+
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_TOKEN = re.compile(f"[{_CJK_CHARS}]|[^\\W_{_CJK_CHARS}]+")
+
+
+def tokens(text: str) -> list[str]:
+    """Comparison tokens: words for spaced scripts, single characters for Chinese, Japanese and
+    Korean (whose words are not spaced, or not reliably), after normalising."""
+    return _TOKEN.findall(normalize(text))
+
+
+def ngrams(items: list[str], n: int) -> set[tuple[str, ...]]:
+    """The n-grams of a token list (the whole list when it is shorter than n)."""
+    if len(items) <= n:
+        return {tuple(items)} if items else set()
+    return {tuple(items[i : i + n]) for i in range(len(items) - n + 1)}

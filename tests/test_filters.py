@@ -1,6 +1,6 @@
 from docgen.config import FilterConfig
 from docgen.filters import judge
-from docgen.text import normalize
+from docgen.grounding import PageInfo
 
 PAGE = (
     "Invoice INV-7\nTotal: $1,234.50\nVisit https://example.org/a?b=1 for e.g. details\n"
@@ -10,7 +10,8 @@ PAGE = (
 
 def verdicts(*pairs, **cfg):
     rows = [{"doc_id": "d", "pages": [1], "question": q, "answer": a} for q, a in pairs]
-    return [r for _, r in judge(rows, {("d", 1): normalize(PAGE)}, FilterConfig(**cfg))]
+    page = PageInfo.from_row({"text": PAGE, "tables": [], "lang": "en"})
+    return [r for _, r in judge(rows, {("d", 1): page}, FilterConfig(check_language=False, **cfg))]
 
 
 def test_good_pairs_keep_decimals_urls_and_abbreviations():
@@ -38,7 +39,7 @@ def test_each_reason():
         ("What is the total owed?", "$1,234\ufffd50"),
     ) == [
         "empty",
-        "ungrounded",
+        "ungrounded_value",
         "qa_marker",
         "unanswerable",
         "question_length",

@@ -71,6 +71,8 @@ def llm_config(inputs, root, urls, *extra):
             "generate.max_attempts=4",
             "run.scheduler=sync",
             "run.progress=false",
+            # The fake model asks in English about every page, Arabic and CJK ones too.
+            "filter.check_language=false",
             *extra,
         ],
     )

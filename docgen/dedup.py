@@ -1,0 +1,166 @@
+"""Across the dataset: near-duplicate pages and pairs (MinHash-LSH), and decontamination.
+
+Near-duplicates are found with datasketch's MinHash-LSH on token sets (words; single characters for
+CJK) and confirmed with the exact Jaccard similarity, so a false LSH candidate never drops a pair.
+Clusters are filled in a fixed order (partition, then row), so the same data always keeps the same
+copies: the first ``max_page_copies`` pages of a boilerplate form seen 10,000 times keep their
+pairs, the rest do not; likewise the first ``max_pair_copies`` of a question–answer pair.
+
+Decontamination drops pairs whose question shares at least ``decontam_threshold`` of its token
+n-grams with one question of an evaluation set the user supplies (JSON, JSON lines or Parquet with
+a ``question`` column, or a JSON list of strings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from docgen.config import FilterConfig
+from docgen.text import ngrams, tokens
+from docgen.workdir import WorkDir
+
+DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
+MIN_PAGE_TOKENS = 20  # pages with less text (covers, scans without OCR) are not compared
+NUM_PERM = 64
+
+
+def fingerprint_file(path: str | None) -> str:
+    if not path:
+        return ""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def eval_questions(path: str) -> list[str]:
+    """Questions of an evaluation set file (see the module docstring for the formats)."""
+    p = Path(path)
+    if p.suffix == ".parquet":
+        return [q for q in pq.read_table(p, columns=["question"]).column(0).to_pylist() if q]
+    text = p.read_text("utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError:  # JSON lines
+        data = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(data, dict):  # e.g. DocVQA's {"data": [{"question": ...}, ...]}
+        data = next((v for v in data.values() if isinstance(v, list)), [])
+    return [d if isinstance(d, str) else d.get("question", "") for d in data if d]
+
+
+@lru_cache(maxsize=4)
+def _index(path: str, digest: str, n: int, threshold: float):
+    """A function question -> contaminated?, built once per worker for an evaluation file."""
+    postings: dict[tuple, list[int]] = defaultdict(list)
+    for i, question in enumerate(eval_questions(path)):
+        for gram in ngrams(tokens(question), n):
+            postings[gram].append(i)
+
+    def contaminated(question: str) -> bool:
+        grams = ngrams(tokens(question), n)
+        shared = Counter(i for g in grams for i in set(postings.get(g, ())))
+        return bool(shared) and max(shared.values()) / len(grams) >= threshold
+
+    return contaminated
+
+
+def contamination_index(cfg: FilterConfig):
+    if not cfg.decontaminate:
+        return None
+    digest = fingerprint_file(cfg.decontaminate)
+    return _index(cfg.decontaminate, digest, cfg.decontam_ngram, cfg.decontam_threshold)
+
+
+class Clusters:
+    """Near-duplicate clusters of token sets, filled in order; ``add`` says which copy it is."""
+
+    def __init__(self, threshold: float):
+        from datasketch import MinHashLSH
+
+        self.threshold = threshold
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self.sets: list[set] = []
+        self.cluster_of: list[int] = []
+        self.sizes: Counter = Counter()
+
+    def add(self, items: set) -> int:
+        """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
+        from datasketch import MinHash
+
+        m = MinHash(num_perm=NUM_PERM, seed=1)
+        m.update_batch([repr(s).encode("utf-8") for s in sorted(items)])
+        cluster = None
+        for key in sorted(self.lsh.query(m)):
+            other = self.sets[key]
+            if len(items & other) / len(items | other) >= self.threshold:
+                cluster = self.cluster_of[key]
+                break
+        key = len(self.sets)
+        self.sets.append(items)
+        self.cluster_of.append(key if cluster is None else cluster)
+        self.lsh.insert(key, m)
+        copies = self.sizes[self.cluster_of[-1]]
+        self.sizes[self.cluster_of[-1]] += 1
+        return copies
+
+
+def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig) -> Counter:
+    """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
+    dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided."""
+    wd = WorkDir(work)
+    drops: Counter = Counter()
+    surplus_pages: set[tuple[str, int]] = set()
+    if cfg.max_page_copies:
+        pages = Clusters(cfg.page_similarity)
+        for part in parts:
+            for row in wd.read("pages", part, columns=["doc_id", "page", "text"]).to_pylist():
+                words = tokens(row["text"] or "")
+                if len(words) < MIN_PAGE_TOKENS:
+                    continue
+                if pages.add(ngrams(words, 3)) >= cfg.max_page_copies:
+                    surplus_pages.add((row["doc_id"], row["page"]))
+    pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
+    for part in parts:
+        path = wd.part_path("kept", part)
+        table = pq.read_table(path)
+        rows = table.select(["doc_id", "pages", "question", "answer", "keep", "reason"]).to_pylist()
+        keep, reason = [], []
+        for row in rows:
+            verdict = row["reason"] if row["reason"] not in DATASET_REASONS else None
+            if verdict is None and any((row["doc_id"], n) in surplus_pages for n in row["pages"]):
+                verdict = "near_duplicate_page"
+            if verdict is None and pairs is not None:
+                items = set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
+                if items and pairs.add(items) >= cfg.max_pair_copies:
+                    verdict = "duplicate_pair"
+            keep.append(verdict is None)
+            reason.append(verdict)
+            if verdict in DATASET_REASONS:
+                drops[verdict] += 1
+        if reason != [r["reason"] for r in rows]:
+            info = wd.info(path)
+            table = table.set_column(
+                table.schema.get_field_index("keep"), "keep", pa.array(keep, pa.bool_())
+            )
+            table = table.set_column(
+                table.schema.get_field_index("reason"), "reason", pa.array(reason, pa.string())
+            )
+            stats = verdict_stats(table, info.get("stats", {}).get("seconds", 0))
+            wd.write(path, table, info["fingerprint"], stats)
+    return drops
+
+
+def verdict_stats(table: pa.Table, seconds: float) -> dict:
+    """A kept partition's counts: pairs, kept, drops by reason."""
+    reasons = Counter(r for r in table.column("reason").to_pylist() if r)
+    return {
+        "pairs": table.num_rows,
+        "kept": table.num_rows - sum(reasons.values()),
+        "dropped": dict(sorted(reasons.items())),
+        "seconds": round(seconds, 3),
+        "skipped": 0,
+    }

@@ -47,7 +47,9 @@ def eval_questions(path: str) -> list[str]:
         data = json.loads(text)
     except ValueError:  # JSON lines
         data = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if isinstance(data, dict):  # e.g. DocVQA's {"data": [{"question": ...}, ...]}
+    if isinstance(data, dict) and "question" in data:  # JSON lines with a single line
+        data = [data]
+    elif isinstance(data, dict):  # e.g. DocVQA's {"data": [{"question": ...}, ...]}
         data = next((v for v in data.values() if isinstance(v, list)), [])
     return [d if isinstance(d, str) else d.get("question", "") for d in data if d]
 
@@ -82,7 +84,9 @@ class Clusters:
         from datasketch import MinHashLSH
 
         self.threshold = threshold
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        # LSH below the threshold finds more candidates (fewer misses near it); the exact Jaccard
+        # check then keeps only true near-duplicates.
+        self.lsh = MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=NUM_PERM)
         self.sets: list[set] = []
         self.cluster_of: list[int] = []
         self.sizes: Counter = Counter()

@@ -17,7 +17,7 @@ import pyarrow as pa
 from docgen.config import FilterConfig
 from docgen.dedup import contamination_index, fingerprint_file, verdict_stats
 from docgen.grounding import PageInfo, ungrounded
-from docgen.text import STOPWORDS, normalize, script_counts
+from docgen.text import CJK, STOPWORDS, normalize, script_counts
 from docgen.workdir import WorkDir, fingerprint
 
 CODE = re.compile(r"```|\bdef \w+\(|\bfunction\s*\(|</?\w+[^>]*>|\{\s*\"\w+\"\s*:|;\s*$|=>|\+\+")
@@ -115,7 +115,11 @@ def answerable(pair, ctx):
 
 def length_ok(pair, ctx):
     q, a = pair["question"].strip(), pair["answer"].strip()
-    if len(q) < ctx.cfg.min_question_chars or len(q) > ctx.cfg.max_question_chars:
+    # A CJK character says about what two Latin letters do: "客户是谁？" is a full question.
+    if (
+        len(q) + len(CJK.findall(q)) < ctx.cfg.min_question_chars
+        or len(q) > ctx.cfg.max_question_chars
+    ):
         return False, "question_length"
     return len(a) <= ctx.cfg.max_answer_chars, "answer_length"
 

@@ -24,7 +24,9 @@ from docgen.values import answer_values, page_values
 FRAMING = (
     "is was are were a an it its el il est sont es ist sind war "
     "answer réponse antwort respuesta هو هي في من على إلى عن الجواب الإجابة "
-    "答案是 答えは です でした 답은 입니다 이다"
+    "答案是 答えは です でした 답은 입니다 이다 "
+    # currency words next to an amount whose value is checked on its own
+    "元 円 원 yuan yen won euro euros dollar dollars riyal ريال درهم"
 )
 FUNCTION_WORDS = {w for words in STOPWORDS.values() for w in words} | set(tokens(FRAMING))
 LONG_ANSWER_TOKENS = 8  # from here on an answer may be abstractive: judged by coverage

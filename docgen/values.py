@@ -47,26 +47,24 @@ def _date(y: int, m: int, d: int) -> str | None:
     return f"{y:04d}-{m:02d}-{d:02d}" if 1 <= m <= 12 and 1 <= d <= 31 else None
 
 
-def dates(text: str) -> tuple[set[str], str]:
-    """ISO dates in ``text`` (both readings of an ambiguous 03/04/2024), and the text without
-    them."""
+def dates(text: str) -> tuple[list[set[str]], str]:
+    """Each date in ``text`` as its ISO readings (both for an ambiguous 03/04/2024), and the
+    text without them."""
     text = ascii_digits(text)
-    found: set[str] = set()
+    found: list[set[str]] = []
 
     def take(match: re.Match, order: str) -> str:
-        g = match.groups()
+        g = [int(x) if x.isdigit() else MONTHS[x.lower()] for x in match.groups()]
         if order == "ymd":
-            candidates = [_date(int(g[0]), int(g[1]), int(g[2]))]
+            candidates = [_date(g[0], g[1], g[2])]
         elif order == "dmy|mdy":
-            candidates = [
-                _date(int(g[2]), int(g[1]), int(g[0])),
-                _date(int(g[2]), int(g[0]), int(g[1])),
-            ]
+            candidates = [_date(g[2], g[1], g[0]), _date(g[2], g[0], g[1])]
         elif order == "dMy":
-            candidates = [_date(int(g[2]), MONTHS[g[1].lower()], int(g[0]))]
+            candidates = [_date(g[2], g[1], g[0])]
         else:
-            candidates = [_date(int(g[2]), MONTHS[g[0].lower()], int(g[1]))]
-        found.update(c for c in candidates if c)
+            candidates = [_date(g[2], g[0], g[1])]
+        if readings := {c for c in candidates if c}:
+            found.append(readings)
         return " "
 
     for pattern, order in _DATE_PATTERNS:
@@ -108,8 +106,8 @@ def numbers(text: str) -> list[set[str]]:
 
 def page_values(text: str) -> set[str]:
     """Every value a page states: its dates, and its numbers (those inside dates too)."""
-    found, _ = dates(text)
-    for values in numbers(text):
+    found: set[str] = set()
+    for values in [*dates(text)[0], *numbers(text)]:
         found |= values
     return found
 
@@ -117,5 +115,4 @@ def page_values(text: str) -> set[str]:
 def answer_values(text: str) -> tuple[list[set[str]], str]:
     """The values an answer states, each as its possible readings, and the answer's other words."""
     found, rest = dates(text)
-    values = [{d} for d in sorted(found)] + numbers(rest)
-    return values, NUMBER.sub(" ", rest)
+    return found + numbers(rest), NUMBER.sub(" ", rest)

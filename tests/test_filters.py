@@ -58,3 +58,162 @@ def test_duplicate_questions_within_a_document():
 
 def test_grounding_can_be_switched_off():
     assert verdicts(("What is the total?", "$9.99"), require_grounded=False) == [None]
+
+
+def judged(pairs, page, lang, **cfg):
+    rows = [{"doc_id": "d", "pages": [1], "question": q, "answer": a} for q, a in pairs]
+    info = PageInfo.from_row({"text": page, "tables": [], "lang": lang})
+    return [r for _, r in judge(rows, {("d", 1): info}, FilterConfig(**cfg))]
+
+
+AR_PAGE = "فاتورة\nالتاريخ: ١٢/٠٣/٢٠٢٤\nالمبلغ الإجمالي: ١٬٦٧١٫٦٧ ريال\nالعميل: شركة النور"
+ZH_PAGE = "发票\n开票日期：2024年3月12日\n合计金额：¥1,671.67\n客户：华东贸易有限公司"
+DE_PAGE = "Rechnung\nDatum: 12. März 2024\nGesamtbetrag: 1.671,67 €\nKunde: Müller GmbH"
+
+
+def test_grounding_compares_values_not_digits_in_several_scripts():
+    assert judged(
+        [
+            ("ما المبلغ الإجمالي؟", "1671.67 ريال"),  # Western digits for Arabic-Indic ones
+            ("ما التاريخ؟", "12/03/2024"),
+            ("ما المبلغ الإجمالي؟", "١٬٩٧١٫٦٧ ريال"),  # invented
+            ("من العميل؟", "شركة النور"),
+            ("من العميل؟", "شركة الأمل"),  # invented name
+        ],
+        AR_PAGE,
+        "ar",
+    ) == [None, None, "ungrounded_value", None, "ungrounded"]
+    assert judged(
+        [
+            ("开票日期是什么时候？", "2024-03-12"),
+            ("合计金额是多少？", "答案是1671.67元"),
+            ("合计金额是多少？", "¥1,617.67"),
+            ("客户是谁？", "华东贸易有限公司"),
+            ("客户是谁？", "华南科技有限公司"),
+        ],
+        ZH_PAGE,
+        "zh",
+    ) == [None, None, "ungrounded_value", None, "ungrounded"]
+    assert judged(
+        [
+            ("Wann wurde die Rechnung ausgestellt?", "Am 2024-03-12."),
+            ("Wie hoch ist der Gesamtbetrag?", "Der Gesamtbetrag ist 1671,67 €."),
+            ("Wie hoch ist der Gesamtbetrag?", "1.761,67 €"),
+            ("Wer ist der Kunde?", "Muller GmbH"),  # fuzzy span
+            ("Wer ist der Kunde?", "Schmidt AG"),
+        ],
+        DE_PAGE,
+        "de",
+    ) == [None, None, "ungrounded_value", None, "ungrounded"]
+
+
+def test_refusals_in_every_language_and_question_quality():
+    refusals = [
+        ("Who signed?", "The document does not mention it."),
+        ("Qui a signé ?", "Je ne sais pas."),
+        ("Wer hat unterschrieben?", "Nicht angegeben."),
+        ("¿Quién firmó?", "No puedo determinar eso."),
+        ("من وقع؟", "لا يمكن تحديد ذلك"),
+        ("谁签的字？", "文件中没有提到。"),
+        ("誰が署名しましたか？", "わかりません。"),
+        ("누가 서명했습니까?", "알 수 없습니다."),
+    ]
+    assert judged(refusals, PAGE, "en", check_language=False) == ["unanswerable"] * 8
+    assert judged(
+        [
+            ("What is the total, $1,234.50?", "$1,234.50"),  # gives the answer away
+            ("Invoice INV-7", "$1,234.50"),  # a line of the page, not a question
+            ("Where are the details?", "https://example.org/a?b=1"),
+        ],
+        PAGE,
+        "en",
+    ) == ["answer_in_question", "question_is_page_text", None]
+
+
+def test_language_of_the_question_follows_the_page_or_the_setting():
+    pairs = [
+        ("Wie hoch ist der Gesamtbetrag?", "1.671,67 €"),
+        ("What is the total amount?", "1.671,67 €"),
+        ("合计金额是多少？", "1.671,67 €"),
+        ("合計金額はいくらですか？", "1.671,67 €"),
+    ]
+    assert judged(pairs, DE_PAGE, "de") == [None, "language", "language", "language"]
+    assert judged(pairs, DE_PAGE, "de", language="en") == ["language", None, "language", "language"]
+    assert judged(pairs[2:], DE_PAGE, "de", language="zh") == [None, "language"]  # kana
+
+
+def test_near_duplicate_questions_with_the_same_answer():
+    assert judged(
+        [
+            ("What is the total?", "$1,234.50"),
+            ("What's the total?", "$1,234.50"),  # same fact asked again
+            ("What is the subtotal?", "Rate 3.5%"),  # similar words, another answer: kept
+        ],
+        PAGE,
+        "en",
+    ) == [None, "near_duplicate_question", None]
+
+
+def test_decontamination_by_ngram_overlap(tmp_path):
+    import json
+
+    eval_file = tmp_path / "docvqa.json"
+    eval_file.write_text(
+        json.dumps({"data": [{"question": "What is the invoice number shown at the top right?"}]})
+    )
+    pairs = [
+        ("What is the invoice number shown at the top right?", "INV-7"),
+        ("what is the invoice number shown at the top right corner", "INV-7"),
+        ("Which invoice is this?", "INV-7"),
+    ]
+    assert judged(pairs, PAGE, "en", decontaminate=str(eval_file)) == [
+        "contaminated",
+        "contaminated",
+        None,
+    ]
+    jsonl = tmp_path / "eval.jsonl"
+    jsonl.write_text('{"question": "Which invoice is this?"}\n')
+    assert judged(pairs[2:], PAGE, "en", decontaminate=str(jsonl), decontam_ngram=3) == [
+        "contaminated"
+    ]
+
+
+def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
+    import pyarrow as pa
+
+    from docgen.dedup import dedup_dataset
+    from docgen.workdir import WorkDir
+
+    wd = WorkDir(tmp_path)
+    form = (
+        "Application for a residence permit at the city office. Please fill in every field in "
+        "capital letters and bring two photographs, your passport and proof of address. The "
+        "office answers within four weeks; incomplete forms are returned. Applicant name: {}. "
+        "Signed on day {}."
+    )
+    for part, docs in (("a", range(0, 4)), ("b", range(4, 8))):
+        pages = [{"doc_id": f"d{i}", "page": 1, "text": form.format(f"P{i}", i)} for i in docs]
+        pages.append({"doc_id": f"u{part}", "page": 1, "text": f"Unique report {part} " * 30})
+        kept = [
+            {"doc_id": p["doc_id"], "pages": [1], "question": q, "answer": a, "keep": True,
+             "reason": None}
+            for p in pages
+            for q, a in [(f"Who applied ({p['doc_id']})?", p["doc_id"]),
+                         ("What office is this?", "The city office")]
+        ]  # fmt: skip
+        wd.write(wd.part_path("pages", part), pa.Table.from_pylist(pages), "fp", {})
+        wd.write(wd.part_path("kept", part), pa.Table.from_pylist(kept), "fp", {})
+    cfg = FilterConfig(max_page_copies=3, max_pair_copies=2)
+    drops = dedup_dataset(str(tmp_path), ["a", "b"], cfg)
+    rows = [r for part in "ab" for r in wd.read("kept", part).to_pylist()]
+    verdicts = {(r["doc_id"], r["question"][:5]): r["reason"] for r in rows}
+    # The first three copies of the form keep their pairs, the other five do not.
+    assert [verdicts[(f"d{i}", "Who a")] for i in range(8)] == [None] * 3 + [
+        "near_duplicate_page"
+    ] * 5
+    # "What office is this?" / "The city office": two copies kept across the dataset.
+    office = [verdicts[(d, "What ")] for d in ["d0", "d1", "d2", "ua", "ub"]]
+    assert office == [None, None, "duplicate_pair", "duplicate_pair", "duplicate_pair"]
+    assert drops == {"near_duplicate_page": 10, "duplicate_pair": 3}
+    assert wd.info(wd.part_path("kept", "b"))["stats"]["dropped"]["near_duplicate_page"] == 8
+    assert dedup_dataset(str(tmp_path), ["a", "b"], cfg) == drops  # a rerun decides the same

@@ -16,7 +16,7 @@ SAMPLES := data/samples
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts clean serve-vllm bench push
+.PHONY: dataset test lint samples fonts browser clean serve-vllm bench push report preview
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,7 +61,14 @@ serve-vllm: $(VENV)/.vllm
 	$(BIN)/vllm serve $(MODEL) --port $(PORT) --max-num-seqs 256 --enable-prefix-caching \
 		--gpu-memory-utilization 0.9 --generation-config vllm
 
-test: $(VENV)/.dev fonts
+# `docgen preview` is tested in headless Chromium: installed when we are root and it is missing.
+browser:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: $(VENV)/.dev fonts browser
 	$(BIN)/python -m pytest -q
 
 # `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.
@@ -69,6 +76,12 @@ OUT ?= data/out
 push: $(BIN)/docgen
 	@test -n "$(REPO)" || { echo "usage: make push REPO=user/name [OUT=data/out]"; exit 2; }
 	$(BIN)/docgen push $(OUT) --repo $(REPO)
+
+# `make report` / `make preview` after `make dataset`: plots and a page of sample rows.
+report: $(BIN)/docgen
+	$(BIN)/docgen report data/work --out data/report
+preview: $(BIN)/docgen
+	$(BIN)/docgen preview $(OUT) --html data/preview.html
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check docgen tests bench

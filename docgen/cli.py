@@ -115,6 +115,27 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from docgen.report import write_report
+
+    stats = write_report(args.work, args.out)
+    dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items()) or "none"
+    print(
+        f"report: {stats['pairs_kept']} of {stats['pairs_judged']} pairs kept over "
+        f"{stats['documents']} documents; dropped: {dropped}\n"
+        f"{args.out}/stats.json and {len(stats['plots'])} plots"
+    )
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from docgen.preview import write_preview
+
+    n = write_preview(args.out, args.html, rows=args.rows, seed=args.seed)
+    print(f"preview: {n} row(s) in {args.html} (open it in a browser; it needs no network)")
+    return 0
+
+
 def cmd_push(args) -> int:
     from docgen.push import push
 
@@ -287,6 +308,22 @@ def parser() -> argparse.ArgumentParser:
         "--skip-validate", action="store_true", help="push without running `docgen validate`"
     )
     s.set_defaults(func=cmd_push)
+
+    s = sub.add_parser(
+        "report", help="stats.json and plots: pairs per document, lengths, drops, languages"
+    )
+    s.add_argument("work", help="work directory of a run")
+    s.add_argument("--out", required=True, help="folder for stats.json and the PNG plots")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser(
+        "preview", help="a static HTML page of sample rows: page images beside their pairs"
+    )
+    s.add_argument("out", help="output folder of `docgen shard` (data/)")
+    s.add_argument("--html", required=True, help="HTML file to write (opens offline)")
+    s.add_argument("--rows", type=int, default=24, help="rows to sample (default 24)")
+    s.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    s.set_defaults(func=cmd_preview)
 
     s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
     s.add_argument("config", help="pipelines/NAME.yaml")

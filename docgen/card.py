@@ -140,8 +140,13 @@ def write_card(
         "## Recipe",
         "",
         f"- Generator: {generator_line(gen_cfg)}",
-        "- Filters: empty, code-like, leaked Q/A markers, unanswerable, length bounds, answer "
-        "grounded in the page text, duplicate questions within a document.",
+        "- Filters: empty or unreadable text, code and markup debris, leaked Q/A markers, "
+        "refusals and 'unanswerable' (8 languages), length bounds (500 characters per turn), "
+        "questions that give their answer away or copy a line of the page, question language, "
+        "answers grounded in the cited pages (spans, fuzzy spans, numbers and dates as values), "
+        "exact and near-duplicate questions within a document, near-duplicate pairs and "
+        "boilerplate pages across the dataset (MinHash-LSH), and decontamination against an "
+        "evaluation set when one is given.",
         "- Dropped by reason: "
         + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none")
         + ".",

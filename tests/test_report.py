@@ -49,6 +49,7 @@ def test_preview_loads_in_headless_chromium_with_its_images(good_out, tmp_path):
     assert main(["preview", str(good_out), "--html", str(page), "--rows", "3"]) == 0
     text = page.read_text("utf-8")
     assert 'src="http' not in text and text.count("<img") == 4  # offline; 3 rows, 4 pages
+    assert "0027-report-ar.pdf" in text and "language ar" in text and "language ko" in text
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
     dom = subprocess.run(
         [chromium(), *CHROMIUM_FLAGS, *profile, "--dump-dom", page.as_uri()],

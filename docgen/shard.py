@@ -128,7 +128,8 @@ def turn(q: dict) -> dict:
 
 
 def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
-    """One partition's rows as an Arrow table, each row's size in bytes, its split and counts.
+    """One partition's rows as one chunk (an Arrow table, each row's size in bytes and its
+    split) and its counts.
 
     Only the small things (texts, image paths, which page goes where) pass through Python; the
     image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
@@ -188,46 +189,58 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
         + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
         for n, row_texts in zip(counts, texts)
     ]
-    return rows, sizes, splits, stats
+    return [(rows, sizes, splits)], stats
 
 
 def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
-    """The `pdf` config's rows of one partition: each document with kept pairs, its PDF bytes
-    (read from where extract found it, checked against its content hash) and all its pairs.
-    A PDF that is gone or has changed since extract is counted and left out of this config."""
-    from docgen.extract import doc_id_of
-
+    """The `pdf` config's rows of one partition, as chunks read lazily: each document with kept
+    pairs, its PDF bytes (read from where extract found it, checked against its content hash)
+    and all its pairs. PDFs are read about ``row_group_mb`` at a time when the chunks are
+    written, so large files never pile up in memory. A PDF that is gone or has changed since
+    extract is counted and left out of this config."""
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
-    pages = wd.read("pages", part, columns=["doc_id", "page", "lang"]).to_pylist()
-    documents = wd.read("documents", part).to_pylist()
-    rows, sizes, splits = [], [], []
-    for doc in sorted(documents, key=lambda d: d["doc_id"]):
-        pairs = by_doc.get(doc["doc_id"])
-        if not pairs:
-            continue
-        path = Path(doc["path"])
-        if not path.is_file() or doc_id_of(path) != doc["doc_id"]:
-            stats["pdf_missing"] += 1
-            continue
-        data = path.read_bytes()
-        doc_pages = sorted((p["page"], p["lang"]) for p in pages if p["doc_id"] == doc["doc_id"])
-        rows.append(
-            {
-                "pdf": data,
-                "texts": [turn(q) for q in pairs],
-                "doc_id": doc["doc_id"],
-                "languages": sorted({lang for _, lang in doc_pages}),
-                "page_numbers": [n for n, _ in doc_pages],
-                "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
-            }
-        )
-        sizes.append(len(data) + sum(len(q["question"]) + len(q["answer"]) for q in pairs))
-        splits.append(split_of(doc["doc_id"], cfg))
-        stats[f"pdf_rows:{splits[-1]}"] += 1
+    langs_by_doc: dict[str, list] = {}
+    for p in wd.read("pages", part, columns=["doc_id", "page", "lang"]).to_pylist():
+        langs_by_doc.setdefault(p["doc_id"], []).append((p["page"], p["lang"]))
+    documents = sorted(wd.read("documents", part).to_pylist(), key=lambda d: d["doc_id"])
+    documents = [d for d in documents if by_doc.get(d["doc_id"])]
     schema = row_schema(cfg.metadata_columns, "pdf")
-    table = pa.Table.from_pylist(rows, schema) if rows else schema.empty_table()
-    return table, sizes, splits, stats
+
+    def chunks():
+        budget = cfg.row_group_mb * 2**20
+        start = 0
+        while start < len(documents):
+            end, size = start + 1, documents[start]["bytes"]
+            while end < len(documents) and size + documents[end]["bytes"] <= budget:
+                size += documents[end]["bytes"]
+                end += 1
+            rows = [r for d in documents[start:end] if (r := pdf_row(d)) is not None]
+            start = end
+            if rows:
+                sizes = [len(r["pdf"]) + sum(len(t["user"]) + len(t["assistant"])
+                                              for t in r["texts"]) for r in rows]  # fmt: skip
+                splits = [split_of(r["doc_id"], cfg) for r in rows]
+                stats.update(f"pdf_rows:{s}" for s in splits)
+                yield pa.Table.from_pylist(rows, schema), sizes, splits
+
+    def pdf_row(doc: dict) -> dict | None:
+        path = Path(doc["path"])
+        data = path.read_bytes() if path.is_file() else b""
+        if hashlib.sha256(data).hexdigest()[:16] != doc["doc_id"]:  # extract's doc_id_of
+            stats["pdf_missing"] += 1
+            return None
+        pairs, pages = by_doc[doc["doc_id"]], sorted(langs_by_doc.get(doc["doc_id"], []))
+        return {
+            "pdf": data,
+            "texts": [turn(q) for q in pairs],
+            "doc_id": doc["doc_id"],
+            "languages": sorted({lang for _, lang in pages}),
+            "page_numbers": [n for n, _ in pages],
+            "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
+        }
+
+    return chunks(), stats
 
 
 class SplitWriter:
@@ -335,18 +348,20 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
 
     bar = tqdm(desc="shard", unit="row", disable=not progress)
     for built in prefetched(build, wd.run_parts("kept")):
-        for config, (rows, sizes, splits, part_stats) in built.items():
-            stats.update(part_stats)
-            for split in sorted(set(splits)):
-                key = (config, split)
-                if key not in writers:
-                    writers[key] = SplitWriter(split, staging / config, cfg, config)
-                if len(set(splits)) == 1:  # the usual case: no copy
-                    writers[key].add(rows, sizes)
-                    continue
-                mask = [s == split for s in splits]
-                writers[key].add(rows.filter(pa.array(mask)), [n for n, m in zip(sizes, mask) if m])
-        bar.update(len(built["default"][1]))
+        for config, (chunks, part_stats) in built.items():
+            for rows, sizes, splits in chunks:
+                for split in sorted(set(splits)):
+                    key = (config, split)
+                    if key not in writers:
+                        writers[key] = SplitWriter(split, staging / config, cfg, config)
+                    if len(set(splits)) == 1:  # the usual case: no copy
+                        writers[key].add(rows, sizes)
+                        continue
+                    mask = [s == split for s in splits]
+                    chosen = [n for n, m in zip(sizes, mask) if m]
+                    writers[key].add(rows.filter(pa.array(mask)), chosen)
+            stats.update(part_stats)  # after the chunks: the pdf config counts as it reads
+        bar.update(built["default"][1]["rows"])
     bar.close()
     # Names need the shard counts, known only now: move staged files into place.
     split_names: dict[str, dict[str, list[str]]] = {}

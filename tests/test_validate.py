@@ -98,3 +98,24 @@ def test_missing_features_metadata_and_exit_code(out, capsys):
     assert main(["validate", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "1 problem(s)" in err and "no usable `huggingface` features metadata" in err
+
+
+def test_a_pdf_gone_since_extract_is_left_out_of_the_pdf_config(good_out, tmp_path):
+    from docgen.config import ShardConfig
+    from docgen.extract import DOCUMENT_SCHEMA
+    from docgen.shard import write_shards
+    from docgen.workdir import WorkDir
+
+    work = tmp_path / "work"
+    shutil.copytree(good_out.parent / "work", work)
+    wd = WorkDir(work)
+    (part,) = wd.parts("documents")
+    rows = wd.read("documents", part).to_pylist()
+    rows[0]["path"] = str(tmp_path / "moved-away.pdf")
+    fp = wd.info(wd.part_path("documents", part))["fingerprint"]
+    wd.write(wd.part_path("documents", part), pa.Table.from_pylist(rows, DOCUMENT_SCHEMA), fp, {})
+    result = write_shards(str(work), str(tmp_path / "out"), ShardConfig(pdf_config=True), False)
+    assert result["pdf"] == {"rows": 2, "missing": 1, "splits": result["pdf"]["splits"]}
+    problems, counts = validate(tmp_path / "out")
+    assert not problems, problems.lines()
+    assert counts["pdf:train"]["rows"] == 2 and counts["train"]["rows"] == 3

@@ -73,6 +73,8 @@ class FilterConfig:
     page_similarity: float = 0.8  # Jaccard of word 3-grams for pages to be near-duplicates
     max_pair_copies: int = 3  # copies of a near-identical question+answer across the dataset
     pair_similarity: float = 0.9  # Jaccard of question and answer tokens for pairs
+    judge: bool = False  # LLM-as-judge through the generate backend (openai or vllm)
+    judge_min_score: int = 4  # judge scores 1-5; pairs below are dropped as judge_low_score
 
 
 @dataclass

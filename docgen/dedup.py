@@ -27,6 +27,7 @@ from docgen.text import ngrams, tokens
 from docgen.workdir import WorkDir
 
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
+LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
 MIN_PAGE_TOKENS = 20  # pages with less text (covers, scans without OCR) are not compared
 NUM_PERM = 64
 
@@ -134,13 +135,19 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig) -> Counter:
         rows = table.select(["doc_id", "pages", "question", "answer", "keep", "reason"]).to_pylist()
         keep, reason = [], []
         for row in rows:
-            verdict = row["reason"] if row["reason"] not in DATASET_REASONS else None
+            # Pairs the judge dropped after an earlier pass still count as copies, so a rerun
+            # decides exactly as the first run did.
+            later = row["reason"] if row["reason"] in LATER_REASONS else None
+            verdict = (
+                row["reason"] if row["reason"] not in DATASET_REASONS + LATER_REASONS else None
+            )
             if verdict is None and any((row["doc_id"], n) in surplus_pages for n in row["pages"]):
                 verdict = "near_duplicate_page"
             if verdict is None and pairs is not None:
                 items = set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
                 if items and pairs.add(items) >= cfg.max_pair_copies:
                     verdict = "duplicate_pair"
+            verdict = verdict or later
             keep.append(verdict is None)
             reason.append(verdict)
             if verdict in DATASET_REASONS:
@@ -153,7 +160,8 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig) -> Counter:
             table = table.set_column(
                 table.schema.get_field_index("reason"), "reason", pa.array(reason, pa.string())
             )
-            stats = verdict_stats(table, info.get("stats", {}).get("seconds", 0))
+            old = info.get("stats", {})
+            stats = {**old, **verdict_stats(table, old.get("seconds", 0))}
             wd.write(path, table, info["fingerprint"], stats)
     return drops
 

@@ -16,6 +16,7 @@ from docgen.dedup import dedup_dataset
 from docgen.extract import extract_partition, plan
 from docgen.filters import filter_partition
 from docgen.generate import generate_parts
+from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.shard import write_shards
 from docgen.workdir import WorkDir, sum_stats
@@ -53,15 +54,33 @@ def check_generate(cfg: RunConfig) -> None:
         cfg.generate.model = backend.server_model()
 
 
+def backend_cluster(stack: ExitStack, client, g):
+    """The client a generation backend runs on, and the resources its tasks ask for: GPU
+    backends get workers that declare a GPU (one engine each)."""
+    if g.backend not in GPU_BACKENDS:
+        return client, None
+    client = stack.enter_context(gpu_cluster(client))
+    return client, ({"GPU": 1} if client is not None else None)
+
+
+def run_judge(client, cfg: RunConfig, parts: list[str]) -> dict:
+    """The optional LLM judge over the kept partitions, on the generate backend."""
+    if cfg.generate.backend not in ("openai", "vllm"):
+        raise SystemExit("filter.judge needs an LLM: set generate.backend to openai or vllm")
+    check_generate(cfg)
+    with ExitStack() as stack:
+        client, resources = backend_cluster(stack, client, cfg.generate)
+        groups = task_groups(parts, cfg, n_workers(client))
+        args = [(cfg.work, group, cfg.generate, cfg.filter) for group in groups]
+        return sum_stats(map_stage(client, judge_parts, args, "judge", cfg.run.progress, resources))
+
+
 def run_generate(client, cfg: RunConfig) -> dict:
     """The generate stage; with a token budget, tasks go in waves and stop once it is spent."""
     parts = WorkDir(cfg.work).run_parts("pages")
     g = cfg.generate
     with ExitStack() as stack:
-        resources = None
-        if g.backend in GPU_BACKENDS:
-            client = stack.enter_context(gpu_cluster(client))
-            resources = {"GPU": 1} if client is not None else None
+        client, resources = backend_cluster(stack, client, g)
         workers = n_workers(client)
         groups = task_groups(parts, cfg, workers)
         if g.token_budget is None:
@@ -103,6 +122,8 @@ def run_filter(client, cfg: RunConfig) -> dict:
     parts = wd.run_parts("kept")
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter)
+    if cfg.filter.judge:
+        stats["judge"] = run_judge(client, cfg, parts)
     final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
     dropped: Counter = Counter()
     for s in final:

@@ -67,6 +67,15 @@ def answer_pairs(prompt: str, n: int) -> list[dict]:
     return pairs[:n]
 
 
+def judge_verdicts(prompt: str) -> list[dict]:
+    """Score 5 when the answer is written in the document, 1 when it is not."""
+    document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
+    pairs = prompt.split("<pairs>", 1)[1].split("</pairs>", 1)[0]
+    answers = re.findall(r"^\s*A: (.*)$", pairs, re.MULTILINE)
+    return [{"index": i, "score": 5 if a.strip() in document else 1}
+            for i, a in enumerate(answers, 1)]  # fmt: skip
+
+
 class FakeLLM:
     def __init__(self, args):
         self.args = args
@@ -76,6 +85,9 @@ class FakeLLM:
 
     def reply(self, body: dict) -> str:
         prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+        if "<pairs>" in prompt:  # the judge prompt
+            self.stats["judge_requests"] += 1
+            return json.dumps({"verdicts": judge_verdicts(prompt)}, ensure_ascii=False)
         wanted = re.search(r"Write (\d+) question", prompt)
         pairs = answer_pairs(prompt, int(wanted.group(1)) if wanted else 4)
         if body.get("response_format"):

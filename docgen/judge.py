@@ -1,0 +1,114 @@
+"""Optional LLM-as-judge (``filter.judge: true``, off by default).
+
+After the rule-based filters, the generation backend (``openai`` or ``vllm``, as configured under
+``generate``) reads each document's pages with its kept pairs (``prompts/judge``) and scores every
+pair's groundedness from 1 to 5. Pairs under ``filter.judge_min_score`` are dropped as
+``judge_low_score``; every judged pair keeps its score in a ``judge_score`` column. A document the
+judge could not score (server down, malformed reply) keeps its pairs and is counted as
+``judge_failed``: the judge only ever removes what it actually scored low.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+
+import pyarrow as pa
+
+from docgen.config import FilterConfig, GenerateConfig
+from docgen.dedup import verdict_stats
+from docgen.prompting import Chat, load_prompts
+from docgen.workdir import WorkDir, fingerprint
+
+
+def judge_chats(rows: list[dict], pages: dict[str, list[dict]], per_chat: int):
+    """(chat, row indices) per document and batch of at most ``per_chat`` kept pairs."""
+    prompts = load_prompts("judge")
+    by_doc: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row["keep"]:
+            by_doc.setdefault(row["doc_id"], []).append(i)
+    for doc_id, indices in sorted(by_doc.items()):
+        doc_pages = sorted(pages.get(doc_id, []), key=lambda p: p["page"])
+        lang = doc_pages[0]["lang"] if doc_pages else "und"
+        for start in range(0, len(indices), per_chat):
+            batch = indices[start : start + per_chat]
+            user = prompts.user_template.render(
+                role=prompts.roles["judge"], lang=lang, pages=doc_pages,
+                pairs=[rows[i] for i in batch],
+            )  # fmt: skip
+            messages = [
+                {"role": "system", "content": prompts.system},
+                {"role": "user", "content": user},
+            ]
+            yield Chat(doc_id, start, messages, [p["page"] for p in doc_pages], "judge", lang,
+                       len(batch)), batch  # fmt: skip
+
+
+def scores_of(text: str, n: int) -> list[int | None]:
+    """The scores of a judge reply, by pair (None where the reply gave none)."""
+    import jsonschema
+
+    data = json.loads(text.strip().removeprefix("```json").removesuffix("```"))
+    jsonschema.validate(data, load_prompts("judge").schema)
+    scores: list[int | None] = [None] * n
+    for verdict in data["verdicts"]:
+        if 1 <= verdict["index"] <= n:
+            scores[verdict["index"] - 1] = verdict["score"]
+    return scores
+
+
+def judge_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+    """Judge the kept pairs of ``parts``; rewrite each partition with its verdicts."""
+    from docgen.generate import backend_for
+
+    wd = WorkDir(work)
+    backend = backend_for(replace(gen, prompts="judge"))
+    totals: Counter = Counter()
+    for part in parts:
+        totals.update(judge_partition(wd, part, backend, gen, cfg))
+    return dict(totals)
+
+
+def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+    path = wd.part_path("kept", part)
+    info = wd.info(path)
+    mark = fingerprint([info.get("fingerprint"), gen.model, cfg.judge_min_score])
+    if info.get("stats", {}).get("judge") == mark:
+        return Counter(skipped=1)
+    table = wd.read("kept", part)
+    rows = table.to_pylist()
+    pages: dict[str, list[dict]] = {}
+    columns = ["doc_id", "page", "text", "tables", "lang"]
+    for p in wd.read("pages", part, columns=columns).to_pylist():
+        pages.setdefault(p["doc_id"], []).append(p)
+    jobs = list(judge_chats(rows, pages, gen.max_pairs_per_request))
+    scores: list[int | None] = [row.get("judge_score") for row in rows]
+    counts: Counter = Counter()
+
+    def done(k: int, completion) -> None:
+        batch = jobs[k][1]
+        try:
+            if completion.error:
+                raise ValueError(completion.error)
+            for i, score in zip(batch, scores_of(completion.text, len(batch))):
+                scores[i] = score
+            counts["judged_chats"] += 1
+        except Exception:  # noqa: BLE001 - a failed verdict keeps the pairs, counted
+            counts["judge_failed"] += 1
+
+    backend.complete([chat for chat, _ in jobs], done, None)
+    keep = [r["keep"] and (s is None or s >= cfg.judge_min_score) for r, s in zip(rows, scores)]
+    reason = [r["reason"] if k or r["reason"] else "judge_low_score" for r, k in zip(rows, keep)]
+    for name, values, kind in (("keep", keep, pa.bool_()), ("reason", reason, pa.string()),
+                               ("judge_score", scores, pa.int8())):  # fmt: skip
+        column = pa.array(values, kind)
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, column)
+        else:
+            table = table.append_column(name, column)
+    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, "judge": mark}
+    wd.write(path, table, info["fingerprint"], stats)
+    return counts

@@ -96,43 +96,43 @@ def check_texts(where: str, texts, problems: Problems, counts: Counter) -> None:
                 problems.add("texts", f"{where}: pair {j} has an empty {field}")
 
 
+def rows_of(path: Path, name: str, counts: Counter, batch_size: int):
+    """(where, row) for every row of a shard, a batch at a time; counts the rows."""
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+        for row in batch.to_pylist():
+            counts["rows"] += 1
+            yield f"{name} row {number}", row
+            number += 1
+
+
 def check_pdf_rows(path: Path, problems: Problems, counts: Counter) -> None:
     """Rows of the `pdf` config: every PDF opens and has pages, every row has pairs."""
     import pymupdf
 
-    row_number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=16):
-        for row in batch.to_pylist():
-            where = f"pdf/{path.name} row {row_number}"
-            row_number += 1
-            counts["rows"] += 1
-            try:
-                with pymupdf.open(stream=row["pdf"] or b"", filetype="pdf") as doc:
-                    assert doc.page_count > 0, "no pages"
-            except Exception as exc:  # noqa: BLE001 - any reader error is the finding
-                problems.add("pdf", f"{where}: the PDF does not open ({exc})")
-            check_texts(where, row["texts"], problems, counts)
+    for where, row in rows_of(path, f"pdf/{path.name}", counts, batch_size=16):
+        try:
+            with pymupdf.open(stream=row["pdf"] or b"", filetype="pdf") as doc:
+                assert doc.page_count > 0, "no pages"
+        except Exception as exc:  # noqa: BLE001 - any reader error is the finding
+            problems.add("pdf", f"{where}: the PDF does not open ({exc})")
+        check_texts(where, row["texts"], problems, counts)
 
 
 def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
     from PIL import Image
 
-    row_number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
-        for row in batch.to_pylist():
-            where = f"{path.name} row {row_number}"
-            row_number += 1
-            counts["rows"] += 1
-            if not row["images"]:
-                problems.add("images", f"{where}: no image")
-            for j, image in enumerate(row["images"] or []):
-                counts["images"] += 1
-                try:
-                    with Image.open(io.BytesIO(image["bytes"] or b"")) as im:
-                        im.load()
-                except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
-                    problems.add("images", f"{where}: image {j} does not decode ({exc})")
-            check_texts(where, row["texts"], problems, counts)
+    for where, row in rows_of(path, path.name, counts, batch_size=64):
+        if not row["images"]:
+            problems.add("images", f"{where}: no image")
+        for j, image in enumerate(row["images"] or []):
+            counts["images"] += 1
+            try:
+                with Image.open(io.BytesIO(image["bytes"] or b"")) as im:
+                    im.load()
+            except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
+                problems.add("images", f"{where}: image {j} does not decode ({exc})")
+        check_texts(where, row["texts"], problems, counts)
 
 
 def read_card(out: Path, problems: Problems) -> tuple[dict, str]:

@@ -10,12 +10,12 @@ judge could not score (server down, malformed reply) keeps its pairs and is coun
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import replace
 
 import pyarrow as pa
 
+from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
 from docgen.prompting import Chat, load_prompts
@@ -46,19 +46,6 @@ def judge_chats(rows: list[dict], pages: dict[str, list[dict]], per_chat: int):
                        len(batch)), batch  # fmt: skip
 
 
-def scores_of(text: str, n: int) -> list[int | None]:
-    """The scores of a judge reply, by pair (None where the reply gave none)."""
-    import jsonschema
-
-    data = json.loads(text.strip().removeprefix("```json").removesuffix("```"))
-    jsonschema.validate(data, load_prompts("judge").schema)
-    scores: list[int | None] = [None] * n
-    for verdict in data["verdicts"]:
-        if 1 <= verdict["index"] <= n:
-            scores[verdict["index"] - 1] = verdict["score"]
-    return scores
-
-
 def judge_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
     """Judge the kept pairs of ``parts``; rewrite each partition with its verdicts."""
     from docgen.generate import backend_for
@@ -86,19 +73,15 @@ def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: F
     jobs = list(judge_chats(rows, pages, gen.max_pairs_per_request))
     scores: list[int | None] = [row.get("judge_score") for row in rows]
     counts: Counter = Counter()
-
-    def done(k: int, completion) -> None:
-        batch = jobs[k][1]
-        try:
-            if completion.error:
-                raise ValueError(completion.error)
-            for i, score in zip(batch, scores_of(completion.text, len(batch))):
-                scores[i] = score
-            counts["judged_chats"] += 1
-        except Exception:  # noqa: BLE001 - a failed verdict keeps the pairs, counted
+    replies = ask_json(backend, [chat for chat, _ in jobs], load_prompts("judge").schema)
+    for (_, batch), reply in zip(jobs, replies):
+        if reply is None:  # a failed verdict keeps the pairs, counted
             counts["judge_failed"] += 1
-
-    backend.complete([chat for chat, _ in jobs], done, None)
+            continue
+        counts["judged_chats"] += 1
+        for verdict in reply["verdicts"]:
+            if 1 <= verdict["index"] <= len(batch):
+                scores[batch[verdict["index"] - 1]] = verdict["score"]
     keep = [r["keep"] and (s is None or s >= cfg.judge_min_score) for r, s in zip(rows, scores)]
     reason = [r["reason"] if k or r["reason"] else "judge_low_score" for r, k in zip(rows, keep)]
     for name, values, kind in (("keep", keep, pa.bool_()), ("reason", reason, pa.string()),

@@ -149,3 +149,25 @@ class LLMBackend(Backend):
             note = f"{cause}: {message}"
             note = f"chunk {chat.index}, {note}" if chat.index > 1 else note
             result.error = f"{result.error}; {note}" if result.error else note
+
+
+def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict) -> list[dict | None]:
+    """Send ``chats`` and return each reply as JSON valid under ``schema``, or None where the
+    chat failed or the reply did not parse (used by the judge and the translator)."""
+    import jsonschema
+
+    replies: list[dict | None] = [None] * len(chats)
+
+    def done(k: int, completion: Completion) -> None:
+        if completion.error:
+            return
+        try:
+            text = completion.text.strip().removeprefix("```json").removesuffix("```")
+            data = json.loads(text)
+            jsonschema.validate(data, schema)
+        except (ValueError, jsonschema.ValidationError):
+            return
+        replies[k] = data
+
+    backend.complete(chats, done, None)
+    return replies

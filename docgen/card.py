@@ -145,8 +145,9 @@ def write_card(
         "questions that give their answer away or copy a line of the page, question language, "
         "answers grounded in the cited pages (spans, fuzzy spans, numbers and dates as values), "
         "exact and near-duplicate questions within a document, near-duplicate pairs and "
-        "boilerplate pages across the dataset (MinHash-LSH), and decontamination against an "
-        "evaluation set when one is given.",
+        "boilerplate pages across the dataset (MinHash-LSH), decontamination against an "
+        "evaluation set when one is given, and an LLM judge when enabled. Translated questions, "
+        "if any, keep the page's answer and say so in `source` (`translated-from:LANG`).",
         "- Dropped by reason: "
         + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none")
         + ".",

@@ -75,6 +75,8 @@ class FilterConfig:
     pair_similarity: float = 0.9  # Jaccard of question and answer tokens for pairs
     judge: bool = False  # LLM-as-judge through the generate backend (openai or vllm)
     judge_min_score: int = 4  # judge scores 1-5; pairs below are dropped as judge_low_score
+    translate_to: list[str] = field(default_factory=list)  # e.g. [en, ar]: kept questions too
+    back_translation_ratio: float = 80.0  # rapidfuzz ratio of back-translation to the original
 
 
 @dataclass

@@ -132,9 +132,15 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig) -> Counter:
     for part in parts:
         path = wd.part_path("kept", part)
         table = pq.read_table(path)
-        rows = table.select(["doc_id", "pages", "question", "answer", "keep", "reason"]).to_pylist()
+        columns = ["doc_id", "pages", "question", "answer", "keep", "reason"]
+        columns += [c for c in ["translated_from"] if c in table.schema.names]
+        rows = table.select(columns).to_pylist()
         keep, reason = [], []
         for row in rows:
+            if row.get("translated_from"):  # made after this pass, from a pair it kept
+                keep.append(row["keep"])
+                reason.append(row["reason"])
+                continue
             # Pairs the judge dropped after an earlier pass still count as copies, so a rerun
             # decides exactly as the first run did.
             later = row["reason"] if row["reason"] in LATER_REASONS else None

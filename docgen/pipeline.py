@@ -19,6 +19,7 @@ from docgen.generate import generate_parts
 from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.shard import write_shards
+from docgen.translate import translate_parts
 from docgen.workdir import WorkDir, sum_stats
 
 
@@ -63,16 +64,17 @@ def backend_cluster(stack: ExitStack, client, g):
     return client, ({"GPU": 1} if client is not None else None)
 
 
-def run_judge(client, cfg: RunConfig, parts: list[str]) -> dict:
-    """The optional LLM judge over the kept partitions, on the generate backend."""
+def run_llm_pass(client, cfg: RunConfig, parts: list[str], fn, name: str) -> dict:
+    """An LLM pass over the kept partitions (the judge, the translator) on the generate
+    backend."""
     if cfg.generate.backend not in ("openai", "vllm"):
-        raise SystemExit("filter.judge needs an LLM: set generate.backend to openai or vllm")
+        raise SystemExit(f"filter's {name} needs an LLM: set generate.backend to openai or vllm")
     check_generate(cfg)
     with ExitStack() as stack:
         client, resources = backend_cluster(stack, client, cfg.generate)
         groups = task_groups(parts, cfg, n_workers(client))
         args = [(cfg.work, group, cfg.generate, cfg.filter) for group in groups]
-        return sum_stats(map_stage(client, judge_parts, args, "judge", cfg.run.progress, resources))
+        return sum_stats(map_stage(client, fn, args, name, cfg.run.progress, resources))
 
 
 def run_generate(client, cfg: RunConfig) -> dict:
@@ -123,7 +125,9 @@ def run_filter(client, cfg: RunConfig) -> dict:
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter)
     if cfg.filter.judge:
-        stats["judge"] = run_judge(client, cfg, parts)
+        stats["judge"] = run_llm_pass(client, cfg, parts, judge_parts, "judge")
+    if cfg.filter.translate_to:
+        stats["translate"] = run_llm_pass(client, cfg, parts, translate_parts, "translate")
     final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
     dropped: Counter = Counter()
     for s in final:

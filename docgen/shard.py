@@ -111,6 +111,8 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
 def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
     """The kept pairs of a partition, per document, in their order."""
     columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
+    if "translated_from" in pq.read_schema(wd.part_path("kept", part)).names:
+        columns.append("translated_from")
     by_doc: dict[str, list] = {}
     for q in wd.read("kept", part, columns=columns).to_pylist():
         if q["keep"]:
@@ -119,11 +121,13 @@ def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
 
 
 def turn(q: dict) -> dict:
-    """One pair as a ``texts`` entry; ``source`` names the file and the pages it is about."""
+    """One pair as a ``texts`` entry; ``source`` names the file and the pages it is about (and
+    the question's original language when it was translated)."""
     return {
         "user": q["question"],
         "assistant": q["answer"],
-        "source": f"{q['source']} p{','.join(map(str, q['pages']))}",
+        "source": f"{q['source']} p{','.join(map(str, q['pages']))}"
+        + (f" translated-from:{q['translated_from']}" if q.get("translated_from") else ""),
     }
 
 

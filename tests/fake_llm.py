@@ -67,6 +67,21 @@ def answer_pairs(prompt: str, n: int) -> list[dict]:
     return pairs[:n]
 
 
+def translations(prompt: str) -> list[dict]:
+    """A stand-in translator: "[Target] question" there, the original back again; a question
+    about a motto comes back as something else (a translation that drifted)."""
+    target = re.search(r"into (.+?)\.\n", prompt).group(1)
+    block = prompt.split("<questions>", 1)[1].split("</questions>", 1)[0]
+    out = []
+    for i, question in enumerate(re.findall(r"^\d+\. (.*)$", block, re.MULTILINE), 1):
+        if question.startswith("["):  # translating back
+            back = question.split("] ", 1)[1]
+            out.append({"index": i, "text": "Something else entirely?" if "otto" in back else back})
+        else:
+            out.append({"index": i, "text": f"[{target}] {question}"})
+    return out
+
+
 def judge_verdicts(prompt: str) -> list[dict]:
     """Score 5 when the answer is written in the document, 1 when it is not."""
     document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
@@ -85,6 +100,9 @@ class FakeLLM:
 
     def reply(self, body: dict) -> str:
         prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+        if "<questions>" in prompt:  # the translation prompt
+            self.stats["translate_requests"] += 1
+            return json.dumps({"translations": translations(prompt)}, ensure_ascii=False)
         if "<pairs>" in prompt:  # the judge prompt
             self.stats["judge_requests"] += 1
             return json.dumps({"verdicts": judge_verdicts(prompt)}, ensure_ascii=False)

@@ -277,3 +277,47 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     assert manifest["stages"]["filter"]["judge"]["judge_failed"] == 2
     assert all(r["judge_score"] is None for r in rows)
     assert {r["answer"] for r in rows if r["keep"]} >= {"HACKED"}  # nothing scored, all kept
+
+
+def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, server_factory):
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    doc = pymupdf.open()
+    doc.new_page().insert_text(
+        (72, 72), "Purchase order\n\nOrder number: PO-4471\nMotto: Quality first\n", fontsize=11
+    )
+    doc.save(folder / "order.pdf")
+    server = server_factory()
+    cfg = llm_config(folder, tmp_path, [server.url], "filter.translate_to=[ar, en]")
+    manifest = run_pipeline(cfg)
+    wd = WorkDir(cfg.work)
+    rows = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    originals = [r for r in rows if r["translated_from"] is None and r["keep"]]
+    translated = [r for r in rows if r["translated_from"]]
+    assert originals and all(r["lang"] == "en" for r in originals)
+    # Into Arabic only (English is the page's own language); the motto question drifted in
+    # back-translation and was not used; answers stay the page's text.
+    motto = [r for r in originals if "otto" in r["question"]]
+    assert motto and len(translated) == len(originals) - len(motto)
+    for r in translated:
+        assert r["translated_from"] == "en" and r["lang"] == "ar" and r["keep"]
+        assert r["question"].startswith("[Arabic] ") and r["answer"] in {
+            o["answer"] for o in originals
+        }
+    counts = manifest["stages"]["filter"]["translate"]
+    assert counts["translated:en->ar"] == len(translated)
+    assert counts["translation_inconsistent"] == len(motto)
+    texts = [t for r in load_rows(cfg) for t in r["texts"]]
+    assert sum("translated-from:en" in t["source"] for t in texts) == len(translated)
+    before = server.stats()["translate_requests"]
+    run_pipeline(cfg)
+    assert server.stats()["translate_requests"] == before  # translated partitions are done
+    rerun = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    assert len(rerun) == len(rows)
+
+
+def load_rows(cfg):
+    import pyarrow.parquet as pq
+
+    files = sorted((Path(cfg.out) / "data").glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]

@@ -1,0 +1,120 @@
+"""Optional translation of kept pairs (``filter.translate_to: [en, ar, ...]``, off by default).
+
+The generate backend (``openai`` or ``vllm``) translates each kept question into every target
+language other than its own (``prompts/translate``), then translates it back; a translation whose
+back-translation is not at least ``filter.back_translation_ratio`` alike (rapidfuzz, normalised)
+to the original question is not used (counted as ``translation_inconsistent``). The answer is NOT
+translated: it stays the span of the page in the page's language, since a translated answer about
+untranslated page text would no longer be on the page (as MTVQA warns). Translated pairs are new
+rows of ``WORK/kept`` with ``translated_from`` set to the source language, and their ``source``
+says so in the shards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import pyarrow as pa
+
+from docgen.backends.llm import ask_json
+from docgen.config import FilterConfig, GenerateConfig
+from docgen.dedup import verdict_stats
+from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
+from docgen.text import normalize
+from docgen.workdir import WorkDir, fingerprint
+
+
+def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Chat]:
+    """One chat per (doc, source, target, questions) group."""
+    prompts = load_prompts("translate")
+    chats = []
+    for doc_id, source, target, questions in groups:
+        user = prompts.user_template.render(
+            role=prompts.roles["translate"], questions=questions,
+            source=LANGUAGE_NAMES.get(source, source), target=LANGUAGE_NAMES.get(target, target),
+        )  # fmt: skip
+        messages = [
+            {"role": "system", "content": prompts.system},
+            {"role": "user", "content": user},
+        ]
+        chats.append(Chat(doc_id, len(chats), messages, [], "translate", target, len(questions)))
+    return chats
+
+
+def translate_all(backend, groups) -> list[list[str | None]]:
+    """The translations of each group's questions, in order (None where none came back)."""
+    schema = load_prompts("translate").schema
+    out = []
+    for group, reply in zip(groups, ask_json(backend, translation_chats(groups), schema)):
+        texts: list[str | None] = [None] * len(group[3])
+        for item in (reply or {}).get("translations", []):
+            if 1 <= item["index"] <= len(texts) and item["text"].strip():
+                texts[item["index"] - 1] = item["text"].strip()
+        out.append(texts)
+    return out
+
+
+def translate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+    from docgen.generate import backend_for
+
+    wd = WorkDir(work)
+    backend = backend_for(replace(gen, prompts="translate"))
+    totals: Counter = Counter()
+    for part in parts:
+        totals.update(translate_partition(wd, part, backend, gen, cfg))
+    return dict(totals)
+
+
+def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+    from rapidfuzz import fuzz
+
+    path = wd.part_path("kept", part)
+    info = wd.info(path)
+    mark = fingerprint([info.get("fingerprint"), gen.model, cfg.translate_to,
+                        cfg.back_translation_ratio])  # fmt: skip
+    if info.get("stats", {}).get("translate") == mark:
+        return Counter(skipped=1)
+    table = wd.read("kept", part)
+    if "translated_from" not in table.schema.names:
+        table = table.append_column("translated_from", pa.nulls(table.num_rows, pa.string()))
+    rows = [r for r in table.to_pylist() if r["translated_from"] is None]  # drop earlier ones
+    groups, owners = [], []  # (doc, source, target, questions), row indices
+    by_key: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row["keep"]:
+            for target in cfg.translate_to:
+                if target != row["lang"]:
+                    by_key.setdefault((row["doc_id"], row["lang"], target), []).append(i)
+    for (doc_id, source, target), indices in sorted(by_key.items()):
+        for start in range(0, len(indices), gen.max_pairs_per_request):
+            batch = indices[start : start + gen.max_pairs_per_request]
+            groups.append((doc_id, source, target, [rows[i]["question"] for i in batch]))
+            owners.append(batch)
+    forward = translate_all(backend, groups)
+    back_groups = [(d, t, s, [q or "" for q in texts])
+                   for (d, s, t, _), texts in zip(groups, forward)]  # fmt: skip
+    backward = translate_all(backend, back_groups)
+    counts: Counter = Counter()
+    added = []
+    for (_, source, target, _), batch, there, again in zip(groups, owners, forward, backward):
+        for i, translated, back in zip(batch, there, again):
+            original = rows[i]
+            if translated is None or back is None:
+                counts["translation_failed"] += 1
+                continue
+            if (
+                fuzz.ratio(normalize(back), normalize(original["question"]))
+                < cfg.back_translation_ratio
+            ):
+                counts["translation_inconsistent"] += 1
+                continue
+            counts[f"translated:{source}->{target}"] += 1
+            added.append({**original, "question": translated, "lang": target,
+                          "pair_id": f"{original['pair_id']}-{target}",
+                          "translated_from": source})  # fmt: skip
+    table = pa.Table.from_pylist(rows + added, table.schema)
+    stats = {**info.get("stats", {}), **verdict_stats(table, 0), "translate": mark,
+             "translated": len(added)}  # fmt: skip
+    wd.write(path, table, info["fingerprint"], stats)
+    return counts

@@ -84,10 +84,6 @@ class Context:
     cfg: FilterConfig
 
     @property
-    def text(self) -> str:
-        return "\n".join(p.text for p in self.pages)
-
-    @property
     def lang(self) -> str:
         return self.pages[0].lang if self.pages else "und"
 

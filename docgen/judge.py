@@ -46,16 +46,24 @@ def judge_chats(rows: list[dict], pages: dict[str, list[dict]], per_chat: int):
                        len(batch)), batch  # fmt: skip
 
 
-def judge_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
-    """Judge the kept pairs of ``parts``; rewrite each partition with its verdicts."""
+def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
+                    prompts: str, partition_fn) -> dict:  # fmt: skip
+    """Run an LLM pass (``partition_fn(wd, part, backend, gen, cfg)``) over kept partitions with
+    the generate backend, set up once per worker and given the ``prompts`` set (its schema is
+    the structured output); returns the summed counts."""
     from docgen.generate import backend_for
 
     wd = WorkDir(work)
-    backend = backend_for(replace(gen, prompts="judge"))
+    backend = backend_for(replace(gen, prompts=prompts))
     totals: Counter = Counter()
     for part in parts:
-        totals.update(judge_partition(wd, part, backend, gen, cfg))
+        totals.update(partition_fn(wd, part, backend, gen, cfg))
     return dict(totals)
+
+
+def judge_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+    """Judge the kept pairs of ``parts``; rewrite each partition with its verdicts."""
+    return over_kept_parts(work, parts, gen, cfg, "judge", judge_partition)
 
 
 def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

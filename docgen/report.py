@@ -32,8 +32,9 @@ def summarize(lengths: Counter) -> dict:
     }
 
 
-def collect(work: str | Path) -> dict:
-    """Counts over every kept partition of the run (pairs judged, kept, and why not)."""
+def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
+    """Counts over every kept partition of the run (pairs judged, kept, and why not), and the
+    question and answer length histograms of the kept pairs (for the plots)."""
     wd = WorkDir(work)
     per_doc: Counter = Counter()
     q_len, a_len, reasons, kinds, langs, page_langs = (Counter() for _ in range(6))
@@ -72,8 +73,7 @@ def collect(work: str | Path) -> dict:
         "page_languages": dict(page_langs.most_common()),
         "generator": stages.get("generate", {}).get("model")
         or wd.manifest().get("config", {}).get("generate", {}).get("backend"),
-        "_lengths": (q_len, a_len),
-    }
+    }, (q_len, a_len)
 
 
 def bar(ax, counts: dict, title: str, xlabel: str = "") -> None:
@@ -85,14 +85,14 @@ def bar(ax, counts: dict, title: str, xlabel: str = "") -> None:
     ax.set_ylabel("count")
 
 
-def plot(stats: dict, out: Path) -> list[str]:
+def plot(stats: dict, lengths: tuple[Counter, Counter], out: Path) -> list[str]:
     """One PNG per view; returns their file names."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers
     import matplotlib.pyplot as plt
 
-    q_len, a_len = stats["_lengths"]
+    q_len, a_len = lengths
     views = {
         "pairs_per_document.png": lambda ax: bar(
             ax, stats["pairs_per_document"], "Kept pairs per document", "pairs"
@@ -124,8 +124,7 @@ def write_report(work: str | Path, out: str | Path) -> dict:
     """``out/stats.json`` and the plots; returns the stats."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stats = collect(work)
-    stats["plots"] = plot(stats, out)
-    del stats["_lengths"]
+    stats, lengths = collect(work)
+    stats["plots"] = plot(stats, lengths, out)
     (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), "utf-8")
     return stats

@@ -13,13 +13,13 @@ says so in the shards.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 
 import pyarrow as pa
 
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
+from docgen.judge import over_kept_parts
 from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
 from docgen.text import normalize
 from docgen.workdir import WorkDir, fingerprint
@@ -56,14 +56,8 @@ def translate_all(backend, groups) -> list[list[str | None]]:
 
 
 def translate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
-    from docgen.generate import backend_for
-
-    wd = WorkDir(work)
-    backend = backend_for(replace(gen, prompts="translate"))
-    totals: Counter = Counter()
-    for part in parts:
-        totals.update(translate_partition(wd, part, backend, gen, cfg))
-    return dict(totals)
+    """Add the translated pairs of ``parts``; rewrite each partition with them."""
+    return over_kept_parts(work, parts, gen, cfg, "translate", translate_partition)
 
 
 def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

@@ -18,11 +18,25 @@ import yaml
 class ExtractConfig:
     dpi: int = 150  # Docmatix rendered at 150 dpi ...
     max_image_side: int = 2940  # ... with the longest side capped at 2940 px
-    image_format: str = "png"
+    image_format: str = "png"  # png (lossless) | jpeg | webp
+    image_quality: int = 90  # jpeg / webp
+    colour: str = "auto"  # auto: one channel for pages without colour | rgb | gray
+    png_level: int = 1  # deflate level (0-3): 1 is the fastest that still compresses well
     tables: str = "pdfplumber"  # pdfplumber | pymupdf | off
+    ocr: str = "auto"  # auto: pages without a text layer | force: every page | off
+    ocr_languages: list[str] = field(
+        default_factory=lambda: ["eng", "ara", "chi_sim", "jpn", "kor"]
+    )
+    ocr_dpi: int = 300
     docs_per_partition: int = 16
+    # -- hostile input: caps, and limits on the process that reads each document --
     max_file_mb: float = 200.0
     max_pages: int = 2000
+    max_image_pixels: int = 100_000_000  # an embedded image larger than this: decompression bomb
+    isolate: bool = True  # each document in a child process with the limits below
+    memory_mb: int = 2048  # address-space ceiling of that process (0: none)
+    page_timeout_s: float = 120.0
+    doc_timeout_s: float = 1800.0
 
 
 @dataclass

@@ -1,26 +1,28 @@
-"""Extract stage: PDFs to page records (text, lines, words, tables, language, rendered image).
+"""Extract stage: PDFs to page records (text, lines, words, tables, language, OCR, image).
 
-Inputs are planned into partitions by content: ``doc_id`` is a hash of the PDF bytes, documents are
-sorted by it and cut into groups, and a group's id is a hash of its doc ids. Workers get paths, read
-the files themselves, and write ``pages/part-<id>.parquet`` plus
+Inputs (files, folders, globs, list files, tar shards, Parquet columns; see ``docgen.sources``) are
+planned into partitions by content: ``doc_id`` is a hash of the PDF bytes, documents are sorted
+by it and cut into groups, and a group's id is a hash of its doc ids. Workers get locations, read
+the bytes themselves, and write ``pages/part-<id>.parquet`` (in row groups, as pages are made),
 ``errors/extract-part-<id>.parquet`` and ``documents/part-<id>.parquet`` (where each document's
-bytes are, for the shards' optional `pdf` config).
-A bad document becomes an error row with its reason; the rest of the partition goes on.
+bytes are, for the shards' `pdf` config, and what was noticed about it).
+
+Each document runs in a child process with a memory ceiling and time limits (``docgen.isolate``):
+a hostile file costs an error row, never the run. A bad document or page becomes an error row
+with its reason; the rest of the partition goes on, and pages already made are kept.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import pyarrow as pa
 
-from docgen import layout
+from docgen import images, layout, ocr
 from docgen.config import ExtractConfig
-from docgen.text import detect_language
+from docgen.sources import Source, doc_id_of, iter_sources, looks_like_pdf, read_bytes
+from docgen.text import detect_language, dominant_script
 from docgen.workdir import WorkDir, fingerprint
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
@@ -45,7 +47,9 @@ PAGE_SCHEMA = pa.schema(
         ("tables", pa.list_(pa.string())),
         ("lang", pa.string()),
         ("direction", pa.string()),
+        ("script", pa.string()),
         ("ocr", pa.bool_()),
+        ("needs_ocr", pa.bool_()),
         ("image", pa.binary()),
         ("image_format", pa.string()),
         ("image_width", pa.int32()),
@@ -62,67 +66,132 @@ ERROR_SCHEMA = pa.schema(
     ]
 )
 
-# Where each document's bytes are, so later stages (the `pdf` config of the shards) can read them.
+# Where each document's bytes are (a file, or a member of a tar / a row of a Parquet file), so later
+# stages (the `pdf` config of the shards) can read them; and what was noticed about the file.
 DOCUMENT_SCHEMA = pa.schema(
-    [("doc_id", pa.string()), ("source", pa.string()), ("path", pa.string()), ("bytes", pa.int64())]
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("path", pa.string()),
+        ("member", pa.string()),
+        ("offset", pa.int64()),
+        ("bytes", pa.int64()),
+        ("meta", pa.string()),
+        ("notes", pa.list_(pa.string())),
+    ]
 )
+PAGES_PER_WRITE = 32  # pages buffered before a row group is written: memory stays flat
 
 
-def discover(inputs: list[str]) -> list[Path]:
-    """PDF files named by the inputs: files as given, folders searched recursively for *.pdf."""
-    found = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found += [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf"]
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"input not found: {item}")
-    return sorted(set(found))
-
-
-def doc_id_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def plan(inputs: list[str], docs_per_partition: int) -> tuple[list[tuple[str, list]], int]:
-    """Partitions ``(part_id, [(doc_id, path), ...])`` and how many inputs were duplicates."""
-    docs: dict[str, str] = {}
-    paths = discover(inputs)
-    for path in paths:
-        docs.setdefault(doc_id_of(path), str(path))
+def plan(inputs: list[str], docs_per_partition: int) -> tuple[list[tuple[str, list]], dict]:
+    """Partitions ``(part_id, [(doc_id, Source), ...])`` and the counts of the inputs: how many
+    PDFs were found, how many were the same bytes as another, and the error rows of inputs that
+    could not be read at all (a broken tar shard)."""
+    docs: dict[str, Source] = {}
+    found, unreadable = 0, []
+    for src, data in iter_sources(inputs):
+        if src.error:
+            unreadable.append(error_row(None, src.name, None, src.error))
+            continue
+        found += 1
+        docs.setdefault(doc_id_of(data), src)
     ids = sorted(docs)
     parts = []
     for i in range(0, len(ids), docs_per_partition):
         group = ids[i : i + docs_per_partition]
         parts.append((fingerprint(group)[:12], [(d, docs[d]) for d in group]))
-    return parts, len(paths) - len(docs)
+    counts = {"inputs": found, "duplicate_inputs": found - len(docs), "unreadable": unreadable}
+    return parts, counts
 
 
-def render(page, cfg: ExtractConfig) -> tuple[bytes, int, int]:
-    """The page as an image: ``cfg.dpi``, longest side capped at ``cfg.max_image_side`` pixels."""
+def error_row(doc_id: str | None, source: str, page: int | None, error: str) -> dict:
+    return {"doc_id": doc_id, "source": source, "page": page, "stage": "extract", "error": error}
+
+
+def open_pdf(src: Source, cfg: ExtractConfig):
+    """Open a PDF or raise ValueError with a reason a person can act on."""
     import pymupdf
 
-    zoom = cfg.dpi / 72
-    longest = max(page.rect.width, page.rect.height) * zoom
-    if longest > cfg.max_image_side:
-        zoom *= cfg.max_image_side / longest
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-    fmt = {"jpg": "jpeg"}.get(cfg.image_format, cfg.image_format)
-    data = pix.tobytes(fmt) if fmt in ("png", "jpeg") else pix.pil_tobytes(format=fmt.upper())
-    return data, pix.width, pix.height
+    size_mb = src.size / 2**20
+    if size_mb > cfg.max_file_mb:
+        raise ValueError(f"file too large: {size_mb:.0f} MB > {cfg.max_file_mb:g} MB")
+    try:
+        data = read_bytes(src)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the file: {exc}") from None
+    if not looks_like_pdf(data):
+        raise ValueError("not a PDF: no %PDF header")
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:  # MuPDF raises several types for unreadable bytes
+        raise ValueError(f"not a readable PDF: {exc}") from None
+    if doc.needs_pass:
+        raise ValueError("encrypted PDF: a password is required")
+    if doc.page_count == 0:
+        raise ValueError("PDF has no pages (broken beyond repair, or empty)")
+    if doc.page_count > cfg.max_pages:
+        raise ValueError(f"too many pages: {doc.page_count} > {cfg.max_pages}")
+    return doc
+
+
+def notes_of(doc) -> list[str]:
+    """What a person should know about a file we still extract: active content is never run,
+    attachments never opened."""
+    notes = []
+    if doc.is_repaired:
+        notes.append("damaged file repaired by MuPDF (broken xref or truncated)")
+    if n := doc.embfile_count():
+        notes.append(f"{n} embedded file(s), not extracted")
+    catalog = doc.pdf_catalog()
+    keys = ("Names/JavaScript", "OpenAction", "AA")
+    actions = [doc.xref_get_key(catalog, k) for k in keys]
+    scripts = [v for t, v in actions if t != "null"]
+    text = " ".join(doc.xref_object(int(v.split()[0])) if v.endswith(" R") else v for v in scripts)
+    if actions[0][0] != "null" or "/JS" in text or "/JavaScript" in text:
+        notes.append("JavaScript, not run")
+    return notes
+
+
+def check_images(page, cfg: ExtractConfig) -> None:
+    """Refuse a page whose embedded images would decode to more than ``max_image_pixels``
+    (decompression bombs: a few KB of flate that inflate to gigabytes)."""
+    for img in page.get_images(full=False):
+        width, height = img[2], img[3]
+        if width * height > cfg.max_image_pixels:
+            raise ValueError(
+                f"embedded image too large: {width}x{height} px > {cfg.max_image_pixels} "
+                "(decompression bomb guard, extract.max_image_pixels)"
+            )
+
+
+def page_text(page, cfg: ExtractConfig) -> tuple[object, dict, bool, bool]:
+    """The page's text page and text dict, whether OCR made them, and whether OCR was needed but
+    could not run. Vector paths are collected only on pages that can hold a ruled table (they
+    keep table cells apart, at a cost)."""
+    import pymupdf
+
+    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    ruled = cfg.tables != "off" and layout.ruled_grid_possible(page)
+    if ruled:
+        flags |= pymupdf.TEXT_COLLECT_VECTORS
+    textpage = page.get_textpage(flags=flags)
+    text = layout.text_dict(page, textpage)
+    if cfg.ocr == "off" or (cfg.ocr == "auto" and not ocr.needs_ocr(page, text)):
+        return textpage, text, False, False
+    if not ocr.available_languages():
+        return textpage, text, False, True
+    textpage = ocr.ocr_textpage(page, cfg.ocr_languages, cfg.ocr_dpi, flags)
+    return textpage, layout.text_dict(page, textpage), True, False
 
 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
-    lines = layout.visual_lines(page)
+    check_images(page, cfg)
+    textpage, text_dict, used_ocr, needs = page_text(page, cfg)
+    lines = layout.visual_lines(text_dict)
     text = "\n".join(line["text"] for line in lines)
     lang, direction = detect_language(text)
-    image, width, height = render(page, cfg)
+    pixels = images.render(page, cfg.dpi, cfg.max_image_side, cfg.colour)
+    fmt = {"jpg": "jpeg"}.get(cfg.image_format, cfg.image_format)
     return {
         "doc_id": doc_id,
         "source": source,
@@ -132,103 +201,144 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "height": page.rect.height,
         "text": text,
         "lines": lines,
-        "words": layout.words(page),
-        "tables": layout.tables(page, cfg.tables, direction == "rtl"),
+        "words": layout.words(page, textpage),
+        "tables": []
+        if used_ocr
+        else layout.tables(page, text_dict, cfg.tables, direction == "rtl"),
         "lang": lang,
         "direction": direction,
-        "ocr": False,
-        "image": image,
-        "image_format": cfg.image_format,
-        "image_width": width,
-        "image_height": height,
+        "script": dominant_script(text),
+        "ocr": used_ocr,
+        "needs_ocr": needs,
+        "image": images.encode(pixels, fmt, cfg.image_quality, cfg.png_level),
+        "image_format": fmt,
+        "image_width": pixels.shape[1],
+        "image_height": pixels.shape[0],
     }
 
 
-def open_pdf(path: str, cfg: ExtractConfig):
-    """Open a PDF or raise ValueError with a reason a person can act on."""
-    import pymupdf
-
-    size_mb = os.path.getsize(path) / 2**20
-    if size_mb > cfg.max_file_mb:
-        raise ValueError(f"file too large: {size_mb:.0f} MB > {cfg.max_file_mb:g} MB")
+def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
+    """One document as messages: ``("notes", [..])`` and ``("n_pages", n)`` once, then
+    ``("page", row)`` or ``("error", row)`` per page; a file that cannot be opened gives one
+    ``("error", row)`` for the document (page None)."""
     try:
-        doc = pymupdf.open(path, filetype="pdf")
-    except Exception as exc:  # MuPDF raises several types for unreadable bytes
-        raise ValueError(f"not a readable PDF: {exc}") from None
-    if doc.needs_pass:
-        raise ValueError("encrypted PDF: a password is required")
-    if doc.page_count == 0:
-        raise ValueError("PDF has no pages")
-    if doc.page_count > cfg.max_pages:
-        raise ValueError(f"too many pages: {doc.page_count} > {cfg.max_pages}")
-    return doc
-
-
-def extract_document(path: str, doc_id: str, cfg: ExtractConfig) -> tuple[list[dict], list[dict]]:
-    """Pages of one PDF and error rows for what could not be read (the whole file, or pages)."""
-    source = Path(path).name
-    try:
-        doc = open_pdf(path, cfg)
+        doc = open_pdf(src, cfg)
     except ValueError as exc:
-        return [], [
-            {
-                "doc_id": doc_id,
-                "source": source,
-                "page": None,
-                "stage": "extract",
-                "error": str(exc),
-            }
-        ]
-    pages, errors = [], []
+        yield "error", error_row(doc_id, src.name, None, str(exc))
+        return
     with doc:
-        for page in doc:
+        yield "notes", notes_of(doc)
+        yield "n_pages", doc.page_count
+        for number in range(doc.page_count):
             try:
-                pages.append(extract_page(page, doc_id, source, doc.page_count, cfg))
+                page = doc.load_page(number)
+                if doc.is_repaired and not page.read_contents().strip():
+                    raise ValueError("content lost: the file is damaged (repaired, page empty)")
+                row = extract_page(page, doc_id, src.name, doc.page_count, cfg)
             except Exception as exc:  # one broken page must not cost the document's others
-                errors.append(
-                    {
-                        "doc_id": doc_id,
-                        "source": source,
-                        "page": page.number + 1,
-                        "stage": "extract",
-                        "error": f"page failed: {exc}",
-                    }
-                )
-    return pages, errors
+                yield "error", error_row(doc_id, src.name, number + 1, f"page failed: {exc}")
+            else:
+                yield "page", row
+
+
+def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
+    """:func:`document_messages`, in the child process with its limits when ``cfg.isolate``;
+    ends with ``("end", None)`` or ``("failed", reason)``."""
+    if not cfg.isolate:
+        yield from document_messages(src, doc_id, cfg)
+        yield "end", None
+        return
+    from docgen.isolate import run_isolated
+
+    task = ("docgen.extract.document_messages", (src, doc_id, cfg))
+    yield from run_isolated(task, cfg.memory_mb, cfg.page_timeout_s, cfg.doc_timeout_s)
 
 
 def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> dict:
     """Extract one partition unless it is already done with the same config; return its stats."""
     wd = WorkDir(work)
-    fp = fingerprint({"docs": docs, "cfg": asdict(cfg)})
+    fp = fingerprint({"docs": [(d, asdict(s)) for d, s in docs], "cfg": asdict(cfg)})
     out = wd.part_path("pages", part)
-    documents = wd.part_path("documents", part)
-    if wd.done(documents, fp) is None:
-        rows = [
-            {"doc_id": d, "source": Path(path).name, "path": str(Path(path).resolve()),
-             "bytes": os.path.getsize(path)}
-            for d, path in docs
-        ]  # fmt: skip
-        table = pa.Table.from_pylist(rows, DOCUMENT_SCHEMA)
-        wd.write(documents, table, fp, {"documents": len(rows)})
     if (stats := wd.done(out, fp)) is not None:
         return {**stats, "skipped": 1}
     start = time.perf_counter()
-    pages, errors = [], []
-    for doc_id, path in docs:
-        p, e = extract_document(path, doc_id, cfg)
-        pages += p
-        errors += e
-    failed = {e["doc_id"] for e in errors if e["page"] is None}
-    stats = {
-        "documents": len(docs) - len(failed),
-        "failed_documents": len(failed),
-        "pages": len(pages),
-        "failed_pages": sum(e["page"] is not None for e in errors),
-        "seconds": round(time.perf_counter() - start, 3),
-        "skipped": 0,
-    }
-    # Errors first, pages last: the pages file is the marker that the partition is complete.
-    wd.write(wd.error_path("extract", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats)
-    wd.write(out, pa.Table.from_pylist(pages, PAGE_SCHEMA), fp, stats)
+    stats = {"documents": 0, "failed_documents": 0, "pages": 0, "failed_pages": 0}
+    stats.update(ocr_pages=0, needs_ocr_pages=0, killed=0, javascript=0, embedded_files=0)
+    errors, documents, batch = [], [], []
+    writer = wd.writer(out, PAGE_SCHEMA)
+    try:
+        for doc_id, src in docs:
+            notes, pages, last, n_pages = [], 0, 0, None
+            for kind, payload in run_document(src, doc_id, cfg):
+                if kind == "page":
+                    batch.append(payload)
+                    pages += 1
+                    stats["ocr_pages"] += payload["ocr"]
+                    stats["needs_ocr_pages"] += payload["needs_ocr"]
+                    if len(batch) >= PAGES_PER_WRITE:
+                        writer.write(batch)
+                        batch = []
+                elif kind == "error":
+                    errors.append(payload)
+                elif kind == "notes":
+                    notes = payload
+                elif kind == "n_pages":
+                    n_pages = payload
+                elif kind == "failed":  # the child was killed: time limit, memory, crash
+                    stats["killed"] += 1
+                    errors.append(failure_row(doc_id, src.name, last, n_pages, payload))
+                if kind in ("page", "error") and payload["page"] is not None:
+                    last = payload["page"]
+            stats["pages"] += pages
+            stats["documents" if pages else "failed_documents"] += 1
+            stats["javascript"] += any("JavaScript" in n for n in notes)
+            stats["embedded_files"] += any("embedded file" in n for n in notes)
+            documents.append(document_row(doc_id, src, notes))
+        writer.write(batch)
+        stats["failed_pages"] = sum(e["page"] is not None for e in errors)
+        stats["seconds"] = round(time.perf_counter() - start, 3)
+        stats["skipped"] = 0
+        # Documents and errors first, pages last: the pages file marks the partition complete.
+        wd.write(wd.part_path("documents", part), pa.Table.from_pylist(documents, DOCUMENT_SCHEMA),
+                 fp, stats)  # fmt: skip
+        wd.write(wd.error_path("extract", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp,
+                 stats)  # fmt: skip
+        writer.finish(fp, stats)
+    except BaseException:
+        writer.abort()
+        raise
     return stats
+
+
+def failure_row(doc_id, source, last: int, n_pages: int | None, reason: str) -> dict:
+    """The error row of a document whose process was killed: for the whole document when no
+    page came back, else for the page it was on (pages before it are kept)."""
+    if not last:
+        return error_row(doc_id, source, None, reason)
+    rest = f"; pages {last + 1}-{n_pages} not extracted" if n_pages and n_pages > last + 1 else ""
+    return error_row(doc_id, source, last + 1, f"{reason}{rest}")
+
+
+def document_row(doc_id: str, src: Source, notes: list[str]) -> dict:
+    return {
+        "doc_id": doc_id,
+        "source": src.name,
+        "path": src.path,
+        "member": src.member,
+        "offset": src.offset,
+        "bytes": src.size,
+        "meta": src.meta,
+        "notes": notes,
+    }
+
+
+def source_of(document: dict) -> Source:
+    """The :class:`Source` of a row of ``documents/part-<id>.parquet``."""
+    return Source(
+        document["source"],
+        document["path"],
+        document.get("member"),
+        document.get("offset") or 0,
+        document.get("bytes") or 0,
+        document.get("meta"),
+    )

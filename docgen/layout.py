@@ -22,10 +22,18 @@ def text_flags():
     )
 
 
-def fragments(page) -> list[dict]:
+def text_dict(page, textpage=None) -> dict:
+    """MuPDF's text of the page (from ``textpage`` when given: one made by OCR, or one shared by
+    every reader of the page so the page is parsed once)."""
+    if textpage is None:
+        return page.get_text("dict", flags=text_flags())
+    return page.get_text("dict", textpage=textpage)
+
+
+def fragments(text: dict) -> list[dict]:
     """Every text line MuPDF found, with its box, largest font size and boldness."""
     out = []
-    for block in page.get_text("dict", flags=text_flags())["blocks"]:
+    for block in text["blocks"]:
         for line in block.get("lines", []):
             spans = [s for s in line["spans"] if s["text"].strip()]
             if not spans:
@@ -56,10 +64,66 @@ def join(parts: list[dict]) -> str:
     return text
 
 
-def visual_lines(page) -> list[dict]:
-    """Lines in reading order: top to bottom, fragments on one baseline merged."""
+def find_gutter(frags: list[dict]) -> tuple[float, float] | None:
+    """The widest vertical strip that separates columns of text: crossed by few fragments (a
+    title, a running header, a full-width caption), with at least three fragments and a quarter
+    of the width on each side. Key-value forms and narrow table columns fail the width test and
+    keep being read row by row."""
+    if len(frags) < 6:
+        return None
+    x0 = min(f["bbox"][0] for f in frags)
+    x1 = max(f["bbox"][2] for f in frags)
+    size = sorted(f["size"] for f in frags)[len(frags) // 2]
+    edges = sorted({f["bbox"][0] for f in frags} | {f["bbox"][2] for f in frags})
+    best = None
+    for a, b in zip(edges, edges[1:]):
+        if b - a < max(6.0, 0.8 * size):
+            continue
+        crossing = sum(f["bbox"][0] < b and f["bbox"][2] > a for f in frags)
+        left = [f for f in frags if f["bbox"][2] <= a]
+        right = [f for f in frags if f["bbox"][0] >= b]
+        if crossing > max(2, len(frags) // 10) or min(len(left), len(right)) < 3:
+            continue
+        if min(a - x0, x1 - b) < 0.25 * (x1 - x0):
+            continue
+        if best is None or b - a > best[1] - best[0]:
+            best = (a, b)
+    return best
+
+
+def reading_blocks(frags: list[dict], rtl: bool) -> list[list[dict]]:
+    """Fragments grouped into blocks in the order a person reads them: fragments crossing a
+    column gutter (titles, headers, footers) in their place from top to bottom, and between
+    them each column in turn (right column first on right-to-left pages); recursive, so three
+    columns or columns inside a section work too."""
+    gutter = find_gutter(frags)
+    if gutter is None:
+        return [frags] if frags else []
+    a, b = gutter
+    blocks: list[list[dict]] = []
+    section: list[dict] = []
+
+    def flush():
+        left = [f for f in section if f["bbox"][2] <= a]
+        right = [f for f in section if f["bbox"][2] > a]
+        for side in (right, left) if rtl else (left, right):
+            blocks.extend(reading_blocks(side, rtl))
+        section.clear()
+
+    for f in sorted(frags, key=lambda f: (f["bbox"][1], f["bbox"][0])):
+        if f["bbox"][0] < b and f["bbox"][2] > a:
+            flush()
+            blocks.append([f])
+        else:
+            section.append(f)
+    flush()
+    return blocks
+
+
+def rows_of(frags: list[dict]) -> list[list[dict]]:
+    """Fragments of one block grouped into visual lines, top to bottom."""
     rows: list[list[dict]] = []
-    for frag in sorted(fragments(page), key=lambda f: (f["bbox"][1], f["bbox"][0])):
+    for frag in sorted(frags, key=lambda f: (f["bbox"][1], f["bbox"][0])):
         y0, y1 = frag["bbox"][1], frag["bbox"][3]
         row = rows[-1] if rows else None
         if row is not None:
@@ -69,30 +133,41 @@ def visual_lines(page) -> list[dict]:
                 row.append(frag)
                 continue
         rows.append([frag])
+    return rows
+
+
+def visual_lines(text: dict) -> list[dict]:
+    """Lines in reading order: blocks (columns, headers, footers) in turn, top to bottom within
+    each, fragments on one baseline merged (right to left on RTL lines)."""
+    frags = fragments(text)
+    page_rtl = is_rtl("".join(f["text"] for f in frags))
     lines = []
-    for row in rows:
-        rtl = is_rtl("".join(f["text"] for f in row))
-        row.sort(key=lambda f: -f["bbox"][2] if rtl else f["bbox"][0])
-        boxes = [f["bbox"] for f in row]
-        lines.append(
-            {
-                "text": join(row),
-                "size": float(max(f["size"] for f in row)),
-                "bold": all(f["bold"] for f in row),
-                "x0": min(b[0] for b in boxes),
-                "y0": min(b[1] for b in boxes),
-                "x1": max(b[2] for b in boxes),
-                "y1": max(b[3] for b in boxes),
-            }
-        )
+    for block in reading_blocks(frags, page_rtl):
+        for row in rows_of(block):
+            rtl = is_rtl("".join(f["text"] for f in row))
+            row.sort(key=lambda f: -f["bbox"][2] if rtl else f["bbox"][0])
+            boxes = [f["bbox"] for f in row]
+            lines.append(
+                {
+                    "text": join(row),
+                    "size": float(max(f["size"] for f in row)),
+                    "bold": all(f["bold"] for f in row),
+                    "x0": min(b[0] for b in boxes),
+                    "y0": min(b[1] for b in boxes),
+                    "x1": max(b[2] for b in boxes),
+                    "y1": max(b[3] for b in boxes),
+                }
+            )
     return lines
 
 
-def words(page) -> list[dict]:
-    return [
-        {"text": fold(w[4]), "x0": w[0], "y0": w[1], "x1": w[2], "y1": w[3]}
-        for w in page.get_text("words", flags=text_flags())
-    ]
+def words(page, textpage=None) -> list[dict]:
+    found = (
+        page.get_text("words", flags=text_flags())
+        if textpage is None
+        else page.get_text("words", textpage=textpage)
+    )
+    return [{"text": fold(w[4]), "x0": w[0], "y0": w[1], "x1": w[2], "y1": w[3]} for w in found]
 
 
 def markdown_table(rows: list[list[str]]) -> str:
@@ -119,42 +194,58 @@ def parse_markdown_table(md: str) -> list[list[str]]:
     return rows
 
 
-def cell_text(page, rect) -> str:
-    """Text inside one table cell, joined as visual lines (so RTL cells read right)."""
-    import pymupdf
-
-    clip = pymupdf.Rect(rect)
-    frags = []
-    for block in page.get_text("dict", clip=clip, flags=text_flags())["blocks"]:
-        for line in block.get("lines", []):
-            text = fold("".join(s["text"] for s in line["spans"])).strip()
-            if text:
-                frags.append(
-                    {"text": text, "size": line["spans"][0]["size"], "bbox": list(line["bbox"])}
-                )
-    if not frags:
+def cell_text(frags: list[dict], rect) -> str:
+    """Text inside one table cell (fragments whose centre is in it), joined as visual lines so RTL
+    cells read right. MuPDF breaks lines at ruling lines, so fragments do not cross cells."""
+    x0, y0, x1, y1 = rect
+    inside = [
+        f
+        for f in frags
+        if x0 <= (f["bbox"][0] + f["bbox"][2]) / 2 <= x1
+        and y0 <= (f["bbox"][1] + f["bbox"][3]) / 2 <= y1
+    ]
+    if not inside:
         return ""
-    rtl = is_rtl("".join(f["text"] for f in frags))
-    frags.sort(key=lambda f: (round(f["bbox"][1] / 4), -f["bbox"][2] if rtl else f["bbox"][0]))
-    return join(frags)
+    rtl = is_rtl("".join(f["text"] for f in inside))
+    inside.sort(key=lambda f: (round(f["bbox"][1] / 4), -f["bbox"][2] if rtl else f["bbox"][0]))
+    return join(inside)
 
 
-def tables(page, method: str, rtl: bool) -> list[str]:
+def ruled_grid_possible(page) -> bool:
+    """Whether the page draws enough horizontal and vertical edges for a ruled table of two rows
+    and two columns (three of each). Both table finders look for ruling lines; pages without them
+    (most running text) skip the finder, its most expensive step."""
+    horizontal = vertical = 0
+    for path in page.get_cdrawings():
+        for item in path.get("items", ()):
+            if item[0] == "re":
+                horizontal, vertical = horizontal + 2, vertical + 2
+            elif item[0] == "l":
+                (ax, ay), (bx, by) = item[1], item[2]
+                horizontal += abs(ay - by) < 1
+                vertical += abs(ax - bx) < 1
+            if horizontal >= 3 and vertical >= 3:
+                return True
+    return False
+
+
+def tables(page, text: dict, method: str, rtl: bool) -> list[str]:
     """The page's tables as Markdown; on RTL pages columns are put back in reading order.
 
     ``pdfplumber`` finds ruled grids more reliably than PyMuPDF's finder (which merges rows of
     Arabic tables); either way the cell text is read with MuPDF, which returns logical order where
     pdfplumber returns Arabic reversed.
     """
-    if method == "off":
+    if method == "off" or not ruled_grid_possible(page):
         return []
     if method == "pdfplumber":
         grids = plumber_grids(page)
     else:
         grids = [[list(row.cells) for row in t.rows] for t in page.find_tables().tables]
+    frags = fragments(text)
     out = []
     for grid in grids:
-        rows = [[cell_text(page, c) if c else "" for c in row] for row in grid]
+        rows = [[cell_text(frags, c) if c else "" for c in row] for row in grid]
         rows = [r for r in rows if any(c.strip() for c in r)]
         if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
             out.append(markdown_table([list(reversed(r)) if rtl else r for r in rows]))

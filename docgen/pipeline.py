@@ -9,11 +9,13 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict
 
-from docgen import __version__
+import pyarrow as pa
+
+from docgen import __version__, ocr
 from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig
 from docgen.dedup import dedup_dataset
-from docgen.extract import extract_partition, plan
+from docgen.extract import ERROR_SCHEMA, extract_partition, plan
 from docgen.filters import filter_partition
 from docgen.generate import generate_parts
 from docgen.judge import judge_parts
@@ -24,11 +26,17 @@ from docgen.workdir import WorkDir, sum_stats
 
 
 def run_extract(client, cfg: RunConfig) -> dict:
-    parts, duplicates = plan(cfg.input, cfg.extract.docs_per_partition)
+    parts, counts = plan(cfg.input, cfg.extract.docs_per_partition)
+    wd = WorkDir(cfg.work)
+    unreadable = counts.pop("unreadable")
+    wd.write(wd.error_path("extract", "inputs"), pa.Table.from_pylist(unreadable, ERROR_SCHEMA),
+             "", {"unreadable_inputs": len(unreadable)})  # fmt: skip
+    if cfg.extract.ocr != "off" and (message := ocr.missing_message(cfg.extract.ocr_languages)):
+        print(f"extract: {message}")  # said once for the run, not once per page
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
-    WorkDir(cfg.work).update_manifest(parts=sorted(part for part, _ in parts))
+    wd.update_manifest(parts=sorted(part for part, _ in parts))
     stats = sum_stats(map_stage(client, extract_partition, args, "extract", cfg.run.progress))
-    return {**stats, "partitions": len(parts), "duplicate_inputs": duplicates}
+    return {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
 
 
 def task_groups(parts: list[str], cfg: RunConfig, workers: int) -> list[list[str]]:

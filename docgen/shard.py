@@ -24,6 +24,8 @@ import pyarrow.parquet as pq
 
 from docgen.card import write_card
 from docgen.config import ShardConfig
+from docgen.extract import source_of
+from docgen.sources import doc_id_of, read_bytes
 from docgen.workdir import WorkDir
 
 # The features in the legacy form (Sequence / list), which every `datasets` release reads.
@@ -229,9 +231,11 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
                 yield pa.Table.from_pylist(rows, schema), sizes, splits
 
     def pdf_row(doc: dict) -> dict | None:
-        path = Path(doc["path"])
-        data = path.read_bytes() if path.is_file() else b""
-        if hashlib.sha256(data).hexdigest()[:16] != doc["doc_id"]:  # extract's doc_id_of
+        try:
+            data = read_bytes(source_of(doc))
+        except (OSError, ValueError):
+            data = b""
+        if doc_id_of(data) != doc["doc_id"]:
             stats["pdf_missing"] += 1
             return None
         pairs, pages = by_doc[doc["doc_id"]], sorted(langs_by_doc.get(doc["doc_id"], []))

@@ -78,6 +78,13 @@ def detect_language(text: str) -> tuple[str, str]:
     return (best if scores[best] > 0 else "en"), "ltr"
 
 
+def dominant_script(text: str) -> str:
+    """The script most letters of a text are in (``none`` without letters)."""
+    counts = script_counts(text)
+    best = max(counts, key=counts.get)
+    return best if counts[best] else "none"
+
+
 def is_rtl(text: str) -> bool:
     """Whether a line's strong characters are mostly right-to-left."""
     counts = script_counts(text)

@@ -66,10 +66,14 @@ class WorkDir:
         )
         tmp.replace(path)
 
+    def writer(self, path: Path, schema: pa.Schema) -> PartWriter:
+        """A partition written in pieces (row groups), for outputs too large to hold at once."""
+        return PartWriter(path, schema)
+
     def info(self, path: Path) -> dict:
         """The fingerprint and stats stored in a partition file ({} if missing or unreadable)."""
         try:
-            return json.loads((pq.read_schema(path).metadata or {})[META_KEY])
+            return json.loads((pq.read_metadata(path).metadata or {})[META_KEY])
         except (OSError, KeyError, ValueError, pa.ArrowInvalid):
             return {}
 
@@ -114,6 +118,32 @@ class WorkDir:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
         tmp.replace(self.manifest_path)
         return data
+
+
+class PartWriter:
+    """Rows appended in batches to a temporary file; :meth:`finish` stores the fingerprint and
+    stats and renames it into place, :meth:`abort` removes it."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.schema = path, schema
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.out = pq.ParquetWriter(self.tmp, schema, compression=compression_of(schema))
+
+    def write(self, rows: list[dict]) -> None:
+        if rows:
+            self.out.write_table(pa.Table.from_pylist(rows, self.schema))
+
+    def finish(self, fp: str, stats: dict) -> None:
+        self.out.add_key_value_metadata(
+            {META_KEY: json.dumps({"fingerprint": fp, "stats": stats}).encode("utf-8")}
+        )
+        self.out.close()
+        self.tmp.replace(self.path)
+
+    def abort(self) -> None:
+        self.out.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 # Columns holding already-compressed bytes (rendered page images): zstd would spend time on both

@@ -94,23 +94,23 @@ def test_small_shards_stay_under_the_bound_and_round_trip(run, tmp_path):
 
     cfg, _ = run
     out = tmp_path / "out"
-    code = main(["shard", "--work", cfg.work, "--out", str(out), "--max-shard-size", "5MB",
-                 "--set", "shard.row_group_mb=1"])  # fmt: skip
+    code = main(["shard", "--work", cfg.work, "--out", str(out), "--max-shard-size", "2MB",
+                 "--set", "shard.row_group_mb=0.25"])  # fmt: skip
     assert code == 0
     files = sorted((out / "data").glob("*.parquet"))
     n = len(files)
     assert n >= 2 and [f.name for f in files] == [
         f"train-{i:05d}-of-{n:05d}.parquet" for i in range(n)
     ]
-    assert all(f.stat().st_size <= 5 * 10**6 for f in files)
+    assert all(f.stat().st_size <= 2 * 10**6 for f in files)
     problems, counts = validate(out)
     assert not problems, problems.lines()  # names contiguous, card counts equal to the data
     groups = []
-    for f in files:  # row groups near 1 MB: closed once they pass it, so at most one row over
+    for f in files:  # row groups near 256 KiB: closed once they pass it, so one row over at most
         meta = pq.ParquetFile(f).metadata
         sizes = [meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)]
         groups += sizes
-        assert max(sizes[:-1], default=0) < 3 * 2**20
+        assert max(sizes[:-1], default=0) < 3 * 2**18
     assert len(groups) >= 4
     written = pq.read_table(files).to_pylist()
     plain = load_dataset("parquet", data_files=[str(f) for f in files], split="train")

@@ -25,11 +25,12 @@ def test_corpus_is_deterministic(tmp_path):
 
 
 def test_arabic_reads_back_in_logical_order(samples):
-    from docgen.layout import visual_lines
+    from docgen.layout import text_dict, visual_lines
 
     truth = json.loads((samples / "0024-invoice-ar.json").read_text("utf-8"))
     lines = [
-        entry["text"] for entry in visual_lines(pymupdf.open(samples / "0024-invoice-ar.pdf")[0])
+        entry["text"]
+        for entry in visual_lines(text_dict(pymupdf.open(samples / "0024-invoice-ar.pdf")[0]))
     ]
     fields = [f for f in truth["pages"][0]["facts"] if f["type"] == "field"]
     for f in fields:

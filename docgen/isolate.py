@@ -1,0 +1,172 @@
+"""Run each document in a child process with a memory ceiling and time limits.
+
+A pathological PDF can make MuPDF loop for ever or allocate without bound. The parent (a Dask
+worker, or the CLI) keeps one long-lived child per process; the child extracts one document at a
+time and streams its pages back as they are made. A page that takes longer than the page limit,
+or a document longer than the document limit, gets the child killed; a child that dies (killed,
+out of memory, crashed in C) is replaced, and the document gets an error row. Pages that came
+back before are kept.
+
+Protocol: length-prefixed pickles, over the child's stdin and a duplicate of its stdout (its
+own stdout is pointed at stderr, so stray prints from C libraries cannot corrupt the stream).
+Subprocesses, not multiprocessing: Dask's worker processes are daemons and may not fork
+multiprocessing children.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+_HEADER = struct.Struct("<Q")
+
+
+def send(stream, obj) -> None:
+    blob = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(blob)) + blob)
+    stream.flush()
+
+
+def _read_exact(stream, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(stream):
+    """The next message, or raises EOFError when the other side is gone."""
+    size = _HEADER.unpack(_read_exact(stream, _HEADER.size))[0]
+    return pickle.loads(_read_exact(stream, size))
+
+
+class Child:
+    """One child process running ``docgen.isolate`` with a memory ceiling (MB, 0 = none)."""
+
+    def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "docgen.isolate", str(memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,  # unbuffered: select() on the pipe must see every byte not yet read
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            stream.close()
+
+    def death(self) -> str:
+        """Why the child stopped, in words."""
+        code = self.proc.wait()
+        if code < 0:
+            name = signal.Signals(-code).name
+            hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+            return f"worker process killed by {name}{hint}"
+        return f"worker process exited with code {code}"
+
+
+_child: Child | None = None
+
+
+def _get_child(memory_mb: int) -> Child:
+    global _child
+    if _child is None or not _child.alive() or _child.memory_mb != memory_mb:
+        if _child is not None:
+            _child.kill()
+        _child = Child(memory_mb)
+    return _child
+
+
+@atexit.register
+def _stop_child() -> None:
+    if _child is not None:
+        _child.kill()
+
+
+def run_isolated(
+    task, memory_mb: int, item_timeout: float, total_timeout: float
+) -> Iterator[tuple[str, object]]:
+    """Messages ``(kind, payload)`` of ``task`` run in the child (see :func:`child_main`), ended
+    by ``("end", None)``; on a time limit or a dying child, ``("failed", reason)`` instead."""
+    child = _get_child(memory_mb)
+    try:
+        send(child.proc.stdin, task)
+    except (BrokenPipeError, OSError):
+        reason = child.death()
+        child.kill()
+        yield "failed", reason
+        return
+    start = time.monotonic()
+    while True:
+        now = time.monotonic()
+        wait = min(item_timeout, total_timeout - (now - start))
+        ready, _, _ = select.select([child.proc.stdout], [], [], max(0.0, wait))
+        if not ready:
+            limit = (
+                f"document time limit ({total_timeout:g} s)"
+                if total_timeout - (time.monotonic() - start) <= 0
+                else f"page time limit ({item_timeout:g} s)"
+            )
+            child.kill()
+            yield "failed", f"timed out: {limit}"
+            return
+        try:
+            kind, payload = receive(child.proc.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            reason = child.death()
+            child.kill()
+            yield "failed", reason
+            return
+        yield kind, payload
+        if kind in ("end", "failed"):
+            return
+
+
+def child_main(memory_mb: int) -> None:
+    """The child's loop: read a task ``(function, args)``, send each message it yields."""
+    import importlib
+    import resource
+
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    if memory_mb > 0:
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    stdin = sys.stdin.buffer
+    while True:
+        try:
+            func_path, args = receive(stdin)
+        except EOFError:
+            return
+        module, name = func_path.rsplit(".", 1)
+        func = getattr(importlib.import_module(module), name)
+        try:
+            for message in func(*args):
+                send(out, message)
+        except MemoryError:
+            send(out, ("failed", "out of memory (memory ceiling reached)"))
+            continue
+        send(out, ("end", None))
+
+
+if __name__ == "__main__":
+    child_main(int(sys.argv[1]))

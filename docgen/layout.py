@@ -66,9 +66,9 @@ def join(parts: list[dict]) -> str:
 
 def find_gutter(frags: list[dict]) -> tuple[float, float] | None:
     """The widest vertical strip that separates columns of text: crossed by few fragments (a
-    title, a running header, a full-width caption), with at least three fragments and a quarter
-    of the width on each side. Key-value forms and narrow table columns fail the width test and
-    keep being read row by row."""
+    title, a running header, a full-width caption), with at least three fragments on each side,
+    each side a quarter of the width or more and filled by its lines the way running text fills
+    a column. Table columns and key-value forms fail those tests and are read row by row."""
     if len(frags) < 6:
         return None
     x0 = min(f["bbox"][0] for f in frags)
@@ -77,18 +77,26 @@ def find_gutter(frags: list[dict]) -> tuple[float, float] | None:
     edges = sorted({f["bbox"][0] for f in frags} | {f["bbox"][2] for f in frags})
     best = None
     for a, b in zip(edges, edges[1:]):
-        if b - a < max(6.0, 0.8 * size):
+        if b - a < max(6.0, 0.8 * size) or (best and b - a <= best[1] - best[0]):
             continue
         crossing = sum(f["bbox"][0] < b and f["bbox"][2] > a for f in frags)
+        if crossing > max(2, len(frags) // 10):
+            continue
         left = [f for f in frags if f["bbox"][2] <= a]
         right = [f for f in frags if f["bbox"][0] >= b]
-        if crossing > max(2, len(frags) // 10) or min(len(left), len(right)) < 3:
-            continue
-        if min(a - x0, x1 - b) < 0.25 * (x1 - x0):
-            continue
-        if best is None or b - a > best[1] - best[0]:
+        if all(is_column(side, x1 - x0) for side in (left, right)):
             best = (a, b)
     return best
+
+
+def is_column(frags: list[dict], region_width: float) -> bool:
+    """Fragments that look like a column of running text: three or more, a quarter of the region
+    wide or more, most of them filling at least half of that width."""
+    if len(frags) < 3:
+        return False
+    width = max(f["bbox"][2] for f in frags) - min(f["bbox"][0] for f in frags)
+    widths = sorted(f["bbox"][2] - f["bbox"][0] for f in frags)
+    return width >= 0.25 * region_width and widths[len(widths) // 2] >= 0.5 * width
 
 
 def reading_blocks(frags: list[dict], rtl: bool) -> list[list[dict]]:
@@ -100,24 +108,56 @@ def reading_blocks(frags: list[dict], rtl: bool) -> list[list[dict]]:
     if gutter is None:
         return [frags] if frags else []
     a, b = gutter
+    left = [f for f in frags if f["bbox"][2] <= a]
+    right = [f for f in frags if f["bbox"][0] >= b]
+    apart = {id(f) for side, other in ((left, right), (right, left)) for f in detached(side, other)}
     blocks: list[list[dict]] = []
     section: list[dict] = []
 
     def flush():
-        left = [f for f in section if f["bbox"][2] <= a]
-        right = [f for f in section if f["bbox"][2] > a]
-        for side in (right, left) if rtl else (left, right):
+        sides = [
+            [f for f in section if f["bbox"][2] <= a],
+            [f for f in section if f["bbox"][2] > a],
+        ]
+        for side in reversed(sides) if rtl else sides:
             blocks.extend(reading_blocks(side, rtl))
         section.clear()
 
     for f in sorted(frags, key=lambda f: (f["bbox"][1], f["bbox"][0])):
-        if f["bbox"][0] < b and f["bbox"][2] > a:
+        if (f["bbox"][0] < b and f["bbox"][2] > a) or id(f) in apart:
             flush()
             blocks.append([f])
         else:
             section.append(f)
     flush()
     return blocks
+
+
+def detached(side: list[dict], other: list[dict]) -> list[dict]:
+    """Fragments at the top or bottom of one column that stand apart from it (a gap of several
+    lines) and beyond the other column's extent: a running header or a footer aligned with one
+    column, read in their place on the page rather than inside that column."""
+    if not side or not other:
+        return []
+    ordered = sorted(side, key=lambda f: f["bbox"][1])
+    top, bottom = min(f["bbox"][1] for f in other), max(f["bbox"][3] for f in other)
+    size = sorted(f["size"] for f in side)[len(side) // 2]
+    out = []
+    for i in range(1, len(ordered)):  # from the bottom: the first wide gap below the other column
+        if (
+            ordered[i]["bbox"][1] > bottom
+            and ordered[i]["bbox"][1] - ordered[i - 1]["bbox"][3] > 2.5 * size
+        ):
+            out += ordered[i:]
+            break
+    for i in range(len(ordered) - 1, 0, -1):  # from the top: a wide gap above the other column
+        if (
+            ordered[i - 1]["bbox"][3] < top
+            and ordered[i]["bbox"][1] - ordered[i - 1]["bbox"][3] > 2.5 * size
+        ):
+            out += ordered[:i]
+            break
+    return out
 
 
 def rows_of(frags: list[dict]) -> list[list[dict]]:

@@ -118,15 +118,21 @@ def _tar_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
                     members.append(m)
         except (tarfile.TarError, OSError) as exc:
             broken = f"tar shard damaged after {len(members)} members: {exc}"
-        metas = {
-            m.name[:-5]: tar.extractfile(m).read().decode("utf-8", "replace")
-            for m in members
-            if m.name.lower().endswith(".json")
-        }
+        metas = {}
+        for m in members:
+            if m.name.lower().endswith(".json"):
+                try:
+                    metas[m.name[:-5]] = tar.extractfile(m).read().decode("utf-8", "replace")
+                except (tarfile.TarError, OSError):
+                    pass  # metadata is optional; the PDF beside it still counts
         for m in members:
             if not m.name.lower().endswith(".pdf"):
                 continue
-            data = tar.extractfile(m).read()
+            try:
+                data = tar.extractfile(m).read()
+            except (tarfile.TarError, OSError) as exc:
+                yield Source(f"{path.name}/{m.name}", str(path.resolve()), error=f"{exc}"), b""
+                continue
             src = Source(
                 f"{path.name}/{m.name}",
                 str(path.resolve()),

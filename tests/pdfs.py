@@ -1,0 +1,118 @@
+"""PDFs the extraction tests build themselves: layouts, scans, and hostile mutations."""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import pymupdf
+
+from docgen.samples.render import ARABIC_FONT, arabic_font_dir
+
+LEFT = ["Alpha one opens the left column and runs on.", "Alpha two keeps going down the left."]
+RIGHT = ["Beta one starts the right column here.", "Beta two finishes the right column."]
+
+
+def two_columns(rtl: bool = False) -> bytes:
+    """Header across the page, two columns of paragraphs, footer. Each paragraph wraps onto
+    several lines, whose baselines line up across the columns."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    css, archive = "p { font-size: 11pt; margin: 0 0 8pt 0; }", None
+    if rtl:
+        archive = pymupdf.Archive(arabic_font_dir())
+        css += f"@font-face {{ font-family: ar; src: url({ARABIC_FONT}); }} body {{ font-family: ar; }}"
+        left = ["العمود الأيسر يبدأ هنا ويستمر في السطر التالي بلا توقف أبدا " * 3,
+                "نهاية العمود الأيسر تأتي بعد سطور كثيرة من النص المتواصل " * 3]  # fmt: skip
+        right = ["العمود الأيمن يبدأ أولا ويستمر في السطر التالي بلا توقف " * 3,
+                 "نهاية العمود الأيمن تأتي بعد سطور كثيرة من النص المتواصل " * 3]  # fmt: skip
+        header, footer = "تقرير الربع الأول", "صفحة ١"
+    else:
+        left = [p * 3 for p in LEFT]
+        right = [p * 3 for p in RIGHT]
+        header, footer = "Quarterly Report Header", "Page 1 footer"
+    direction = ' dir="rtl"' if rtl else ""
+
+    def box(rect, paragraphs):
+        body = "".join(f"<p{direction}>{p}</p>" for p in paragraphs)
+        page.insert_htmlbox(pymupdf.Rect(rect), body, css=css, archive=archive)
+
+    box((60, 40, 535, 70), [header])
+    box((60, 100, 290, 700), left)
+    box((305, 100, 535, 700), right)
+    box((60, 780, 535, 810), [footer])
+    return doc.tobytes()
+
+
+def image_only(text: str = "Invoice number 4711 total 99 dollars") -> bytes:
+    """A scan: one page whose only content is a picture of text."""
+    src = pymupdf.open()
+    page = src.new_page(width=420, height=200)
+    page.insert_text((30, 100), text, fontsize=18)
+    picture = page.get_pixmap(dpi=200)
+    doc = pymupdf.open()
+    doc.new_page(width=420, height=200).insert_image(pymupdf.Rect(0, 0, 420, 200), pixmap=picture)
+    return doc.tobytes()
+
+
+def decompression_bomb(side: int = 20000) -> bytes:
+    """A page showing a 1-bit image of side x side pixels in a few KB of flate."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((50, 50), "bomb")
+    xref = doc.get_new_xref()
+    doc.update_object(
+        xref,
+        f"<</Type/XObject/Subtype/Image/Width {side}/Height {side}/ColorSpace/DeviceGray"
+        "/BitsPerComponent 1/Filter/FlateDecode>>",
+    )
+    doc.update_stream(xref, zlib.compress(b"\x55" * (side * side // 8), 9), compress=False)
+    doc.xref_set_key(page.xref, "Resources", f"<</XObject<</Im1 {xref} 0 R>>>>")
+    doc.update_stream(page.get_contents()[0], b"q 500 0 0 700 40 60 cm /Im1 Do Q")
+    return doc.tobytes()
+
+
+def slow_page(strokes: int = 200_000) -> bytes:
+    """One page drawing many long crossing lines: seconds of rendering, a stand-in for a file
+    that makes MuPDF work without end."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((50, 50), "slow")
+    ops = b"".join(
+        b"%d %d m %d %d l S\n" % (i % 500, (i * 7) % 800, (i * 13) % 500, (i * 3) % 800)
+        for i in range(strokes)
+    )
+    doc.update_stream(page.get_contents()[0], ops)
+    return doc.tobytes(deflate=True)
+
+
+def with_javascript_and_attachment(good: bytes) -> bytes:
+    doc = pymupdf.open(stream=good)
+    doc.xref_set_key(doc.pdf_catalog(), "OpenAction", "<</S/JavaScript/JS(app.alert('hello'))>>")
+    doc.embfile_add("notes.txt", b"an attachment")
+    return doc.tobytes()
+
+
+def huge_mediabox(good: bytes) -> bytes:
+    doc = pymupdf.open(stream=good)
+    doc.xref_set_key(doc[0].xref, "MediaBox", "[0 0 200000 200000]")
+    return doc.tobytes()
+
+
+def encrypted(good: bytes) -> bytes:
+    doc = pymupdf.open(stream=good)
+    return doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="u", owner_pw="o")
+
+
+def cut_xref(good: bytes) -> bytes:
+    """The cross-reference table and trailer cut away (MuPDF must rebuild them)."""
+    at = good.rfind(b"xref")
+    return good[:at] if at > 0 else good[: len(good) // 2]
+
+
+def byte_flips(good: bytes, seed: int, n: int = 40) -> bytes:
+    rng = random.Random(seed)
+    data = bytearray(good)
+    for _ in range(n):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    return bytes(data)

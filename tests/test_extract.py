@@ -1,0 +1,172 @@
+"""Extraction: sources of every kind, reading order, images, OCR."""
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pymupdf
+import pytest
+from PIL import Image
+
+import pdfs
+from docgen import images, layout, ocr
+from docgen.config import ExtractConfig, load_config
+from docgen.extract import extract_page, plan
+from docgen.pipeline import run_extract
+from docgen.sources import iter_sources, read_bytes
+from docgen.workdir import WorkDir
+
+
+def lines_of(data: bytes) -> list[str]:
+    page = pymupdf.open(stream=data)[0]
+    return [line["text"] for line in layout.visual_lines(layout.text_dict(page))]
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+def make_tar(path, members: dict[str, bytes]):
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_every_kind_of_source_is_read_back_and_same_bytes_are_one_document(few_samples, tmp_path):
+    pdf_files = sorted(few_samples.glob("*.pdf"))
+    a, b, c = (p.read_bytes() for p in pdf_files)
+    make_tar(tmp_path / "shard-0000.tar", {"k1.json": b'{"url": "http://x/1"}', "k1.pdf": b,
+                                           "k2.pdf": c, "k2.txt": b"ignored"})  # fmt: skip
+    pa_table = pa.table(
+        {"id": ["r0", "r1"], "pdf": pa.array([{"bytes": a, "path": "x.pdf"}, {"bytes": c,
+                                                                               "path": None}])}
+    )  # fmt: skip
+    pq.write_table(pa_table, tmp_path / "docs.parquet")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# my corpus\n{pdf_files[0]}\n{few_samples}/*-ar.pdf\n", "utf-8")
+    found = list(
+        iter_sources([str(tmp_path / "shard-0000.tar"), str(tmp_path / "docs.parquet"),
+                      str(listing), str(few_samples / "**" / "*-ko.pdf")])
+    )  # fmt: skip
+    names = [s.name for s, _ in found]
+    assert "shard-0000.tar/k1.pdf" in names and "docs.parquet#1" in names
+    assert len(found) == 7  # 2 tar members + 2 rows + 2 from the list + 1 glob
+    for src, data in found:
+        assert read_bytes(src) == data  # a worker reads each back from its location alone
+    tar_meta = {s.name: s.meta for s, _ in found}
+    assert json.loads(tar_meta["shard-0000.tar/k1.pdf"]) == {"url": "http://x/1"}
+    assert json.loads(tar_meta["docs.parquet#0"]) == {"id": "r0"}
+
+    parts, counts = plan([str(tmp_path), str(few_samples)], docs_per_partition=16)
+    assert sum(len(docs) for _, docs in parts) == 3  # three distinct PDFs, reached 9 times
+    assert counts["duplicate_inputs"] == counts["inputs"] - 3
+
+
+def test_a_damaged_tar_keeps_its_readable_members_and_says_why(few_samples, tmp_path):
+    data = sorted(few_samples.glob("*.pdf"))[0].read_bytes()
+    make_tar(tmp_path / "s.tar", {"a.pdf": data, "b.pdf": data + b" ", "c.pdf": data + b"  "})
+    blob = (tmp_path / "s.tar").read_bytes()
+    (tmp_path / "s.tar").write_bytes(blob[: len(blob) * 2 // 3])
+    found = list(iter_sources([str(tmp_path / "s.tar")]))
+    good = [s for s, _ in found if not s.error]
+    bad = [s for s, _ in found if s.error]
+    assert [s.name for s in good][:1] == ["s.tar/a.pdf"] and bad
+    assert any("damaged" in s.error for s in bad)
+
+
+def test_extract_over_a_tar_and_a_parquet_column_and_pdf_config(few_samples, tmp_path):
+    pdf_files = sorted(few_samples.glob("*.pdf"))
+    (tmp_path / "in").mkdir()
+    make_tar(tmp_path / "in" / "s.tar", {"k.pdf": pdf_files[0].read_bytes()})
+    pq.write_table(pa.table({"pdf": [pdf_files[1].read_bytes()]}), tmp_path / "in" / "d.parquet")
+    cfg = load_config(None, [f"input={tmp_path / 'in'}", f"work={tmp_path / 'w'}",
+                             f"out={tmp_path / 'o'}", "run.scheduler=sync", "run.progress=false",
+                             "shard.pdf_config=true"])  # fmt: skip
+    from docgen.pipeline import run_pipeline
+
+    manifest = run_pipeline(cfg)
+    assert manifest["stages"]["extract"]["documents"] == 2
+    pdf_rows = pq.read_table(sorted((tmp_path / "o" / "pdf").glob("*.parquet"))).to_pylist()
+    assert sorted(r["pdf"] for r in pdf_rows) == sorted(p.read_bytes() for p in pdf_files[:2])
+
+
+# -- reading order ------------------------------------------------------------------------------
+
+
+def test_two_columns_read_header_left_column_right_column_footer():
+    text = "\n".join(lines_of(pdfs.two_columns()))
+    order = [text.index(s) for s in ("Quarterly", "Alpha one", "Alpha two", "Beta one",
+                                     "Beta two", "Page 1 footer")]  # fmt: skip
+    assert order == sorted(order), text
+
+
+@pytest.mark.skipif(pdfs.arabic_font_dir() is None, reason="needs Noto Sans Arabic")
+def test_right_to_left_columns_read_right_column_first():
+    text = "\n".join(lines_of(pdfs.two_columns(rtl=True)))
+    order = [text.index(s) for s in ("تقرير", "العمود الأيمن يبدأ", "نهاية العمود الأيمن",
+                                     "العمود الأيسر يبدأ", "نهاية العمود الأيسر", "صفحة")]  # fmt: skip
+    assert order == sorted(order), text
+
+
+def test_tables_and_key_value_lines_are_not_taken_for_columns(samples):
+    page = pymupdf.open(samples / "0000-invoice-en.pdf")[0]
+    frags = layout.fragments(layout.text_dict(page))
+    assert layout.find_gutter(frags) is None
+
+
+# -- images -------------------------------------------------------------------------------------
+
+
+def test_grey_pages_get_one_channel_colour_pages_three_and_png_is_lossless(samples):
+    page = pymupdf.open(samples / "0000-invoice-en.pdf")[0]  # grey table header
+    grey = images.render(page, 100, 2940)
+    assert grey.ndim == 2
+    rgb = page.get_pixmap(dpi=100, alpha=False)
+    full = np.frombuffer(rgb.samples, np.uint8).reshape(rgb.height, rgb.width, 3)
+    assert np.array_equal(full[:, :, 0], grey)
+    decoded = np.asarray(Image.open(io.BytesIO(images.encode(grey, "png"))))
+    assert np.array_equal(decoded, grey)
+
+    doc = pymupdf.open()
+    coloured = doc.new_page(width=200, height=100)
+    coloured.draw_rect(pymupdf.Rect(10, 10, 50, 50), color=(1, 0, 0), fill=(0, 0, 1))
+    pixels = images.render(coloured, 72, 2940)
+    assert pixels.shape == (100, 200, 3)
+    decoded = np.asarray(Image.open(io.BytesIO(images.encode(pixels, "png"))))
+    assert np.array_equal(decoded, pixels)
+    for fmt in ("jpeg", "webp"):
+        assert Image.open(io.BytesIO(images.encode(pixels, fmt))).format == fmt.upper()
+    assert images.render(coloured, 72, 2940, colour="gray").ndim == 2
+    assert images.render(coloured, 720, 300).shape[1] == 300  # longest side capped
+
+
+# -- OCR ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not ocr.available_languages(), reason="Tesseract is not installed")
+def test_image_only_page_is_read_by_ocr_and_marked():
+    page = pymupdf.open(stream=pdfs.image_only())[0]
+    cfg = ExtractConfig(ocr_languages=["eng"])
+    row = extract_page(page, "d", "scan.pdf", 1, cfg)
+    assert row["ocr"] and not row["needs_ocr"]
+    assert "4711" in row["text"] and "Invoice" in row["text"]
+    assert any(w["text"] == "4711" for w in row["words"])
+
+
+def test_without_tesseract_pages_are_marked_and_the_run_says_so_once(tmp_path, monkeypatch,
+                                                                    capsys):  # fmt: skip
+    monkeypatch.setattr(ocr, "available_languages", lambda: set())
+    for i in range(3):
+        (tmp_path / f"scan{i}.pdf").write_bytes(pdfs.image_only(f"Scan number {i}"))
+    cfg = load_config(None, [f"input={tmp_path}", f"work={tmp_path / 'w'}",
+                             "run.scheduler=sync", "run.progress=false",
+                             "extract.isolate=false"])  # fmt: skip
+    stats = run_extract(None, cfg)
+    assert capsys.readouterr().out.count("Tesseract is not installed") == 1
+    assert stats["needs_ocr_pages"] == 3 and stats["ocr_pages"] == 0
+    rows = pq.read_table(WorkDir(cfg.work).root / "pages").to_pylist()
+    assert all(r["needs_ocr"] and not r["ocr"] for r in rows)

@@ -16,7 +16,7 @@ SAMPLES := data/samples
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts browser clean serve-vllm bench push report preview
+.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench push report preview
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ fonts:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-core >/dev/null; \
 	fi
 
+# OCR for scanned pages: Tesseract's language data from Debian (PyMuPDF carries the engine).
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor
+ocr:
+	@if ! command -v tesseract >/dev/null && command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; \
+	fi
+
 # The marker is written last, so an interrupted generation is redone rather than half-used.
 $(SAMPLES)/.complete: | $(BIN)/docgen fonts
 	$(BIN)/docgen samples --out $(SAMPLES)
@@ -43,10 +51,10 @@ samples: $(SAMPLES)/.complete
 
 # `make dataset` runs the bundled samples; `make dataset PDFS=dir` runs your own folder.
 ifeq ($(strip $(PDFS)),)
-dataset: $(SAMPLES)/.complete
+dataset: $(SAMPLES)/.complete ocr
 	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES) $(LLM_SET)
 else
-dataset: $(BIN)/docgen
+dataset: $(BIN)/docgen ocr
 	$(BIN)/docgen run $(CONFIG) --set input=$(PDFS) $(LLM_SET)
 endif
 
@@ -68,7 +76,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(VENV)/.dev fonts browser
+test: $(VENV)/.dev fonts ocr browser
 	$(BIN)/python -m pytest -q
 
 # `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.

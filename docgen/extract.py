@@ -236,7 +236,10 @@ def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
                     raise ValueError("content lost: the file is damaged (repaired, page empty)")
                 row = extract_page(page, doc_id, src.name, doc.page_count, cfg)
             except Exception as exc:  # one broken page must not cost the document's others
-                yield "error", error_row(doc_id, src.name, number + 1, f"page failed: {exc}")
+                reason = f"page failed: {exc}"
+                if isinstance(exc, MemoryError) or "alloc" in str(exc):
+                    reason = f"out of memory (ceiling extract.memory_mb={cfg.memory_mb}): {exc}"
+                yield "error", error_row(doc_id, src.name, number + 1, reason)
             else:
                 yield "page", row
 

@@ -148,6 +148,9 @@ def child_main(memory_mb: int) -> None:
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    # PyMuPDF imports its optional layout model (onnxruntime) when installed; extraction never
+    # uses it, and it costs half a second and ~50 MB in every child.
+    sys.modules.setdefault("pymupdf.layout", None)
     if memory_mb > 0:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -21,7 +21,8 @@ def two_columns(rtl: bool = False) -> bytes:
     css, archive = "p { font-size: 11pt; margin: 0 0 8pt 0; }", None
     if rtl:
         archive = pymupdf.Archive(arabic_font_dir())
-        css += f"@font-face {{ font-family: ar; src: url({ARABIC_FONT}); }} body {{ font-family: ar; }}"
+        css += f"@font-face {{ font-family: ar; src: url({ARABIC_FONT}); }}"
+        css += " body { font-family: ar; }"
         left = ["العمود الأيسر يبدأ هنا ويستمر في السطر التالي بلا توقف أبدا " * 3,
                 "نهاية العمود الأيسر تأتي بعد سطور كثيرة من النص المتواصل " * 3]  # fmt: skip
         right = ["العمود الأيمن يبدأ أولا ويستمر في السطر التالي بلا توقف " * 3,
@@ -116,3 +117,14 @@ def byte_flips(good: bytes, seed: int, n: int = 40) -> bytes:
     for _ in range(n):
         data[rng.randrange(len(data))] = rng.randrange(256)
     return bytes(data)
+
+
+def memory_bomb(chars: int = 30_000_000) -> bytes:
+    """One text-show of tens of millions of glyphs in a few KB of flate: MuPDF's text page for it
+    takes gigabytes."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((50, 50), "bomb", fontname="helv")
+    ops = b"BT /helv 1 Tf 10 10 Td (" + b"A" * chars + b") Tj ET"
+    doc.update_stream(page.get_contents()[0], ops)
+    return doc.tobytes(deflate=True)

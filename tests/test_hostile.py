@@ -1,0 +1,120 @@
+"""Hostile and broken input: a corpus of mutated PDFs is fully accounted for, nothing hangs past
+its limit, nothing kills the run, and the good documents in the same batch come out complete."""
+
+import os
+import time
+
+import pdfs
+import pyarrow.parquet as pq
+import pymupdf
+
+from docgen.config import ExtractConfig, load_config
+from docgen.extract import run_document
+from docgen.pipeline import run_extract
+from docgen.sources import doc_id_of
+from docgen.workdir import WorkDir
+
+
+def hostile_corpus(folder, good: list) -> dict[str, str]:
+    """Write the corpus; returns {file name: what it is}."""
+    base = good[0].read_bytes()
+    files = {
+        "trunc-10.pdf": base[: len(base) // 10],
+        "trunc-50.pdf": base[: len(base) // 2],
+        "trunc-90.pdf": base[: len(base) * 9 // 10],
+        "no-xref.pdf": pdfs.cut_xref(base),
+        "huge-mediabox.pdf": pdfs.huge_mediabox(base),
+        "scan.pdf": pdfs.image_only(),
+        "encrypted.pdf": pdfs.encrypted(base),
+        "active.pdf": pdfs.with_javascript_and_attachment(base),
+        "bomb.pdf": pdfs.decompression_bomb(),
+        "slow.pdf": pdfs.slow_page(),
+        "random.bin.pdf": os.urandom(5000),
+        "empty.pdf": b"",
+        "html.pdf": b"<html><body>not a pdf</body></html>",
+    }
+    files.update({f"flip-{seed}.pdf": pdfs.byte_flips(base, seed) for seed in range(6)})
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def test_mutated_corpus_is_accounted_for_and_nothing_hangs(few_samples, tmp_path):
+    good = sorted(few_samples.glob("*.pdf"))
+    good_pages = {doc_id_of(p.read_bytes()): len(pymupdf.open(p)) for p in good}
+    hostile_corpus(few_samples, good)
+    inputs = {doc_id_of(p.read_bytes()): p.name for p in few_samples.iterdir()}
+    cfg = load_config(None, [f"input={few_samples}", f"work={tmp_path / 'w'}",
+                             "run.scheduler=sync", "run.progress=false",
+                             "extract.docs_per_partition=5",
+                             "extract.page_timeout_s=3"])  # fmt: skip
+    start = time.monotonic()
+    stats = run_extract(None, cfg)
+    took = time.monotonic() - start
+
+    wd = WorkDir(cfg.work)
+    pages = pq.read_table(wd.root / "pages", columns=["doc_id", "page"]).to_pylist()
+    errors = wd.read_errors().to_pylist()
+    with_pages = {p["doc_id"] for p in pages}
+    with_errors = {e["doc_id"] for e in errors}
+    assert with_pages | with_errors == set(inputs)  # every input: pages or an error row
+    for doc_id, n in good_pages.items():  # good documents complete, with no error
+        assert sum(p["doc_id"] == doc_id for p in pages) == n and doc_id not in with_errors
+    assert stats["documents"] + stats["failed_documents"] == len(inputs)
+    assert took < 120  # the slow page alone renders for minutes
+
+    by_name = {}
+    for e in errors:
+        by_name.setdefault(inputs[e["doc_id"]], []).append(e["error"])
+    assert "password" in by_name["encrypted.pdf"][0]
+    assert "not a PDF" in by_name["random.bin.pdf"][0] and "not a PDF" in by_name["html.pdf"][0]
+    assert "decompression bomb" in by_name["bomb.pdf"][0]
+    # The slow page is stopped by its time limit, or dies first against the memory ceiling
+    # (a table finder parsing its 200,000 paths): either way the child is replaced.
+    assert any(w in by_name["slow.pdf"][0] for w in ("timed out", "killed", "memory"))
+    assert stats["killed"] >= 1 or "memory" in by_name["slow.pdf"][0]
+    assert "scan.pdf" not in by_name and "huge-mediabox.pdf" not in by_name
+
+    documents = {d["source"]: d for d in pq.read_table(wd.root / "documents").to_pylist()}
+    notes = " ".join(documents["active.pdf"]["notes"])
+    assert "JavaScript" in notes and "embedded file" in notes
+    huge = pq.read_table(wd.root / "pages", columns=["source", "image_width", "image_height"])
+    sizes = [r for r in huge.to_pylist() if r["source"] == "huge-mediabox.pdf"]
+    assert sizes and all(max(r["image_width"], r["image_height"]) <= 2940 for r in sizes)
+
+
+def test_a_document_over_the_memory_ceiling_costs_an_error_row_only(few_samples):
+    from docgen.sources import Source
+
+    path = few_samples / "bomb.pdf"
+    path.write_bytes(pdfs.memory_bomb())  # 30 KB of PDF, gigabytes of text page
+    cfg = ExtractConfig(memory_mb=1000)
+    src = Source(path.name, str(path), size=path.stat().st_size)
+    messages = list(run_document(src, "bomb", cfg))
+    reasons = [p if k == "failed" else p["error"] for k, p in messages if k in ("failed", "error")]
+    assert reasons and "memory" in reasons[0]  # MuPDF's allocation fails, or the process dies
+    assert not [k for k, _ in messages if k == "page"]
+
+    good = sorted(few_samples.glob("0*.pdf"))[0]
+    src = Source(good.name, str(good), size=good.stat().st_size)
+    kinds = [k for k, _ in run_document(src, "good", cfg)]  # a process is there for the next
+    assert kinds[-1] == "end" and "page" in kinds
+
+
+def test_a_killed_worker_process_is_replaced(few_samples):
+    import signal
+
+    from docgen import isolate
+    from docgen.sources import Source
+
+    slow = few_samples / "slow.pdf"
+    slow.write_bytes(pdfs.slow_page())
+    cfg = ExtractConfig()
+    messages = run_document(Source(slow.name, str(slow), size=slow.stat().st_size), "s", cfg)
+    assert next(messages)[0] == "notes"  # the child is now rendering the slow page
+    os.kill(isolate._child.proc.pid, signal.SIGKILL)
+    rest = list(messages)
+    assert rest[-1][0] == "failed" and "SIGKILL" in rest[-1][1]
+    good = sorted(few_samples.glob("0*.pdf"))[0]
+    src = Source(good.name, str(good), size=good.stat().st_size)
+    assert [k for k, _ in run_document(src, "d", cfg)][-1] == "end"

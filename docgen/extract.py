@@ -164,14 +164,13 @@ def check_images(page, cfg: ExtractConfig) -> None:
             )
 
 
-def page_text(page, cfg: ExtractConfig) -> tuple[object, dict, bool, bool]:
+def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[object, dict, bool, bool]:
     """The page's text page and text dict, whether OCR made them, and whether OCR was needed but
     could not run. Vector paths are collected only on pages that can hold a ruled table (they
     keep table cells apart, at a cost)."""
     import pymupdf
 
     flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
-    ruled = cfg.tables != "off" and layout.ruled_grid_possible(page)
     if ruled:
         flags |= pymupdf.TEXT_COLLECT_VECTORS
     textpage = page.get_textpage(flags=flags)
@@ -186,12 +185,18 @@ def page_text(page, cfg: ExtractConfig) -> tuple[object, dict, bool, bool]:
 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
     check_images(page, cfg)
-    textpage, text_dict, used_ocr, needs = page_text(page, cfg)
+    edges = layout.ruling_edges(page) if cfg.tables != "off" else []
+    textpage, text_dict, used_ocr, needs = page_text(page, cfg, layout.grid_possible(edges))
     lines = layout.visual_lines(text_dict)
     text = "\n".join(line["text"] for line in lines)
     lang, direction = detect_language(text)
-    pixels = images.render(page, cfg.dpi, cfg.max_image_side, cfg.colour)
+    rtl = direction == "rtl"
     fmt = {"jpg": "jpeg"}.get(cfg.image_format, cfg.image_format)
+    image, width, height = images.page_image(
+        page, cfg.dpi, cfg.max_image_side, cfg.colour,
+        lambda px: (images.encode(px, fmt, cfg.image_quality, cfg.png_level), px.shape[1],
+                    px.shape[0]),
+    )  # fmt: skip
     return {
         "doc_id": doc_id,
         "source": source,
@@ -210,10 +215,10 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "script": dominant_script(text),
         "ocr": used_ocr,
         "needs_ocr": needs,
-        "image": images.encode(pixels, fmt, cfg.image_quality, cfg.png_level),
+        "image": image,
         "image_format": fmt,
-        "image_width": pixels.shape[1],
-        "image_height": pixels.shape[0],
+        "image_width": width,
+        "image_height": height,
     }
 
 

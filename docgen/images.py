@@ -23,11 +23,17 @@ except ImportError:  # pragma: no cover - isal has wheels for the usual platform
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def render(page, dpi: int, max_side: int, colour: str = "auto"):
+def render(page, dpi: int, max_side: int, colour: str = "auto") -> np.ndarray:
     """The page as pixels: an ``(h, w)`` grey or ``(h, w, 3)`` RGB uint8 array.
 
     ``colour``: ``auto`` keeps RGB only when some pixel has colour (checked exactly, so nothing is
     lost), ``gray`` always one channel, ``rgb`` always three."""
+    return page_image(page, dpi, max_side, colour, lambda pixels: pixels.copy())
+
+
+def page_image(page, dpi: int, max_side: int, colour: str, use):
+    """``use(pixels)`` on the page's pixels (see :func:`render`), while MuPDF's buffer is alive:
+    the pixels are a view of it, not a copy (copying a page costs as much as encoding it)."""
     import pymupdf
 
     zoom = dpi / 72
@@ -35,16 +41,26 @@ def render(page, dpi: int, max_side: int, colour: str = "auto"):
     if longest > max_side:
         zoom *= max_side / longest
     matrix = pymupdf.Matrix(zoom, zoom)
-    if colour == "gray":
-        pix = page.get_pixmap(matrix=matrix, alpha=False, colorspace=pymupdf.csGRAY)
-        return np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
-    pix = page.get_pixmap(matrix=matrix, alpha=False)
-    rgb = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)
-    if colour == "auto":
-        grey = rgb[:, :, 0]
-        if np.array_equal(grey, rgb[:, :, 1]) and np.array_equal(grey, rgb[:, :, 2]):
-            return np.ascontiguousarray(grey)
-    return rgb
+    gray = colour == "gray"
+    pix = page.get_pixmap(matrix=matrix, alpha=False, colorspace=pymupdf.csGRAY if gray else None)
+    view = pix.samples_mv
+    try:
+        pixels = np.frombuffer(view, np.uint8).reshape(pix.height, pix.width, pix.n)
+        if pix.n == 1:
+            pixels = pixels[:, :, 0]
+        elif colour == "auto" and is_grey(pixels):
+            pixels = np.ascontiguousarray(pixels[:, :, 0])
+        result = use(pixels)
+        del pixels
+    finally:
+        view.release()
+    return result
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether every pixel has R = G = B."""
+    red = rgb[:, :, 0]
+    return bool(np.array_equal(red, rgb[:, :, 1]) and np.array_equal(red, rgb[:, :, 2]))
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:

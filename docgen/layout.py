@@ -251,35 +251,77 @@ def cell_text(frags: list[dict], rect) -> str:
     return join(inside)
 
 
-def ruled_grid_possible(page) -> bool:
-    """Whether the page draws enough horizontal and vertical edges for a ruled table of two rows
-    and two columns (three of each). Both table finders look for ruling lines; pages without them
-    (most running text) skip the finder, its most expensive step."""
-    horizontal = vertical = 0
+def ruling_edges(page) -> list[dict]:
+    """The page's horizontal and vertical strokes and rectangle sides, as pdfplumber's edges
+    (``x0 x1 top bottom width height orientation``), from MuPDF's vector paths."""
+    edges = []
+
+    def edge(x0, y0, x1, y1, kind):
+        x0, x1, y0, y1 = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+        if abs(y1 - y0) < 1:
+            orientation = "h"
+        elif abs(x1 - x0) < 1:
+            orientation = "v"
+        else:
+            return
+        edges.append({"x0": x0, "x1": x1, "top": y0, "bottom": y1, "width": x1 - x0,
+                      "height": y1 - y0, "orientation": orientation, "object_type": kind})  # fmt: skip
+
     for path in page.get_cdrawings():
         for item in path.get("items", ()):
-            if item[0] == "re":
-                horizontal, vertical = horizontal + 2, vertical + 2
-            elif item[0] == "l":
+            if item[0] == "l":
                 (ax, ay), (bx, by) = item[1], item[2]
-                horizontal += abs(ay - by) < 1
-                vertical += abs(ax - bx) < 1
-            if horizontal >= 3 and vertical >= 3:
-                return True
-    return False
+                edge(ax, ay, bx, by, "line")
+            elif item[0] == "re":
+                x0, y0, x1, y1 = item[1]
+                for a, b, c, d in ((x0, y0, x1, y0), (x0, y1, x1, y1), (x0, y0, x0, y1),
+                                   (x1, y0, x1, y1)):  # fmt: skip
+                    edge(a, b, c, d, "rect_edge")
+    return edges
 
 
-def tables(page, text: dict, method: str, rtl: bool) -> list[str]:
+def grid_possible(edges: list[dict]) -> bool:
+    """Enough horizontal and vertical edges for a ruled table of two rows and two columns."""
+    horizontal = sum(e["orientation"] == "h" for e in edges)
+    return horizontal >= 3 and len(edges) - horizontal >= 3
+
+
+def plumber_grids(edges: list[dict]) -> list[list[list[tuple | None]]]:
+    """Cell boxes of ruled tables by pdfplumber's algorithm (snap and join the edges, find their
+    intersections, cells, then tables), fed with MuPDF's geometry: the same grids as
+    ``pdfplumber.Page.find_tables`` with its default settings, without pdfminer parsing the
+    whole page (which cost ~0.3 s a page)."""
+    from pdfplumber.table import (
+        Table,
+        cells_to_tables,
+        edges_to_intersections,
+        intersections_to_cells,
+        merge_edges,
+    )
+    from pdfplumber.utils import filter_edges
+
+    edges = merge_edges(edges, snap_x_tolerance=3, snap_y_tolerance=3, join_x_tolerance=3,
+                        join_y_tolerance=3)  # fmt: skip
+    edges = filter_edges(edges, min_length=3)
+    cells = intersections_to_cells(edges_to_intersections(edges, 3, 3))
+    return [
+        [list(row.cells) for row in Table(None, group).rows] for group in cells_to_tables(cells)
+    ]
+
+
+def tables(page, text: dict, method: str, rtl: bool, edges: list[dict] | None = None) -> list[str]:
     """The page's tables as Markdown; on RTL pages columns are put back in reading order.
 
-    ``pdfplumber`` finds ruled grids more reliably than PyMuPDF's finder (which merges rows of
-    Arabic tables); either way the cell text is read with MuPDF, which returns logical order where
-    pdfplumber returns Arabic reversed.
+    ``pdfplumber``'s grid finding is more reliable on ruled tables than PyMuPDF's finder (which
+    merges rows of Arabic tables); either way the cell text is MuPDF's, which is in logical order
+    where pdfplumber's own text is Arabic reversed. Pages without a grid of ruling lines skip the
+    finders altogether.
     """
-    if method == "off" or not ruled_grid_possible(page):
+    edges = ruling_edges(page) if edges is None else edges
+    if method == "off" or not grid_possible(edges):
         return []
     if method == "pdfplumber":
-        grids = plumber_grids(page)
+        grids = plumber_grids(edges)
     else:
         grids = [[list(row.cells) for row in t.rows] for t in page.find_tables().tables]
     frags = fragments(text)
@@ -290,16 +332,3 @@ def tables(page, text: dict, method: str, rtl: bool) -> list[str]:
         if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
             out.append(markdown_table([list(reversed(r)) if rtl else r for r in rows]))
     return out
-
-
-def plumber_grids(page) -> list[list[list[tuple | None]]]:
-    """Cell boxes of the page's tables found by pdfplumber (on this page alone)."""
-    import io
-
-    import pdfplumber
-    import pymupdf
-
-    single = pymupdf.open()
-    single.insert_pdf(page.parent, from_page=page.number, to_page=page.number)
-    with pdfplumber.open(io.BytesIO(single.tobytes())) as pdf:
-        return [[list(row.cells) for row in t.rows] for t in pdf.pages[0].find_tables()]

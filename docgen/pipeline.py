@@ -33,6 +33,8 @@ def run_extract(client, cfg: RunConfig) -> dict:
              "", {"unreadable_inputs": len(unreadable)})  # fmt: skip
     if cfg.extract.ocr != "off" and (message := ocr.missing_message(cfg.extract.ocr_languages)):
         print(f"extract: {message}")  # said once for the run, not once per page
+    # Largest partitions first, so that no worker is left with a big one at the end.
+    parts.sort(key=lambda p: -sum(src.size for _, src in p[1]))
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
     stats = sum_stats(map_stage(client, extract_partition, args, "extract", cfg.run.progress))

@@ -85,8 +85,13 @@ def dominant_script(text: str) -> str:
     return best if counts[best] else "none"
 
 
+_RTL_CHAR = re.compile("[\u0590-\u06ff\u0750-\u077f\ufb1d-\ufdff\ufe70-\ufefc]")
+
+
 def is_rtl(text: str) -> bool:
     """Whether a line's strong characters are mostly right-to-left."""
+    if not _RTL_CHAR.search(text):  # most lines: no need to count every script
+        return False
     counts = script_counts(text)
     rtl = counts["arabic"] + counts["hebrew"]
     return rtl > 0 and rtl >= counts["latin"]

@@ -1,0 +1,259 @@
+"""Extraction speed and memory on real PDFs: the TeX Live documentation Debian ships.
+
+    .venv/bin/python bench/extract.py [--pages 800] [--scale-pages 1500] [--big 10000]
+
+Fetches ``texlive-latex-base-doc`` and ``texlive-latex-recommended-doc`` with ``apt-get download``
+(once, into $DOCGEN_BENCH_CACHE, default /tmp/docgen-bench) and unpacks their PDFs. Then, side by
+side in one run:
+
+1. speed per core: the extract stage (text, lines, words, tables, language, image; one process
+   and its isolation child) against a plain PyMuPDF loop over the same pages that renders at the
+   same DPI with ``pixmap.tobytes("png")`` and extracts the text. Pages per CPU-second of all
+   processes involved, image bytes per page, and a check that our PNGs decode to the very pixels
+   MuPDF renders (lossless);
+2. two Dask workers against one on the same pages (wall clock);
+3. peak memory per worker (the worker process plus its child) extracting about 1k pages and
+   about 10k pages with two workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CACHE = Path(os.environ.get("DOCGEN_BENCH_CACHE", "/tmp/docgen-bench"))
+PACKAGES = ["texlive-latex-base-doc", "texlive-latex-recommended-doc"]
+
+
+def corpus() -> list[tuple[Path, int]]:
+    """(PDF, pages) of the unpacked packages, in a fixed order; downloaded on first use."""
+    import pymupdf
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for package in PACKAGES:
+        unpacked = CACHE / package
+        if not unpacked.is_dir():
+            if not list(CACHE.glob(f"{package}_*.deb")):
+                subprocess.run(["apt-get", "download", package], cwd=CACHE, check=True)
+            deb = sorted(CACHE.glob(f"{package}_*.deb"))[-1]
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    index = CACHE / "index.json"
+    if index.exists():
+        return [(Path(p), n) for p, n in json.loads(index.read_text())]
+    found = []
+    for path in sorted(CACHE.glob("*/**/*.pdf")):
+        try:
+            with pymupdf.open(path) as doc:
+                if not doc.needs_pass and doc.page_count:
+                    found.append((str(path), doc.page_count))
+        except Exception:  # noqa: BLE001 - a file we cannot open is not part of the corpus
+            continue
+    index.write_text(json.dumps(found))
+    return [(Path(p), n) for p, n in found]
+
+
+def pick(docs: list[tuple[Path, int]], pages: int, max_doc_pages: int = 400) -> list[Path]:
+    """Whole documents, spread over the corpus, until ``pages`` pages (no single manual over
+    ``max_doc_pages`` pages, so that small selections are not one book)."""
+    chosen, total = [], 0
+    step = 7  # a fixed stride through the sorted list mixes packages and kinds of document
+    order = [docs[(i * step) % len(docs)] for i in range(len(docs))]
+    for path, n in order:
+        if total >= pages:
+            break
+        if n <= max_doc_pages and path not in chosen:
+            chosen.append(path)
+            total += n
+    return chosen
+
+
+def child_cpu() -> float:
+    self, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return self.ru_utime + self.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+# -- the two sides of the speed comparison, each run in a fresh process ---------------------------
+
+
+def plain_loop(paths: list[str], dpi: int) -> dict:
+    import pymupdf
+
+    cpu, start, pages, image_bytes = child_cpu(), time.perf_counter(), 0, 0
+    for path in paths:
+        with pymupdf.open(path) as doc:
+            for page in doc:
+                image_bytes += len(page.get_pixmap(dpi=dpi).tobytes("png"))
+                page.get_text()
+                pages += 1
+    wall = time.perf_counter() - start
+    return {"pages": pages, "image_bytes": image_bytes, "wall": wall, "cpu": child_cpu() - cpu}
+
+
+def extract_stage(paths: list[str], work: str, dpi: int) -> dict:
+    import pyarrow.parquet as pq
+
+    from docgen import isolate
+    from docgen.config import load_config
+    from docgen.pipeline import run_extract
+
+    listing = Path(work) / "inputs.txt"
+    Path(work).mkdir(parents=True, exist_ok=True)
+    listing.write_text("\n".join(paths))
+    cfg = load_config(None, [f"input={listing}", f"work={work}/w", "run.scheduler=sync",
+                             "run.progress=false", f"extract.dpi={dpi}"])  # fmt: skip
+    cpu, start = child_cpu(), time.perf_counter()
+    stats = run_extract(None, cfg)
+    wall = time.perf_counter() - start
+    isolate._stop_child()  # so that its CPU time is counted in RUSAGE_CHILDREN
+    cpu = child_cpu() - cpu
+    sizes = pq.read_table(Path(work) / "w" / "pages", columns=["image"]).column(0)
+    image_bytes = sum(len(b.as_py()) for b in sizes)
+    return {"pages": stats["pages"], "image_bytes": image_bytes, "wall": wall, "cpu": cpu}
+
+
+def measure_in_child(side: str, paths: list[str], work: str, dpi: int) -> dict:
+    """Run one side in a fresh interpreter. CPU time counts from the start of the work (modules
+    imported) to its end, in every process involved: for the extract stage, the driver and its
+    isolation child (started during the work, so its start-up is counted)."""
+    code = (
+        "import json, sys; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
+        "import extract as b\n"
+        "r = b.plain_loop(%r, %d) if %r == 'plain' else b.extract_stage(%r, %r, %d)\n"
+        "print(json.dumps(r))\n"
+    ) % (str(ROOT), str(ROOT / "bench"), paths, dpi, side, paths, work, dpi)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def lossless_check(work: str, dpi: int, n: int = 12) -> int:
+    """Decode our PNGs and compare them with MuPDF's RGB render of the same page; returns how
+    many pages were compared (raises if one differs)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    import pymupdf
+    from PIL import Image
+
+    docs = {}
+    table = pq.read_table(Path(work) / "w" / "documents", columns=["doc_id", "path"])
+    for row in table.to_pylist():
+        docs[row["doc_id"]] = row["path"]
+    pages = pq.read_table(Path(work) / "w" / "pages", columns=["doc_id", "page", "image"])
+    step = max(1, pages.num_rows // n)
+    for i in range(0, pages.num_rows, step)[:n]:
+        row = pages.slice(i, 1).to_pylist()[0]
+        ours = np.asarray(Image.open(io.BytesIO(row["image"])))
+        pix = pymupdf.open(docs[row["doc_id"]])[row["page"] - 1].get_pixmap(dpi=dpi)
+        ref = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)
+        if ours.ndim == 2:
+            ours = np.repeat(ours[:, :, None], 3, axis=2)
+        if not np.array_equal(ours, ref):
+            raise SystemExit(f"lossy: page {row['page']} of {docs[row['doc_id']]} differs")
+    return len(range(0, pages.num_rows, step)[:n])
+
+
+# -- workers: throughput and memory ---------------------------------------------------------------
+
+
+def run_on_workers(paths: list[str], work: str, workers: int, dpi: int) -> dict:
+    """Extract on a LocalCluster of ``workers`` processes; wall clock and the peak RSS of each
+    worker with its isolation child, sampled ten times a second."""
+    import psutil
+
+    from docgen.config import load_config
+    from docgen.orchestrate import cluster
+    from docgen.pipeline import run_extract
+
+    Path(work).mkdir(parents=True, exist_ok=True)
+    listing = Path(work) / "inputs.txt"
+    listing.write_text("\n".join(paths))
+    cfg = load_config(None, [f"input={listing}", f"work={work}/w", "run.progress=false",
+                             f"extract.dpi={dpi}", "extract.docs_per_partition=4"])  # fmt: skip
+    peaks: dict[int, int] = {}
+    with cluster(None, workers) as client:
+        pids = list(client.run(os.getpid).values())
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                for pid in pids:
+                    try:
+                        proc = psutil.Process(pid)
+                        rss = proc.memory_info().rss
+                        rss += sum(c.memory_info().rss for c in proc.children(recursive=True))
+                    except psutil.Error:
+                        continue
+                    peaks[pid] = max(peaks.get(pid, 0), rss)
+                done.wait(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start = time.perf_counter()
+        stats = run_extract(client, cfg)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    return {"pages": stats["pages"], "wall": wall, "peak_mb": max(peaks.values()) / 2**20}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=800, help="pages for the per-core comparison")
+    ap.add_argument("--scale-pages", type=int, default=1500, help="pages for 1 vs 2 workers")
+    ap.add_argument("--small", type=int, default=1000, help="small corpus for memory")
+    ap.add_argument("--big", type=int, default=10000, help="big corpus for memory")
+    ap.add_argument("--dpi", type=int, default=150)
+    args = ap.parse_args()
+
+    docs = corpus()
+    print(f"corpus: {len(docs)} PDFs, {sum(n for _, n in docs)} pages under {CACHE}")
+    with tempfile.TemporaryDirectory(prefix="docgen-bench-") as tmp:
+        paths = [str(p) for p in pick(docs, args.pages)]
+        plain = measure_in_child("plain", paths, f"{tmp}/plain", args.dpi)
+        ours = measure_in_child("extract", paths, f"{tmp}/ours", args.dpi)
+        compared = lossless_check(f"{tmp}/ours", args.dpi)
+        assert ours["pages"] == plain["pages"], (ours["pages"], plain["pages"])
+        rate = {k: v["pages"] / v["cpu"] for k, v in (("plain", plain), ("ours", ours))}
+        size = {
+            k: v["image_bytes"] / v["pages"] / 1024 for k, v in (("plain", plain), ("ours", ours))
+        }
+        print(f"\n1. per core, {plain['pages']} pages of {len(paths)} PDFs at {args.dpi} dpi")
+        print(
+            f"   plain PyMuPDF loop : {rate['plain']:6.1f} pages/CPU-s  {size['plain']:6.1f} KB/page"
+        )
+        print(
+            f"   extract stage      : {rate['ours']:6.1f} pages/CPU-s  {size['ours']:6.1f} KB/page"
+        )
+        print(f"   speed-up {rate['ours'] / rate['plain']:.2f}x per core, bytes/page "
+              f"{size['ours'] / size['plain']:.2f}x, lossless on {compared} pages checked")  # fmt: skip
+
+        paths = [str(p) for p in pick(docs, args.scale_pages)]
+        one = run_on_workers(paths, f"{tmp}/w1", 1, args.dpi)
+        two = run_on_workers(paths, f"{tmp}/w2", 2, args.dpi)
+        print(f"\n2. workers, {one['pages']} pages: 1 worker {one['pages'] / one['wall']:.1f} "
+              f"pages/s, 2 workers {two['pages'] / two['wall']:.1f} pages/s: "
+              f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
+
+        small = run_on_workers([str(p) for p in pick(docs, args.small)], f"{tmp}/s", 2, args.dpi)
+        big = run_on_workers([str(p) for p in pick(docs, args.big, 10**6)], f"{tmp}/b", 2, args.dpi)
+        print(f"\n3. peak RSS per worker (worker + child), 2 workers: {small['pages']} pages "
+              f"{small['peak_mb']:.0f} MB, {big['pages']} pages {big['peak_mb']:.0f} MB: "
+              f"{big['peak_mb'] / small['peak_mb']:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

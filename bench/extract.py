@@ -130,12 +130,15 @@ def measure_in_child(side: str, paths: list[str], work: str, dpi: int) -> dict:
     """Run one side in a fresh interpreter. CPU time counts from the start of the work (modules
     imported) to its end, in every process involved: for the extract stage, the driver and its
     isolation child (started during the work, so its start-up is counted)."""
+    call = (
+        f"plain_loop({paths!r}, {dpi})"
+        if side == "plain"
+        else (f"extract_stage({paths!r}, {work!r}, {dpi})")
+    )
     code = (
-        "import json, sys; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
-        "import extract as b\n"
-        "r = b.plain_loop(%r, %d) if %r == 'plain' else b.extract_stage(%r, %r, %d)\n"
-        "print(json.dumps(r))\n"
-    ) % (str(ROOT), str(ROOT / "bench"), paths, dpi, side, paths, work, dpi)
+        f"import json, sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'bench')!r}]\n"
+        f"import extract\nprint(json.dumps(extract.{call}))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -227,19 +230,14 @@ def main() -> None:
         ours = measure_in_child("extract", paths, f"{tmp}/ours", args.dpi)
         compared = lossless_check(f"{tmp}/ours", args.dpi)
         assert ours["pages"] == plain["pages"], (ours["pages"], plain["pages"])
-        rate = {k: v["pages"] / v["cpu"] for k, v in (("plain", plain), ("ours", ours))}
-        size = {
-            k: v["image_bytes"] / v["pages"] / 1024 for k, v in (("plain", plain), ("ours", ours))
-        }
+        sides = {"plain PyMuPDF loop": plain, "extract stage": ours}
         print(f"\n1. per core, {plain['pages']} pages of {len(paths)} PDFs at {args.dpi} dpi")
-        print(
-            f"   plain PyMuPDF loop : {rate['plain']:6.1f} pages/CPU-s  {size['plain']:6.1f} KB/page"
-        )
-        print(
-            f"   extract stage      : {rate['ours']:6.1f} pages/CPU-s  {size['ours']:6.1f} KB/page"
-        )
-        print(f"   speed-up {rate['ours'] / rate['plain']:.2f}x per core, bytes/page "
-              f"{size['ours'] / size['plain']:.2f}x, lossless on {compared} pages checked")  # fmt: skip
+        for name, r in sides.items():
+            r["rate"], r["kb"] = r["pages"] / r["cpu"], r["image_bytes"] / r["pages"] / 1024
+            print(f"   {name:18s} {r['rate']:6.1f} pages/CPU-s  {r['kb']:6.1f} KB/page")
+        speed, size = ours["rate"] / plain["rate"], ours["kb"] / plain["kb"]
+        print(f"   speed-up {speed:.2f}x per core, bytes/page {size:.2f}x, "
+              f"lossless on {compared} pages checked")  # fmt: skip
 
         paths = [str(p) for p in pick(docs, args.scale_pages)]
         one = run_on_workers(paths, f"{tmp}/w1", 1, args.dpi)

@@ -207,9 +207,7 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "text": text,
         "lines": lines,
         "words": layout.words(page, textpage),
-        "tables": []
-        if used_ocr
-        else layout.tables(page, text_dict, cfg.tables, direction == "rtl"),
+        "tables": [] if used_ocr else layout.tables(page, text_dict, cfg.tables, rtl, edges),
         "lang": lang,
         "direction": direction,
         "script": dominant_script(text),

@@ -43,17 +43,13 @@ def page_image(page, dpi: int, max_side: int, colour: str, use):
     matrix = pymupdf.Matrix(zoom, zoom)
     gray = colour == "gray"
     pix = page.get_pixmap(matrix=matrix, alpha=False, colorspace=pymupdf.csGRAY if gray else None)
-    view = pix.samples_mv
-    try:
-        pixels = np.frombuffer(view, np.uint8).reshape(pix.height, pix.width, pix.n)
-        if pix.n == 1:
-            pixels = pixels[:, :, 0]
-        elif colour == "auto" and is_grey(pixels):
-            pixels = np.ascontiguousarray(pixels[:, :, 0])
-        result = use(pixels)
-        del pixels
-    finally:
-        view.release()
+    pixels = np.frombuffer(pix.samples_mv, np.uint8).reshape(pix.height, pix.width, pix.n)
+    if pix.n == 1:
+        pixels = pixels[:, :, 0]
+    elif colour == "auto" and is_grey(pixels):
+        pixels = np.ascontiguousarray(pixels[:, :, 0])
+    result = use(pixels)
+    del pixels  # before the pixmap: MuPDF's buffer must not be exported when it is freed
     return result
 
 

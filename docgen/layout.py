@@ -264,8 +264,8 @@ def ruling_edges(page) -> list[dict]:
             orientation = "v"
         else:
             return
-        edges.append({"x0": x0, "x1": x1, "top": y0, "bottom": y1, "width": x1 - x0,
-                      "height": y1 - y0, "orientation": orientation, "object_type": kind})  # fmt: skip
+        box = {"x0": x0, "x1": x1, "top": y0, "bottom": y1, "width": x1 - x0, "height": y1 - y0}
+        edges.append({**box, "orientation": orientation, "object_type": kind})
 
     for path in page.get_cdrawings():
         for item in path.get("items", ()):

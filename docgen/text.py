@@ -32,6 +32,15 @@ STOPWORDS = {
 }
 
 
+# Letters and spellings typical of one Latin-script language, for texts without function words.
+SPELLINGS = {
+    "en": ["th", "wh", "ing", "ght", "ay "],
+    "fr": ["é", "è", "ê", "à", "ç", "œ", "eau", "aux", "oi"],
+    "de": ["ß", "ä", "ö", "ü", "sch", "tz", "ung", "eit", "zahl", "uhr"],
+    "es": ["ñ", "á", "í", "ó", "ú", "¿", "¡", "ción", "ll"],
+}
+
+
 def fold(text: str) -> str:
     """Fold presentation forms and ligatures to plain letters (leaves full-width CJK alone)."""
     return _FOLD.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
@@ -72,8 +81,11 @@ def detect_language(text: str) -> tuple[str, str]:
         return "ja", "ltr"
     if counts["han"] > 0.2 * total:
         return "zh", "ltr"
-    words = re.findall(r"[a-zà-ÿß]+", text.lower())
+    lower = text.lower()
+    words = re.findall(r"[a-zà-ÿß]+", lower)
     scores = {lang: sum(w in set(sw) for w in words) for lang, sw in STOPWORDS.items()}
+    if not any(scores.values()):  # no function words (receipts, forms): letters and spellings
+        scores = {lang: sum(lower.count(m) for m in ms) for lang, ms in SPELLINGS.items()}
     best = max(scores, key=scores.get)
     return (best if scores[best] > 0 else "en"), "ltr"
 

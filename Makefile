@@ -16,7 +16,8 @@ SAMPLES := data/samples
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench push report preview
+.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench bench-extract push report \
+	preview
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +98,10 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/llm_client.py
+
+# Extraction speed and memory on Debian's TeX Live manuals (fetched with apt-get download).
+bench-extract: $(VENV)/.dev
+	$(BIN)/python bench/extract.py
 
 clean:
 	rm -rf data/work data/out

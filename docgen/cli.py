@@ -223,9 +223,13 @@ def parser() -> argparse.ArgumentParser:
         )
 
     s = sub.add_parser("extract", help="PDFs to page records in WORK/pages")
-    s.add_argument("inputs", nargs="+", help="PDF files, folders (searched for *.pdf, *.tar, *.parquet), globs, list files "
+    s.add_argument(
+        "inputs",
+        nargs="+",
+        help="PDF files, folders (searched for *.pdf, *.tar, *.parquet), globs, list files "
         "(*.txt, one path per line), webdataset .tar shards of KEY.pdf (+KEY.json), Parquet "
-        "files with a column of PDF bytes")
+        "files with a column of PDF bytes",
+    )
     common(s)
     scheduler(s)
     s.set_defaults(func=cmd_stage)

@@ -80,7 +80,10 @@ DOCUMENT_SCHEMA = pa.schema(
         ("notes", pa.list_(pa.string())),
     ]
 )
-PAGES_PER_WRITE = 32  # pages buffered before a row group is written: memory stays flat
+# Pages buffered before a row group is written (whichever comes first): memory stays flat even
+# when the pages are large colour images.
+PAGES_PER_WRITE = 32
+BYTES_PER_WRITE = 16 * 2**20
 
 
 def plan(inputs: list[str], docs_per_partition: int) -> tuple[list[tuple[str, list]], dict]:
@@ -224,6 +227,8 @@ def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
     """One document as messages: ``("notes", [..])`` and ``("n_pages", n)`` once, then
     ``("page", row)`` or ``("error", row)`` per page; a file that cannot be opened gives one
     ``("error", row)`` for the document (page None)."""
+    import pymupdf
+
     try:
         doc = open_pdf(src, cfg)
     except ValueError as exc:
@@ -245,6 +250,9 @@ def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
                 yield "error", error_row(doc_id, src.name, number + 1, reason)
             else:
                 yield "page", row
+    # MuPDF keeps decoded fonts and images in a store of up to 256 MB; a new document rarely
+    # reuses them, and emptying it keeps a long-lived process's memory flat.
+    pymupdf.TOOLS.store_shrink(100)
 
 
 def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
@@ -270,7 +278,7 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
     start = time.perf_counter()
     stats = {"documents": 0, "failed_documents": 0, "pages": 0, "failed_pages": 0}
     stats.update(ocr_pages=0, needs_ocr_pages=0, killed=0, javascript=0, embedded_files=0)
-    errors, documents, batch = [], [], []
+    errors, documents, batch, batch_bytes = [], [], [], 0
     writer = wd.writer(out, PAGE_SCHEMA)
     try:
         for doc_id, src in docs:
@@ -281,9 +289,10 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
                     pages += 1
                     stats["ocr_pages"] += payload["ocr"]
                     stats["needs_ocr_pages"] += payload["needs_ocr"]
-                    if len(batch) >= PAGES_PER_WRITE:
+                    batch_bytes += len(payload["image"])
+                    if len(batch) >= PAGES_PER_WRITE or batch_bytes >= BYTES_PER_WRITE:
                         writer.write(batch)
-                        batch = []
+                        batch, batch_bytes = [], 0
                 elif kind == "error":
                     errors.append(payload)
                 elif kind == "notes":

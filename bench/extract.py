@@ -222,6 +222,20 @@ def run_on_workers(
     }
 
 
+def plain_side_by_side(paths: list[str], dpi: int, n: int) -> float:
+    """Wall time of ``n`` plain loops over the same pages run at once: what the machine allows
+    two processes of this work (memory bandwidth, shared caches), whatever the code."""
+    code = (
+        f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'bench')!r}]\n"
+        f"import extract\nextract.plain_loop({paths!r}, {dpi})\n"
+    )
+    start = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+    for proc in procs:
+        proc.wait()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=800, help="pages for the per-core comparison")
@@ -255,8 +269,12 @@ def main() -> None:
               f"pages/s, 2 workers {two['pages'] / two['wall']:.1f} pages/s: "
               f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
 
+        calm = [plain_side_by_side(paths[: len(paths) // 4], args.dpi, n) for n in (1, 2)]
+        print(f"   the machine itself: two plain PyMuPDF loops side by side do "
+              f"{2 * calm[0] / calm[1]:.2f}x the work of one in the same time")  # fmt: skip
+
         small = run_on_workers(
-            [str(p) for p in pick(docs, args.small, 10**6)], f"{tmp}/s", 2, args.dpi
+            [str(p) for p in pick(docs, args.small, 10**6)], f"{tmp}/s", 2, args.dpi, True
         )
         big = run_on_workers(
             [str(p) for p in pick(docs, args.big, 10**6)], f"{tmp}/b", 2, args.dpi, True

@@ -38,7 +38,7 @@ fonts:
 # OCR for scanned pages: Tesseract's language data from Debian (PyMuPDF carries the engine).
 OCR_PACKAGES := tesseract-ocr tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor
 ocr:
-	@if ! command -v tesseract >/dev/null && command -v apt-get >/dev/null; then \
+	@if ! (tesseract --list-langs 2>/dev/null | grep -q '^kor$$') && command -v apt-get >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; \
 	fi

@@ -190,6 +190,7 @@ def run_on_workers(
     cfg = load_config(None, [f"input={listing}", f"work={work}/w", "run.progress=false",
                              f"extract.dpi={dpi}", "extract.docs_per_partition=2"])  # fmt: skip
     peaks: dict[int, int] = {}
+    parts: dict[str, int] = {}  # the largest worker process and child seen, apart
     with cluster(None, workers) as client:
         pids = list(client.run(os.getpid).values())
         done = threading.Event()
@@ -199,11 +200,13 @@ def run_on_workers(
                 for pid in pids:
                     try:
                         proc = psutil.Process(pid)
-                        rss = proc.memory_info().rss
-                        rss += sum(c.memory_info().rss for c in proc.children(recursive=True))
+                        own = proc.memory_info().rss
+                        kids = sum(c.memory_info().rss for c in proc.children(recursive=True))
                     except psutil.Error:
                         continue
-                    peaks[pid] = max(peaks.get(pid, 0), rss)
+                    peaks[pid] = max(peaks.get(pid, 0), own + kids)
+                    parts["worker"] = max(parts.get("worker", 0), own)
+                    parts["child"] = max(parts.get("child", 0), kids)
                 done.wait(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -236,6 +239,48 @@ def plain_side_by_side(paths: list[str], dpi: int, n: int) -> float:
     return time.perf_counter() - start
 
 
+def per_core(docs, tmp: str, args) -> None:
+    paths = [str(p) for p in pick(docs, args.pages)]
+    plain = measure_in_child("plain", paths, f"{tmp}/plain", args.dpi)
+    ours = measure_in_child("extract", paths, f"{tmp}/ours", args.dpi)
+    compared = lossless_check(f"{tmp}/ours", args.dpi)
+    assert ours["pages"] == plain["pages"], (ours["pages"], plain["pages"])
+    sides = {"plain PyMuPDF loop": plain, "extract stage": ours}
+    print(f"\n1. per core, {plain['pages']} pages of {len(paths)} PDFs at {args.dpi} dpi")
+    for name, r in sides.items():
+        r["rate"], r["kb"] = r["pages"] / r["cpu"], r["image_bytes"] / r["pages"] / 1024
+        print(f"   {name:18s} {r['rate']:6.1f} pages/CPU-s  {r['kb']:6.1f} KB/page")
+    speed, size = ours["rate"] / plain["rate"], ours["kb"] / plain["kb"]
+    print(f"   speed-up {speed:.2f}x per core, bytes/page {size:.2f}x, "
+          f"lossless on {compared} pages checked")  # fmt: skip
+
+
+def workers(docs, tmp: str, args) -> None:
+    paths = [str(p) for p in pick(docs, args.scale_pages)]
+    one = run_on_workers(paths, f"{tmp}/w1", 1, args.dpi, sample_memory=False)
+    two = run_on_workers(paths, f"{tmp}/w2", 2, args.dpi, sample_memory=False)
+    print(f"\n2. workers, {one['pages']} pages: 1 worker {one['pages'] / one['wall']:.1f} "
+          f"pages/s, 2 workers {two['pages'] / two['wall']:.1f} pages/s: "
+          f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
+    calm = [plain_side_by_side(paths[: len(paths) // 4], args.dpi, n) for n in (1, 2)]
+    print(f"   the machine itself: two plain PyMuPDF loops side by side do "
+          f"{2 * calm[0] / calm[1]:.2f}x the work of one in the same time")  # fmt: skip
+
+
+def memory(docs, tmp: str, args) -> None:
+    runs = [
+        run_on_workers([str(p) for p in pick(docs, n, 10**6)], f"{tmp}/m{n}", 2, args.dpi, True)
+        for n in (args.small, args.big)
+    ]
+    small, big = runs
+    print(f"\n3. peak RSS per worker (worker + child), 2 workers: {small['pages']} pages "
+          f"{small['peak_mb']:.0f} MB, {big['pages']} pages {big['peak_mb']:.0f} MB: "
+          f"{big['peak_mb'] / small['peak_mb']:.2f}x")  # fmt: skip
+    for r in runs:
+        print(f"   {r['pages']} pages: largest worker process {r['apart_mb']['worker']:.0f} MB, "
+              f"largest isolation child {r['apart_mb']['child']:.0f} MB")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=800, help="pages for the per-core comparison")
@@ -243,45 +288,15 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=1000, help="small corpus for memory")
     ap.add_argument("--big", type=int, default=10000, help="big corpus for memory")
     ap.add_argument("--dpi", type=int, default=150)
+    ap.add_argument("--parts", default="123", help="which measurements to run (default 123)")
     args = ap.parse_args()
 
     docs = corpus()
     print(f"corpus: {len(docs)} PDFs, {sum(n for _, n in docs)} pages under {CACHE}")
     with tempfile.TemporaryDirectory(prefix="docgen-bench-") as tmp:
-        paths = [str(p) for p in pick(docs, args.pages)]
-        plain = measure_in_child("plain", paths, f"{tmp}/plain", args.dpi)
-        ours = measure_in_child("extract", paths, f"{tmp}/ours", args.dpi)
-        compared = lossless_check(f"{tmp}/ours", args.dpi)
-        assert ours["pages"] == plain["pages"], (ours["pages"], plain["pages"])
-        sides = {"plain PyMuPDF loop": plain, "extract stage": ours}
-        print(f"\n1. per core, {plain['pages']} pages of {len(paths)} PDFs at {args.dpi} dpi")
-        for name, r in sides.items():
-            r["rate"], r["kb"] = r["pages"] / r["cpu"], r["image_bytes"] / r["pages"] / 1024
-            print(f"   {name:18s} {r['rate']:6.1f} pages/CPU-s  {r['kb']:6.1f} KB/page")
-        speed, size = ours["rate"] / plain["rate"], ours["kb"] / plain["kb"]
-        print(f"   speed-up {speed:.2f}x per core, bytes/page {size:.2f}x, "
-              f"lossless on {compared} pages checked")  # fmt: skip
-
-        paths = [str(p) for p in pick(docs, args.scale_pages)]
-        one = run_on_workers(paths, f"{tmp}/w1", 1, args.dpi, sample_memory=False)
-        two = run_on_workers(paths, f"{tmp}/w2", 2, args.dpi, sample_memory=False)
-        print(f"\n2. workers, {one['pages']} pages: 1 worker {one['pages'] / one['wall']:.1f} "
-              f"pages/s, 2 workers {two['pages'] / two['wall']:.1f} pages/s: "
-              f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
-
-        calm = [plain_side_by_side(paths[: len(paths) // 4], args.dpi, n) for n in (1, 2)]
-        print(f"   the machine itself: two plain PyMuPDF loops side by side do "
-              f"{2 * calm[0] / calm[1]:.2f}x the work of one in the same time")  # fmt: skip
-
-        small = run_on_workers(
-            [str(p) for p in pick(docs, args.small, 10**6)], f"{tmp}/s", 2, args.dpi, True
-        )
-        big = run_on_workers(
-            [str(p) for p in pick(docs, args.big, 10**6)], f"{tmp}/b", 2, args.dpi, True
-        )
-        print(f"\n3. peak RSS per worker (worker + child), 2 workers: {small['pages']} pages "
-              f"{small['peak_mb']:.0f} MB, {big['pages']} pages {big['peak_mb']:.0f} MB: "
-              f"{big['peak_mb'] / small['peak_mb']:.2f}x")  # fmt: skip
+        for part, run in (("1", per_core), ("2", workers), ("3", memory)):
+            if part in args.parts:
+                run(docs, tmp, args)
 
 
 if __name__ == "__main__":

@@ -218,11 +218,9 @@ def run_on_workers(
         done.set()
         if sample_memory:
             sampler.join()
-    return {
-        "pages": stats["pages"],
-        "wall": wall,
-        "peak_mb": max(peaks.values(), default=0) / 2**20,
-    }
+    peak = max(peaks.values(), default=0) / 2**20
+    apart = {k: v / 2**20 for k, v in parts.items()}
+    return {"pages": stats["pages"], "wall": wall, "peak_mb": peak, "apart_mb": apart}
 
 
 def plain_side_by_side(paths: list[str], dpi: int, n: int) -> float:

@@ -23,7 +23,7 @@ from docgen import images, layout, ocr
 from docgen.config import ExtractConfig
 from docgen.sources import Source, doc_id_of, iter_sources, looks_like_pdf, read_bytes
 from docgen.text import detect_language, dominant_script
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir, fingerprint, release_memory
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
 PAGE_SCHEMA = pa.schema(
@@ -253,6 +253,7 @@ def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
     # MuPDF keeps decoded fonts and images in a store of up to 256 MB; a new document rarely
     # reuses them, and emptying it keeps a long-lived process's memory flat.
     pymupdf.TOOLS.store_shrink(100)
+    release_memory()
 
 
 def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
@@ -322,6 +323,7 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
     except BaseException:
         writer.abort()
         raise
+    release_memory()
     return stats
 
 

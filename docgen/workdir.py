@@ -165,6 +165,20 @@ def compression_of(schema: pa.Schema) -> dict[str, str]:
 _codecs: dict[str, dict[str, str]] = {}
 
 
+def release_memory() -> None:
+    """Give freed memory back to the system (Python's heap via glibc, Arrow's pool), so that a
+    long-lived worker's footprint follows what it holds now, not the largest thing it once held."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def sum_stats(stats: list[dict]) -> dict:
     """Add up per-partition stats: numbers are summed, dicts of numbers merged and summed,
     strings kept."""

@@ -19,6 +19,7 @@ def cluster(scheduler: str | None, workers: int | None):
     if scheduler == "sync":
         yield None
         return
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -30,6 +31,9 @@ def cluster(scheduler: str | None, workers: int | None):
             yield client
         return
     n = workers or os.cpu_count() or 1
+    # Without a dashboard nobody reads the workers' statistical profiles; sampling every thread's
+    # stack every 10 ms costs CPU the stages need.
+    dask.config.set({"distributed.worker.profile.enabled": False})
     with (
         LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None

@@ -130,8 +130,11 @@ class PartWriter:
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.out = pq.ParquetWriter(self.tmp, schema, compression=compression_of(schema))
 
-    def write(self, rows: list[dict]) -> None:
-        if rows:
+    def write(self, rows: list[dict] | pa.Table) -> None:
+        """Append rows (dicts, or a table already built) as one row group."""
+        if isinstance(rows, pa.Table):
+            self.out.write_table(rows)
+        elif rows:
             self.out.write_table(pa.Table.from_pylist(rows, self.schema))
 
     def finish(self, fp: str, stats: dict) -> None:

@@ -115,7 +115,18 @@ def run_isolated(
         child.kill()
         yield "failed", reason
         return
-    start = time.monotonic()
+    start, kind = time.monotonic(), None
+    try:
+        for kind, payload in _messages(child, start, item_timeout, total_timeout):
+            yield kind, payload
+    finally:
+        # A caller that stops listening mid-document (an exception while writing) leaves the rest
+        # of it in the pipe, where the next task would read it as its own: stop that child.
+        if kind not in ("end", "failed") and child.alive():
+            child.kill()
+
+
+def _messages(child: Child, start: float, item_timeout: float, total_timeout: float):
     while True:
         now = time.monotonic()
         wait = min(item_timeout, total_timeout - (now - start))

@@ -118,3 +118,17 @@ def test_a_killed_worker_process_is_replaced(few_samples):
     good = sorted(few_samples.glob("0*.pdf"))[0]
     src = Source(good.name, str(good), size=good.stat().st_size)
     assert [k for k, _ in run_document(src, "d", cfg)][-1] == "end"
+
+
+def test_a_caller_that_stops_listening_does_not_leave_pages_for_the_next(few_samples):
+    from docgen.sources import Source
+
+    first, second = sorted(few_samples.glob("*.pdf"))[:2]
+    cfg = ExtractConfig()
+    messages = run_document(Source(first.name, str(first), size=first.stat().st_size), "a", cfg)
+    next(messages)
+    messages.close()  # e.g. the disk filled while writing the first page
+    rows = [p for k, p in run_document(Source(second.name, str(second),
+                                              size=second.stat().st_size), "b", cfg)
+            if k == "page"]  # fmt: skip
+    assert rows and {r["doc_id"] for r in rows} == {"b"}

@@ -16,6 +16,7 @@ locations travel through the scheduler. Inputs:
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import json
@@ -201,17 +202,31 @@ def _parquet_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
 
 
 def _parquet_cell(path: str, column: str, row: int) -> bytes:
-    """One cell, reading only the row group that holds it."""
+    """One cell, reading only the row group that holds it. Documents of a partition are
+    neighbours in the file, so the last row group read is kept: decoding it once per document
+    would read a 100-row group a hundred times."""
+    import os
+
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
     for g in range(pf.num_row_groups):
         n = pf.metadata.row_group(g).num_rows
         if row < n:
-            value = pf.read_row_group(g, columns=[column]).column(0)[row].as_py()
-            return _cell_bytes(value) or b""
+            stat = os.stat(path)
+            cells = _row_group(path, stat.st_mtime_ns, stat.st_size, g, column)
+            return _cell_bytes(cells[row].as_py()) or b""
         row -= n
     raise ValueError(f"{path}: no row {row}")
+
+
+@functools.lru_cache(maxsize=1)
+def _row_group(path: str, mtime_ns: int, size: int, group: int, column: str):
+    """One column of one row group (keyed by the file's mtime and size, so a rewritten file is
+    read again)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read_row_group(group, columns=[column]).column(0)
 
 
 def looks_like_pdf(data: bytes) -> bool:

@@ -302,7 +302,8 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
                     n_pages = payload
                 elif kind == "failed":  # the child was killed: time limit, memory, crash
                     stats["killed"] += 1
-                    errors.append(failure_row(doc_id, src.name, last, n_pages, payload))
+                    if row := failure_row(doc_id, src.name, last, n_pages, payload):
+                        errors.append(row)
                 if kind in ("page", "error") and payload["page"] is not None:
                     last = payload["page"]
             stats["pages"] += pages
@@ -353,11 +354,13 @@ def nested_column(values: list[list[dict]], list_type: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), structs, type=list_type)
 
 
-def failure_row(doc_id, source, last: int, n_pages: int | None, reason: str) -> dict:
+def failure_row(doc_id, source, last: int, n_pages: int | None, reason: str) -> dict | None:
     """The error row of a document whose process was killed: for the whole document when no
     page came back, else for the page it was on (pages before it are kept)."""
     if not last:
         return error_row(doc_id, source, None, reason)
+    if n_pages and last >= n_pages:  # every page came back: nothing was lost
+        return None
     rest = f"; pages {last + 1}-{n_pages} not extracted" if n_pages and n_pages > last + 1 else ""
     return error_row(doc_id, source, last + 1, f"{reason}{rest}")
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from docgen.train.config import EvalConfig, TrainConfig
+
 
 @dataclass
 class ExtractConfig:
@@ -123,6 +125,8 @@ class RunConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
     run: RunOptions = field(default_factory=RunOptions)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)

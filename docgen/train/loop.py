@@ -1,0 +1,172 @@
+"""``docgen train``: the training loop, for one device or many (``torchrun``).
+
+AdamW with linear warm-up and cosine decay, gradient accumulation and clipping, bf16 autocast on
+GPU. Every ``checkpoint_every`` steps the trainable weights, the optimiser, the schedule, the
+random states and the position in the data stream are saved; a rerun with the same OUTPUT
+resumes from the newest checkpoint and ends with the same weights as a run never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from docgen.train.config import TrainConfig
+from docgen.train.data import Encoder, batches, split_files
+from docgen.train.model import load_base, prepare, save_final, trainable_state
+
+CHECKPOINTS = "checkpoints"
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to 1, then cosine decay to ``min_lr_ratio`` at the last step."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, (step - cfg.warmup_steps) / span)))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine
+
+
+def last_checkpoint(output: Path) -> Path | None:
+    found = sorted((output / CHECKPOINTS).glob("step-*/state.pt"))
+    return found[-1].parent if found else None
+
+
+def save_checkpoint(output: Path, step: int, state: dict, keep: int) -> Path:
+    """Written to a temporary folder and renamed, so a kill mid-save leaves the last one whole."""
+    import torch
+
+    folder = output / CHECKPOINTS / f"step-{step:08d}"
+    tmp = folder.with_suffix(".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save(state, tmp / "state.pt")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    for old in sorted((output / CHECKPOINTS).glob("step-*[0-9]"))[:-keep]:
+        shutil.rmtree(old)
+    return folder
+
+
+def distributed():
+    """(rank, world size, device), starting the process group under torchrun."""
+    import torch
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world, device
+
+
+def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool = True) -> dict:
+    """Fine-tune ``model`` (``tiny`` or a checkpoint) on the ``cfg.split`` shards of ``data``;
+    the result goes to ``output``. Returns the last metrics line."""
+    import torch
+    from tqdm import tqdm
+
+    rank, world, device = distributed()
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    files = split_files(data, cfg.split)
+    processor, net = load_base(model, files, out, cfg) if rank == 0 else (None, None)
+    if world > 1:  # the tiny base is built once, by rank 0
+        torch.distributed.barrier()
+        if rank:
+            processor, net = load_base(model, files, out, cfg)
+    net = prepare(net, cfg).to(device)
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    step, position = 0, (0, 0)
+    torch.manual_seed(cfg.seed + rank)
+    ckpt = last_checkpoint(out)
+    if ckpt:
+        state = torch.load(ckpt / "state.pt", map_location=device, weights_only=False)
+        net.load_state_dict(state["weights"], strict=False)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["rng"]["torch"])
+        random.setstate(state["rng"]["python"])
+        step, position = state["step"], tuple(state["position"])
+        if rank == 0:
+            print(f"resuming from {ckpt} (step {step})")
+    encoder = Encoder(processor, cfg.max_length, cfg.max_image_side, cfg.image_splitting)
+    stream = batches(
+        files, encoder, cfg.batching, cfg.batch_size, cfg.window, cfg.seed, position, rank, world
+    )
+    runner = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    metrics_path = out / "metrics.jsonl"
+    keep_metrics(metrics_path, step)
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, unit="step")
+    t0, seen, tokens, line = time.perf_counter(), 0, 0, {}
+    runner.train()
+    while step < cfg.steps:
+        loss_sum = 0.0
+        for _ in range(cfg.grad_accum):
+            where, batch = next(stream)
+            seen += batch.pop("chats")
+            tokens += batch.pop("tokens")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = runner(**batch, use_cache=False).loss / cfg.grad_accum
+            loss.backward()
+            loss_sum += loss.item()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm).item()
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        position = (where[0], where[1] + 1)
+        elapsed = time.perf_counter() - t0
+        line = {
+            "step": step,
+            "loss": round(loss_sum, 6),
+            "lr": sched.get_last_lr()[0],
+            "grad_norm": round(grad_norm, 6),
+            "chats_per_s": round(seen * world / elapsed, 3),
+            "tokens_per_s": round(tokens * world / elapsed, 1),
+        }
+        bar.set_postfix(loss=f"{loss_sum:.3f}", chats_s=f"{line['chats_per_s']:.1f}")
+        bar.update()
+        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
+            with metrics_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            state = {
+                "step": step,
+                "position": position,
+                "weights": trainable_state(net),
+                "optimizer": opt.state_dict(),
+                "schedule": sched.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+            }
+            save_checkpoint(out, step, state, cfg.keep_checkpoints)
+    bar.close()
+    if rank == 0:
+        info = {"data": str(data), "model": str(out / "base") if model == "tiny" else model, "train": asdict(cfg)}
+        save_final(net, processor, out, cfg, info)
+    if world > 1:
+        torch.distributed.barrier()
+    return line
+
+
+def keep_metrics(path: Path, step: int) -> None:
+    """A resumed run rewrites the metrics past its checkpoint, so each step is logged once."""
+    if not path.exists():
+        return
+    lines = path.read_text("utf-8").splitlines()
+    kept = [x for x in lines if x.strip() and json.loads(x)["step"] <= step]
+    path.write_text("".join(x + "\n" for x in kept), "utf-8")

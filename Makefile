@@ -17,7 +17,7 @@ ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench bench-extract push report \
-	preview
+	preview train eval
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,27 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(VENV)/.dev fonts ocr browser
+# The trainer's extra. TORCH pins the CPU build this machine's pip has locally; on a GPU machine
+# use e.g. `make train TORCH=torch` for the registry's CUDA build.
+TORCH ?= torch==2.13.0
+$(VENV)/.train: $(BIN)/docgen
+	$(BIN)/pip install --quiet '$(TORCH)'
+	$(BIN)/pip install --quiet -e '.[train]'
+	touch $@
+
+# `make train [BASE=tiny|folder|org/name] [PDFS=dir]`: a dataset with a held-out test split
+# (pipelines/train.yaml), a fine-tune on its train split, then `make eval` scores the test split.
+BASE ?= tiny
+TRAIN_SET := data/train-set
+MODEL_DIR ?= data/model
+train: $(if $(strip $(PDFS)),,$(SAMPLES)/.complete) ocr $(VENV)/.train
+	$(BIN)/docgen run pipelines/train.yaml --set input=$(if $(strip $(PDFS)),$(PDFS),$(SAMPLES))
+	$(BIN)/docgen train --config pipelines/train.yaml --data $(TRAIN_SET) --model $(BASE) \
+		--output $(MODEL_DIR)
+eval: $(VENV)/.train
+	$(BIN)/docgen eval --config pipelines/train.yaml --data $(TRAIN_SET) --model $(MODEL_DIR)
+
+test: $(VENV)/.dev $(VENV)/.train fonts ocr browser
 	$(BIN)/python -m pytest -q
 
 # `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.
@@ -104,4 +124,4 @@ bench-extract: $(VENV)/.dev
 	$(BIN)/python bench/extract.py
 
 clean:
-	rm -rf data/work data/out
+	rm -rf data/work data/out $(TRAIN_SET) $(MODEL_DIR)

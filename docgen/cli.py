@@ -177,6 +177,33 @@ SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12
               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
 
 
+def cmd_train(args) -> int:
+    from docgen.train.loop import train
+
+    cfg = load_config(args.config, list(args.set)).train
+    cfg.steps = args.steps or cfg.steps
+    line = train(args.data, args.model, args.output, cfg, progress=not args.quiet)
+    print(f"trained {line.get('step', 0)} steps, loss {line.get('loss')}: model in {args.output}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from docgen.train.evaluate import evaluate
+
+    cfg = load_config(args.config, list(args.set)).eval
+    cfg.split = args.split or cfg.split
+    cfg.limit = args.limit if args.limit is not None else cfg.limit
+    report = evaluate(args.data, args.model, cfg, args.out, progress=not args.quiet)
+    print(
+        f"ANLS {report['anls']:.4f}, exact match {report['exact_match']:.4f} on "
+        f"{report['questions']} questions ({cfg.split})"
+    )
+    for lang, r in report["per_language"].items():
+        print(f"  {lang}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f} ({r['questions']})")
+    print(f"predictions in {report['predictions']}")
+    return 0
+
+
 def parse_size(text: str) -> float:
     """Bytes in a size such as ``5MB``, ``1.5GB`` or ``800KiB`` (MB = 10**6, MiB = 2**20, as
     ``datasets`` reads ``max_shard_size``)."""
@@ -330,6 +357,41 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rows", type=int, default=24, help="rows to sample (default 24)")
     s.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     s.set_defaults(func=cmd_preview)
+
+    s = sub.add_parser(
+        "train",
+        help="fine-tune an Idefics3-style VLM on the shards (resumes from OUTPUT's checkpoints)",
+        description="Fine-tune on OUT/data/<split>-*.parquet. Options live in the `train` "
+        "section of a run config (pipelines/train.yaml): steps, batch_size, grad_accum, lr, "
+        "batching pad|pack|bucket, freeze_vision, freeze_lm, adapter none|lora|dora, "
+        "checkpoint_every, ... For several GPUs: torchrun --nproc-per-node N -m docgen.cli train ...",
+    )
+    s.add_argument("--data", required=True, help="output folder of `docgen shard`")
+    s.add_argument(
+        "--model",
+        required=True,
+        help="'tiny' (a small random Idefics3 and a tokenizer trained on the data, offline) or an "
+        "Idefics3 / SmolVLM checkpoint: a folder or a Hub id",
+    )
+    s.add_argument("--output", required=True, help="folder for checkpoints, metrics and the model")
+    s.add_argument("--config", help="run config with a `train` section (pipelines/train.yaml)")
+    s.add_argument("--steps", type=int, help="optimizer steps (default: train.steps)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    overrides(s, "train.lr=3e-4")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser(
+        "eval", help="answer held-out questions with a trained model: ANLS and exact match"
+    )
+    s.add_argument("--data", required=True, help="output folder of `docgen shard`")
+    s.add_argument("--model", required=True, help="a model folder (`docgen train`'s output)")
+    s.add_argument("--split", help="split to score (default: eval.split, test)")
+    s.add_argument("--limit", type=int, help="score only the first N questions")
+    s.add_argument("--out", help="predictions file (default MODEL/eval-SPLIT.jsonl)")
+    s.add_argument("--config", help="run config with an `eval` section")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    overrides(s, "eval.max_new_tokens=64")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
     s.add_argument("config", help="pipelines/NAME.yaml")

@@ -111,8 +111,10 @@ class Encoder:
         input_ids: list[int] = []
         labels: list[int] = []
         for turn, pair in enumerate(row["texts"]):
-            head = self.prompt(image_text, pair["user"]) if turn == 0 else (
-                f"\nUser: {pair['user']}{self.eou}\nAssistant:"
+            head = (
+                self.prompt(image_text, pair["user"])
+                if turn == 0
+                else (f"\nUser: {pair['user']}{self.eou}\nAssistant:")
             )
             q, a = self.ids(head), self.ids(f" {pair['assistant'].strip()}{self.eou}")
             if len(input_ids) + len(q) + len(a) > self.max_length:

@@ -75,7 +75,9 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
     the result goes to ``output``. Returns the last metrics line."""
     import torch
     from tqdm import tqdm
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # our own bar is enough
     rank, world, device = distributed()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +158,11 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             save_checkpoint(out, step, state, cfg.keep_checkpoints)
     bar.close()
     if rank == 0:
-        info = {"data": str(data), "model": str(out / "base") if model == "tiny" else model, "train": asdict(cfg)}
+        info = {
+            "data": str(data),
+            "model": str(out / "base") if model == "tiny" else model,
+            "train": asdict(cfg),
+        }
         save_final(net, processor, out, cfg, info)
     if world > 1:
         torch.distributed.barrier()

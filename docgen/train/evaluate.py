@@ -1,0 +1,136 @@
+"""``docgen eval``: answer the held-out questions with a trained model and score them (ANLS).
+
+Each question is asked alone, with its document's page images, in the layout the trainer uses;
+answers are generated greedily until ``<end_of_utterance>``. Every prediction is written to a
+JSON-lines file beside the scores, overall and per language.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from docgen.text import detect_language
+from docgen.train.anls import anls, exact_match
+from docgen.train.config import EvalConfig
+from docgen.train.data import Encoder, open_images, split_files
+
+
+def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
+    """Rows' questions in file order, each with its row's images and the answers given to the
+    same question on the same document (several gold answers when it was asked twice)."""
+    n = 0
+    for path in files:
+        pf = pq.ParquetFile(path)
+        columns = [c for c in ("images", "texts", "languages") if c in pf.schema_arrow.names]
+        for g in range(pf.num_row_groups):
+            for row in pf.read_row_group(g, columns=columns).to_pylist():
+                golds = defaultdict(list)
+                for t in row["texts"]:
+                    golds[t["user"]].append(t["assistant"])
+                langs = row.get("languages") or []
+                for q, answers in golds.items():
+                    if limit is not None and n >= limit:
+                        return
+                    n += 1
+                    lang = langs[0] if len(langs) == 1 else detect_language(q)[0]
+                    yield {"row": row, "question": q, "answers": answers, "language": lang}
+
+
+def generate(model, encoder: Encoder, items: list[dict], max_new_tokens: int) -> list[str]:
+    """Greedy answers for a batch of questions (prompts left-padded)."""
+    import torch
+
+    from docgen.train.data import stack_images
+
+    prompts, pixels, done = [], [], {}
+    for item in items:
+        row = item["row"]  # questions of one document share its images: processed once
+        if id(row) not in done:
+            done[id(row)] = encoder.images(open_images(row))
+        pix, image_text = done[id(row)]
+        prompts.append(encoder.ids(encoder.prompt(image_text, item["question"])))
+        pixels.append([pix])
+    n = max(map(len, prompts))
+    pad = encoder.tok.pad_token_id
+    ids = torch.tensor([[pad] * (n - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (n - len(p)) + [1] * len(p) for p in prompts])
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        out = model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            pixel_values=stack_images(pixels).to(device, next(model.parameters()).dtype),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=encoder.tok.convert_tokens_to_ids(encoder.eou),
+            pad_token_id=pad,
+        )
+    return [encoder.tok.decode(o[n:], skip_special_tokens=True).strip() for o in out.cpu().tolist()]
+
+
+def evaluate(
+    data: str, model_dir: str, cfg: EvalConfig, out: str | None = None, progress: bool = True
+) -> dict:
+    """Scores of ``model_dir`` on the ``cfg.split`` shards of ``data``; predictions go to
+    ``out`` (default MODEL_DIR/eval-SPLIT.jsonl) and the scores beside it (.json)."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    files = split_files(data, cfg.split)
+    processor = AutoProcessor.from_pretrained(model_dir)
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype).eval()
+    if torch.cuda.is_available():
+        model.to("cuda")
+    encoder = Encoder(processor, max_length=1 << 30)
+    path = Path(out) if out else Path(model_dir) / f"eval-{cfg.split}.jsonl"
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    bar = tqdm(disable=not progress, unit="q", desc="eval")
+    with path.open("w", encoding="utf-8") as f:
+        batch: list[dict] = []
+        for item in itertools.chain(questions(files, cfg.limit), [None]):
+            if item is not None:
+                batch.append(item)
+            if batch and (item is None or len(batch) == cfg.batch_size):
+                for it, pred in zip(batch, generate(model, encoder, batch, cfg.max_new_tokens)):
+                    score = anls(pred, it["answers"], cfg.anls_threshold)
+                    exact = exact_match(pred, it["answers"])
+                    for key in ("all", it["language"]):
+                        totals[key][0] += 1
+                        totals[key][1] += score
+                        totals[key][2] += exact
+                    record = {
+                        "source": it["row"]["texts"][0]["source"],
+                        "language": it["language"],
+                        "question": it["question"],
+                        "answers": it["answers"],
+                        "prediction": pred,
+                        "anls": round(score, 4),
+                        "exact_match": exact,
+                    }
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                bar.update(len(batch))
+                batch = []
+    bar.close()
+
+    def summary(n, s, e):
+        return {
+            "questions": n,
+            "anls": round(s / n, 4) if n else 0.0,
+            "exact_match": round(e / n, 4) if n else 0.0,
+        }
+
+    report = summary(*totals.pop("all", [0, 0.0, 0.0]))
+    report["per_language"] = {lang: summary(*v) for lang, v in sorted(totals.items())}
+    report["predictions"] = str(path)
+    path.with_suffix(".json").write_text(json.dumps(report, indent=2), "utf-8")
+    return report

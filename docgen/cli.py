@@ -364,7 +364,8 @@ def parser() -> argparse.ArgumentParser:
         description="Fine-tune on OUT/data/<split>-*.parquet. Options live in the `train` "
         "section of a run config (pipelines/train.yaml): steps, batch_size, grad_accum, lr, "
         "batching pad|pack|bucket, freeze_vision, freeze_lm, adapter none|lora|dora, "
-        "checkpoint_every, ... For several GPUs: torchrun --nproc-per-node N -m docgen.cli train ...",
+        "checkpoint_every, ... For several GPUs: "
+        "torchrun --nproc-per-node N -m docgen.cli train ...",
     )
     s.add_argument("--data", required=True, help="output folder of `docgen shard`")
     s.add_argument(

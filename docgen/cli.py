@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import asdict
@@ -183,7 +184,10 @@ def cmd_train(args) -> int:
     cfg = load_config(args.config, list(args.set)).train
     cfg.steps = args.steps or cfg.steps
     line = train(args.data, args.model, args.output, cfg, progress=not args.quiet)
-    print(f"trained {line.get('step', 0)} steps, loss {line.get('loss')}: model in {args.output}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for all processes
+        print(
+            f"trained {line.get('step', 0)} steps, loss {line.get('loss')}: model in {args.output}"
+        )
     return 0
 
 

@@ -264,3 +264,32 @@ def test_bf16_training_on_a_gpu(shards, base, tmp_path):
     out = fresh(base, tmp_path / "gpu")
     line = loop.train(str(shards), "tiny", str(out), small(steps=4), progress=False)
     assert line["step"] == 4 and line["loss"] > 0
+
+
+def test_torchrun_two_processes_train_checkpoint_and_resume(shards, base, tmp_path):
+    import subprocess
+    import sys
+
+    out = fresh(base, tmp_path / "ddp")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--nproc-per-node", "2", "-m", "docgen.cli", "train", "--data",
+           str(shards), "--model", "tiny", "--output", str(out), "--quiet",
+           "--set", "train.batch_size=2", "--set", "train.checkpoint_every=2",
+           "--set", "train.batching=bucket", "--set", "train.window=8"]  # fmt: skip
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([*cmd, "--steps", "2"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("trained 2 steps") == 1  # one line for both processes
+    state = torch.load(out / "checkpoints/step-00000002/state.pt", weights_only=False)
+    assert len(state["positions"]) == 2 and state["positions"][0] != state["positions"][1]
+    run = subprocess.run([*cmd, "--steps", "4"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "resuming from" in run.stdout and (out / "model.safetensors").exists()
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4]  # log_every 10: the last step of each run
+    single = subprocess.run(
+        [sys.executable, "-m", "docgen.cli", "train", "--data", str(shards), "--model", "tiny",
+         "--output", str(out), "--quiet", "--steps", "6"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert single.returncode == 2 and "written by 2 processes, not 1" in single.stderr

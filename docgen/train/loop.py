@@ -102,7 +102,12 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         sched.load_state_dict(state["schedule"])
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
-        step, position = state["step"], tuple(state["position"])
+        if len(state["positions"]) != world:
+            raise ValueError(
+                f"{ckpt} was written by {len(state['positions'])} processes, not {world}: "
+                "resume with the same number, or start a new OUTPUT"
+            )
+        step, position = state["step"], tuple(state["positions"][rank])
         if rank == 0:
             print(f"resuming from {ckpt} (step {step})")
     encoder = Encoder(processor, cfg.max_length, cfg.max_image_side, cfg.image_splitting)
@@ -116,7 +121,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
     t0, seen, tokens, line = time.perf_counter(), 0, 0, {}
     runner.train()
     while step < cfg.steps:
-        loss_sum = 0.0
+        loss_sum = torch.zeros((), device=device)
         for _ in range(cfg.grad_accum):
             where, batch = next(stream)
             seen += batch.pop("chats")
@@ -125,7 +130,10 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss = runner(**batch, use_cache=False).loss / cfg.grad_accum
             loss.backward()
-            loss_sum += loss.item()
+            loss_sum += loss.detach()
+        if world > 1:  # the logged loss is the mean over processes
+            torch.distributed.all_reduce(loss_sum, op=torch.distributed.ReduceOp.AVG)
+        loss_sum = loss_sum.item()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm).item()
         opt.step()
         sched.step()
@@ -146,10 +154,15 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             with metrics_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(line) + "\n")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            positions = [position]  # where each process is in its share of the stream
+            if world > 1:
+                positions = [None] * world
+                torch.distributed.all_gather_object(positions, position)
         if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             state = {
                 "step": step,
-                "position": position,
+                "positions": positions,
                 "weights": trainable_state(net),
                 "optimizer": opt.state_dict(),
                 "schedule": sched.state_dict(),
@@ -166,6 +179,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         save_final(net, processor, out, cfg, info)
     if world > 1:
         torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return line
 
 

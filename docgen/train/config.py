@@ -11,12 +11,18 @@ class TinyModelConfig:
     """The randomly initialised Idefics3 of ``--model tiny``: small enough to train on a CPU."""
 
     vocab_size: int = 1024  # byte-level BPE trained on the dataset's own texts
+    model_vocab_size: int = 0  # embedding rows (0: the tokenizer's size; more: room, as real LMs)
     hidden_size: int = 64  # language model
+    intermediate_size: int = 0  # 0: 4 x hidden_size
     layers: int = 2
     heads: int = 4
+    kv_heads: int = 0  # 0: as many as heads (grouped-query attention when fewer)
+    tie_embeddings: bool = False
     max_positions: int = 4096
     vision_hidden_size: int = 64  # SigLIP-style encoder
+    vision_intermediate_size: int = 0  # 0: 4 x vision_hidden_size
     vision_layers: int = 2
+    vision_heads: int = 0  # 0: as many as heads
     image_size: int = 64  # side of one image tile, in pixels
     patch_size: int = 8
     scale_factor: int = 2  # pixel shuffle: (64/8)^2 / 2^2 = 16 image tokens per tile
@@ -37,6 +43,7 @@ class TrainConfig:
     batching: str = "pad"  # pad | pack (several chats per sequence) | bucket (similar lengths)
     window: int = 64  # pack / bucket: chats arranged together, in batches
     max_length: int = 2048  # tokens per sequence; turns that do not fit are left out
+    prefetch: int = 4  # batches prepared ahead in a background thread (0: none)
     max_image_side: int | None = None  # longest side pages are resized to (None: the model's)
     image_splitting: bool = True  # tiles plus a global image, as Idefics3; False: global only
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | bf16 | fp32

@@ -54,6 +54,43 @@ def save_checkpoint(output: Path, step: int, state: dict, keep: int) -> Path:
     return folder
 
 
+def prefetched(stream, depth: int):
+    """The stream's items made ``depth`` ahead in a thread: decoding and resizing pages (PIL and
+    the tokenizer let go of the GIL) overlaps with the model's step. Errors are re-raised here."""
+    import queue
+    import threading
+
+    if depth <= 0:
+        yield from stream
+        return
+    items: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def fill():
+        try:
+            for item in stream:
+                while not stop.is_set():
+                    try:
+                        items.put((None, item), timeout=0.5)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer
+            items.put((exc, None))
+
+    threading.Thread(target=fill, daemon=True, name="batches").start()
+    try:
+        while True:
+            exc, item = items.get()
+            if exc is not None:
+                raise exc
+            yield item
+    finally:
+        stop.set()
+
+
 def distributed():
     """(rank, world size, device), starting the process group under torchrun."""
     import torch
@@ -111,19 +148,32 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         if rank == 0:
             print(f"resuming from {ckpt} (step {step})")
     encoder = Encoder(processor, cfg.max_length, cfg.max_image_side, cfg.image_splitting)
-    stream = batches(
-        files, encoder, cfg.batching, cfg.batch_size, cfg.window, cfg.seed, position, rank, world
+    stream = prefetched(
+        batches(
+            files,
+            encoder,
+            cfg.batching,
+            cfg.batch_size,
+            cfg.window,
+            cfg.seed,
+            position,
+            rank,
+            world,
+        ),
+        cfg.prefetch,
     )
     runner = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     metrics_path = out / "metrics.jsonl"
     keep_metrics(metrics_path, step)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, unit="step")
-    t0, seen, tokens, line = time.perf_counter(), 0, 0, {}
+    t0, seen, tokens, waited, line = time.perf_counter(), 0, 0, 0.0, {}
     runner.train()
     while step < cfg.steps:
         loss_sum = torch.zeros((), device=device)
         for _ in range(cfg.grad_accum):
+            t = time.perf_counter()
             where, batch = next(stream)
+            waited += time.perf_counter() - t
             seen += batch.pop("chats")
             tokens += batch.pop("tokens")
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -146,9 +196,15 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             "loss": round(loss_sum, 6),
             "lr": sched.get_last_lr()[0],
             "grad_norm": round(grad_norm, 6),
+            "chats": seen * world,  # since this process started (a resume starts again)
+            "tokens": tokens * world,
+            "elapsed_s": round(elapsed, 3),
+            "data_wait_s": round(waited, 3),  # time the model waited for batches
             "chats_per_s": round(seen * world / elapsed, 3),
             "tokens_per_s": round(tokens * world / elapsed, 1),
         }
+        if device.type == "cuda":
+            line["peak_gpu_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
         bar.set_postfix(loss=f"{loss_sum:.3f}", chats_s=f"{line['chats_per_s']:.1f}")
         bar.update()
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
@@ -170,6 +226,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             }
             save_checkpoint(out, step, state, cfg.keep_checkpoints)
     bar.close()
+    stream.close()  # stops the prefetching thread
     if rank == 0:
         info = {
             "data": str(data),

@@ -88,30 +88,30 @@ def build_model(processor, cfg: TinyModelConfig, seed: int = 0):
     config = Idefics3Config(
         vision_config=dict(
             hidden_size=cfg.vision_hidden_size,
-            intermediate_size=cfg.vision_hidden_size * 4,
+            intermediate_size=cfg.vision_intermediate_size or cfg.vision_hidden_size * 4,
             num_hidden_layers=cfg.vision_layers,
-            num_attention_heads=cfg.heads,
+            num_attention_heads=cfg.vision_heads or cfg.heads,
             image_size=cfg.image_size,
             patch_size=cfg.patch_size,
         ),
         text_config=dict(
             model_type="llama",
-            vocab_size=len(tok),
+            vocab_size=max(len(tok), cfg.model_vocab_size),
             hidden_size=cfg.hidden_size,
-            intermediate_size=cfg.hidden_size * 4,
+            intermediate_size=cfg.intermediate_size or cfg.hidden_size * 4,
             num_hidden_layers=cfg.layers,
             num_attention_heads=cfg.heads,
-            num_key_value_heads=cfg.heads,
+            num_key_value_heads=cfg.kv_heads or cfg.heads,
             max_position_embeddings=cfg.max_positions,
             bos_token_id=tok.bos_token_id,
             eos_token_id=tok.eos_token_id,
             pad_token_id=tok.pad_token_id,
-            tie_word_embeddings=False,
+            tie_word_embeddings=cfg.tie_embeddings,
         ),
         image_token_id=processor.image_token_id,
         scale_factor=cfg.scale_factor,
         pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=False,
+        tie_word_embeddings=cfg.tie_embeddings,
     )
     torch.manual_seed(seed)
     model = Idefics3ForConditionalGeneration(config)

@@ -128,7 +128,9 @@ class Encoder:
 
 def image_prompt(processor, rows: int, cols: int) -> str:
     """The tokens standing for one image: a block per tile, then the global image (Idefics3)."""
-    fake, glob, image = processor.fake_image_token, processor.global_image_tag, "<image>"
+    fake, image = processor.fake_image_token, processor.image_token
+    # Idefics3's processor calls it global_image_tag, SmolVLM's global_image_token
+    glob = getattr(processor, "global_image_tag", None) or processor.global_image_token
     block = image * processor.image_seq_len
     text = ""
     if rows or cols:

@@ -255,6 +255,14 @@ def test_cli_train_then_eval(shards, base, tmp_path, capsys):
     assert "ANLS" in printed and (out / "eval-test.json").exists()
     assert main(["eval", "--data", str(shards), "--model", str(out), "--split", "validation"]) == 2
     assert "no 'validation' shards" in capsys.readouterr().err
+    # a checkpoint folder as --model (the trained one), fine-tuned further with LoRA
+    again = tmp_path / "again"
+    args = ["--data", str(shards), "--model", str(out), "--output", str(again), "--quiet"]
+    assert main(["train", *args, "--steps", "2", *sets, "--set", "train.adapter=lora"]) == 0
+    assert (again / "model.safetensors").exists() and not (again / "base").exists()
+    assert json.loads((again / "train_config.json").read_text())["model"] == str(out)
+    assert main(["train", *args[:2], "--model", str(tmp_path / "nowhere"), *args[4:]]) == 2
+    assert "not 'tiny', a folder or a Hub id" in capsys.readouterr().err
 
 
 @pytest.mark.gpu

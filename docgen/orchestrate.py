@@ -22,12 +22,14 @@ def cluster(scheduler: str | None, workers: int | None):
     import dask
     from dask.distributed import Client, LocalCluster
 
+    scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise SystemExit(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
+            print(f"Dask scheduler {scheduler}, dashboard {client.dashboard_link}")
             yield client
         return
     n = workers or os.cpu_count() or 1
@@ -98,13 +100,43 @@ def map_stage(
             bar.update()
         bar.close()
         return results
-    from dask.distributed import as_completed
+    from dask.distributed import KilledWorker, as_completed
 
     futures = [client.submit(fn, *a, pure=False, resources=resources) for a in args]
     index = {f.key: i for i, f in enumerate(futures)}
-    results = [None] * len(args)
+    results: list = [None] * len(args)
     for future in as_completed(futures):
-        results[index[future.key]] = future.result()
+        i = index[future.key]
+        try:
+            results[i] = future.result()
+        except KilledWorker:
+            # The scheduler moved the task to another worker each time its worker died
+            # (distributed.scheduler.allowed-failures times, 3 by default), then gave up: the
+            # task is recorded as failed and the stage goes on; a rerun tries it again.
+            results[i] = {"failed_tasks": 1, "failed": {task_name(args[i]): 1}}
         bar.update()
     bar.close()
+    retried = workers_lost(client, [f.key for f in futures])
+    for i, f in enumerate(futures):
+        if retried.get(f.key) and "failed_tasks" not in results[i]:
+            results[i] = {**results[i], "retried_tasks": 1}
     return results
+
+
+def task_name(args: tuple) -> str:
+    """A task's partition id(s) (its second argument, after the work directory)."""
+    part = args[1] if len(args) > 1 else args[0]
+    return part if isinstance(part, str) else ",".join(map(str, part))
+
+
+def workers_lost(client, keys: list) -> dict:
+    """How many workers died while running each task (the scheduler's ``suspicious`` count)."""
+
+    def count(dask_scheduler, keys):
+        tasks = dask_scheduler.tasks
+        return {k: tasks[k].suspicious for k in keys if k in tasks and tasks[k].suspicious}
+
+    try:
+        return client.run_on_scheduler(count, keys=keys)
+    except Exception:  # an older scheduler without the attribute: nothing to report
+        return {}

@@ -15,7 +15,7 @@ from docgen import __version__, ocr
 from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig
 from docgen.dedup import dedup_dataset
-from docgen.extract import ERROR_SCHEMA, extract_partition, plan
+from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import filter_partition
 from docgen.generate import generate_parts
 from docgen.judge import judge_parts
@@ -37,7 +37,14 @@ def run_extract(client, cfg: RunConfig) -> dict:
     parts.sort(key=lambda p: -sum(src.size for _, src in p[1]))
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
-    stats = sum_stats(map_stage(client, extract_partition, args, "extract", cfg.run.progress))
+    results = map_stage(client, extract_partition, args, "extract", cfg.run.progress)
+    for (part, docs), result in zip(parts, results):
+        if result.get("failed_tasks"):  # kept killing workers: every document gets its error row
+            reason = "the worker running this partition died each time it was tried; rerun to retry"
+            rows = [error_row(doc_id, src.name, None, reason) for doc_id, src in docs]
+            wd.write(wd.error_path("extract", part), pa.Table.from_pylist(rows, ERROR_SCHEMA), "",
+                     {"failed": len(rows)})  # fmt: skip
+    stats = sum_stats(results)
     return {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
 
 
@@ -206,10 +213,22 @@ def summary(manifest: dict) -> str:
             f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
             f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
             f"{fi.get('skipped', 0)} filter partitions already done",
+            *fault_lines(s),
             f"  time        {t.get('total', 0):.1f} s",
             *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
         ]
     )
+
+
+def fault_lines(stages: dict) -> list[str]:
+    """Tasks run again after their worker died, and tasks given up, per stage (when any)."""
+    faults = [
+        f"{name} {st.get('retried_tasks', 0)} retried, {st.get('failed_tasks', 0)} failed"
+        f"{' (' + ', '.join(st['failed']) + ')' if st.get('failed') else ''}"
+        for name, st in stages.items()
+        if isinstance(st, dict) and (st.get("retried_tasks") or st.get("failed_tasks"))
+    ]
+    return [f"  workers     lost while running: {'; '.join(faults)}"] if faults else []
 
 
 def llm_lines(ge: dict) -> list[str]:

@@ -1,0 +1,130 @@
+"""The pipeline on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on
+127.0.0.1, one of them killed mid-run."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from docgen.config import load_config
+from docgen.pipeline import run_pipeline
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """(scheduler address, client) of a scheduler and two single-threaded workers (with nannies,
+    which start a new worker process when one dies)."""
+    from dask.distributed import Client
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    logs = (tmp_path / "dask.log").open("w")
+    procs = [
+        subprocess.Popen(
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                address.rsplit(":", 1)[1],
+                "--no-dashboard",
+            ],
+            stdout=logs,
+            stderr=logs,
+        )  # fmt: skip
+    ]
+    for i in range(2):
+        procs.append(
+            subprocess.Popen(
+                [DASK, "worker", address, "--nthreads", "1", "--name", f"w{i}", "--no-dashboard"],
+                stdout=logs,
+                stderr=logs,
+            )  # fmt: skip
+        )
+    client = None
+    try:
+        deadline = time.monotonic() + 60
+        while client is None:
+            try:
+                client = Client(address, timeout="2s")
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        client.wait_for_workers(2, timeout=60)
+        yield address, client
+    finally:
+        if client is not None:
+            client.close()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        logs.close()
+
+
+def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_cluster, monkeypatch):
+    address, client = dask_cluster
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)  # the cluster named by the environment
+    cfg = load_config(
+        "pipelines/default.yaml",
+        [f"input={samples}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
+         "run.progress=false", "extract.docs_per_partition=2"],
+    )  # fmt: skip
+    pages = tmp_path / "work" / "pages"
+    killed = []
+
+    def kill_a_worker_once_work_is_flowing():
+        deadline = time.monotonic() + 120
+        while not list(pages.glob("part-*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = client.run(os.getpid)  # the worker processes (their nannies stay)
+        pid = sorted(pids.values())[0]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    killer = threading.Thread(target=kill_a_worker_once_work_is_flowing)
+    killer.start()
+    manifest = run_pipeline(cfg)
+    killer.join()
+    assert killed
+
+    extract = manifest["stages"]["extract"]
+    assert extract.get("failed_tasks", 0) == 0
+    assert extract.get("retried_tasks", 0) >= 1  # the killed worker's partition ran again
+    docs = {r for f in pages.glob("*.parquet") for r in pq.read_table(f, columns=["doc_id"])
+            .column("doc_id").to_pylist()}  # fmt: skip
+    assert len(docs) == 48  # every sample document has its pages; none was lost
+    assert manifest["stages"]["filter"]["kept"] == 360  # as on a LocalCluster (make dataset)
+    assert manifest["stages"]["shard"]["rows"] == 48
+    from docgen.pipeline import summary
+
+    assert "workers     lost while running: extract" in summary(manifest)
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
+    cfg = load_config(
+        "pipelines/default.yaml",
+        [f"input={samples}", f"work={tmp_path / 'work'}",
+         f"run.scheduler=tcp://127.0.0.1:{free_port()}"],
+    )  # fmt: skip
+    with pytest.raises(SystemExit, match="cannot reach the Dask scheduler"):
+        run_pipeline(cfg)

@@ -160,3 +160,24 @@ def test_a_run_killed_with_sigkill_resumes_to_identical_shards(samples, tmp_path
         return {p.name: p.read_bytes() for p in sorted((root / "out" / "data").glob("*"))}
 
     assert shards(broken) == shards(whole) and shards(whole)
+
+
+def kill_own_worker(work, part):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_task_that_keeps_killing_workers_is_recorded_as_failed_and_the_stage_goes_on():
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    from docgen.orchestrate import map_stage
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with (
+            LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as lc,
+            Client(lc) as client,
+        ):
+            ok = map_stage(client, os.path.join, [("a", "b")], "ok", progress=False)
+            dead = map_stage(client, kill_own_worker, [("work", "part-x")], "die", progress=False)
+    assert ok == ["a/b"]
+    assert dead == [{"failed_tasks": 1, "failed": {"part-x": 1}}]

@@ -132,3 +132,33 @@ def test_a_caller_that_stops_listening_does_not_leave_pages_for_the_next(few_sam
                                               size=second.stat().st_size), "b", cfg)
             if k == "page"]  # fmt: skip
     assert rows and {r["doc_id"] for r in rows} == {"b"}
+
+
+def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monkeypatch):
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536; a child that inherited it
+    would fault every page image into memory afresh (thousands of page faults a page, a third of
+    its CPU in the kernel)."""
+    from docgen import isolate
+    from docgen.sources import Source
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    isolate._stop_child()
+    isolate._child = None
+    book = pymupdf.open()
+    for _ in range(6):
+        book.insert_pdf(pymupdf.open(few_samples / "0027-report-ar.pdf"))
+    path = few_samples / "book.pdf"
+    book.save(path)
+    src = Source(path.name, str(path), size=path.stat().st_size)
+
+    def faults() -> int:  # minor page faults of the child so far (/proc/PID/stat, field 10)
+        stat = open(f"/proc/{isolate._child.proc.pid}/stat").read()
+        return int(stat.rsplit(")", 1)[1].split()[7])
+
+    counts = [faults() for kind, _ in run_document(src, "b", ExtractConfig(dpi=200))
+              if kind == "page"]  # fmt: skip
+    isolate._stop_child()
+    isolate._child = None
+    # From the second page on, the buffers of the page before are reused.
+    per_page = (counts[-1] - counts[0]) / (len(counts) - 1)
+    assert len(counts) == 12 and per_page < 1000, per_page

@@ -128,3 +128,43 @@ def memory_bomb(chars: int = 30_000_000) -> bytes:
     ops = b"BT /helv 1 Tf 10 10 Td (" + b"A" * chars + b") Tj ET"
     doc.update_stream(page.get_contents()[0], ops)
     return doc.tobytes(deflate=True)
+
+
+def many_links(pages: int, links: int) -> bytes:
+    """A book whose every page carries ``links`` link annotations pointing at other pages (like
+    the index of a long manual), written object by object: MuPDF parses them with each page and
+    keeps them cached until told otherwise."""
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 3: b"<< /Type /Font /Subtype /Type1 "
+               b"/BaseFont /Helvetica >>"}  # fmt: skip
+    page_ids = [4 + i * (links + 2) for i in range(pages)]
+    for i, pid in enumerate(page_ids):
+        annots = list(range(pid + 2, pid + 2 + links))
+        objects[pid] = (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Annots [%s] >>"
+            % (pid + 1, b" ".join(b"%d 0 R" % a for a in annots))
+        )
+        text = b"BT /F1 12 Tf 72 770 Td (Index page %d) Tj ET" % (i + 1)
+        objects[pid + 1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text)
+        for j, aid in enumerate(annots):
+            x, y = 40 + (j % 20) * 26, 60 + (j // 20) * 24
+            target = page_ids[(i * 7 + j) % pages]
+            objects[aid] = (
+                b"<< /Type /Annot /Subtype /Link /Rect [%d %d %d %d] /Border [0 0 0] "
+                b"/Dest [%d 0 R /XYZ 0 842 0] >>" % (x, y, x + 20, y + 16, target)
+            )
+    objects[2] = b"<< /Type /Pages /Count %d /Kids [%s] >>" % (
+        pages, b" ".join(b"%d 0 R" % p for p in page_ids))  # fmt: skip
+    out, offsets = bytearray(b"%PDF-1.7\n"), {}
+    for number in sorted(objects):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, objects[number])
+    size = max(objects) + 1
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for number in range(1, size):
+        out += (
+            b"%010d 00000 n \n" % offsets[number] if number in offsets else b"0000000000 65535 f \n"
+        )
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
+    return bytes(out)

@@ -26,7 +26,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -178,7 +177,9 @@ def run_on_workers(
     """Extract on a LocalCluster of ``workers`` processes; wall clock and, when asked, the peak
     RSS of each worker with its isolation child, sampled four times a second (sampling costs CPU,
     so the throughput runs go without it)."""
-    import psutil
+    from contextlib import nullcontext
+
+    from procs import PeakRSS
 
     from docgen.config import load_config
     from docgen.orchestrate import cluster
@@ -189,38 +190,17 @@ def run_on_workers(
     listing.write_text("\n".join(paths))
     cfg = load_config(None, [f"input={listing}", f"work={work}/w", "run.progress=false",
                              f"extract.dpi={dpi}", "extract.docs_per_partition=2"])  # fmt: skip
-    peaks: dict[int, int] = {}
-    parts: dict[str, int] = {}  # the largest worker process and child seen, apart
     with cluster(None, workers) as client:
         pids = list(client.run(os.getpid).values())
-        done = threading.Event()
-
-        def sample():
-            while not done.is_set():
-                for pid in pids:
-                    try:
-                        proc = psutil.Process(pid)
-                        own = proc.memory_info().rss
-                        kids = sum(c.memory_info().rss for c in proc.children(recursive=True))
-                    except psutil.Error:
-                        continue
-                    peaks[pid] = max(peaks.get(pid, 0), own + kids)
-                    parts["worker"] = max(parts.get("worker", 0), own)
-                    parts["child"] = max(parts.get("child", 0), kids)
-                done.wait(0.25)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        if sample_memory:
-            sampler.start()
-        start = time.perf_counter()
-        stats = run_extract(client, cfg)
-        wall = time.perf_counter() - start
-        done.set()
-        if sample_memory:
-            sampler.join()
-    peak = max(peaks.values(), default=0) / 2**20
-    apart = {k: v / 2**20 for k, v in parts.items()}
-    return {"pages": stats["pages"], "wall": wall, "peak_mb": peak, "apart_mb": apart}
+        with PeakRSS(pids) if sample_memory else nullcontext() as peaks:
+            start = time.perf_counter()
+            stats = run_extract(client, cfg)
+            wall = time.perf_counter() - start
+    result = {"pages": stats["pages"], "wall": wall}
+    if sample_memory:
+        result["peak_mb"] = max(peaks.per_root.values()) / 2**20
+        result["largest_mb"] = peaks.largest / 2**20
+    return result
 
 
 def plain_side_by_side(paths: list[str], dpi: int, n: int) -> float:
@@ -275,8 +255,7 @@ def memory(docs, tmp: str, args) -> None:
           f"{small['peak_mb']:.0f} MB, {big['pages']} pages {big['peak_mb']:.0f} MB: "
           f"{big['peak_mb'] / small['peak_mb']:.2f}x")  # fmt: skip
     for r in runs:
-        print(f"   {r['pages']} pages: largest worker process {r['apart_mb']['worker']:.0f} MB, "
-              f"largest isolation child {r['apart_mb']['child']:.0f} MB")  # fmt: skip
+        print(f"   {r['pages']} pages: largest single process {r['largest_mb']:.0f} MB")
 
 
 def main() -> None:

@@ -271,16 +271,28 @@ def forget_objects(doc) -> None:
     release_memory()
 
 
+def document_tables(src: Source, doc_id: str, cfg: ExtractConfig):
+    """:func:`document_messages` with each page as ``("page", (facts, table))``: a one-row table
+    and the few facts the partition's stats need. The child builds the Arrow columns, so the
+    worker receives compact buffers instead of thousands of little dicts (a dense page has 1,000
+    words) and holds a row group's worth of them in a fraction of the memory."""
+    for kind, payload in document_messages(src, doc_id, cfg):
+        if kind == "page":
+            facts = {k: payload[k] for k in ("page", "ocr", "needs_ocr")}
+            payload = ({**facts, "image_bytes": len(payload["image"])}, pages_table([payload]))
+        yield kind, payload
+
+
 def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
-    """:func:`document_messages`, in the child process with its limits when ``cfg.isolate``;
+    """:func:`document_tables`, in the child process with its limits when ``cfg.isolate``;
     ends with ``("end", None)`` or ``("failed", reason)``."""
     if not cfg.isolate:
-        yield from document_messages(src, doc_id, cfg)
+        yield from document_tables(src, doc_id, cfg)
         yield "end", None
         return
     from docgen.isolate import run_isolated
 
-    task = ("docgen.extract.document_messages", (src, doc_id, cfg))
+    task = ("docgen.extract.document_tables", (src, doc_id, cfg))
     yield from run_isolated(task, cfg.memory_mb, cfg.page_timeout_s, cfg.doc_timeout_s)
 
 
@@ -301,13 +313,14 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
             notes, pages, last, n_pages = [], 0, 0, None
             for kind, payload in run_document(src, doc_id, cfg):
                 if kind == "page":
-                    batch.append(payload)
+                    payload, table = payload
+                    batch.append(table)
                     pages += 1
                     stats["ocr_pages"] += payload["ocr"]
                     stats["needs_ocr_pages"] += payload["needs_ocr"]
-                    batch_bytes += len(payload["image"])
+                    batch_bytes += payload["image_bytes"]
                     if len(batch) >= PAGES_PER_WRITE or batch_bytes >= BYTES_PER_WRITE:
-                        writer.write(pages_table(batch))
+                        writer.write(pa.concat_tables(batch))
                         batch, batch_bytes = [], 0
                 elif kind == "error":
                     errors.append(payload)
@@ -326,7 +339,8 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
             stats["javascript"] += any("JavaScript" in n for n in notes)
             stats["embedded_files"] += any("embedded file" in n for n in notes)
             documents.append(document_row(doc_id, src, notes))
-        writer.write(pages_table(batch))
+        if batch:
+            writer.write(pa.concat_tables(batch))
         stats["failed_pages"] = sum(e["page"] is not None for e in errors)
         stats["seconds"] = round(time.perf_counter() - start, 3)
         stats["skipped"] = 0
@@ -345,8 +359,7 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
 
 def pages_table(rows: list[dict]) -> pa.Table:
     """Page rows as a table, built column by column: ``Table.from_pylist`` spent ~3 ms a page on
-    the nested words and lines (300 words on a page of a manual), more than the rest of the
-    worker's share of the work."""
+    the nested words and lines (300 words on a page of a manual)."""
     columns = []
     for field in PAGE_SCHEMA:
         values = [r[field.name] for r in rows]

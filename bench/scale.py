@@ -1,0 +1,115 @@
+"""The whole pipeline as the corpus and the cluster grow: memory and throughput of `docgen run`.
+
+    .venv/bin/python bench/scale.py [--pages 3000] [--small 1000] [--big 10000] [--parts 12]
+
+Corpus: the TeX Live manuals Debian ships (see bench/extract.py, which fetches them once into
+$DOCGEN_BENCH_CACHE). Each run is `docgen run pipelines/default.yaml` in a process of its own
+(extract, rules generation, filters, shards; a LocalCluster of Dask worker processes), measured
+from outside:
+
+1. memory: the same run on about 1k and about 10k pages with two workers; the peak RSS of the
+   whole run (the CLI process, the Dask nannies and workers, the isolation children: their sum at
+   one instant, sampled four times a second) and of its largest single process;
+2. throughput: pages per second of the whole run on the same pages with one worker and with two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import extract as extract_bench  # noqa: E402 - bench/extract.py: the corpus and its selections
+from procs import PeakRSS  # noqa: E402
+
+
+def docgen_run(paths: list[str], tmp: str, workers: int, sample_memory: bool) -> dict:
+    """One `docgen run` over ``paths`` with ``workers`` Dask workers; its figures."""
+    work = Path(tmp) / f"run-{workers}w-{len(paths)}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    listing = work / "inputs.txt"
+    listing.write_text("\n".join(paths))
+    sets = [f"input={listing}", f"work={work}/work", f"out={work}/out",
+            f"run.workers={workers}", "run.progress=false"]  # fmt: skip
+    command = [str(ROOT / ".venv/bin/docgen"), "run", str(ROOT / "pipelines/default.yaml")]
+    for s in sets:
+        command += ["--set", s]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if sample_memory:
+        with PeakRSS([proc.pid]) as peaks:
+            out, _ = proc.communicate()
+    else:
+        out, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"docgen run failed ({proc.returncode}):\n{out[-3000:]}")
+    manifest = json.loads((work / "work" / "manifest.json").read_text())
+    result = {
+        "pages": manifest["stages"]["extract"]["pages"],
+        "kept": manifest["stages"]["filter"]["kept"],
+        "wall": wall,
+        "timings": manifest["timings"],
+    }
+    if sample_memory:
+        result["total_mb"] = peaks.total / 2**20
+        result["largest_mb"] = peaks.largest / 2**20
+    shutil.rmtree(work, ignore_errors=True)  # the 10k-page run leaves over a GB of shards
+    return result
+
+
+def stage_times(r: dict) -> str:
+    t = r["timings"]
+    return ", ".join(f"{k} {t[k]:.0f} s" for k in ("extract", "generate", "filter", "shard"))
+
+
+def memory(docs, tmp: str, args) -> None:
+    runs = [docgen_run([str(p) for p in extract_bench.pick(docs, n, 10**6)], tmp, 2, True)
+            for n in (args.small, args.big)]  # fmt: skip
+    small, big = runs
+    print(f"\n1. peak RSS of the whole run, 2 workers: {small['pages']} pages "
+          f"{small['total_mb']:.0f} MB, {big['pages']} pages {big['total_mb']:.0f} MB: "
+          f"{big['total_mb'] / small['total_mb']:.2f}x")  # fmt: skip
+    for r in runs:
+        print(f"   {r['pages']} pages ({r['kept']} pairs kept, {r['wall']:.0f} s; "
+              f"{stage_times(r)}): largest single process {r['largest_mb']:.0f} MB")  # fmt: skip
+
+
+def throughput(docs, tmp: str, args) -> None:
+    paths = [str(p) for p in extract_bench.pick(docs, args.pages)]
+    one = docgen_run(paths, tmp, 1, False)
+    two = docgen_run(paths, tmp, 2, False)
+    print(f"\n2. whole run, {one['pages']} pages: 1 worker {one['pages'] / one['wall']:.1f} "
+          f"pages/s, 2 workers {two['pages'] / two['wall']:.1f} pages/s: "
+          f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
+    for n, r in ((1, one), (2, two)):
+        print(f"   {n} worker(s): {r['wall']:.1f} s ({stage_times(r)})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pages", type=int, default=3000, help="pages for 1 vs 2 workers")
+    ap.add_argument("--small", type=int, default=1000, help="small corpus for memory")
+    ap.add_argument("--big", type=int, default=10000, help="big corpus for memory")
+    ap.add_argument("--parts", default="12", help="which measurements to run (default 12)")
+    args = ap.parse_args()
+    docs = extract_bench.corpus()
+    print(f"corpus: {len(docs)} PDFs, {sum(n for _, n in docs)} pages; {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="docgen-scale-") as tmp:
+        for part, run in (("1", memory), ("2", throughput)):
+            if part in args.parts:
+                run(docs, tmp, args)
+
+
+if __name__ == "__main__":
+    main()

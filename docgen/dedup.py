@@ -1,7 +1,8 @@
 """Across the dataset: near-duplicate pages and pairs (MinHash-LSH), and decontamination.
 
 Near-duplicates are found with datasketch's MinHash-LSH on token sets (words; single characters for
-CJK) and confirmed with the exact Jaccard similarity, so a false LSH candidate never drops a pair.
+CJK) and confirmed with the Jaccard similarity of the sets (of their items' 32-bit hashes: see
+``Clusters``), so a false LSH candidate never drops a pair.
 Clusters are filled in a fixed order (partition, then row), so the same data always keeps the same
 copies: the first ``max_page_copies`` pages of a boilerplate form seen 10,000 times keep their
 pairs, the rest do not; likewise the first ``max_pair_copies`` of a question–answer pair.
@@ -19,6 +20,7 @@ from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -79,16 +81,23 @@ def contamination_index(cfg: FilterConfig):
 
 
 class Clusters:
-    """Near-duplicate clusters of token sets, filled in order; ``add`` says which copy it is."""
+    """Near-duplicate clusters of token sets, filled in order; ``add`` says which copy it is.
+
+    Each member is kept as the sorted 32-bit hashes of its items (the very hashes MinHash takes),
+    4 bytes an item: a Python set of n-gram tuples took ~150, and the driver holding every page
+    of a 10k-page run went past 2 GB. Similarity is the Jaccard of those hashes, equal to the
+    items' own unless two items of the pair collide (odds of about 1 in 10^7 for two sets of
+    1,000 items)."""
 
     def __init__(self, threshold: float):
-        from datasketch import MinHashLSH
+        from datasketch import MinHash, MinHashLSH
 
         self.threshold = threshold
         # LSH below the threshold finds more candidates (fewer misses near it); the exact Jaccard
         # check then keeps only true near-duplicates.
         self.lsh = MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=NUM_PERM)
-        self.sets: list[set] = []
+        self.hash_item = MinHash(num_perm=NUM_PERM, seed=1).hashfunc
+        self.members: list[np.ndarray] = []
         self.cluster_of: list[int] = []
         self.sizes: Counter = Counter()
 
@@ -96,16 +105,20 @@ class Clusters:
         """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
         from datasketch import MinHash
 
-        m = MinHash(num_perm=NUM_PERM, seed=1)
-        m.update_batch([repr(s).encode("utf-8") for s in sorted(items)])
+        hashes = np.unique(np.fromiter(
+            (self.hash_item(repr(s).encode("utf-8")) for s in items), np.uint32, len(items)
+        ))  # fmt: skip
+        m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=int)  # the items are hashed already
+        m.update_batch(hashes.tolist())
         cluster = None
         for key in sorted(self.lsh.query(m)):
-            other = self.sets[key]
-            if len(items & other) / len(items | other) >= self.threshold:
+            other = self.members[key]
+            common = np.intersect1d(hashes, other, assume_unique=True).size
+            if common / (hashes.size + other.size - common) >= self.threshold:
                 cluster = self.cluster_of[key]
                 break
-        key = len(self.sets)
-        self.sets.append(items)
+        key = len(self.members)
+        self.members.append(hashes)
         self.cluster_of.append(key if cluster is None else cluster)
         self.lsh.insert(key, m)
         copies = self.sizes[self.cluster_of[-1]]

@@ -13,8 +13,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from itertools import accumulate
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from docgen.card import write_card
 from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.sources import doc_id_of, read_bytes
+from docgen.streams import prefetched
 from docgen.workdir import WorkDir
 
 # The features in the legacy form (Sequence / list), which every `datasets` release reads.
@@ -134,23 +134,53 @@ def turn(q: dict) -> dict:
 
 
 def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
-    """One partition's rows as one chunk (an Arrow table, each row's size in bytes and its
-    split) and its counts.
+    """One partition's rows as chunks read lazily, one row group of pages at a time (an Arrow
+    table, each row's size in bytes and its split), and its counts, filled as the chunks are read.
 
-    Only the small things (texts, image paths, which page goes where) pass through Python; the
-    image bytes go from the pages table to the output with Arrow ``take``, never copied per row.
+    A document's pages are contiguous and in order in its pages file (extract writes them so), so
+    only the last document's pages that do not yet make a full row wait for the next row group:
+    a 1,600-page manual is never in memory whole. Only the small things (texts, image paths,
+    which page goes where) pass through Python; the image bytes go from the pages table to the
+    output with Arrow ``take``, never copied per row.
     """
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
-    table = wd.read("pages", part, columns=["doc_id", "page", "image", "image_format", "lang"])
-    pages_by_doc: dict[str, list] = {}
+    pages_file = pq.ParquetFile(wd.part_path("pages", part))
+    columns = ["doc_id", "page", "image", "image_format", "lang"]
+
+    def chunks():
+        waiting = None  # pages of the last document read that do not yet fill a row
+        for i in range(pages_file.num_row_groups):
+            table = pages_file.read_row_group(i, columns=columns)
+            if waiting is not None:
+                table = pa.concat_tables([waiting, table])
+            last = i == pages_file.num_row_groups - 1
+            chunk, waiting = rows_of_pages(table, by_doc, cfg, stats, keep_tail=not last)
+            if chunk is not None:
+                yield chunk
+
+    return chunks(), stats
+
+
+def rows_of_pages(table: pa.Table, by_doc: dict, cfg: ShardConfig, stats: Counter, keep_tail: bool):
+    """Rows of the documents in ``table`` (pages in file order) and the pages held back: with
+    ``keep_tail``, the last document's pages past its last full row (it may go on in the next
+    row group)."""
     meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
+    pages_by_doc: dict[str, list] = {}
     for i, p in enumerate(meta):
         pages_by_doc.setdefault(p["doc_id"], []).append({**p, "index": i})
+    held = []
+    if keep_tail and meta:
+        pages = pages_by_doc[meta[-1]["doc_id"]]
+        whole = len(pages) - len(pages) % cfg.max_pages_per_row
+        held = [p["index"] for p in pages[whole:]]
+        del pages[whole:]
+    waiting = table.take(pa.array(held, pa.int64())) if held else None
     texts, indices, counts, paths, splits, meta_rows = [], [], [], [], [], []
-    for doc_id in sorted(pages_by_doc):
+    for doc_id, doc_pages in pages_by_doc.items():
         for row_texts, chunk in document_rows(
-            pages_by_doc[doc_id], by_doc.get(doc_id, []), cfg.max_pages_per_row
+            doc_pages, by_doc.get(doc_id, []), cfg.max_pages_per_row
         ):
             if not row_texts:
                 stats["rows_without_pairs"] += 1
@@ -174,6 +204,8 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
             stats["pairs"] += len(row_texts)
             stats["images"] += len(chunk)
             stats.update(f"lang:{p['lang']}" for p in chunk)
+    if not counts:
+        return None, waiting
     images = table.column("image").combine_chunks()
     if indices != list(range(len(images))):  # usually every page, in order: no copy needed
         images = images.take(pa.array(indices, pa.int64()))
@@ -195,7 +227,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
         + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
         for n, row_texts in zip(counts, texts)
     ]
-    return [(rows, sizes, splits)], stats
+    return (rows, sizes, splits), waiting
 
 
 def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
@@ -316,20 +348,6 @@ class SplitWriter:
         return names
 
 
-def prefetched(build, parts: list[str], ahead: int = 2):
-    """``build(part)`` for each part in order, the next ``ahead`` built in threads while the
-    caller writes the current one: reading Parquet and writing it release the GIL, so they
-    overlap. At most ``ahead + 1`` partitions are in memory at a time, however many there are."""
-    with ThreadPoolExecutor(max_workers=ahead) as pool:
-        pending = deque(pool.submit(build, part) for part in parts[:ahead])
-        for following in parts[ahead:]:
-            current = pending.popleft().result()
-            pending.append(pool.submit(build, following))
-            yield current
-        while pending:
-            yield pending.popleft().result()
-
-
 def split_of(doc_id: str, cfg: ShardConfig) -> str:
     """``test`` for a seeded ``test_fraction`` of documents, by a hash of their id; else train."""
     if cfg.test_fraction <= 0:
@@ -351,25 +369,36 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     stats: Counter = Counter()
     writers: dict[tuple[str, str], SplitWriter] = {}
 
-    def build(part: str) -> dict:
-        return {config: rows_of(wd, part, cfg) for config, rows_of in configs.items()}
+    def chunks():
+        """Every partition's chunks of rows, config by config; after a partition's chunks of a
+        config, its counts (complete only once its chunks were read)."""
+        for part in wd.run_parts("kept"):
+            for config, rows_of in configs.items():
+                part_chunks, part_stats = rows_of(wd, part, cfg)
+                for chunk in part_chunks:
+                    yield config, chunk, None
+                yield config, None, part_stats
 
     bar = tqdm(desc="shard", unit="row", disable=not progress)
-    for built in prefetched(build, wd.run_parts("kept")):
-        for config, (chunks, part_stats) in built.items():
-            for rows, sizes, splits in chunks:
-                for split in sorted(set(splits)):
-                    key = (config, split)
-                    if key not in writers:
-                        writers[key] = SplitWriter(split, staging / config, cfg, config)
-                    if len(set(splits)) == 1:  # the usual case: no copy
-                        writers[key].add(rows, sizes)
-                        continue
-                    mask = [s == split for s in splits]
-                    chosen = [n for n, m in zip(sizes, mask) if m]
-                    writers[key].add(rows.filter(pa.array(mask)), chosen)
-            stats.update(part_stats)  # after the chunks: the pdf config counts as it reads
-        bar.update(built["default"][1]["rows"])
+    # Chunks are read two ahead in a thread while the current one is written (reading and
+    # writing Parquet let go of the GIL); at most three chunks of rows are in memory.
+    for config, chunk, part_stats in prefetched(chunks(), 2):
+        if chunk is None:
+            stats.update(part_stats)
+            if config == "default":
+                bar.update(part_stats["rows"])
+            continue
+        rows, sizes, splits = chunk
+        for split in sorted(set(splits)):
+            key = (config, split)
+            if key not in writers:
+                writers[key] = SplitWriter(split, staging / config, cfg, config)
+            if len(set(splits)) == 1:  # the usual case: no copy
+                writers[key].add(rows, sizes)
+                continue
+            mask = [s == split for s in splits]
+            chosen = [n for n, m in zip(sizes, mask) if m]
+            writers[key].add(rows.filter(pa.array(mask)), chosen)
     bar.close()
     # Names need the shard counts, known only now: move staged files into place.
     split_names: dict[str, dict[str, list[str]]] = {}

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from docgen.streams import prefetched
 from docgen.train.config import TrainConfig
 from docgen.train.data import Encoder, batches, split_files
 from docgen.train.model import load_base, prepare, save_final, trainable_state
@@ -52,43 +53,6 @@ def save_checkpoint(output: Path, step: int, state: dict, keep: int) -> Path:
     for old in sorted((output / CHECKPOINTS).glob("step-*[0-9]"))[:-keep]:
         shutil.rmtree(old)
     return folder
-
-
-def prefetched(stream, depth: int):
-    """The stream's items made ``depth`` ahead in a thread: decoding and resizing pages (PIL and
-    the tokenizer let go of the GIL) overlaps with the model's step. Errors are re-raised here."""
-    import queue
-    import threading
-
-    if depth <= 0:
-        yield from stream
-        return
-    items: queue.Queue = queue.Queue(depth)
-    stop = threading.Event()
-
-    def fill():
-        try:
-            for item in stream:
-                while not stop.is_set():
-                    try:
-                        items.put((None, item), timeout=0.5)
-                        break
-                    except queue.Full:
-                        pass
-                if stop.is_set():
-                    return
-        except BaseException as exc:  # handed to the consumer
-            items.put((exc, None))
-
-    threading.Thread(target=fill, daemon=True, name="batches").start()
-    try:
-        while True:
-            exc, item = items.get()
-            if exc is not None:
-                raise exc
-            yield item
-    finally:
-        stop.set()
 
 
 def distributed():

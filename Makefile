@@ -16,7 +16,7 @@ SAMPLES := data/samples
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench bench-extract push report \
+.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench bench-extract bench-scale push report \
 	preview train eval
 
 $(BIN)/docgen: pyproject.toml
@@ -122,6 +122,10 @@ bench: $(VENV)/.dev
 # Extraction speed and memory on Debian's TeX Live manuals (fetched with apt-get download).
 bench-extract: $(VENV)/.dev
 	$(BIN)/python bench/extract.py
+
+# The whole run (`docgen run`) at 1k vs 10k pages and with 1 vs 2 workers, on the same manuals.
+bench-scale: $(VENV)/.dev
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf data/work data/out $(TRAIN_SET) $(MODEL_DIR)

@@ -22,7 +22,7 @@ from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.shard import write_shards
 from docgen.translate import translate_parts
-from docgen.workdir import WorkDir, sum_stats
+from docgen.workdir import WorkDir, release_memory, sum_stats
 
 
 def run_extract(client, cfg: RunConfig) -> dict:
@@ -141,6 +141,7 @@ def run_filter(client, cfg: RunConfig) -> dict:
     parts = wd.run_parts("kept")
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter)
+    release_memory()  # its index of every page and pair; the shard stage runs in this process
     if cfg.filter.judge:
         stats["judge"] = run_llm_pass(client, cfg, parts, judge_parts, "judge")
     if cfg.filter.translate_to:

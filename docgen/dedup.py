@@ -106,12 +106,12 @@ class Clusters:
 
     def add(self, items: set) -> int:
         """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
+        return self.add_hashes(item_hashes(items))
+
+    def add_hashes(self, hashes: np.ndarray) -> int:
+        """:meth:`add` for a set already hashed by :func:`item_hashes`."""
         from datasketch import MinHash
 
-        hashes = np.unique(np.fromiter(
-            (zlib.crc32(("\x1f".join(s) if isinstance(s, tuple) else s).encode()) for s in items),
-            np.uint32, len(items),
-        ))  # fmt: skip
         # The items are hashed already (hashfunc=int); the permutations are the shared ones.
         m = MinHash(NUM_PERM, hashfunc=int, permutations=self.permutations, scheme=self.scheme)
         m.update_batch(hashes.tolist())
@@ -131,21 +131,52 @@ class Clusters:
         return copies
 
 
-def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig) -> Counter:
+def item_hashes(items: set) -> np.ndarray:
+    """The sorted distinct CRC-32s of a set's items (strings, or tuples of strings)."""
+    return np.unique(np.fromiter(
+        (zlib.crc32(("\x1f".join(s) if isinstance(s, tuple) else s).encode()) for s in items),
+        np.uint32, len(items),
+    ))  # fmt: skip
+
+
+def page_signatures(work: str, part: str) -> list[tuple[str, int, np.ndarray]]:
+    """``(doc_id, page, item hashes of its word 3-grams)`` for the pages of a partition with
+    enough text to compare: the tokenising and hashing of the dataset pass, which the workers
+    do in parallel (a few KB a page come back)."""
+    rows = WorkDir(work).read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
+    found = []
+    for row in rows:
+        words = tokens(row["text"] or "")
+        if len(words) >= MIN_PAGE_TOKENS:
+            found.append((row["doc_id"], row["page"], item_hashes(ngrams(words, 3))))
+    return found
+
+
+def in_order(client, fn, work: str, parts: list[str]):
+    """``fn(work, part)`` for each part, in order: on the Dask workers when there is a client."""
+    if client is None:
+        yield from (fn(work, part) for part in parts)
+        return
+    futures = client.map(fn, [work] * len(parts), parts, pure=False)
+    for i, future in enumerate(futures):
+        yield future.result()
+        futures[i] = None  # its result need not stay on the worker
+
+
+def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -> Counter:
     """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
-    dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided."""
+    dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided.
+    With a Dask ``client`` the pages are tokenised and hashed on the workers; the clusters,
+    which need every page in order, are built here."""
     wd = WorkDir(work)
     drops: Counter = Counter()
     surplus_pages: set[tuple[str, int]] = set()
     if cfg.max_page_copies:
         pages = Clusters(cfg.page_similarity)
-        for part in parts:
-            for row in wd.read("pages", part, columns=["doc_id", "page", "text"]).to_pylist():
-                words = tokens(row["text"] or "")
-                if len(words) < MIN_PAGE_TOKENS:
-                    continue
-                if pages.add(ngrams(words, 3)) >= cfg.max_page_copies:
-                    surplus_pages.add((row["doc_id"], row["page"]))
+        for signatures in in_order(client, page_signatures, work, parts):
+            for doc_id, page, hashes in signatures:
+                if pages.add_hashes(hashes) >= cfg.max_page_copies:
+                    surplus_pages.add((doc_id, page))
     pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
     for part in parts:
         path = wd.part_path("kept", part)

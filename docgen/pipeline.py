@@ -140,7 +140,7 @@ def run_filter(client, cfg: RunConfig) -> dict:
     wd = WorkDir(cfg.work)
     parts = wd.run_parts("kept")
     t = time.perf_counter()
-    dedup_dataset(cfg.work, parts, cfg.filter)
+    dedup_dataset(cfg.work, parts, cfg.filter, client)
     release_memory()  # its index of every page and pair; the shard stage runs in this process
     if cfg.filter.judge:
         stats["judge"] = run_llm_pass(client, cfg, parts, judge_parts, "judge")

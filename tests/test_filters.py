@@ -217,3 +217,9 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     assert drops == {"near_duplicate_page": 10, "duplicate_pair": 3}
     assert wd.info(wd.part_path("kept", "b"))["stats"]["dropped"]["near_duplicate_page"] == 8
     assert dedup_dataset(str(tmp_path), ["a", "b"], cfg) == drops  # a rerun decides the same
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as client:
+        # pages hashed on the workers: the same decisions
+        assert dedup_dataset(str(tmp_path), ["a", "b"], cfg, client) == drops
+    assert [r for part in "ab" for r in wd.read("kept", part).to_pylist()] == rows

@@ -92,24 +92,29 @@ class Clusters:
     once rather than per set: the pass took 19 s on 10k pages, over half of it in those two."""
 
     def __init__(self, threshold: float):
-        from datasketch import MinHashLSH
+        from datasketch import MinHash, MinHashLSH
 
         self.threshold = threshold
         # LSH below the threshold finds more candidates (fewer misses near it); the exact Jaccard
         # check then keeps only true near-duplicates.
         self.lsh = MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=NUM_PERM)
-        self.scheme = _template().scheme
+        template = MinHash(num_perm=NUM_PERM, seed=1)
+        self.permutations, self.scheme = template.permutations, template.scheme
         self.members: list[np.ndarray] = []
         self.cluster_of: list[int] = []
         self.sizes: Counter = Counter()
 
-    def add_signed(self, hashes: np.ndarray, hashvalues: np.ndarray) -> int:
-        """Insert a set, given as its :func:`item_hashes` and their :func:`signature`; return
-        how many earlier members its cluster had (0 for a new one)."""
+    def add(self, items: set) -> int:
+        """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
+        return self.add_hashes(item_hashes(items))
+
+    def add_hashes(self, hashes: np.ndarray) -> int:
+        """:meth:`add` for a set already hashed by :func:`item_hashes`."""
         from datasketch import MinHash
 
-        template = _template()  # its permutations: without them MinHash draws new ones, slowly
-        m = MinHash(hashvalues=hashvalues, permutations=template.permutations, scheme=self.scheme)
+        # The items are hashed already (hashfunc=int); the permutations are the shared ones.
+        m = MinHash(NUM_PERM, hashfunc=int, permutations=self.permutations, scheme=self.scheme)
+        m.update_batch(hashes.tolist())
         cluster = None
         for key in sorted(self.lsh.query(m)):
             other = self.members[key]
@@ -134,96 +139,53 @@ def item_hashes(items: set) -> np.ndarray:
     ))  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _template():
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM, seed=1)
-
-
-def signature(hashes: np.ndarray) -> np.ndarray:
-    """The MinHash of a set hashed by :func:`item_hashes` (its hash values), with the
-    permutations every process draws alike from seed 1."""
-    from datasketch import MinHash
-
-    template = _template()
-    m = MinHash(NUM_PERM, hashfunc=int, permutations=template.permutations, scheme=template.scheme)
-    m.update_batch(hashes.tolist())
-    return m.hashvalues
-
-
-def pair_items(row: dict) -> set:
-    return set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
-
-
-def page_signatures(work: str, part: str) -> list[tuple]:
-    """``(doc_id, page, item hashes, MinHash)`` of the word 3-grams of each page of a partition
-    with enough text to compare. Tokenising and hashing are most of the dataset pass: with a
-    client the workers do them in parallel, and a few KB a page come back."""
+def page_signatures(work: str, part: str) -> list[tuple[str, int, np.ndarray]]:
+    """``(doc_id, page, item hashes of its word 3-grams)`` for the pages of a partition with
+    enough text to compare: the tokenising and hashing of the dataset pass, which the workers
+    do in parallel (a few KB a page come back)."""
     rows = WorkDir(work).read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
     found = []
     for row in rows:
         words = tokens(row["text"] or "")
         if len(words) >= MIN_PAGE_TOKENS:
-            hashes = item_hashes(ngrams(words, 3))
-            found.append((row["doc_id"], row["page"], hashes, signature(hashes)))
-    return found
-
-
-def pair_signatures(work: str, part: str) -> list[tuple | None]:
-    """``(item hashes, MinHash)`` of each row of a kept partition, in order (None for a
-    translation, which the pass leaves alone, and for a pair without words)."""
-    table = WorkDir(work).read("kept", part)
-    columns = ["question", "answer"] + [c for c in ["translated_from"] if c in table.column_names]
-    found = []
-    for row in table.select(columns).to_pylist():
-        items = None if row.get("translated_from") else pair_items(row)
-        hashes = item_hashes(items) if items else None
-        found.append(None if hashes is None else (hashes, signature(hashes)))
+            found.append((row["doc_id"], row["page"], item_hashes(ngrams(words, 3))))
     return found
 
 
 def in_order(client, fn, work: str, parts: list[str]):
-    """``fn(work, part)`` for each part, in order: on the Dask workers when there is a client
-    (all sent at once, so they run while the caller works through the first results)."""
+    """``fn(work, part)`` for each part, in order: on the Dask workers when there is a client."""
     if client is None:
-        return (fn(work, part) for part in parts)
+        yield from (fn(work, part) for part in parts)
+        return
     futures = client.map(fn, [work] * len(parts), parts, pure=False)
-
-    def results():
-        for i, future in enumerate(futures):
-            yield future.result()
-            futures[i] = None  # its result need not stay on the worker
-
-    return results()
+    for i, future in enumerate(futures):
+        yield future.result()
+        futures[i] = None  # its result need not stay on the worker
 
 
 def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -> Counter:
     """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
     dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided.
-    With a Dask ``client`` pages and pairs are tokenised and hashed on the workers; the
-    clusters, which need every page and pair in order, are built here."""
+    With a Dask ``client`` the pages are tokenised and hashed on the workers; the clusters,
+    which need every page in order, are built here."""
     wd = WorkDir(work)
     drops: Counter = Counter()
     surplus_pages: set[tuple[str, int]] = set()
-    page_sigs = in_order(client, page_signatures, work, parts) if cfg.max_page_copies else []
-    pair_sigs = in_order(client, pair_signatures, work, parts) if cfg.max_pair_copies else None
     if cfg.max_page_copies:
         pages = Clusters(cfg.page_similarity)
-        for signatures in page_sigs:
-            for doc_id, page, hashes, hashvalues in signatures:
-                if pages.add_signed(hashes, hashvalues) >= cfg.max_page_copies:
+        for signatures in in_order(client, page_signatures, work, parts):
+            for doc_id, page, hashes in signatures:
+                if pages.add_hashes(hashes) >= cfg.max_page_copies:
                     surplus_pages.add((doc_id, page))
     pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
     for part in parts:
-        signed = next(pair_sigs) if pair_sigs is not None else None
         path = wd.part_path("kept", part)
         table = pq.read_table(path)
         columns = ["doc_id", "pages", "question", "answer", "keep", "reason"]
         columns += [c for c in ["translated_from"] if c in table.schema.names]
         rows = table.select(columns).to_pylist()
         keep, reason = [], []
-        for i, row in enumerate(rows):
+        for row in rows:
             if row.get("translated_from"):  # made after this pass, from a pair it kept
                 keep.append(row["keep"])
                 reason.append(row["reason"])
@@ -236,8 +198,9 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -
             )
             if verdict is None and any((row["doc_id"], n) in surplus_pages for n in row["pages"]):
                 verdict = "near_duplicate_page"
-            if verdict is None and pairs is not None and signed[i] is not None:
-                if pairs.add_signed(*signed[i]) >= cfg.max_pair_copies:
+            if verdict is None and pairs is not None:
+                items = set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
+                if items and pairs.add(items) >= cfg.max_pair_copies:
                     verdict = "duplicate_pair"
             verdict = verdict or later
             keep.append(verdict is None)

@@ -128,7 +128,8 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
     )
     runner = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     metrics_path = out / "metrics.jsonl"
-    keep_metrics(metrics_path, step)
+    if rank == 0:  # the only writer: two processes rewriting the file at once lost lines
+        keep_metrics(metrics_path, step)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, unit="step")
     t0, seen, tokens, waited, line = time.perf_counter(), 0, 0, 0.0, {}
     runner.train()

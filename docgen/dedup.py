@@ -96,8 +96,13 @@ class Clusters:
 
         self.threshold = threshold
         # LSH below the threshold finds more candidates (fewer misses near it); the exact Jaccard
-        # check then keeps only true near-duplicates.
-        self.lsh = MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=NUM_PERM)
+        # check then keeps only true near-duplicates. datasketch chooses the bands; the buckets
+        # are kept here, one dict per band from a band's hash to the members in it (an int for
+        # one, a list for more): datasketch's own index kept several objects per band per
+        # member, ~3 KB a member, and was most of the driver's growth at 10k pages.
+        lsh = MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=NUM_PERM)
+        self.bands = [(i * lsh.r, (i + 1) * lsh.r) for i in range(lsh.b)]
+        self.buckets: list[dict] = [{} for _ in self.bands]
         template = MinHash(num_perm=NUM_PERM, seed=1)
         self.permutations, self.scheme = template.permutations, template.scheme
         self.members: list[np.ndarray] = []
@@ -115,8 +120,18 @@ class Clusters:
         # The items are hashed already (hashfunc=int); the permutations are the shared ones.
         m = MinHash(NUM_PERM, hashfunc=int, permutations=self.permutations, scheme=self.scheme)
         m.update_batch(hashes.tolist())
+        # A band's hash: equal bands always share a bucket; the rare unequal ones that collide
+        # only add a candidate, which the Jaccard check turns away.
+        keys = [hash(m.hashvalues[a:b].tobytes()) for a, b in self.bands]
+        candidates: set[int] = set()
+        for bucket, k in zip(self.buckets, keys):
+            found = bucket.get(k)
+            if isinstance(found, int):
+                candidates.add(found)
+            elif found is not None:
+                candidates.update(found)
         cluster = None
-        for key in sorted(self.lsh.query(m)):
+        for key in sorted(candidates):
             other = self.members[key]
             common = np.intersect1d(hashes, other, assume_unique=True).size
             if common / (hashes.size + other.size - common) >= self.threshold:
@@ -125,7 +140,14 @@ class Clusters:
         key = len(self.members)
         self.members.append(hashes)
         self.cluster_of.append(key if cluster is None else cluster)
-        self.lsh.insert(key, m)
+        for bucket, k in zip(self.buckets, keys):
+            found = bucket.get(k)
+            if found is None:
+                bucket[k] = key
+            elif isinstance(found, int):
+                bucket[k] = [found, key]
+            else:
+                found.append(key)
         copies = self.sizes[self.cluster_of[-1]]
         self.sizes[self.cluster_of[-1]] += 1
         return copies

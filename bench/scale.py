@@ -74,7 +74,7 @@ def docgen_run(paths: list[str], tmp: str, workers: int, sample_memory: bool) ->
 def stage_times(r: dict) -> str:
     t = r["timings"]
     stages = [f"{k} {t[k]:.1f} s" for k in ("extract", "generate", "filter", "shard")]
-    stages[2] += f" (of which {r['dataset_pass']:.1f} s the dataset pass in the driver)"
+    stages[2] += f" (of which {r['dataset_pass']:.1f} s the dataset pass)"
     return ", ".join(
         [*stages, f"start-up and the rest {r['wall'] - sum(t[k] for k in t if k != 'total'):.1f} s"]
     )

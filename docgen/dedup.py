@@ -120,9 +120,13 @@ class Clusters:
         # The items are hashed already (hashfunc=int); the permutations are the shared ones.
         m = MinHash(NUM_PERM, hashfunc=int, permutations=self.permutations, scheme=self.scheme)
         m.update_batch(hashes.tolist())
-        # A band's hash: equal bands always share a bucket; the rare unequal ones that collide
-        # only add a candidate, which the Jaccard check turns away.
-        keys = [hash(m.hashvalues[a:b].tobytes()) for a, b in self.bands]
+        # A band's 8-byte digest: equal bands always share a bucket; the rare unequal ones that
+        # collide only add a candidate for the Jaccard check. A stable digest, not hash(): that
+        # changes from process to process, and a rerun must decide as the first run did.
+        keys = [
+            hashlib.blake2b(m.hashvalues[a:b].tobytes(), digest_size=8).digest()
+            for a, b in self.bands
+        ]
         candidates: set[int] = set()
         for bucket, k in zip(self.buckets, keys):
             found = bucket.get(k)

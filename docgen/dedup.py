@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from docgen.config import FilterConfig
 from docgen.text import ngrams, tokens
-from docgen.workdir import WorkDir
+from docgen.workdir import WorkDir, read_table
 
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
 LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
@@ -206,7 +206,7 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -
     pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
     for part in parts:
         path = wd.part_path("kept", part)
-        table = pq.read_table(path)
+        table = read_table(path)
         columns = ["doc_id", "pages", "question", "answer", "keep", "reason"]
         columns += [c for c in ["translated_from"] if c in table.schema.names]
         rows = table.select(columns).to_pylist()

@@ -13,9 +13,9 @@ import io
 import random
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from docgen.storage import is_local, location
 from docgen.text import detect_language
+from docgen.workdir import parquet_file
 
 THUMB_SIDE = 900  # longest side of an embedded page image, in pixels
 
@@ -59,7 +59,7 @@ def sample_rows(out: Path, n: int, seed: int) -> list[dict]:
         raise ValueError(f"no shards in {out / 'data'}: run `docgen shard` first")
     groups = []  # (shard, row group, rows in it)
     for path in shards:
-        meta = pq.ParquetFile(path).metadata
+        meta = parquet_file(path).metadata
         groups += [(path, g, meta.row_group(g).num_rows) for g in range(meta.num_row_groups)]
     total = sum(rows for _, _, rows in groups)
     chosen = sorted(random.Random(seed).sample(range(total), min(n, total)))
@@ -67,7 +67,7 @@ def sample_rows(out: Path, n: int, seed: int) -> list[dict]:
     index = next(wanted, None)
     for path, g, count in groups:
         if index is not None and index < start + count:
-            table = pq.ParquetFile(path).read_row_group(g)
+            table = parquet_file(path).read_row_group(g)
             while index is not None and index < start + count:
                 rows.append({**table.slice(index - start, 1).to_pylist()[0], "_shard": path.name})
                 index = next(wanted, None)
@@ -101,9 +101,9 @@ def render_row(row: dict) -> str:
 
 def write_preview(out: str | Path, html_file: str | Path, rows: int = 24, seed: int = 0) -> int:
     """Write the preview page; returns how many rows it shows."""
-    out = Path(out)
+    out = location(out)
     sample = sample_rows(out, rows, seed)
-    title = f"docgen preview: {out.resolve().name}"
+    title = f"docgen preview: {(out.resolve() if is_local(out) else out).name}"
     page = (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>"

@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docgen.storage import is_local, location
+
 SHARD_FOLDERS = ("data", "pdf")  # the default config's shards and the optional `pdf` config's
 
 
@@ -152,7 +154,12 @@ def push(
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from tqdm import tqdm
 
-    out = Path(out)
+    out = location(out)
+    if not is_local(out):
+        raise ValueError(
+            f"push uploads from a local folder and {out} is a URL: copy it to one first "
+            "(with your store's own tool, e.g. `aws s3 sync`), then push the copy"
+        )
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise ValueError(f"--repo wants USER/NAME (or ORG/NAME), got {repo!r}")
     api = HfApi()

@@ -12,6 +12,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from docgen.storage import location
 from docgen.workdir import WorkDir
 
 COLUMNS = ["doc_id", "question", "answer", "kind", "lang", "keep", "reason"]
@@ -107,7 +108,8 @@ def plot(stats: dict, lengths: tuple[Counter, Counter], out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
         draw(ax)
         fig.tight_layout()
-        fig.savefig(out / name)
+        with (out / name).open("wb") as f:  # OUT may be a URL
+            fig.savefig(f, format="png")
         plt.close(fig)
     return list(views)
 
@@ -122,7 +124,7 @@ def hist(ax, lengths: Counter, title: str, xlabel: str) -> None:
 
 def write_report(work: str | Path, out: str | Path) -> dict:
     """``out/stats.json`` and the plots; returns the stats."""
-    out = Path(out)
+    out = location(out)
     out.mkdir(parents=True, exist_ok=True)
     stats, lengths = collect(work)
     stats["plots"] = plot(stats, lengths, out)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections import Counter
 from itertools import accumulate
@@ -25,8 +24,9 @@ from docgen.card import write_card
 from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.sources import doc_id_of, read_bytes
+from docgen.storage import arrow_path, location, move, remove_tree, size_of
 from docgen.streams import prefetched
-from docgen.workdir import WorkDir
+from docgen.workdir import WorkDir, parquet_file
 
 # The features in the legacy form (Sequence / list), which every `datasets` release reads.
 FEATURES = {
@@ -113,7 +113,7 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
 def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
     """The kept pairs of a partition, per document, in their order."""
     columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
-    if "translated_from" in pq.read_schema(wd.part_path("kept", part)).names:
+    if "translated_from" in parquet_file(wd.part_path("kept", part)).schema_arrow.names:
         columns.append("translated_from")
     by_doc: dict[str, list] = {}
     for q in wd.read("kept", part, columns=columns).to_pylist():
@@ -145,7 +145,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
     """
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
-    pages_file = pq.ParquetFile(wd.part_path("pages", part))
+    pages_file = parquet_file(wd.part_path("pages", part))
     columns = ["doc_id", "page", "image", "image_format", "lang"]
 
     def chunks():
@@ -307,9 +307,11 @@ class SplitWriter:
             if self.writer is None:
                 self.staging.mkdir(parents=True, exist_ok=True)
                 self.shards.append(self.staging / f"{self.split}-{len(self.shards):05d}.parquet")
+                where, fs = arrow_path(self.shards[-1])
                 self.writer = pq.ParquetWriter(
-                    self.shards[-1],
+                    where,
                     self.schema,
+                    filesystem=fs,
                     compression=COMPRESSION,
                     use_dictionary=["texts.list.element.source"],
                 )
@@ -344,7 +346,7 @@ class SplitWriter:
         names = []
         for i, path in enumerate(self.shards):
             names.append(f"{self.split}-{i:05d}-of-{len(self.shards):05d}.parquet")
-            path.replace(data / names[-1])
+            move(path, data / names[-1])
         return names
 
 
@@ -361,10 +363,10 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     ``shard.pdf_config``) and ``OUT/README.md``; return stats."""
     from tqdm import tqdm
 
-    wd, out = WorkDir(work), Path(out)
+    wd, out = WorkDir(work), location(out)
     start = time.perf_counter()
     staging = out / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_tree(staging)
     configs = {"default": partition_rows, **({"pdf": pdf_rows} if cfg.pdf_config else {})}
     stats: Counter = Counter()
     writers: dict[tuple[str, str], SplitWriter] = {}
@@ -403,12 +405,12 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
     # Names need the shard counts, known only now: move staged files into place.
     split_names: dict[str, dict[str, list[str]]] = {}
     for config, folder in CONFIG_DIRS.items():
-        shutil.rmtree(out / folder, ignore_errors=True)  # no stale shards of an earlier run
+        remove_tree(out / folder)  # no stale shards of an earlier run
         if config in configs:
-            (out / folder).mkdir(parents=True)
+            (out / folder).mkdir(parents=True, exist_ok=True)
             mine = {split: w for (c, split), w in sorted(writers.items()) if c == config}
             split_names[config] = {split: w.finish(out / folder) for split, w in mine.items()}
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_tree(staging)
     data = out / "data"
     names = [n for split in sorted(split_names["default"]) for n in split_names["default"][split]]
     result = {
@@ -418,7 +420,7 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
         "rows_without_pairs": stats["rows_without_pairs"],
         "shards": names,
         "splits": split_summary(data, split_names["default"], stats, "rows"),
-        "bytes": sum((data / n).stat().st_size for n in names),
+        "bytes": sum(size_of(data / n) for n in names),
         "languages": {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")},
         "seconds": round(time.perf_counter() - start, 3),
     }
@@ -439,7 +441,7 @@ def split_summary(folder: Path, split_names: dict, stats: Counter, counter: str)
     return {
         split: {
             "rows": stats[f"{counter}:{split}"],
-            "bytes": sum((folder / n).stat().st_size for n in names),
+            "bytes": sum(size_of(folder / n) for n in names),
             "shards": len(names),
         }
         for split, names in sorted(split_names.items())
@@ -449,6 +451,6 @@ def split_summary(folder: Path, split_names: dict, stats: Counter, counter: str)
 def first_example(data: Path, names: list[str]) -> dict | None:
     if not names:
         return None
-    table = pq.ParquetFile(data / names[0]).read_row_group(0, columns=["texts"])
+    table = parquet_file(data / names[0]).read_row_group(0, columns=["texts"])
     texts = table.column("texts")[0].as_py()
     return texts[0] if texts else None

@@ -15,11 +15,12 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import yaml
 
 from docgen.card import dataset_infos, feature_yaml
 from docgen.shard import CONFIG_DIRS, row_schema
+from docgen.storage import location
+from docgen.workdir import parquet_file
 
 SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 PAIRS_LINE = re.compile(r"^\| pairs kept \| (\d+) \|$", re.MULTILINE)
@@ -71,7 +72,7 @@ def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
 
 def check_schema(path: Path, problems: Problems, config: str = "default") -> bool | None:
     """Whether the shard has the metadata columns (None: it has neither row layout)."""
-    schema = pq.read_schema(path)
+    schema = parquet_file(path).schema_arrow
     layouts = {m: row_schema(m, config) for m in (False, True)}
     meta = next((m for m, s in layouts.items() if schema.remove_metadata().equals(
         s.remove_metadata())), None)  # fmt: skip
@@ -99,7 +100,7 @@ def check_texts(where: str, texts, problems: Problems, counts: Counter) -> None:
 def rows_of(path: Path, name: str, counts: Counter, batch_size: int):
     """(where, row) for every row of a shard, a batch at a time; counts the rows."""
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+    for batch in parquet_file(path).iter_batches(batch_size=batch_size):
         for row in batch.to_pylist():
             counts["rows"] += 1
             yield f"{name} row {number}", row
@@ -187,7 +188,7 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
     the `pdf` config's)."""
     from tqdm import tqdm
 
-    out = Path(out)
+    out = location(out)
     problems = Problems()
     files = {c: sorted((out / d).glob("*.parquet")) for c, d in CONFIG_DIRS.items()}
     if not files["default"]:

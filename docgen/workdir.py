@@ -17,6 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from docgen.storage import arrow_path, location, move
+
 META_KEY = b"docgen"
 
 
@@ -27,10 +29,11 @@ def fingerprint(obj) -> str:
 
 
 class WorkDir:
-    """Paths and reads/writes inside one work directory."""
+    """Paths and reads/writes inside one work directory: a local folder or an fsspec URL
+    (see :mod:`docgen.storage`); paths below are ``Path`` or ``UPath`` accordingly."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = location(root)
 
     def part_path(self, stage: str, part: str) -> Path:
         return self.root / stage / f"part-{part}.parquet"
@@ -61,10 +64,14 @@ class WorkDir:
         meta[META_KEY] = json.dumps({"fingerprint": fp, "stats": stats}).encode("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        where, fs = arrow_path(tmp)
         pq.write_table(
-            table.replace_schema_metadata(meta), tmp, compression=compression_of(table.schema)
+            table.replace_schema_metadata(meta),
+            where,
+            filesystem=fs,
+            compression=compression_of(table.schema),
         )
-        tmp.replace(path)
+        move(tmp, path)
 
     def writer(self, path: Path, schema: pa.Schema) -> PartWriter:
         """A partition written in pieces (row groups), for outputs too large to hold at once."""
@@ -73,7 +80,8 @@ class WorkDir:
     def info(self, path: Path) -> dict:
         """The fingerprint and stats stored in a partition file ({} if missing or unreadable)."""
         try:
-            return json.loads((pq.read_metadata(path).metadata or {})[META_KEY])
+            where, fs = arrow_path(path)
+            return json.loads((pq.read_metadata(where, filesystem=fs).metadata or {})[META_KEY])
         except (OSError, KeyError, ValueError, pa.ArrowInvalid):
             return {}
 
@@ -91,11 +99,11 @@ class WorkDir:
         return info["stats"] if info.get("fingerprint") == fp else None
 
     def read(self, stage: str, part: str, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.part_path(stage, part), columns=columns)
+        return read_table(self.part_path(stage, part), columns=columns)
 
     def read_errors(self) -> pa.Table | None:
         files = sorted((self.root / "errors").glob("*.parquet"))
-        return pa.concat_tables([pq.read_table(f) for f in files]) if files else None
+        return pa.concat_tables([read_table(f) for f in files]) if files else None
 
     # -- manifest ---------------------------------------------------------------------------
     @property
@@ -116,7 +124,7 @@ class WorkDir:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")
-        tmp.replace(self.manifest_path)
+        move(tmp, self.manifest_path)
         return data
 
 
@@ -128,7 +136,10 @@ class PartWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.schema = path, schema
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.out = pq.ParquetWriter(self.tmp, schema, compression=compression_of(schema))
+        where, fs = arrow_path(self.tmp)
+        self.out = pq.ParquetWriter(
+            where, schema, filesystem=fs, compression=compression_of(schema)
+        )
 
     def write(self, rows: list[dict] | pa.Table) -> None:
         """Append rows (dicts, or a table already built) as one row group."""
@@ -142,11 +153,23 @@ class PartWriter:
             {META_KEY: json.dumps({"fingerprint": fp, "stats": stats}).encode("utf-8")}
         )
         self.out.close()
-        self.tmp.replace(self.path)
+        move(self.tmp, self.path)
 
     def abort(self) -> None:
         self.out.close()
         self.tmp.unlink(missing_ok=True)
+
+
+def read_table(path, columns: list[str] | None = None) -> pa.Table:
+    """A whole Parquet file, local or remote."""
+    where, fs = arrow_path(path)
+    return pq.read_table(where, columns=columns, filesystem=fs)
+
+
+def parquet_file(path) -> pq.ParquetFile:
+    """A Parquet file opened for reading row group by row group, local or remote."""
+    where, fs = arrow_path(path)
+    return pq.ParquetFile(where, filesystem=fs)
 
 
 # Columns holding already-compressed bytes (rendered page images): zstd would spend time on both

@@ -4,57 +4,15 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pymupdf
-import pytest
 
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
 
-FAKE_LLM = Path(__file__).parent / "fake_llm.py"
 CAUSES = ("http_429", "http_5xx", "timeout", "connection", "malformed", "schema")
-
-
-class Server:
-    """tests/fake_llm.py in a subprocess on 127.0.0.1."""
-
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(FAKE_LLM), "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}/v1"
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(self.url.replace("/v1", "/stats"), timeout=5) as r:
-            return json.load(r)
-
-    @property
-    def requests(self) -> int:
-        return self.stats().get("chat_requests", 0)
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-
-@pytest.fixture
-def server_factory():
-    servers = []
-
-    def start(*args):
-        servers.append(Server(*args))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def llm_config(inputs, root, urls, *extra):

@@ -112,7 +112,11 @@ class LLMBackend(Backend):
                 )
 
         if to_send:
-            self.complete([chats[j] for j in to_send], done, budget)
+            try:
+                self.complete([chats[j] for j in to_send], done, budget)
+            finally:  # answers gathered for an object store are written even if this fails
+                if cache is not None:
+                    cache.flush()
         results = [GenerationResult() for _ in requests]
         for chat, owner, completion in zip(chats, owners, completions):
             self.merge(results[owner], chat, completion)

@@ -106,9 +106,12 @@ def _get_child(memory_mb: int) -> Child:
 
 
 @atexit.register
-def _stop_child() -> None:
+def stop_child() -> None:
+    """End this process's child, if it has one (the next document starts a new one)."""
+    global _child
     if _child is not None:
         _child.kill()
+        _child = None
 
 
 def run_isolated(

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import pyarrow as pa
 
-from docgen import __version__, ocr
+from docgen import __version__, isolate, ocr
 from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig
 from docgen.dedup import dedup_dataset
@@ -38,6 +38,11 @@ def run_extract(client, cfg: RunConfig) -> dict:
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
     results = map_stage(client, extract_partition, args, "extract", cfg.run.progress)
+    # The isolation children (a few hundred MB each) are not needed by the later stages.
+    if client is None:
+        end_extraction()
+    else:
+        client.run(end_extraction)
     for (part, docs), result in zip(parts, results):
         if result.get("failed_tasks"):  # kept killing workers: every document gets its error row
             reason = "the worker running this partition died each time it was tried; rerun to retry"
@@ -46,6 +51,12 @@ def run_extract(client, cfg: RunConfig) -> dict:
                      {"failed": len(rows)})  # fmt: skip
     stats = sum_stats(results)
     return {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
+
+
+def end_extraction() -> None:
+    """Stop this process's isolation child and give back what extraction left freed."""
+    isolate.stop_child()
+    release_memory()
 
 
 def task_groups(parts: list[str], cfg: RunConfig, workers: int) -> list[list[str]]:

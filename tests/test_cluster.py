@@ -181,3 +181,34 @@ def test_a_task_that_keeps_killing_workers_is_recorded_as_failed_and_the_stage_g
             dead = map_stage(client, kill_own_worker, [("work", "part-x")], "die", progress=False)
     assert ok == ["a/b"]
     assert dead == [{"failed_tasks": 1, "failed": {"part-x": 1}}]
+
+
+def test_isolation_children_end_with_the_extract_stage(few_samples, tmp_path):
+    """The later stages never need them, and each holds a few hundred MB."""
+    import psutil
+
+    from docgen.orchestrate import cluster
+    from docgen.pipeline import run_extract
+
+    def children() -> list[str]:
+        tree = psutil.Process().children(recursive=True)
+        return [p.pid for p in tree if "docgen.isolate" in " ".join(p.cmdline())]
+
+    cfg = load_config("pipelines/default.yaml", [f"input={few_samples}",
+                      f"work={tmp_path / 'work'}", "run.progress=false"])  # fmt: skip
+    with cluster(None, 2) as client:
+        seen = []
+        client.run(lambda: None)  # workers up
+        stop = threading.Event()
+
+        def watch():
+            while not stop.wait(0.05):
+                seen.extend(children())
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        stats = run_extract(client, cfg)
+        stop.set()
+        watcher.join()
+        assert stats["documents"] == 3 and seen  # children did the work ...
+        assert children() == []  # ... and are gone once the stage is over

@@ -142,7 +142,7 @@ def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monke
     from docgen.sources import Source
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
-    isolate._stop_child()
+    isolate.stop_child()
     isolate._child = None
     book = pymupdf.open()
     for _ in range(6):
@@ -157,7 +157,7 @@ def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monke
 
     counts = [faults() for kind, _ in run_document(src, "b", ExtractConfig(dpi=200))
               if kind == "page"]  # fmt: skip
-    isolate._stop_child()
+    isolate.stop_child()
     isolate._child = None
     # From the second page on, the buffers of the page before are reused.
     per_page = (counts[-1] - counts[0]) / (len(counts) - 1)

@@ -272,15 +272,22 @@ def forget_objects(doc) -> None:
 
 
 def document_tables(src: Source, doc_id: str, cfg: ExtractConfig):
-    """:func:`document_messages` with each page as ``("page", (facts, table))``: a one-row table
-    and the few facts the partition's stats need. The child builds the Arrow columns, so the
-    worker receives compact buffers instead of thousands of little dicts (a dense page has 1,000
-    words) and holds a row group's worth of them in a fraction of the memory."""
+    """:func:`document_messages` with each page as ``("page", (facts, batch))``: a one-row record
+    batch in Arrow's IPC format and the few facts the partition's stats need. The child builds
+    the Arrow columns, so the worker receives compact buffers instead of thousands of little
+    dicts (a dense page has 1,000 words), holds a row group's worth of them in a fraction of the
+    memory, and reads them without a copy (unpickling a table cost more than writing it)."""
     for kind, payload in document_messages(src, doc_id, cfg):
         if kind == "page":
             facts = {k: payload[k] for k in ("page", "ocr", "needs_ocr")}
-            payload = ({**facts, "image_bytes": len(payload["image"])}, pages_table([payload]))
+            batch = pages_table([payload]).to_batches()[0].serialize().to_pybytes()
+            payload = ({**facts, "image_bytes": len(payload["image"])}, batch)
         yield kind, payload
+
+
+def page_batch(ipc: bytes) -> pa.RecordBatch:
+    """A page row sent by :func:`document_tables`, read in place."""
+    return pa.ipc.read_record_batch(pa.py_buffer(ipc), PAGE_SCHEMA)
 
 
 def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
@@ -313,14 +320,14 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
             notes, pages, last, n_pages = [], 0, 0, None
             for kind, payload in run_document(src, doc_id, cfg):
                 if kind == "page":
-                    payload, table = payload
-                    batch.append(table)
+                    payload, ipc = payload
+                    batch.append(page_batch(ipc))
                     pages += 1
                     stats["ocr_pages"] += payload["ocr"]
                     stats["needs_ocr_pages"] += payload["needs_ocr"]
                     batch_bytes += payload["image_bytes"]
                     if len(batch) >= PAGES_PER_WRITE or batch_bytes >= BYTES_PER_WRITE:
-                        writer.write(pa.concat_tables(batch))
+                        writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
                         batch, batch_bytes = [], 0
                 elif kind == "error":
                     errors.append(payload)
@@ -340,7 +347,7 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
             stats["embedded_files"] += any("embedded file" in n for n in notes)
             documents.append(document_row(doc_id, src, notes))
         if batch:
-            writer.write(pa.concat_tables(batch))
+            writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
         stats["failed_pages"] = sum(e["page"] is not None for e in errors)
         stats["seconds"] = round(time.perf_counter() - start, 3)
         stats["skipped"] = 0

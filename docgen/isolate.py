@@ -16,6 +16,7 @@ multiprocessing children.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import pickle
 import select
@@ -27,6 +28,8 @@ import time
 from collections.abc import Iterator
 
 _HEADER = struct.Struct("<Q")
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PIPE_BYTES = 2**20
 
 # glibc's allocator settings for the child. Dask's nanny starts workers with
 # MALLOC_TRIM_THRESHOLD_=65536, which a child would inherit: glibc then serves every page image
@@ -72,6 +75,10 @@ class Child:
             bufsize=0,  # unbuffered: select() on the pipe must see every byte not yet read
             env={**os.environ, **MALLOC_ENV},
         )
+        try:  # Linux: a page's message (a PNG of a few hundred KB) fits the pipe in one write
+            fcntl.fcntl(self.proc.stdout.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -69,7 +69,7 @@ class WorkDir:
             table.replace_schema_metadata(meta),
             where,
             filesystem=fs,
-            compression=compression_of(table.schema),
+            **encoding_of(table.schema),
         )
         move(tmp, path)
 
@@ -137,9 +137,7 @@ class PartWriter:
         self.path, self.schema = path, schema
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         where, fs = arrow_path(self.tmp)
-        self.out = pq.ParquetWriter(
-            where, schema, filesystem=fs, compression=compression_of(schema)
-        )
+        self.out = pq.ParquetWriter(where, schema, filesystem=fs, **encoding_of(schema))
 
     def write(self, rows: list[dict] | pa.Table) -> None:
         """Append rows (dicts, or a table already built) as one row group."""
@@ -175,20 +173,29 @@ def parquet_file(path) -> pq.ParquetFile:
 # Columns holding already-compressed bytes (rendered page images): zstd would spend time on both
 # write and read to save nothing.
 STORED_AS_IS = {"image"}
+# Long values (page images, page texts, Markdown tables): dictionary encoding and min/max
+# statistics cost a quarter of a pages file's write time, and nothing reads them back.
+LONG_VALUES = {"image", "text", "tables.list.element"}
 
 
-def compression_of(schema: pa.Schema) -> dict[str, str]:
-    """Per-column codecs: page images stored as they are, everything else zstd."""
+def encoding_of(schema: pa.Schema) -> dict:
+    """ParquetWriter options for a work table: per-column codecs (page images stored as they
+    are, everything else zstd); dictionaries for short top-level columns (ids, languages);
+    statistics for all but long values."""
     key = schema.remove_metadata().to_string()
-    if key not in _codecs:
+    if key not in _encodings:
         buf = pa.BufferOutputStream()
         pq.ParquetWriter(buf, schema.remove_metadata()).close()
         paths = [c.path for c in pq.ParquetFile(pa.BufferReader(buf.getvalue())).schema]
-        _codecs[key] = {p: "NONE" if p in STORED_AS_IS else "ZSTD" for p in paths}
-    return _codecs[key]
+        _encodings[key] = {
+            "compression": {p: "NONE" if p in STORED_AS_IS else "ZSTD" for p in paths},
+            "use_dictionary": [p for p in paths if "." not in p and p not in LONG_VALUES],
+            "write_statistics": [p for p in paths if p not in LONG_VALUES],
+        }
+    return _encodings[key]
 
 
-_codecs: dict[str, dict[str, str]] = {}
+_encodings: dict[str, dict] = {}
 
 
 def release_memory() -> None:

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pymupdf
 
 from docgen.config import ExtractConfig, load_config
-from docgen.extract import run_document
+from docgen.extract import page_batch, run_document
 from docgen.pipeline import run_extract
 from docgen.sources import doc_id_of
 from docgen.workdir import WorkDir
@@ -131,7 +131,7 @@ def test_a_caller_that_stops_listening_does_not_leave_pages_for_the_next(few_sam
     rows = [p for k, p in run_document(Source(second.name, str(second),
                                               size=second.stat().st_size), "b", cfg)
             if k == "page"]  # fmt: skip
-    assert rows and {table["doc_id"][0].as_py() for _, table in rows} == {"b"}
+    assert rows and {page_batch(ipc)["doc_id"][0].as_py() for _, ipc in rows} == {"b"}
 
 
 def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monkeypatch):

@@ -1,6 +1,6 @@
 """Across the dataset: near-duplicate pages and pairs (MinHash-LSH), and decontamination.
 
-Near-duplicates are found with datasketch's MinHash-LSH on token sets (words; single characters for
+Near-duplicates are found with MinHash-LSH on token sets (words; single characters for
 CJK) and confirmed with the Jaccard similarity of the sets (of their items' 32-bit hashes: see
 ``Clusters``), so a false LSH candidate never drops a pair.
 Clusters are filled in a fixed order (partition, then row), so the same data always keeps the same
@@ -18,7 +18,7 @@ import hashlib
 import json
 import zlib
 from collections import Counter, defaultdict
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -84,27 +84,18 @@ def contamination_index(cfg: FilterConfig):
 class Clusters:
     """Near-duplicate clusters of token sets, filled in order; ``add`` says which copy it is.
 
-    Each member is kept as the sorted CRC-32s of its items (what MinHash is fed: datasketch mixes
-    them before its permutations), 4 bytes an item: a Python set of n-gram tuples took ~150, and
-    the driver holding every page of a 10k-page run went past 2 GB. Similarity is the Jaccard of
-    those hashes, equal to the items' own unless two items of the pair collide (odds of about 1
-    in 10^7 for two sets of 1,000 items). CRC-32 rather than SHA-1, and the permutations made
-    once rather than per set: the pass took 19 s on 10k pages, over half of it in those two."""
+    Each member is kept as the sorted CRC-32s of its items (what MinHash is fed), 4 bytes an
+    item: a Python set of n-gram tuples took ~150, and the driver holding every page of a
+    10k-page run went past 2 GB. Similarity is the Jaccard of those hashes, equal to the items'
+    own unless two items of the pair collide (odds of about 1 in 10^7 for two sets of 1,000
+    items). Candidates come from LSH buckets, one dict per band from a band's digest to the
+    members in it (an int for one, a list for more): a general index kept several objects per
+    band per member, ~3 KB a member, and was most of the driver's growth at 10k pages."""
 
     def __init__(self, threshold: float):
-        from datasketch import MinHash, MinHashLSH
-
         self.threshold = threshold
-        # LSH below the threshold finds more candidates (fewer misses near it); the exact Jaccard
-        # check then keeps only true near-duplicates. datasketch chooses the bands; the buckets
-        # are kept here, one dict per band from a band's hash to the members in it (an int for
-        # one, a list for more): datasketch's own index kept several objects per band per
-        # member, ~3 KB a member, and was most of the driver's growth at 10k pages.
-        lsh = MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=NUM_PERM)
-        self.bands = [(i * lsh.r, (i + 1) * lsh.r) for i in range(lsh.b)]
+        self.bands = lsh_bands(threshold)
         self.buckets: list[dict] = [{} for _ in self.bands]
-        template = MinHash(num_perm=NUM_PERM, seed=1)
-        self.permutations, self.scheme = template.permutations, template.scheme
         self.members: list[np.ndarray] = []
         self.cluster_of: list[int] = []
         self.sizes: Counter = Counter()
@@ -113,20 +104,11 @@ class Clusters:
         """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
         return self.add_hashes(item_hashes(items))
 
-    def add_hashes(self, hashes: np.ndarray) -> int:
-        """:meth:`add` for a set already hashed by :func:`item_hashes`."""
-        from datasketch import MinHash
-
-        # The items are hashed already (hashfunc=int); the permutations are the shared ones.
-        m = MinHash(NUM_PERM, hashfunc=int, permutations=self.permutations, scheme=self.scheme)
-        m.update_batch(hashes.tolist())
-        # A band's 8-byte digest: equal bands always share a bucket; the rare unequal ones that
-        # collide only add a candidate for the Jaccard check. A stable digest, not hash(): that
-        # changes from process to process, and a rerun must decide as the first run did.
-        keys = [
-            hashlib.blake2b(m.hashvalues[a:b].tobytes(), digest_size=8).digest()
-            for a, b in self.bands
-        ]
+    def add_hashes(self, hashes: np.ndarray, keys: list[bytes] | None = None) -> int:
+        """:meth:`add` for a set already hashed by :func:`item_hashes` (and its band keys, when
+        :func:`band_keys` ran elsewhere)."""
+        if keys is None:
+            keys = band_keys(hashes, self.threshold)
         candidates: set[int] = set()
         for bucket, k in zip(self.buckets, keys):
             found = bucket.get(k)
@@ -157,6 +139,70 @@ class Clusters:
         return copies
 
 
+# -- MinHash-LSH, in numpy ---------------------------------------------------------------------
+# MinHash with NUM_PERM affine maps h -> a*h + b on 32-bit values (a odd, so each is a bijection;
+# uint32 wraparound is the modulo), after a fixed pre-mix (MurmurHash3's finalizer) that spreads
+# the CRC-32s. The same construction as datasketch's "affine32" scheme with seed 1; made here
+# because importing datasketch pulls in scipy (0.6 s of the driver's serial time) for two lines.
+
+
+@lru_cache(maxsize=1)
+def permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` of the NUM_PERM maps: drawn from a fixed seed, the same in every process."""
+    gen = np.random.RandomState(1)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def minhash(hashes: np.ndarray) -> np.ndarray:
+    """The NUM_PERM minima of a set given as its item hashes (uint32)."""
+    if hashes.size == 0:
+        return np.full(NUM_PERM, 0xFFFFFFFF, np.uint32)
+    a, b = permutations()
+    return (fmix32(hashes.astype(np.uint32))[:, None] * a + b).min(axis=0)
+
+
+@lru_cache(maxsize=8)
+def lsh_bands(threshold: float) -> list[tuple[int, int]]:
+    """The signature's bands ``(start, end)``: b bands of r rows, chosen to minimise the
+    probability of a missed pair above the search threshold plus that of a false candidate
+    below it. The search threshold is 0.2 under ``threshold`` (at least 0.3): more candidates,
+    fewer misses near it; the exact Jaccard check then keeps only true near-duplicates."""
+    t = max(0.3, threshold - 0.2)
+    below, above = np.linspace(0.0, t, 2001), np.linspace(t, 1.0, 2001)
+    best, best_error = (1, 1), float("inf")
+    for b in range(1, NUM_PERM + 1):
+        for r in range(1, NUM_PERM // b + 1):
+            # The probability that a pair of similarity s shares a bucket: 1 - (1 - s^r)^b.
+            false_found = np.trapezoid(1 - (1 - below**r) ** b, below)
+            missed = np.trapezoid((1 - above**r) ** b, above)
+            error = 0.5 * false_found + 0.5 * missed
+            if error < best_error:
+                best, best_error = (b, r), error
+    b, r = best
+    return [(i * r, (i + 1) * r) for i in range(b)]
+
+
+def band_keys(hashes: np.ndarray, threshold: float) -> list[bytes]:
+    """A set's LSH keys, one 8-byte digest per band: equal bands always share a bucket; the rare
+    unequal ones that collide only add a candidate for the Jaccard check. A stable digest, not
+    hash(): that changes from process to process, and a rerun must decide as the first did."""
+    signature = minhash(hashes)
+    return [
+        hashlib.blake2b(signature[a:b].tobytes(), digest_size=8).digest()
+        for a, b in lsh_bands(threshold)
+    ]
+
+
 def item_hashes(items: set) -> np.ndarray:
     """The sorted distinct CRC-32s of a set's items (strings, or tuples of strings)."""
     return np.unique(np.fromiter(
@@ -165,16 +211,17 @@ def item_hashes(items: set) -> np.ndarray:
     ))  # fmt: skip
 
 
-def page_signatures(work: str, part: str) -> list[tuple[str, int, np.ndarray]]:
-    """``(doc_id, page, item hashes of its word 3-grams)`` for the pages of a partition with
-    enough text to compare: the tokenising and hashing of the dataset pass, which the workers
-    do in parallel (a few KB a page come back)."""
+def page_signatures(work: str, part: str, threshold: float) -> list[tuple]:
+    """``(doc_id, page, item hashes of its word 3-grams, band keys)`` for the pages of a
+    partition with enough text to compare: the tokenising, hashing and MinHash of the dataset
+    pass, which the workers do in parallel (a few KB a page come back)."""
     rows = WorkDir(work).read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
     found = []
     for row in rows:
         words = tokens(row["text"] or "")
         if len(words) >= MIN_PAGE_TOKENS:
-            found.append((row["doc_id"], row["page"], item_hashes(ngrams(words, 3))))
+            hashes = item_hashes(ngrams(words, 3))
+            found.append((row["doc_id"], row["page"], hashes, band_keys(hashes, threshold)))
     return found
 
 
@@ -199,9 +246,10 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -
     surplus_pages: set[tuple[str, int]] = set()
     if cfg.max_page_copies:
         pages = Clusters(cfg.page_similarity)
-        for signatures in in_order(client, page_signatures, work, parts):
-            for doc_id, page, hashes in signatures:
-                if pages.add_hashes(hashes) >= cfg.max_page_copies:
+        signed = partial(page_signatures, threshold=cfg.page_similarity)
+        for signatures in in_order(client, signed, work, parts):
+            for doc_id, page, hashes, keys in signatures:
+                if pages.add_hashes(hashes, keys) >= cfg.max_page_copies:
                     surplus_pages.add((doc_id, page))
     pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
     for part in parts:

@@ -223,3 +223,20 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
         # pages hashed on the workers: the same decisions
         assert dedup_dataset(str(tmp_path), ["a", "b"], cfg, client) == drops
     assert [r for part in "ab" for r in wd.read("kept", part).to_pylist()] == rows
+
+
+def test_minhash_estimates_jaccard_and_lsh_bands_are_optimal():
+    import numpy as np
+
+    from docgen.dedup import NUM_PERM, lsh_bands, minhash
+
+    rng = np.random.default_rng(0)
+    items = rng.choice(2**32, 2600, replace=False).astype(np.uint32)
+    a, b = np.sort(items[:2000]), np.sort(items[600:])  # Jaccard 1400 / 2600 = 0.54
+    estimate = np.mean(minhash(a) == minhash(b))
+    assert abs(estimate - 1400 / 2600) < 0.2
+    assert np.array_equal(minhash(a), minhash(a.copy())) and np.mean(minhash(a) == minhash(
+        np.sort(rng.choice(2**32, 2000).astype(np.uint32)))) < 0.1  # fmt: skip
+    # The (bands, rows) that minimise missed + false candidates at the search threshold 0.6
+    # (datasketch's MinHashLSH chooses the same for 64 permutations).
+    assert lsh_bands(0.8) == [(6 * i, 6 * i + 6) for i in range(10)] and NUM_PERM == 64

@@ -118,7 +118,7 @@ def extract_stage(paths: list[str], work: str, dpi: int) -> dict:
     cpu, start = child_cpu(), time.perf_counter()
     stats = run_extract(None, cfg)
     wall = time.perf_counter() - start
-    isolate._stop_child()  # so that its CPU time is counted in RUSAGE_CHILDREN
+    isolate.stop_child()  # (run_extract did already) its CPU time is in RUSAGE_CHILDREN
     cpu = child_cpu() - cpu
     sizes = pq.read_table(Path(work) / "w" / "pages", columns=["image"]).column(0)
     image_bytes = sum(len(b.as_py()) for b in sizes)

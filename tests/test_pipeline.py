@@ -95,6 +95,7 @@ def test_work_and_out_as_s3_urls_make_the_same_shards(run, samples, s3_bucket):
     and write it themselves; the shards are the local run's byte for byte; a rerun skips."""
     import fsspec
 
+    from docgen.train.data import row_stream, split_files
     from docgen.validate import validate
 
     local_cfg, local = run
@@ -112,6 +113,9 @@ def test_work_and_out_as_s3_urls_make_the_same_shards(run, samples, s3_bucket):
     assert not [p for p in fs.find(f"{s3_bucket}/run") if p.endswith(".tmp")]
     problems, counts = validate(out)
     assert not problems.counts and counts["train"]["rows"] == 48
+    files = split_files(out, "train")  # what `docgen train --data s3://...` reads
+    assert [f.name for f in files] == [p.name for p in shard_files(local_cfg)]
+    assert next(row_stream(files, seed=0))["texts"]
     cfg.run.scheduler = "sync"
     again = run_pipeline(cfg)
     for stage in ("extract", "generate", "filter"):

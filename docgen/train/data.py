@@ -22,14 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
+from docgen.storage import location
+from docgen.workdir import parquet_file
 
 IGNORE = -100  # label of tokens that carry no loss
 
 
 def split_files(data: str | Path, split: str) -> list[Path]:
-    """The Parquet shards of one split of a ``docgen shard`` output (or a folder of shards)."""
-    root = Path(data)
+    """The Parquet shards of one split of a ``docgen shard`` output (or a folder of shards), in a
+    local folder or at an fsspec URL."""
+    root = location(data)
     folder = root / "data" if (root / "data").is_dir() else root
     files = sorted(folder.glob(f"{split}-*.parquet"))
     if not files:
@@ -43,14 +45,14 @@ def split_files(data: str | Path, split: str) -> list[Path]:
 def row_stream(files: list[Path], seed: int, columns=("images", "texts")) -> Iterator[dict]:
     """Rows forever, epoch after epoch: row groups in a seeded order, rows shuffled within one.
     Only one row group is in memory at a time."""
-    units = [(f, g) for f in files for g in range(pq.ParquetFile(f).num_row_groups)]
+    units = [(f, g) for f in files for g in range(parquet_file(f).num_row_groups)]
     epoch = 0
     while True:
         rng = random.Random(f"{seed}:{epoch}")
         order = units[:]
         rng.shuffle(order)
         for path, group in order:
-            table = pq.ParquetFile(path).read_row_group(group, columns=list(columns))
+            table = parquet_file(path).read_row_group(group, columns=list(columns))
             rows = list(range(table.num_rows))
             rng.shuffle(rows)
             for i in rows:
@@ -162,7 +164,7 @@ def batches(
     if mode not in ("pad", "pack", "bucket"):
         raise ValueError(f"train.batching must be pad, pack or bucket, not {mode!r}")
     size = batch_size if mode == "pad" else max(window, batch_size)
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    total = sum(parquet_file(f).metadata.num_rows for f in files)
     if not total:
         raise ValueError(f"no rows in {', '.join(map(str, files))}")
     rows = row_stream(files, seed)

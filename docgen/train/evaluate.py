@@ -13,12 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from docgen.text import detect_language
 from docgen.train.anls import anls, exact_match
 from docgen.train.config import EvalConfig
 from docgen.train.data import Encoder, open_images, split_files
+from docgen.workdir import parquet_file
 
 
 def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
@@ -26,7 +25,7 @@ def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
     same question on the same document (several gold answers when it was asked twice)."""
     n = 0
     for path in files:
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
         columns = [c for c in ("images", "texts", "languages") if c in pf.schema_arrow.names]
         for g in range(pf.num_row_groups):
             for row in pf.read_row_group(g, columns=columns).to_pylist():

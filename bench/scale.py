@@ -10,7 +10,10 @@ from outside:
 1. memory: the same run on about 1k and about 10k pages with two workers; the peak RSS of the
    whole run (the CLI process, the Dask nannies and workers, the isolation children: their sum at
    one instant, sampled four times a second) and of its largest single process;
-2. throughput: pages per second of the whole run on the same pages with one worker and with two.
+2. throughput: pages per second of the whole run on the same pages with one worker and with two;
+   and each run's CPU time (exact in total; by kind of process from samples), which bounds the
+   ratio: two workers cannot take less wall time than the two-worker run's CPU time spread over
+   all the cores.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,14 +50,12 @@ def docgen_run(paths: list[str], tmp: str, workers: int, sample_memory: bool) ->
     command = [str(ROOT / ".venv/bin/docgen"), "run", str(ROOT / "pipelines/default.yaml")]
     for s in sets:
         command += ["--set", s]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), tree_cpu()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if sample_memory:
-        with PeakRSS([proc.pid]) as peaks:
-            out, _ = proc.communicate()
-    else:
+    # Memory four times a second; for throughput, CPU by kind of process twice a second.
+    with PeakRSS([proc.pid], interval=0.25 if sample_memory else 0.5) as peaks:
         out, _ = proc.communicate()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, tree_cpu() - cpu
     if proc.returncode:
         raise SystemExit(f"docgen run failed ({proc.returncode}):\n{out[-3000:]}")
     manifest = json.loads((work / "work" / "manifest.json").read_text())
@@ -63,12 +65,20 @@ def docgen_run(paths: list[str], tmp: str, workers: int, sample_memory: bool) ->
         "wall": wall,
         "timings": manifest["timings"],
         "dataset_pass": manifest["stages"]["filter"]["dataset_pass_seconds"],
+        "cpu": cpu,
+        "cpu_by_kind": peaks.cpu_seconds(),
     }
     if sample_memory:
         result["total_mb"] = peaks.total / 2**20
         result["largest_mb"] = peaks.largest / 2**20
     shutil.rmtree(work, ignore_errors=True)  # the 10k-page run leaves over a GB of shards
     return result
+
+
+def tree_cpu() -> float:
+    """CPU seconds of every finished child process of this one and their descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def stage_times(r: dict) -> str:
@@ -101,6 +111,17 @@ def throughput(docs, tmp: str, args) -> None:
           f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
     for n, r in ((1, one), (2, two)):
         print(f"   {n} worker(s): {r['wall']:.1f} s ({stage_times(r)})")
+    for n, r in ((1, one), (2, two)):
+        kinds = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["cpu_by_kind"].items()))
+        print(f"   {n} worker(s): {r['cpu']:.0f} CPU-s in {r['wall']:.0f} s ({kinds}; sampled)")
+    # Two workers share the machine's cores with everything else the run does: they cannot
+    # take less than the two-worker run's CPU time spread over every core.
+    cores = os.cpu_count() or 1
+    print(
+        f"   ceiling on {cores} cores: {one['wall'] / (two['cpu'] / cores):.2f}x "
+        f"(the 1-worker wall over the 2-worker run's CPU time / {cores}); "
+        f"cores busy in the 2-worker run: {two['cpu'] / two['wall']:.2f} of {cores}"
+    )
 
 
 def main() -> None:

@@ -38,11 +38,12 @@ def run_extract(client, cfg: RunConfig) -> dict:
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
     results = map_stage(client, extract_partition, args, "extract", cfg.run.progress)
-    # The isolation children (a few hundred MB each) are not needed by the later stages.
+    # The isolation children (a few hundred MB each) are not needed by the later stages. Best
+    # effort: a worker that cannot be reached now keeps its child, and the run goes on.
     if client is None:
         end_extraction()
     else:
-        client.run(end_extraction)
+        client.run(end_extraction, on_error="ignore")
     for (part, docs), result in zip(parts, results):
         if result.get("failed_tasks"):  # kept killing workers: every document gets its error row
             reason = "the worker running this partition died each time it was tried; rerun to retry"

@@ -242,7 +242,9 @@ def parser() -> argparse.ArgumentParser:
         )
 
     def common(sp, work_required=True):
-        sp.add_argument("--work", required=work_required, help="work directory")
+        sp.add_argument(
+            "--work", required=work_required, help="work directory: a folder or a URL (s3://…)"
+        )
         sp.add_argument("--config", help="a pipelines/*.yaml run config for stage options")
         overrides(sp)
 
@@ -293,7 +295,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("shard", help="kept pairs and page images to Parquet shards + card")
     common(s)
-    s.add_argument("--out", required=True, help="output folder (data/ and README.md)")
+    s.add_argument("--out", required=True, help="output folder (data/ and README.md), or a URL")
     s.add_argument(
         "--max-shard-size",
         metavar="SIZE",
@@ -323,7 +325,7 @@ def parser() -> argparse.ArgumentParser:
         "validate",
         help="check shards and card: names, schema, images decode, no empty texts, counts",
     )
-    s.add_argument("out", help="output folder of `docgen shard` (data/ and README.md)")
+    s.add_argument("out", help="output folder of `docgen shard` (data/ and README.md), or its URL")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_validate)
 
@@ -349,14 +351,14 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "report", help="stats.json and plots: pairs per document, lengths, drops, languages"
     )
-    s.add_argument("work", help="work directory of a run")
-    s.add_argument("--out", required=True, help="folder for stats.json and the PNG plots")
+    s.add_argument("work", help="work directory of a run (folder or URL)")
+    s.add_argument("--out", required=True, help="folder (or URL) for stats.json and the PNG plots")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser(
         "preview", help="a static HTML page of sample rows: page images beside their pairs"
     )
-    s.add_argument("out", help="output folder of `docgen shard` (data/)")
+    s.add_argument("out", help="output folder of `docgen shard` (data/), or its URL")
     s.add_argument("--html", required=True, help="HTML file to write (opens offline)")
     s.add_argument("--rows", type=int, default=24, help="rows to sample (default 24)")
     s.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -371,7 +373,7 @@ def parser() -> argparse.ArgumentParser:
         "checkpoint_every, ... For several GPUs: "
         "torchrun --nproc-per-node N -m docgen.cli train ...",
     )
-    s.add_argument("--data", required=True, help="output folder of `docgen shard`")
+    s.add_argument("--data", required=True, help="output folder of `docgen shard`, or its URL")
     s.add_argument(
         "--model",
         required=True,
@@ -388,7 +390,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "eval", help="answer held-out questions with a trained model: ANLS and exact match"
     )
-    s.add_argument("--data", required=True, help="output folder of `docgen shard`")
+    s.add_argument("--data", required=True, help="output folder of `docgen shard`, or its URL")
     s.add_argument("--model", required=True, help="a model folder (`docgen train`'s output)")
     s.add_argument("--split", help="split to score (default: eval.split, test)")
     s.add_argument("--limit", type=int, help="score only the first N questions")

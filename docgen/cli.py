@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from docgen.backends import BACKENDS
 from docgen.config import load_config
+from docgen.storage import check_writable
 
 
 def cmd_samples(args) -> None:
@@ -46,6 +47,7 @@ def cmd_stage(args) -> None:
     from docgen.orchestrate import cluster
 
     cfg = stage_config(args)
+    check_writable(cfg.work)
     if args.command == "extract":
         cfg.input = args.inputs
     if args.command == "generate":
@@ -85,6 +87,7 @@ def cmd_shard(args) -> None:
         if not 0 <= args.test_fraction < 1:
             raise ValueError("--test-fraction must be at least 0 and below 1")
         cfg.shard.test_fraction = args.test_fraction
+    check_writable(args.out)  # WORK is only read
     result = write_shards(cfg.work, args.out, cfg.shard)
     print(
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "

@@ -21,6 +21,7 @@ from docgen.generate import generate_parts
 from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.shard import write_shards
+from docgen.storage import check_writable
 from docgen.translate import translate_parts
 from docgen.workdir import WorkDir, release_memory, sum_stats
 
@@ -176,6 +177,8 @@ def run_pipeline(cfg: RunConfig) -> dict:
     if not cfg.input:
         raise SystemExit("no input: give PDF files or folders (config `input:`)")
     check_generate(cfg)
+    check_writable(cfg.work)
+    check_writable(cfg.out)
     wd = WorkDir(cfg.work)
     start = time.perf_counter()
     stages, timings = {}, {}

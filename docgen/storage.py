@@ -10,6 +10,7 @@ from the URL; credentials and endpoints come from the environment as fsspec read
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,17 @@ def remove_tree(path) -> None:
 
 def size_of(path) -> int:
     return path.stat().st_size
+
+
+def check_writable(where: str | Path) -> None:
+    """Fail before any work, in one line, when a folder or URL cannot be written (a store that
+    cannot be reached, missing credentials, no permission), rather than with a traceback once
+    the first partition is done."""
+    path = location(where)
+    probe = path / f".docgen-write-check-{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except Exception as exc:  # noqa: BLE001 - each store raises its own kinds of error
+        raise SystemExit(f"cannot write to {where}: {type(exc).__name__}: {exc}") from None

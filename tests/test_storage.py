@@ -52,3 +52,23 @@ def test_generation_on_s3_work_resumes_from_its_cache(
     again = run_pipeline(cfg)
     assert again_server.requests == 0
     assert again["stages"]["generate"]["pairs"] == first["stages"]["generate"]["pairs"]
+
+
+def test_an_unwritable_work_dir_fails_before_any_work(tmp_path, s3_bucket, monkeypatch):
+    import s3fs
+
+    from docgen.storage import check_writable
+
+    check_writable(f"{s3_bucket}/fine")  # reachable: no error
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit, match="cannot write to .*a-file/work"):
+        check_writable(str(tmp_path / "a-file" / "work"))
+    # A store that cannot be reached: one line, not a traceback after the first partition.
+    monkeypatch.setitem(fsspec.config.conf["s3"], "endpoint_url", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        with pytest.raises(SystemExit, match="cannot write to s3://docgen-test/work: .*Connect"):
+            check_writable(f"{s3_bucket}/work")
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()

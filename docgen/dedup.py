@@ -239,8 +239,8 @@ def in_order(client, fn, work: str, parts: list[str]):
 def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -> Counter:
     """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
     dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided.
-    With a Dask ``client`` the pages are tokenised and hashed on the workers; the clusters,
-    which need every page in order, are built here."""
+    With a Dask ``client`` the pages are tokenised, hashed and MinHashed on the workers; the
+    clusters, which need every page in order, are built here (with the pairs')."""
     wd = WorkDir(work)
     drops: Counter = Counter()
     surplus_pages: set[tuple[str, int]] = set()

@@ -52,8 +52,9 @@ class GenerationCache:
 
     def files(self, part: str) -> list:
         """The partition's file and, on object stores, its batches."""
-        batches = sorted(self.folder.glob(f"part-{part}.*.jsonl")) if self.folder.exists() else []
-        return [self.path(part), *batches]
+        if self.appendable or not self.folder.exists():
+            return [self.path(part)]
+        return [self.path(part), *sorted(self.folder.glob(f"part-{part}.*.jsonl"))]
 
     def _load(self, part: str) -> dict[str, dict]:
         if part not in self._entries:

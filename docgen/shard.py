@@ -24,7 +24,7 @@ from docgen.card import write_card
 from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.sources import doc_id_of, read_bytes
-from docgen.storage import arrow_path, location, move, remove_tree, size_of
+from docgen.storage import arrow_path, location, move, remove_tree
 from docgen.streams import prefetched
 from docgen.workdir import WorkDir, parquet_file
 
@@ -420,7 +420,7 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -
         "rows_without_pairs": stats["rows_without_pairs"],
         "shards": names,
         "splits": split_summary(data, split_names["default"], stats, "rows"),
-        "bytes": sum(size_of(data / n) for n in names),
+        "bytes": sum((data / n).stat().st_size for n in names),
         "languages": {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")},
         "seconds": round(time.perf_counter() - start, 3),
     }
@@ -441,7 +441,7 @@ def split_summary(folder: Path, split_names: dict, stats: Counter, counter: str)
     return {
         split: {
             "rows": stats[f"{counter}:{split}"],
-            "bytes": sum(size_of(folder / n) for n in names),
+            "bytes": sum((folder / n).stat().st_size for n in names),
             "shards": len(names),
         }
         for split, names in sorted(split_names.items())

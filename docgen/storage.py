@@ -57,10 +57,6 @@ def remove_tree(path) -> None:
         path.fs.rm(path.path, recursive=True)
 
 
-def size_of(path) -> int:
-    return path.stat().st_size
-
-
 def check_writable(where: str | Path) -> None:
     """Fail before any work, in one line, when a folder or URL cannot be written (a store that
     cannot be reached, missing credentials, no permission), rather than with a traceback once

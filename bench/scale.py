@@ -13,7 +13,8 @@ from outside:
 2. throughput: pages per second of the whole run on the same pages with one worker and with two;
    and each run's CPU time (exact in total; by kind of process from samples), which bounds the
    ratio: two workers cannot take less wall time than the two-worker run's CPU time spread over
-   all the cores.
+   all the cores; and what the machine itself allows, two plain PyMuPDF loops side by side
+   against one, measured just before and just after the two runs.
 """
 
 from __future__ import annotations
@@ -104,8 +105,12 @@ def memory(docs, tmp: str, args) -> None:
 
 def throughput(docs, tmp: str, args) -> None:
     paths = [str(p) for p in extract_bench.pick(docs, args.pages)]
+    # This machine's own 2-vs-1 figure, measured just before and just after the runs: a shared
+    # virtual machine's is far from 2x and drifts from minute to minute.
+    machine = [machine_ratio(paths)]
     one = docgen_run(paths, tmp, 1, False)
     two = docgen_run(paths, tmp, 2, False)
+    machine.append(machine_ratio(paths))
     print(f"\n2. whole run, {one['pages']} pages: 1 worker {one['pages'] / one['wall']:.1f} "
           f"pages/s, 2 workers {two['pages'] / two['wall']:.1f} pages/s: "
           f"{one['wall'] / two['wall']:.2f}x")  # fmt: skip
@@ -114,6 +119,8 @@ def throughput(docs, tmp: str, args) -> None:
     for n, r in ((1, one), (2, two)):
         kinds = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["cpu_by_kind"].items()))
         print(f"   {n} worker(s): {r['cpu']:.0f} CPU-s in {r['wall']:.0f} s ({kinds}; sampled)")
+    print(f"   the machine itself: two plain PyMuPDF loops side by side do "
+          f"{machine[0]:.2f}x (before) and {machine[1]:.2f}x (after) the work of one")  # fmt: skip
     # Two workers share the machine's cores with everything else the run does: they cannot
     # take less than the two-worker run's CPU time spread over every core.
     cores = os.cpu_count() or 1
@@ -122,6 +129,14 @@ def throughput(docs, tmp: str, args) -> None:
         f"(the 1-worker wall over the 2-worker run's CPU time / {cores}); "
         f"cores busy in the 2-worker run: {two['cpu'] / two['wall']:.2f} of {cores}"
     )
+
+
+def machine_ratio(paths: list[str]) -> float:
+    """How much more work two plain extraction loops side by side do than one in the same time
+    (about 10 s of pages at the pipeline's 150 dpi): what this machine allows, whatever the code."""
+    sample = paths[: max(1, len(paths) // 12)]
+    one, two = (extract_bench.plain_side_by_side(sample, 150, n) for n in (1, 2))
+    return 2 * one / two
 
 
 def main() -> None:

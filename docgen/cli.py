@@ -74,6 +74,7 @@ def cmd_stage(args) -> None:
 
 
 def cmd_shard(args) -> None:
+    from docgen.orchestrate import cluster
     from docgen.shard import write_shards
 
     cfg = stage_config(args)
@@ -87,8 +88,11 @@ def cmd_shard(args) -> None:
         if not 0 <= args.test_fraction < 1:
             raise ValueError("--test-fraction must be at least 0 and below 1")
         cfg.shard.test_fraction = args.test_fraction
+    if args.scheduler:
+        cfg.run.scheduler = args.scheduler
     check_writable(args.out)  # WORK is only read
-    result = write_shards(cfg.work, args.out, cfg.shard)
+    with cluster(cfg.run.scheduler, cfg.run.workers) as client:
+        result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress, client)
     print(
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "
         f"{len(result['shards'])} shard(s) under {args.out}/data"
@@ -322,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
         help="hold out this fraction of documents as a `test` split (e.g. 0.01; chosen by a "
         "seeded hash of the document, shard.split_seed)",
     )
+    scheduler(s)
     s.set_defaults(func=cmd_shard)
 
     s = sub.add_parser(

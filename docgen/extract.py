@@ -54,6 +54,8 @@ PAGE_SCHEMA = pa.schema(
         ("image_format", pa.string()),
         ("image_width", pa.int32()),
         ("image_height", pa.int32()),
+        # The image's size, so the shard stage can plan shards without reading the images.
+        ("image_bytes", pa.int32()),
     ]
 )
 ERROR_SCHEMA = pa.schema(
@@ -369,7 +371,10 @@ def pages_table(rows: list[dict]) -> pa.Table:
     the nested words and lines (300 words on a page of a manual)."""
     columns = []
     for field in PAGE_SCHEMA:
-        values = [r[field.name] for r in rows]
+        if field.name == "image_bytes":
+            values = [len(r["image"]) for r in rows]
+        else:
+            values = [r[field.name] for r in rows]
         if pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
             columns.append(nested_column(values, field.type))
         else:

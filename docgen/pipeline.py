@@ -192,6 +192,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
             ("extract", lambda: run_extract(client, cfg)),
             ("generate", lambda: run_generate(client, cfg)),
             ("filter", lambda: run_filter(client, cfg)),
+            ("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)),
         ]:
             t = time.perf_counter()
             stages[name] = step()
@@ -205,9 +206,6 @@ def run_pipeline(cfg: RunConfig) -> dict:
                     "rerun to go on: answers already received are cached and cost nothing"
                 )
                 return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
-    t = time.perf_counter()
-    stages["shard"] = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress)
-    timings["shard"] = round(time.perf_counter() - t, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
     return wd.update_manifest(stages=stages, timings=timings)
 

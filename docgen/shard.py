@@ -1,10 +1,11 @@
 """Shard stage: kept pairs and page images to Docmatix-style Parquet shards and a dataset card.
 
 One row per document (split into rows of at most ``max_pages_per_row`` pages): ``images`` is a list
-of ``{bytes, path}`` structs, ``texts`` a list of ``{user, assistant, source}``. Partitions are
-streamed in order, rows are written in row groups of about ``row_group_mb`` and shards are cut at
-about ``max_shard_mb``, so no shard has to fit in memory. Output is deterministic: the same kept
-pairs give byte-identical shards.
+of ``{bytes, path}`` structs, ``texts`` a list of ``{user, assistant, source}``. Rows are written
+in row groups of about ``row_group_mb`` and shards are cut at about ``max_shard_mb``, so no shard
+has to fit in memory. The layout is planned from the rows' sizes alone and each shard is then
+written by a task of its own (on the Dask cluster, or in turn in this process), so the output is
+deterministic: the same kept pairs give byte-identical shards, however many workers write them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 from docgen.card import write_card
 from docgen.config import ShardConfig
 from docgen.extract import source_of
+from docgen.orchestrate import map_stage
 from docgen.sources import doc_id_of, read_bytes
 from docgen.storage import arrow_path, location, move, remove_tree
 from docgen.streams import prefetched
@@ -133,9 +135,11 @@ def turn(q: dict) -> dict:
     }
 
 
-def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
+def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
     """One partition's rows as chunks read lazily, one row group of pages at a time (an Arrow
     table, each row's size in bytes and its split), and its counts, filled as the chunks are read.
+    Without ``with_bytes`` the images are not read and the chunks carry no table: what planning
+    the shards needs.
 
     A document's pages are contiguous and in order in its pages file (extract writes them so), so
     only the last document's pages that do not yet make a full row wait for the next row group:
@@ -146,7 +150,9 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
     pages_file = parquet_file(wd.part_path("pages", part))
-    columns = ["doc_id", "page", "image", "image_format", "lang"]
+    # Pages extracted before they carried their image's size: the images give it.
+    size_column = "image_bytes" if "image_bytes" in pages_file.schema_arrow.names else "image"
+    columns = ["doc_id", "page", "image_format", "lang", "image" if with_bytes else size_column]
 
     def chunks():
         waiting = None  # pages of the last document read that do not yet fill a row
@@ -155,17 +161,20 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig):
             if waiting is not None:
                 table = pa.concat_tables([waiting, table])
             last = i == pages_file.num_row_groups - 1
-            chunk, waiting = rows_of_pages(table, by_doc, cfg, stats, keep_tail=not last)
+            chunk, waiting = rows_of_pages(table, by_doc, cfg, stats, not last, with_bytes)
             if chunk is not None:
                 yield chunk
 
     return chunks(), stats
 
 
-def rows_of_pages(table: pa.Table, by_doc: dict, cfg: ShardConfig, stats: Counter, keep_tail: bool):
+def rows_of_pages(
+    table: pa.Table, by_doc: dict, cfg: ShardConfig, stats: Counter, keep_tail: bool,
+    with_bytes: bool = True,
+):  # fmt: skip
     """Rows of the documents in ``table`` (pages in file order) and the pages held back: with
     ``keep_tail``, the last document's pages past its last full row (it may go on in the next
-    row group)."""
+    row group). Without ``with_bytes``, only the rows' sizes and splits (no table)."""
     meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
     pages_by_doc: dict[str, list] = {}
     for i, p in enumerate(meta):
@@ -206,6 +215,18 @@ def rows_of_pages(table: pa.Table, by_doc: dict, cfg: ShardConfig, stats: Counte
             stats.update(f"lang:{p['lang']}" for p in chunk)
     if not counts:
         return None, waiting
+    if "image_bytes" in table.column_names:
+        lengths = table.column("image_bytes").to_pylist()
+    else:
+        lengths = pc.binary_length(table.column("image")).to_pylist()
+    image_sizes = iter(lengths[i] for i in indices)
+    sizes = [
+        sum(next(image_sizes) for _ in range(n))
+        + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
+        for n, row_texts in zip(counts, texts)
+    ]
+    if not with_bytes:
+        return (None, sizes, splits), waiting
     images = table.column("image").combine_chunks()
     if indices != list(range(len(images))):  # usually every page, in order: no copy needed
         images = images.take(pa.array(indices, pa.int64()))
@@ -221,21 +242,16 @@ def rows_of_pages(table: pa.Table, by_doc: dict, cfg: ShardConfig, stats: Counte
     if cfg.metadata_columns:
         arrays += [pa.array([m[n] for m in meta_rows], t) for n, t in META_FIELDS]
     rows = pa.Table.from_arrays(arrays, schema=row_schema(cfg.metadata_columns))
-    image_sizes = iter(pc.binary_length(images).to_pylist())
-    sizes = [
-        sum(next(image_sizes) for _ in range(n))
-        + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
-        for n, row_texts in zip(counts, texts)
-    ]
     return (rows, sizes, splits), waiting
 
 
-def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
+def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
     """The `pdf` config's rows of one partition, as chunks read lazily: each document with kept
     pairs, its PDF bytes (read from where extract found it, checked against its content hash)
     and all its pairs. PDFs are read about ``row_group_mb`` at a time when the chunks are
     written, so large files never pile up in memory. A PDF that is gone or has changed since
-    extract is counted and left out of this config."""
+    extract is counted and left out of this config. Without ``with_bytes`` the chunks carry no
+    table (the PDFs are still read, to check them)."""
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
     langs_by_doc: dict[str, list] = {}
@@ -260,7 +276,7 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
                                               for t in r["texts"]) for r in rows]  # fmt: skip
                 splits = [split_of(r["doc_id"], cfg) for r in rows]
                 stats.update(f"pdf_rows:{s}" for s in splits)
-                yield pa.Table.from_pylist(rows, schema), sizes, splits
+                yield pa.Table.from_pylist(rows, schema) if with_bytes else None, sizes, splits
 
     def pdf_row(doc: dict) -> dict | None:
         try:
@@ -283,71 +299,91 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig):
     return chunks(), stats
 
 
-class SplitWriter:
-    """The shards of one split, written as a stream: rows are gathered into row groups of about
-    ``row_group_mb`` and a shard is closed before the row that would take it past
-    ``max_shard_mb``. Shards are staged under numbers and named once their count is known."""
+ROWS_OF = {"default": partition_rows, "pdf": pdf_rows}  # config -> its rows, partition by partition
 
-    def __init__(self, split: str, staging: Path, cfg: ShardConfig, config: str = "default"):
-        self.split, self.staging = split, staging
-        self.shard_limit, self.group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
-        self.schema = row_schema(cfg.metadata_columns, config)
-        self.shards: list[Path] = []
-        self.writer = None
-        self.group: list[pa.Table] = []
-        self.group_size = self.shard_size = 0
 
-    def add(self, rows: pa.Table, sizes: list[int]) -> None:
-        first = 0  # rows[first:i] belong to the current group but are not yet in self.group
-        for i, size in enumerate(sizes):
-            if self.shard_size and self.shard_size + size > self.shard_limit:
-                self.gather(rows, first, i)
-                first = i
-                self.close_shard()
-            if self.writer is None:
-                self.staging.mkdir(parents=True, exist_ok=True)
-                self.shards.append(self.staging / f"{self.split}-{len(self.shards):05d}.parquet")
-                where, fs = arrow_path(self.shards[-1])
-                self.writer = pq.ParquetWriter(
-                    where,
-                    self.schema,
-                    filesystem=fs,
-                    compression=COMPRESSION,
-                    use_dictionary=["texts.list.element.source"],
-                )
-            self.group_size += size
-            self.shard_size += size
-            if self.group_size >= self.group_limit:
-                self.gather(rows, first, i + 1)
-                first = i + 1
-                self.flush()
-        self.gather(rows, first, rows.num_rows)
+def plan_partition(work: str, part: str, cfg: ShardConfig, config: str) -> dict:
+    """What one partition gives a config, without reading its images: each row's size and
+    split, in order, and the partition's counts (a task of the shard stage's first pass)."""
+    chunks, stats = ROWS_OF[config](WorkDir(work), part, cfg, with_bytes=False)
+    sizes, splits = [], []
+    for _, chunk_sizes, chunk_splits in chunks:
+        sizes += chunk_sizes
+        splits += chunk_splits
+    return {"sizes": sizes, "splits": splits, "stats": dict(stats)}
 
-    def gather(self, rows: pa.Table, a: int, b: int) -> None:
-        if b > a:
-            self.group.append(rows.slice(a, b - a))
 
-    def flush(self) -> None:
-        """Write the rows gathered so far as one row group."""
-        if self.group:
-            table = pa.concat_tables(self.group)
-            self.writer.write_table(table, row_group_size=max(1, table.num_rows))
-        self.group, self.group_size = [], 0
+def shard_layout(rows, cfg: ShardConfig) -> list[list[list]]:
+    """Cut one split's rows (``(key, size)`` in output order) into shards of row groups: a
+    shard is closed before the row that would take it past ``max_shard_mb`` and a row group
+    after the row that takes it to ``row_group_mb``. Only sizes decide, so the layout, and with
+    it every shard's bytes, is the same however many workers write the shards."""
+    shard_limit, group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
+    shards: list[list[list]] = []
+    shard_size = group_size = 0
+    for key, size in rows:
+        if not shards or (shard_size and shard_size + size > shard_limit):
+            shards.append([[]])
+            shard_size = group_size = 0
+        shards[-1][-1].append(key)
+        shard_size += size
+        group_size += size
+        if group_size >= group_limit:
+            shards[-1].append([])
+            group_size = 0
+    return [[group for group in shard if group] for shard in shards]
 
-    def close_shard(self) -> None:
-        if self.writer is not None:
-            self.flush()
-            self.writer.close()
-        self.writer, self.shard_size = None, 0
 
-    def finish(self, data: Path) -> list[str]:
-        """Close the last shard and move every shard to ``data/SPLIT-XXXXX-of-YYYYY.parquet``."""
-        self.close_shard()
-        names = []
-        for i, path in enumerate(self.shards):
-            names.append(f"{self.split}-{i:05d}-of-{len(self.shards):05d}.parquet")
-            move(path, data / names[-1])
-        return names
+def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[list]) -> int:
+    """Write one shard: ``groups`` are its row groups, each a list of ``(partition, row)`` in
+    output order (from :func:`shard_layout`). The partitions it draws on are read again chunk
+    by chunk and only its rows are taken, so at most a chunk and a row group are in memory.
+    Returns the shard's size in bytes (a task of the shard stage's second pass)."""
+    wd, path = WorkDir(work), location(path)
+    wanted: dict[str, list[int]] = {}
+    for part, row in (key for group in groups for key in group):
+        wanted.setdefault(part, []).append(row)
+
+    def shard_chunks():
+        """This shard's rows, a chunk at a time, in output order."""
+        for part, rows in wanted.items():
+            chunks, _ = ROWS_OF[config](wd, part, cfg)
+            first = 0  # index of the chunk's first row in the partition
+            for table, _, _ in chunks:
+                last = first + table.num_rows
+                mine = [r - first for r in rows if first <= r < last]
+                first = last
+                if mine == list(range(mine[0], mine[-1] + 1)) if mine else False:
+                    yield table.slice(mine[0], len(mine))  # contiguous: no copy
+                elif mine:
+                    yield table.take(pa.array(mine, pa.int64()))
+
+    group_sizes = iter(len(group) for group in groups)
+    need, gathered = next(group_sizes), []
+    where, fs = arrow_path(path)
+    with pq.ParquetWriter(
+        where,
+        row_schema(cfg.metadata_columns, config),
+        filesystem=fs,
+        compression=COMPRESSION,
+        use_dictionary=["texts.list.element.source"],
+    ) as writer:
+        # Chunks are read and cut two ahead in a thread while the current one is written
+        # (reading and writing Parquet let go of the GIL).
+        for table in prefetched(shard_chunks(), 2):
+            while table.num_rows and need:
+                taken = table.slice(0, need)
+                gathered.append(taken)
+                need -= taken.num_rows
+                table = table.slice(taken.num_rows)
+                if need == 0:
+                    group = pa.concat_tables(gathered)
+                    writer.write_table(group, row_group_size=max(1, group.num_rows))
+                    need, gathered = next(group_sizes, 0), []
+    if need or gathered:  # the inputs changed since the plan: never write a short shard
+        path.unlink(missing_ok=True)
+        raise RuntimeError(f"{path.name}: rows missing from the work directory; run shard again")
+    return path.stat().st_size
 
 
 def split_of(doc_id: str, cfg: ShardConfig) -> str:
@@ -358,82 +394,86 @@ def split_of(doc_id: str, cfg: ShardConfig) -> str:
     return "test" if h / 16**12 < cfg.test_fraction else "train"
 
 
-def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True) -> dict:
+def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, client=None) -> dict:
     """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` (and ``OUT/pdf/…`` with
-    ``shard.pdf_config``) and ``OUT/README.md``; return stats."""
-    from tqdm import tqdm
+    ``shard.pdf_config``) and ``OUT/README.md``; return stats.
 
+    Two passes of tasks, on the Dask cluster of ``client`` (in this process without one): each
+    partition's rows are sized without reading the images, the shards are laid out from the
+    sizes alone, then each shard is written by a task of its own, which reads the partitions it
+    draws on. Workers read and write WORK and OUT themselves; images never pass through here.
+    """
     wd, out = WorkDir(work), location(out)
     start = time.perf_counter()
     staging = out / ".staging"
     remove_tree(staging)
-    configs = {"default": partition_rows, **({"pdf": pdf_rows} if cfg.pdf_config else {})}
+    configs = ["default", *(["pdf"] if cfg.pdf_config else [])]
+    parts = wd.run_parts("kept")
+    plan_args = [(work, part, cfg, config) for config in configs for part in parts]
+    plans = all_done(map_stage(client, plan_partition, plan_args, "shard: plan", progress))
     stats: Counter = Counter()
-    writers: dict[tuple[str, str], SplitWriter] = {}
-
-    def chunks():
-        """Every partition's chunks of rows, config by config; after a partition's chunks of a
-        config, its counts (complete only once its chunks were read)."""
-        for part in wd.run_parts("kept"):
-            for config, rows_of in configs.items():
-                part_chunks, part_stats = rows_of(wd, part, cfg)
-                for chunk in part_chunks:
-                    yield config, chunk, None
-                yield config, None, part_stats
-
-    bar = tqdm(desc="shard", unit="row", disable=not progress)
-    # Chunks are read two ahead in a thread while the current one is written (reading and
-    # writing Parquet let go of the GIL); at most three chunks of rows are in memory.
-    for config, chunk, part_stats in prefetched(chunks(), 2):
-        if chunk is None:
-            stats.update(part_stats)
-            if config == "default":
-                bar.update(part_stats["rows"])
-            continue
-        rows, sizes, splits = chunk
-        for split in sorted(set(splits)):
-            key = (config, split)
-            if key not in writers:
-                writers[key] = SplitWriter(split, staging / config, cfg, config)
-            if len(set(splits)) == 1:  # the usual case: no copy
-                writers[key].add(rows, sizes)
-                continue
-            mask = [s == split for s in splits]
-            chosen = [n for n, m in zip(sizes, mask) if m]
-            writers[key].add(rows.filter(pa.array(mask)), chosen)
-    bar.close()
-    # Names need the shard counts, known only now: move staged files into place.
-    split_names: dict[str, dict[str, list[str]]] = {}
+    tasks, names = [], {}  # names: config -> split -> shard file names, in order
+    for config in configs:
+        mine = [(args[1], plan) for args, plan in zip(plan_args, plans) if args[3] == config]
+        for _, plan in mine:
+            stats.update(plan["stats"])
+        for split in sorted({s for _, plan in mine for s in plan["splits"]}):
+            rows = [((part, i), size) for part, plan in mine
+                    for i, (size, s) in enumerate(zip(plan["sizes"], plan["splits"]))
+                    if s == split]  # fmt: skip
+            shards = shard_layout(rows, cfg)
+            names.setdefault(config, {})[split] = [
+                f"{split}-{i:05d}-of-{len(shards):05d}.parquet" for i in range(len(shards))
+            ]
+            for name, groups in zip(names[config][split], shards):
+                tasks.append((work, str(staging / config / name), cfg, config, groups))
+    for config in configs:
+        (staging / config).mkdir(parents=True, exist_ok=True)
+    all_done(map_stage(client, write_shard, tasks, "shard", progress))
+    # Every shard is written: move them into place, replacing any of an earlier run.
     for config, folder in CONFIG_DIRS.items():
-        remove_tree(out / folder)  # no stale shards of an earlier run
+        remove_tree(out / folder)
         if config in configs:
             (out / folder).mkdir(parents=True, exist_ok=True)
-            mine = {split: w for (c, split), w in sorted(writers.items()) if c == config}
-            split_names[config] = {split: w.finish(out / folder) for split, w in mine.items()}
+            for split_names in names.get(config, {}).values():
+                for name in split_names:
+                    move(staging / config / name, out / folder / name)
     remove_tree(staging)
-    data = out / "data"
-    names = [n for split in sorted(split_names["default"]) for n in split_names["default"][split]]
+    data, default = out / "data", names.get("default", {})
+    shards = [n for split in sorted(default) for n in default[split]]
     result = {
         "rows": stats["rows"],
         "pairs": stats["pairs"],
         "images": stats["images"],
         "rows_without_pairs": stats["rows_without_pairs"],
-        "shards": names,
-        "splits": split_summary(data, split_names["default"], stats, "rows"),
-        "bytes": sum((data / n).stat().st_size for n in names),
+        "shards": shards,
+        "splits": split_summary(data, default, stats, "rows"),
+        "bytes": sum((data / n).stat().st_size for n in shards),
         "languages": {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")},
         "seconds": round(time.perf_counter() - start, 3),
     }
-    if "pdf" in split_names:
-        pdf_splits = split_summary(out / "pdf", split_names["pdf"], stats, "pdf_rows")
+    if "pdf" in configs:
+        pdf_splits = split_summary(out / "pdf", names.get("pdf", {}), stats, "pdf_rows")
         result["pdf"] = {
             "rows": sum(s["rows"] for s in pdf_splits.values()),
             "splits": pdf_splits,
             "missing": stats["pdf_missing"],
         }
-    train = split_names["default"].get("train") or names
+    train = default.get("train") or shards
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result
+
+
+def all_done(results: list) -> list:
+    """The results of a shard pass, unless a task kept killing its workers: shards are all or
+    nothing, so the stage stops (the work directory is untouched; run it again)."""
+    failed = [name for r in results if isinstance(r, dict) for name in r.get("failed", {})]
+    if failed:
+        raise SystemExit(
+            f"shard: {len(failed)} task(s) failed, their workers died ({', '.join(failed[:3])}); "
+            "nothing was published: run shard again"
+        )
+    return results
 
 
 def split_summary(folder: Path, split_names: dict, stats: Counter, counter: str) -> dict:

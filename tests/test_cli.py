@@ -22,7 +22,7 @@ def test_stage_commands_one_by_one(few_samples, tmp_path):
     for stage in ("generate", "filter"):
         r = docgen(stage, "--work", str(work), "--scheduler", "sync")
         assert r.returncode == 0, r.stderr
-    r = docgen("shard", "--work", str(work), "--out", str(out))
+    r = docgen("shard", "--work", str(work), "--out", str(out), "--scheduler", "sync")
     assert r.returncode == 0, r.stderr
     assert (out / "data" / "train-00000-of-00001.parquet").exists()
 

@@ -11,6 +11,8 @@ from docgen.config import load_config
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
 
+SYNC = ["--scheduler", "sync"]  # shard in this process: no cluster to start
+
 
 def config(samples, work, out):
     return load_config(
@@ -167,9 +169,8 @@ def test_a_seeded_test_split_holds_whole_documents(run, tmp_path):
     cfg, _ = run
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
-        assert (
-            main(["shard", "--work", cfg.work, "--out", str(out), "--test-fraction", "0.25"]) == 0
-        )
+        args = ["--work", cfg.work, "--out", str(out), "--test-fraction", "0.25", *SYNC]
+        assert main(["shard", *args]) == 0
     a, b = ([p.read_bytes() for p in sorted((o / "data").glob("*.parquet"))] for o in outs)
     assert a == b  # same seed, same split, same bytes
     names = sorted(p.name for p in (outs[0] / "data").glob("*.parquet"))
@@ -195,7 +196,7 @@ def test_optional_metadata_columns(run, tmp_path):
 
     cfg, _ = run
     out = tmp_path / "out"
-    assert main(["shard", "--work", cfg.work, "--out", str(out), "--metadata-columns"]) == 0
+    assert main(["shard", "--work", cfg.work, "--out", str(out), "--metadata-columns", *SYNC]) == 0
     problems, _ = validate(out)
     assert not problems, problems.lines()
     ds = load_dataset("parquet", data_files=str(out / "data" / "*.parquet"), split="train")
@@ -224,7 +225,7 @@ def test_pdf_config_holds_each_documents_file_and_loads_by_config_name(run, samp
     cfg, _ = run
     out = tmp_path / "out"
     args = ["--pdf-config", "--metadata-columns", "--test-fraction", "0.25"]
-    assert main(["shard", "--work", cfg.work, "--out", str(out), *args]) == 0
+    assert main(["shard", "--work", cfg.work, "--out", str(out), *args, *SYNC]) == 0
     assert sorted(p.name for p in (out / "pdf").iterdir()) == [
         "test-00000-of-00001.parquet",
         "train-00000-of-00001.parquet",
@@ -253,6 +254,41 @@ def test_pdf_config_holds_each_documents_file_and_loads_by_config_name(run, samp
     assert problems.counts["pdf"] == table.num_rows
 
 
+def test_shards_written_by_workers_are_the_bytes_written_in_process(run, tmp_path):
+    """Each shard is its own task; the layout comes from the rows' sizes alone, so two workers
+    writing shards side by side give the same files as one process writing them in turn."""
+    import hashlib
+
+    from docgen.cli import main
+
+    cfg, _ = run
+    args = ["--work", cfg.work, "--max-shard-size", "1MB", "--set", "shard.row_group_mb=0.2",
+            "--test-fraction", "0.25", "--pdf-config", "--metadata-columns"]  # fmt: skip
+    assert main(["shard", *args, "--out", str(tmp_path / "sync"), *SYNC]) == 0
+    assert main(["shard", *args, "--out", str(tmp_path / "workers"), "--set", "run.workers=2"]) == 0
+
+    def digests(out):
+        return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(out.rglob("*")) if p.is_file()}  # fmt: skip
+
+    files = digests(tmp_path / "sync")
+    assert sum(f.startswith("data/train-") for f in files) >= 3
+    assert any(f.startswith("data/test-") for f in files)
+    assert any(f.startswith("pdf/") for f in files)
+    assert digests(tmp_path / "workers") == files
+
+
+def test_a_shard_whose_rows_are_gone_is_not_written(run, tmp_path):
+    from docgen.shard import write_shard
+
+    cfg, _ = run
+    part = WorkDir(cfg.work).parts("kept")[0]
+    path = tmp_path / "train-00000-of-00001.parquet"
+    with pytest.raises(RuntimeError, match="rows missing"):
+        write_shard(cfg.work, path, cfg.shard, "default", [[(part, 0), (part, 10**6)]])
+    assert not path.exists()
+
+
 def test_documents_cut_across_row_groups_make_the_same_rows(run, tmp_path):
     """The shard stage reads pages one row group at a time and holds back the pages of a
     document that goes on in the next one: rows come out as if each partition were read whole."""
@@ -263,7 +299,7 @@ def test_documents_cut_across_row_groups_make_the_same_rows(run, tmp_path):
     cfg, _ = run
     work = tmp_path / "work"
     shutil.copytree(cfg.work, work)
-    settings = ["--set", "shard.max_pages_per_row=2"]
+    settings = ["--set", "shard.max_pages_per_row=2", *SYNC]
     assert main(["shard", "--work", str(work), "--out", str(tmp_path / "whole"), *settings]) == 0
     cut = 0
     for path in (work / "pages").glob("part-*.parquet"):

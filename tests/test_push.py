@@ -180,7 +180,8 @@ def test_shards_are_hashed_once_not_on_every_push(good_out, hub, tmp_path, monke
 
 def test_the_pdf_config_is_pushed_and_removed_when_dropped(good_out, hub, tmp_path):  # noqa: F811
     work, out = good_out.parent / "work", tmp_path / "out"
-    common = ["shard", "--work", str(work), "--out", str(out), "--max-shard-size", "0.2MB"]
+    common = ["shard", "--work", str(work), "--out", str(out), "--max-shard-size", "0.2MB",
+              "--scheduler", "sync"]  # fmt: skip
     assert main([*common, "--pdf-config"]) == 0
     pdfs = sorted(f"pdf/{p.name}" for p in (out / "pdf").glob("*.parquet"))
     assert pdfs and main(["push", str(out), "--repo", "me/docs", "--files-per-commit", "100"]) == 0

@@ -36,7 +36,8 @@ def make_work(root: Path, documents: int) -> None:
     for start in range(0, documents, DOCS_PER_PART):
         part = f"{start // DOCS_PER_PART:06d}"
         ids = [f"doc{i:07d}" for i in range(start, min(start + DOCS_PER_PART, documents))]
-        pages = [{"doc_id": d, "page": 1, "image": rng.randbytes(120_000), "image_format": "png",
+        pages = [{"doc_id": d, "page": 1, "image": rng.randbytes(120_000), "image_bytes": 120_000,
+                  "image_format": "png",
                   "lang": "en"} for d in ids]  # fmt: skip
         kept = [{"doc_id": d, "source": f"{d}.pdf", "question": f"What is item {k} of {d}?",
                  "answer": f"value {k} of {d}", "pages": [1], "keep": True,

@@ -313,25 +313,107 @@ def plan_partition(work: str, part: str, cfg: ShardConfig, config: str) -> dict:
     return {"sizes": sizes, "splits": splits, "stats": dict(stats)}
 
 
+class Cutter:
+    """Where shards and row groups end, decided row by row from sizes alone: a shard is closed
+    before the row that would take it past ``max_shard_mb``, a row group after the row that
+    takes it to ``row_group_mb``. Both ways of writing shards cut with it, so they agree byte
+    for byte."""
+
+    def __init__(self, cfg: ShardConfig):
+        self.shard_limit, self.group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
+        self.shard_size = self.group_size = 0
+        self.started = False
+
+    def add(self, size: int) -> tuple[bool, bool]:
+        """(whether this row starts a new shard, whether it ends its row group)."""
+        full = bool(self.shard_size) and self.shard_size + size > self.shard_limit
+        new = not self.started or full
+        if new:
+            self.started, self.shard_size, self.group_size = True, 0, 0
+        self.shard_size += size
+        self.group_size += size
+        end = self.group_size >= self.group_limit
+        if end:
+            self.group_size = 0
+        return new, end
+
+
 def shard_layout(rows, cfg: ShardConfig) -> list[list[list]]:
-    """Cut one split's rows (``(key, size)`` in output order) into shards of row groups: a
-    shard is closed before the row that would take it past ``max_shard_mb`` and a row group
-    after the row that takes it to ``row_group_mb``. Only sizes decide, so the layout, and with
-    it every shard's bytes, is the same however many workers write the shards."""
-    shard_limit, group_limit = cfg.max_shard_mb * 2**20, cfg.row_group_mb * 2**20
-    shards: list[list[list]] = []
-    shard_size = group_size = 0
+    """One split's rows (``(key, size)`` in output order) cut into shards of row groups of
+    keys."""
+    cut, shards = Cutter(cfg), []
     for key, size in rows:
-        if not shards or (shard_size and shard_size + size > shard_limit):
+        new, end = cut.add(size)
+        if new:
             shards.append([[]])
-            shard_size = group_size = 0
         shards[-1][-1].append(key)
-        shard_size += size
-        group_size += size
-        if group_size >= group_limit:
+        if end:
             shards[-1].append([])
-            group_size = 0
     return [[group for group in shard if group] for shard in shards]
+
+
+def shard_writer(path, cfg: ShardConfig, config: str) -> pq.ParquetWriter:
+    where, fs = arrow_path(location(path))
+    return pq.ParquetWriter(
+        where,
+        row_schema(cfg.metadata_columns, config),
+        filesystem=fs,
+        compression=COMPRESSION,
+        use_dictionary=["texts.list.element.source"],
+    )
+
+
+class SplitWriter:
+    """The shards of one split written as a stream, in this process: rows are gathered into row
+    groups and shards as :class:`Cutter` says. Shards are staged under numbers."""
+
+    def __init__(self, split: str, staging, cfg: ShardConfig, config: str):
+        self.split, self.staging, self.cfg, self.config = split, staging, cfg, config
+        self.cut, self.count, self.writer = Cutter(cfg), 0, None
+        self.group: list[pa.Table] = []
+
+    def add(self, rows: pa.Table, sizes: list[int]) -> None:
+        first = 0  # rows[first:i] belong to the current group but are not yet in self.group
+        for i, size in enumerate(sizes):
+            new, end = self.cut.add(size)
+            if new:
+                self.gather(rows, first, i)
+                first = i
+                self.close()
+                self.writer = shard_writer(staged(self.staging, self.split, self.count), self.cfg,
+                                           self.config)  # fmt: skip
+                self.count += 1
+            if end:
+                self.gather(rows, first, i + 1)
+                first = i + 1
+                self.flush()
+        self.gather(rows, first, rows.num_rows)
+
+    def gather(self, rows: pa.Table, a: int, b: int) -> None:
+        if b > a:
+            self.group.append(rows.slice(a, b - a))
+
+    def flush(self) -> None:
+        """Write the rows gathered so far as one row group."""
+        if self.group:
+            write_group(self.writer, self.group)
+        self.group = []
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.flush()
+            self.writer.close()
+        self.writer = None
+
+
+def write_group(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
+    table = pa.concat_tables(tables)
+    writer.write_table(table, row_group_size=max(1, table.num_rows))
+
+
+def staged(staging, split: str, number: int):
+    """Where shard ``number`` of a split waits until every shard is written."""
+    return staging / f"{split}-{number:05d}.parquet"
 
 
 def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[list]) -> int:
@@ -360,14 +442,7 @@ def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[lis
 
     group_sizes = iter(len(group) for group in groups)
     need, gathered = next(group_sizes), []
-    where, fs = arrow_path(path)
-    with pq.ParquetWriter(
-        where,
-        row_schema(cfg.metadata_columns, config),
-        filesystem=fs,
-        compression=COMPRESSION,
-        use_dictionary=["texts.list.element.source"],
-    ) as writer:
+    with shard_writer(path, cfg, config) as writer:
         # Chunks are read and cut two ahead in a thread while the current one is written
         # (reading and writing Parquet let go of the GIL).
         for table in prefetched(shard_chunks(), 2):
@@ -377,8 +452,7 @@ def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[lis
                 need -= taken.num_rows
                 table = table.slice(taken.num_rows)
                 if need == 0:
-                    group = pa.concat_tables(gathered)
-                    writer.write_table(group, row_group_size=max(1, group.num_rows))
+                    write_group(writer, gathered)
                     need, gathered = next(group_sizes, 0), []
     if need or gathered:  # the inputs changed since the plan: never write a short shard
         path.unlink(missing_ok=True)
@@ -398,46 +472,32 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
     """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` (and ``OUT/pdf/…`` with
     ``shard.pdf_config``) and ``OUT/README.md``; return stats.
 
-    Two passes of tasks, on the Dask cluster of ``client`` (in this process without one): each
-    partition's rows are sized without reading the images, the shards are laid out from the
-    sizes alone, then each shard is written by a task of its own, which reads the partitions it
-    draws on. Workers read and write WORK and OUT themselves; images never pass through here.
+    On the Dask cluster of ``client``, in two passes of tasks: each partition's rows are sized
+    without reading the images, the shards are laid out from the sizes alone, then each shard is
+    written by a task of its own, which reads the partitions it draws on; workers read and write
+    WORK and OUT themselves and no image passes through here. Without a client, in one pass in
+    this process. Both cut with :class:`Cutter`: the same bytes either way.
     """
     wd, out = WorkDir(work), location(out)
     start = time.perf_counter()
     staging = out / ".staging"
     remove_tree(staging)
     configs = ["default", *(["pdf"] if cfg.pdf_config else [])]
-    parts = wd.run_parts("kept")
-    plan_args = [(work, part, cfg, config) for config in configs for part in parts]
-    plans = all_done(map_stage(client, plan_partition, plan_args, "shard: plan", progress))
-    stats: Counter = Counter()
-    tasks, names = [], {}  # names: config -> split -> shard file names, in order
-    for config in configs:
-        mine = [(args[1], plan) for args, plan in zip(plan_args, plans) if args[3] == config]
-        for _, plan in mine:
-            stats.update(plan["stats"])
-        for split in sorted({s for _, plan in mine for s in plan["splits"]}):
-            rows = [((part, i), size) for part, plan in mine
-                    for i, (size, s) in enumerate(zip(plan["sizes"], plan["splits"]))
-                    if s == split]  # fmt: skip
-            shards = shard_layout(rows, cfg)
-            names.setdefault(config, {})[split] = [
-                f"{split}-{i:05d}-of-{len(shards):05d}.parquet" for i in range(len(shards))
-            ]
-            for name, groups in zip(names[config][split], shards):
-                tasks.append((work, str(staging / config / name), cfg, config, groups))
     for config in configs:
         (staging / config).mkdir(parents=True, exist_ok=True)
-    all_done(map_stage(client, write_shard, tasks, "shard", progress))
-    # Every shard is written: move them into place, replacing any of an earlier run.
+    write = on_workers if client is not None else in_process
+    stats, counts = write(client, wd, staging, cfg, configs, progress)
+    # Every shard is written: name them, replacing any of an earlier run.
+    names: dict[str, dict[str, list[str]]] = {}  # config -> split -> shard file names
     for config, folder in CONFIG_DIRS.items():
         remove_tree(out / folder)
         if config in configs:
             (out / folder).mkdir(parents=True, exist_ok=True)
-            for split_names in names.get(config, {}).values():
-                for name in split_names:
-                    move(staging / config / name, out / folder / name)
+            names[config] = {}
+            for split, n in sorted(counts.get(config, {}).items()):
+                names[config][split] = [f"{split}-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+                for i, name in enumerate(names[config][split]):
+                    move(staged(staging / config, split, i), out / folder / name)
     remove_tree(staging)
     data, default = out / "data", names.get("default", {})
     shards = [n for split in sorted(default) for n in default[split]]
@@ -462,6 +522,73 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
     train = default.get("train") or shards
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result
+
+
+def on_workers(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str], progress):
+    """Plan on the workers, lay out here, write a shard per task; (stats, shard counts)."""
+    work, parts = str(wd.root), wd.run_parts("kept")
+    plan_args = [(work, part, cfg, config) for config in configs for part in parts]
+    plans = all_done(map_stage(client, plan_partition, plan_args, "shard: plan", progress))
+    stats: Counter = Counter()
+    tasks, counts = [], {}
+    for config in configs:
+        mine = [(args[1], plan) for args, plan in zip(plan_args, plans) if args[3] == config]
+        for _, plan in mine:
+            stats.update(plan["stats"])
+        for split in sorted({s for _, plan in mine for s in plan["splits"]}):
+            rows = [((part, i), size) for part, plan in mine
+                    for i, (size, s) in enumerate(zip(plan["sizes"], plan["splits"]))
+                    if s == split]  # fmt: skip
+            shards = shard_layout(rows, cfg)
+            counts.setdefault(config, {})[split] = len(shards)
+            for i, groups in enumerate(shards):
+                path = str(staged(staging / config, split, i))
+                tasks.append((work, path, cfg, config, groups))
+    all_done(map_stage(client, write_shard, tasks, "shard", progress))
+    return stats, counts
+
+
+def in_process(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str], progress):
+    """Every partition's rows streamed into the split writers; (stats, shard counts)."""
+    from tqdm import tqdm
+
+    def chunks():
+        """Every partition's chunks of rows, config by config; after a partition's chunks of a
+        config, its counts (complete only once its chunks were read)."""
+        for part in wd.run_parts("kept"):
+            for config in configs:
+                part_chunks, part_stats = ROWS_OF[config](wd, part, cfg)
+                for chunk in part_chunks:
+                    yield config, chunk, None
+                yield config, None, part_stats
+
+    stats: Counter = Counter()
+    writers: dict[tuple[str, str], SplitWriter] = {}
+    bar = tqdm(desc="shard", unit="row", disable=not progress)
+    # Chunks are read two ahead in a thread while the current one is written (reading and
+    # writing Parquet let go of the GIL); at most three chunks of rows are in memory.
+    for config, chunk, part_stats in prefetched(chunks(), 2):
+        if chunk is None:
+            stats.update(part_stats)
+            bar.update(part_stats["rows"] if config == "default" else 0)
+            continue
+        rows, sizes, splits = chunk
+        for split in sorted(set(splits)):
+            key = (config, split)
+            if key not in writers:
+                writers[key] = SplitWriter(split, staging / config, cfg, config)
+            if len(set(splits)) == 1:  # the usual case: no copy
+                writers[key].add(rows, sizes)
+                continue
+            mask = [s == split for s in splits]
+            chosen = [n for n, m in zip(sizes, mask) if m]
+            writers[key].add(rows.filter(pa.array(mask)), chosen)
+    bar.close()
+    counts: dict = {}
+    for (config, split), writer in writers.items():
+        writer.close()
+        counts.setdefault(config, {})[split] = writer.count
+    return stats, counts
 
 
 def all_done(results: list) -> list:

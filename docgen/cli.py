@@ -75,7 +75,7 @@ def cmd_stage(args) -> None:
 
 def cmd_shard(args) -> None:
     from docgen.orchestrate import cluster
-    from docgen.shard import write_shards
+    from docgen.shard import shard_on_workers, write_shards
 
     cfg = stage_config(args)
     if args.pdf_config:
@@ -91,8 +91,11 @@ def cmd_shard(args) -> None:
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
     check_writable(args.out)  # WORK is only read
-    with cluster(cfg.run.scheduler, cfg.run.workers) as client:
-        result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress, client)
+    if shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, args.out):
+        with cluster(cfg.run.scheduler, cfg.run.workers) as client:
+            result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress, client)
+    else:
+        result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress)
     print(
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "
         f"{len(result['shards'])} shard(s) under {args.out}/data"

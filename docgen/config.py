@@ -106,6 +106,10 @@ class ShardConfig:
     metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
     split_seed: int = 0
     pdf_config: bool = False  # also write a `pdf` config: each document's PDF file and its pairs
+    # Write shards on the Dask workers (a task per shard) rather than streaming them through this
+    # process. None: on the workers when the cluster is an existing one (a scheduler address)
+    # or WORK or OUT is a URL, so the driver never moves the images; in this process otherwise.
+    on_workers: bool | None = None
 
 
 @dataclass

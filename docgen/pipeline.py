@@ -20,7 +20,7 @@ from docgen.filters import filter_partition
 from docgen.generate import generate_parts
 from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
-from docgen.shard import write_shards
+from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
 from docgen.translate import translate_parts
 from docgen.workdir import WorkDir, release_memory, sum_stats
@@ -187,6 +187,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
         config=asdict(cfg),
         versions={"docgen": __version__, "python": platform.python_version()},
     )
+    on_workers = shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, cfg.out)
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:
         for name, step in [
             ("extract", lambda: run_extract(client, cfg)),
@@ -194,6 +195,8 @@ def run_pipeline(cfg: RunConfig) -> dict:
             ("filter", lambda: run_filter(client, cfg)),
             ("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)),
         ]:
+            if name == "shard" and not on_workers:
+                break
             t = time.perf_counter()
             stages[name] = step()
             timings[name] = round(time.perf_counter() - t, 2)
@@ -206,6 +209,10 @@ def run_pipeline(cfg: RunConfig) -> dict:
                     "rerun to go on: answers already received are cached and cost nothing"
                 )
                 return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
+    if not on_workers:  # streamed through this process, once the workers and their memory are gone
+        t = time.perf_counter()
+        stages["shard"] = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress)
+        timings["shard"] = round(time.perf_counter() - t, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
     return wd.update_manifest(stages=stages, timings=timings)
 

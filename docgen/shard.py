@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from itertools import accumulate
@@ -26,7 +27,7 @@ from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.orchestrate import map_stage
 from docgen.sources import doc_id_of, read_bytes
-from docgen.storage import arrow_path, location, move, remove_tree
+from docgen.storage import arrow_path, is_local, location, move, remove_tree
 from docgen.streams import prefetched
 from docgen.workdir import WorkDir, parquet_file
 
@@ -522,6 +523,18 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
     train = default.get("train") or shards
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result
+
+
+def shard_on_workers(cfg: ShardConfig, scheduler: str | None, work: str, out: str) -> bool:
+    """Whether the shard stage runs as tasks on the cluster (``shard.on_workers``; by default
+    when the cluster is an existing one or WORK or OUT is a URL). On one machine, streaming in
+    the driver once the workers are gone writes at the disk's speed with the least memory."""
+    if scheduler == "sync":
+        return False
+    if cfg.on_workers is not None:
+        return cfg.on_workers
+    external = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    return bool(external) or not (is_local(location(work)) and is_local(location(out)))
 
 
 def on_workers(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str], progress):

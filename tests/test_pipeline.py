@@ -265,7 +265,8 @@ def test_shards_written_by_workers_are_the_bytes_written_in_process(run, tmp_pat
     args = ["--work", cfg.work, "--max-shard-size", "1MB", "--set", "shard.row_group_mb=0.2",
             "--test-fraction", "0.25", "--pdf-config", "--metadata-columns"]  # fmt: skip
     assert main(["shard", *args, "--out", str(tmp_path / "sync"), *SYNC]) == 0
-    assert main(["shard", *args, "--out", str(tmp_path / "workers"), "--set", "run.workers=2"]) == 0
+    on_workers = ["--set", "shard.on_workers=true", "--set", "run.workers=2"]
+    assert main(["shard", *args, "--out", str(tmp_path / "workers"), *on_workers]) == 0
 
     def digests(out):
         return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -276,6 +277,22 @@ def test_shards_written_by_workers_are_the_bytes_written_in_process(run, tmp_pat
     assert any(f.startswith("data/test-") for f in files)
     assert any(f.startswith("pdf/") for f in files)
     assert digests(tmp_path / "workers") == files
+
+
+def test_shards_go_to_the_workers_when_the_driver_would_move_every_image(monkeypatch):
+    from docgen.config import ShardConfig
+    from docgen.shard import shard_on_workers
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    auto = ShardConfig()
+    assert not shard_on_workers(auto, None, "w", "o")  # a LocalCluster on this machine
+    assert shard_on_workers(auto, "tcp://10.0.0.5:8786", "w", "o")
+    assert shard_on_workers(auto, None, "w", "s3://bucket/out")
+    assert not shard_on_workers(auto, "sync", "s3://bucket/w", "s3://bucket/out")
+    assert shard_on_workers(ShardConfig(on_workers=True), None, "w", "o")
+    assert not shard_on_workers(ShardConfig(on_workers=False), "tcp://10.0.0.5:8786", "w", "o")
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.0.0.5:8786")
+    assert shard_on_workers(auto, None, "w", "o")
 
 
 def test_a_shard_whose_rows_are_gone_is_not_written(run, tmp_path):

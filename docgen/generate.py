@@ -45,7 +45,8 @@ _backends: dict[str, Backend] = {}
 
 # What an engine or client is built from; other settings (sampling, prompts) change per task.
 ENGINE_FIELDS = ("backend", "model", "base_urls", "tensor_parallel_size",
-                 "gpu_memory_utilization", "max_model_len")  # fmt: skip
+                 "gpu_memory_utilization", "max_model_len", "engine_args",
+                 "engine_python")  # fmt: skip
 
 
 def backend_for(cfg: GenerateConfig) -> Backend:
@@ -59,6 +60,14 @@ def backend_for(cfg: GenerateConfig) -> Backend:
     backend = _backends[key]
     backend.configure(cfg)
     return backend
+
+
+def close_backends() -> None:
+    """Tear down this process's backends (engines stopped, their processes gone); run on every
+    worker when the LLM stages end."""
+    while _backends:
+        _, backend = _backends.popitem()
+        backend.teardown()
 
 
 def document_lang(pages: list[dict]) -> str:
@@ -123,6 +132,7 @@ def part_stats(requests, results) -> dict:
         "completion_tokens": sum(r.completion_tokens for r in results),
         "spent_tokens": sum(r.spent_tokens for r in results),
         "pairs_per_document": dict(per_doc),
+        **({"first_error": errors[0]} if (errors := [r.error for r in results if r.error]) else {}),
     }
 
 
@@ -178,6 +188,8 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
                     }
                 )
         stats.update(seconds=seconds, skipped=0, finished_parts=1, model=backend.model)
+        if engine := getattr(backend, "engine_id", None):
+            stats["engines"] = {engine: 1}  # partitions per engine (process id)
         wd.write(
             wd.error_path("generate", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats
         )

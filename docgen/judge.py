@@ -58,7 +58,24 @@ def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: Filte
     totals: Counter = Counter()
     for part in parts:
         totals.update(partition_fn(wd, part, backend, gen, cfg))
-    return dict(totals)
+    stats = dict(totals)
+    if engine := getattr(backend, "engine_id", None):
+        stats["engines"] = {engine: len(parts)}
+    return stats
+
+
+def indexed(reply: dict | None, key: str, size: int, counts: Counter, bad: str) -> dict:
+    """The items of a judge or translation reply by their 0-based position in the batch: an
+    index outside ``1..size`` (a grammar allows any integer) or given twice is counted as
+    ``bad`` and ignored (the first of a repeated index counts)."""
+    items: dict[int, dict] = {}
+    for item in (reply or {}).get(key, []):
+        index = item["index"] - 1
+        if 0 <= index < size and index not in items:
+            items[index] = item
+        else:
+            counts[bad] += 1
+    return items
 
 
 def judge_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
@@ -83,13 +100,13 @@ def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: F
     counts: Counter = Counter()
     replies = ask_json(backend, [chat for chat, _ in jobs], load_prompts("judge").schema)
     for (_, batch), reply in zip(jobs, replies):
-        if reply is None:  # a failed verdict keeps the pairs, counted
+        verdicts = indexed(reply, "verdicts", len(batch), counts, "judge_bad_index")
+        if not verdicts:  # no usable verdict: the pairs are kept, the failure counted
             counts["judge_failed"] += 1
             continue
         counts["judged_chats"] += 1
-        for verdict in reply["verdicts"]:
-            if 1 <= verdict["index"] <= len(batch):
-                scores[batch[verdict["index"] - 1]] = verdict["score"]
+        for index, verdict in verdicts.items():
+            scores[batch[index]] = verdict["score"]
     keep = [r["keep"] and (s is None or s >= cfg.judge_min_score) for r, s in zip(rows, scores)]
     reason = [r["reason"] if k or r["reason"] else "judge_low_score" for r, k in zip(rows, keep)]
     for name, values, kind in (("keep", keep, pa.bool_()), ("reason", reason, pa.string()),

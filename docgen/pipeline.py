@@ -6,7 +6,7 @@ import math
 import platform
 import time
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict
 
 import pyarrow as pa
@@ -17,7 +17,7 @@ from docgen.config import RunConfig
 from docgen.dedup import dedup_dataset
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import filter_partition
-from docgen.generate import generate_parts
+from docgen.generate import close_backends, generate_parts
 from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.shard import shard_on_workers, write_shards
@@ -85,58 +85,84 @@ def check_generate(cfg: RunConfig) -> None:
         cfg.generate.model = backend.server_model()
 
 
-def backend_cluster(stack: ExitStack, client, g):
-    """The client a generation backend runs on, and the resources its tasks ask for: GPU
-    backends get workers that declare a GPU (one engine each)."""
-    if g.backend not in GPU_BACKENDS:
-        return client, None
-    client = stack.enter_context(gpu_cluster(client))
-    return client, ({"GPU": 1} if client is not None else None)
-
-
-def run_llm_pass(client, cfg: RunConfig, parts: list[str], fn, name: str) -> dict:
-    """An LLM pass over the kept partitions (the judge, the translator) on the generate
-    backend."""
-    if cfg.generate.backend not in ("openai", "vllm"):
-        raise SystemExit(f"filter's {name} needs an LLM: set generate.backend to openai or vllm")
-    check_generate(cfg)
+@contextmanager
+def llm_workers(client, g):
+    """The client the generation backend's tasks run on and the resources they ask for (GPU
+    backends get workers that declare a GPU, one engine each). The generate stage, the judge
+    and the translator share it, so each worker builds its engine once; on exit every engine is
+    shut down, so no engine process outlives the LLM stages."""
     with ExitStack() as stack:
-        client, resources = backend_cluster(stack, client, cfg.generate)
-        groups = task_groups(parts, cfg, n_workers(client))
-        args = [(cfg.work, group, cfg.generate, cfg.filter) for group in groups]
-        return sum_stats(map_stage(client, fn, args, name, cfg.run.progress, resources))
+        if g.backend in GPU_BACKENDS:
+            client = stack.enter_context(gpu_cluster(client))
+        resources = {"GPU": 1} if client is not None and g.backend in GPU_BACKENDS else None
+        try:
+            yield client, resources
+        finally:
+            end_llm(client)
 
 
-def run_generate(client, cfg: RunConfig) -> dict:
-    """The generate stage; with a token budget, tasks go in waves and stop once it is spent."""
+def end_llm(client) -> None:
+    """Shut down the engines and clients the LLM stages built, on every worker."""
+    if client is None:
+        close_backends()
+    else:
+        client.run(close_backends, on_error="ignore")
+
+
+def run_llm_pass(cfg: RunConfig, parts: list[str], fn, name: str, llm) -> dict:
+    """An LLM pass over the kept partitions (the judge, the translator) on the generate
+    backend's workers ``llm`` (see :func:`llm_workers`)."""
+    client, resources = llm
+    groups = task_groups(parts, cfg, n_workers(client))
+    args = [(cfg.work, group, cfg.generate, cfg.filter) for group in groups]
+    return sum_stats(map_stage(client, fn, args, name, cfg.run.progress, resources))
+
+
+def run_generate(client, cfg: RunConfig, llm=None) -> dict:
+    """The generate stage (on ``llm``, from :func:`llm_workers`, or workers of its own); with a
+    token budget, tasks go in waves and stop once it is spent."""
+    if llm is None:
+        with llm_workers(client, cfg.generate) as llm:
+            return run_generate(client, cfg, llm)
     parts = WorkDir(cfg.work).run_parts("pages")
     g = cfg.generate
-    with ExitStack() as stack:
-        client, resources = backend_cluster(stack, client, g)
-        workers = n_workers(client)
-        groups = task_groups(parts, cfg, workers)
-        if g.token_budget is None:
-            args = [(cfg.work, group, g) for group in groups]
-            results = map_stage(
+    client, resources = llm
+    workers = n_workers(client)
+    groups = task_groups(parts, cfg, workers)
+    if g.token_budget is None:
+        args = [(cfg.work, group, g) for group in groups]
+        results = map_stage(client, generate_parts, args, "generate", cfg.run.progress, resources)
+    else:
+        results, spent = [], 0
+        for i in range(0, len(groups), workers):
+            left = g.token_budget - spent
+            if left <= 0:
+                break
+            wave = groups[i : i + workers]
+            args = [(cfg.work, group, g, left // len(wave)) for group in wave]
+            results += map_stage(
                 client, generate_parts, args, "generate", cfg.run.progress, resources
             )
-        else:
-            results, spent = [], 0
-            for i in range(0, len(groups), workers):
-                left = g.token_budget - spent
-                if left <= 0:
-                    break
-                wave = groups[i : i + workers]
-                args = [(cfg.work, group, g, left // len(wave)) for group in wave]
-                results += map_stage(
-                    client, generate_parts, args, "generate", cfg.run.progress, resources
-                )
-                spent = sum(r.get("spent_tokens", 0) for r in results)
+            spent = sum(r.get("spent_tokens", 0) for r in results)
     stats = {**sum_stats(results), "partitions": len(parts)}
     unfinished = len(parts) - stats.get("finished_parts", 0)
     if unfinished:
         stats["unfinished_partitions"] = unfinished
     return stats
+
+
+def check_generated(stats: dict) -> None:
+    """A generate stage in which every document of this run failed stops the run, in one line
+    naming the causes (a wrong model name, a server down, an engine that cannot start)."""
+    documents = stats.get("documents", 0)
+    if not documents or stats.get("pairs", 0) or stats.get("failed_documents", 0) < documents:
+        return
+    causes = ", ".join(f"{k} {v}" for k, v in sorted(stats.get("failures", {}).items()))
+    first = stats.get("first_error", "")
+    raise SystemExit(
+        f"generate failed for every document ({documents}; failed requests by cause: "
+        f"{causes or 'none'}); first error: {first}"
+    )
 
 
 def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cfg) -> dict:
@@ -146,7 +172,7 @@ def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cf
     return {**stats, "partitions": len(parts)}
 
 
-def run_filter(client, cfg: RunConfig) -> dict:
+def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     """Judge each partition, then drop near-duplicates across the whole dataset (in this
     process: it needs every partition's questions); counts are taken after both."""
     stats = run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter)
@@ -155,10 +181,18 @@ def run_filter(client, cfg: RunConfig) -> dict:
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter, client)
     release_memory()  # its index of every page and pair; the shard stage runs in this process
-    if cfg.filter.judge:
-        stats["judge"] = run_llm_pass(client, cfg, parts, judge_parts, "judge")
-    if cfg.filter.translate_to:
-        stats["translate"] = run_llm_pass(client, cfg, parts, translate_parts, "translate")
+    passes = [(name, fn) for name, fn, on in [("judge", judge_parts, cfg.filter.judge),
+              ("translate", translate_parts, bool(cfg.filter.translate_to))] if on]  # fmt: skip
+    if passes and cfg.generate.backend not in ("openai", "vllm"):
+        raise SystemExit(
+            f"filter's {passes[0][0]} needs an LLM: set generate.backend to openai or vllm"
+        )
+    with ExitStack() as stack:
+        if passes and llm is None:
+            check_generate(cfg)
+            llm = stack.enter_context(llm_workers(client, cfg.generate))
+        for name, fn in passes:
+            stats[name] = run_llm_pass(cfg, parts, fn, name, llm)
     final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
     dropped: Counter = Counter()
     for s in final:
@@ -188,27 +222,33 @@ def run_pipeline(cfg: RunConfig) -> dict:
         versions={"docgen": __version__, "python": platform.python_version()},
     )
     on_workers = shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, cfg.out)
+
+    def timed(name: str, step) -> dict:
+        t = time.perf_counter()
+        stages[name] = step()
+        timings[name] = round(time.perf_counter() - t, 2)
+        wd.update_manifest(stages=stages, timings=timings)
+        return stages[name]
+
+    uses_llm = cfg.generate.backend in ("openai", "vllm")
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:
-        for name, step in [
-            ("extract", lambda: run_extract(client, cfg)),
-            ("generate", lambda: run_generate(client, cfg)),
-            ("filter", lambda: run_filter(client, cfg)),
-            ("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)),
-        ]:
-            if name == "shard" and not on_workers:
-                break
-            t = time.perf_counter()
-            stages[name] = step()
-            timings[name] = round(time.perf_counter() - t, 2)
-            wd.update_manifest(stages=stages, timings=timings)
-            if name == "generate" and stages[name].get("unfinished_partitions"):
+        timed("extract", lambda: run_extract(client, cfg))
+        # The generate backend's workers (and engines) serve the filter's LLM passes too.
+        with llm_workers(client, cfg.generate) if uses_llm else nullcontext((client, None)) as llm:
+            generated = timed("generate", lambda: run_generate(client, cfg, llm))
+            check_generated(generated)
+            if generated.get("unfinished_partitions"):
                 timings["total"] = round(time.perf_counter() - start, 2)
                 stopped = (
                     f"token budget of {cfg.generate.token_budget} reached: "
-                    f"{stages[name]['unfinished_partitions']} partition(s) not generated; "
+                    f"{generated['unfinished_partitions']} partition(s) not generated; "
                     "rerun to go on: answers already received are cached and cost nothing"
                 )
                 return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
+            timed("filter", lambda: run_filter(client, cfg, llm if uses_llm else None))
+        if on_workers:
+            timed("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard,
+                                                cfg.run.progress, client))  # fmt: skip
     if not on_workers:  # streamed through this process, once the workers and their memory are gone
         t = time.perf_counter()
         stages["shard"] = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress)

@@ -124,6 +124,17 @@ class Chat:
     role: str
     lang: str
     n_pairs: int
+    schema: dict | None = None  # the answer schema for this chat; None: the prompt set's own
+
+
+def pages_schema(schema: dict, pages: list[int]) -> dict:
+    """The answer schema with the cited pages limited to ``pages`` (the chunk's): under a
+    grammar, a model can then only cite pages it was shown."""
+    pair = schema["properties"]["pairs"]["items"]
+    cited = {**pair["properties"]["pages"], "items": {"type": "integer", "enum": list(pages)}}
+    items = {**pair, "properties": {**pair["properties"], "pages": cited}}
+    pairs = {**schema["properties"]["pairs"], "items": items}
+    return {**schema, "properties": {**schema["properties"], "pairs": pairs}}
 
 
 def choose_role(prompts: PromptSet, doc_id: str, seed: int) -> str:
@@ -163,6 +174,7 @@ def build_chats(
                 role=role,
                 lang=request.lang,
                 n_pairs=n_pairs,
+                schema=pages_schema(prompts.schema, [p["page"] for p in chunk]),
             )
         )
     return chats
@@ -175,21 +187,39 @@ QA_FORM = re.compile(
 )
 
 
+# C0 and C1 control characters but tab and newline: a grammar lets a model write them raw inside
+# a JSON string (strict parsers refuse them); they carry nothing a question or answer needs.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def loads_lenient(text: str):
+    """JSON from a model: an optional Markdown fence around it, raw control characters inside
+    strings allowed (``ValueError`` when it is not JSON)."""
+    return json.loads(FENCE.sub(r"\1", text or "").strip(), strict=False)
+
+
+def clean_text(text: str) -> str:
+    return CONTROL.sub("", text).strip()
+
+
 def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[dict]:
     """The pairs in a model reply, or :class:`AnswerError` saying why there are none.
 
     JSON is validated against the schema; a reply that is not JSON but lists ``Q1:``/``A1:``
     pairs (Docmatix's format) is read as such, with kind ``extractive`` and the chunk's pages.
+    A grammar-valid reply can still cite pages the chunk does not hold (or integers of thirty
+    digits): those citations are dropped, and a pair left citing none is dropped with them.
     """
     body = FENCE.sub(r"\1", text or "").strip()
     try:
-        data = json.loads(body)
+        data = json.loads(body, strict=False)
     except ValueError:
         pairs = [
-            {"question": q.strip(), "answer": a.strip(), "kind": "extractive", "pages": chat_pages}
+            {"question": clean_text(q), "answer": clean_text(a), "kind": "extractive",
+             "pages": list(chat_pages)}
             for _, q, a in QA_FORM.findall(body)
-        ]
-        if pairs:
+        ]  # fmt: skip
+        if pairs := [p for p in pairs if p["question"] and p["answer"]]:
             return pairs
         snippet = " ".join(body.split())[:120]
         raise AnswerError(
@@ -203,7 +233,17 @@ def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[d
         raise AnswerError(
             "schema", f"reply does not match the answer schema at {where}: {error.message[:160]}"
         )
-    return [
-        {k: p[k] for k in ("question", "answer", "kind")} | {"pages": sorted(set(p["pages"]))}
-        for p in data["pairs"]
-    ]
+    allowed = set(chat_pages)
+    pairs = []
+    for p in data["pairs"]:
+        pages = sorted(set(p["pages"]) & allowed)
+        question, answer = clean_text(p["question"]), clean_text(p["answer"])
+        if pages and question and answer:
+            pairs.append({"question": question, "answer": answer, "kind": p["kind"],
+                          "pages": pages})  # fmt: skip
+    if not pairs:
+        first, last = min(chat_pages), max(chat_pages)
+        raise AnswerError(
+            "pages", f"no pair cites a page of this chunk (pages {first}-{last}) with text"
+        )
+    return pairs

@@ -19,8 +19,8 @@ import pyarrow as pa
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
-from docgen.judge import over_kept_parts
-from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
+from docgen.judge import indexed, over_kept_parts
+from docgen.prompting import LANGUAGE_NAMES, Chat, clean_text, load_prompts
 from docgen.text import normalize
 from docgen.workdir import WorkDir, fingerprint
 
@@ -42,15 +42,15 @@ def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Cha
     return chats
 
 
-def translate_all(backend, groups) -> list[list[str | None]]:
+def translate_all(backend, groups, counts: Counter) -> list[list[str | None]]:
     """The translations of each group's questions, in order (None where none came back)."""
     schema = load_prompts("translate").schema
     out = []
     for group, reply in zip(groups, ask_json(backend, translation_chats(groups), schema)):
         texts: list[str | None] = [None] * len(group[3])
-        for item in (reply or {}).get("translations", []):
-            if 1 <= item["index"] <= len(texts) and item["text"].strip():
-                texts[item["index"] - 1] = item["text"].strip()
+        items = indexed(reply, "translations", len(texts), counts, "translation_bad_index")
+        for index, item in items.items():
+            texts[index] = clean_text(item["text"]) or None
         out.append(texts)
     return out
 
@@ -85,11 +85,11 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
             batch = indices[start : start + gen.max_pairs_per_request]
             groups.append((doc_id, source, target, [rows[i]["question"] for i in batch]))
             owners.append(batch)
-    forward = translate_all(backend, groups)
+    counts: Counter = Counter()
+    forward = translate_all(backend, groups, counts)
     back_groups = [(d, t, s, [q or "" for q in texts])
                    for (d, s, t, _), texts in zip(groups, forward)]  # fmt: skip
-    backward = translate_all(backend, back_groups)
-    counts: Counter = Counter()
+    backward = translate_all(backend, back_groups, counts)
     added = []
     for (_, source, target, _), batch, there, again in zip(groups, owners, forward, backward):
         for i, translated, back in zip(batch, there, again):

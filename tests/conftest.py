@@ -104,3 +104,109 @@ def server_factory():
     yield start
     for s in servers:
         s.stop()
+
+
+# -- real vLLM (its CPU build here), from the venv `make vllm` builds --------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+VLLM_PYTHON = os.environ.get("DOCGEN_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
+# What vLLM's CPU build needs here: no Hub, a small KV cache, and no chunked prefill (its engine
+# fails seeded requests whose prompt is prefilled in chunks).
+VLLM_ENV = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+VLLM_MAX_LEN = 8192
+# A random model writes JSON whitespace for ever if its grammar lets it: not here.
+NO_WHITESPACE = {"backend": "xgrammar", "disable_any_whitespace": True}
+VLLM_ENGINE_ARGS = {"enable_chunked_prefill": False, "max_num_batched_tokens": VLLM_MAX_LEN,
+                    "max_model_len": VLLM_MAX_LEN, "dtype": "float32",
+                    "structured_outputs_config": NO_WHITESPACE}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> str:
+    """A Python with vLLM; its variables set here, so engine processes started later get them."""
+    if not Path(VLLM_PYTHON).exists():
+        pytest.skip("no vLLM venv: `make vllm` builds .venv-vllm (or set DOCGEN_VLLM_PYTHON)")
+    os.environ.update(VLLM_ENV)
+    return VLLM_PYTHON
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(vllm_python, samples, tmp_path_factory) -> Path:
+    """A tiny random Qwen2 chat model (tests/tiny_llm.py) with a tokenizer trained on the sample
+    corpus's text."""
+    import pymupdf
+
+    folder = tmp_path_factory.mktemp("tiny-llm")
+    texts = []
+    for pdf in sorted(samples.glob("*.pdf")):
+        with pymupdf.open(pdf) as doc:
+            texts += [page.get_text() for page in doc]
+    (folder / "texts.txt").write_text("\n\f\n".join(texts), "utf-8")
+    model = folder / "model"
+    subprocess.run([vllm_python, str(ROOT / "tests" / "tiny_llm.py"), str(model),
+                    str(folder / "texts.txt")], check=True, capture_output=True)  # fmt: skip
+    return model
+
+
+SERVERS: set[int] = set()  # `vllm serve` processes the fixture started (they keep their engine)
+
+
+def engine_processes() -> list[str]:
+    """vLLM engine processes on this machine (docgen's engine hosts and vLLM's engine cores),
+    but those of the test servers."""
+    import psutil
+
+    skip = set()
+    for pid in SERVERS:
+        if psutil.pid_exists(pid):
+            root = psutil.Process(pid)
+            skip |= {root.pid} | {p.pid for p in root.children(recursive=True)}
+    found = []
+    for p in psutil.process_iter(["pid", "name", "cmdline", "status"]):
+        if p.info["status"] == psutil.STATUS_ZOMBIE:  # gone, but for its parent's wait
+            continue
+        text = " ".join(p.info["cmdline"] or []) + " " + (p.info["name"] or "")
+        if p.info["pid"] not in skip and ("vllm_host" in text or "EngineCore" in text):
+            found.append(f"{p.info['pid']} {text.strip()[:120]}")
+    return found
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
+    """`vllm serve` (vLLM's OpenAI-compatible server) with the tiny model, on 127.0.0.1; yields
+    ``(base_url, pid)``."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
+    command = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_llm),
+               "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+               "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(VLLM_MAX_LEN),
+               "--max-model-len", str(VLLM_MAX_LEN), "--dtype", "float32",
+               "--structured-outputs-config", json.dumps(NO_WHITESPACE)]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    SERVERS.add(proc.pid)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 420
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text("utf-8", "replace")[-3000:]
+                pytest.fail(f"vllm serve did not start:\n{tail}", pytrace=False)
+            time.sleep(1)
+    yield url, proc.pid
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

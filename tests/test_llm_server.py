@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pymupdf
+import pytest
 
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
@@ -102,7 +103,12 @@ def test_faults_at_30_percent_lose_nothing_and_rerun_sends_nothing(
 def test_retries_give_up_with_the_cause(few_samples, tmp_path, server_factory):
     server = server_factory("--fault-rate", "1", "--faults", "500")
     cfg = llm_config(few_samples, tmp_path, [server.url])
-    manifest = run_pipeline(cfg)
+    with pytest.raises(SystemExit) as stop:  # every document failed: the run stops, in one line
+        run_pipeline(cfg)
+    assert str(stop.value).startswith("generate failed for every document (3; failed requests")
+    assert "http_5xx 3" in str(stop.value) and "\n" not in str(stop.value)
+    assert not (tmp_path / "out" / "data").exists()
+    manifest = WorkDir(cfg.work).manifest()
     pairs, errors = outcome(cfg.work)
     assert not pairs and len(errors) == 3
     assert all(

@@ -81,7 +81,7 @@ def test_json_replies_are_validated(prompts):
     assert pairs == [{"question": "What is the total?", "answer": "3,50 €", "kind": "numeric",
                       "pages": [1, 2]}]  # fmt: skip
     fenced = "```json\n" + json.dumps(good) + "\n```"
-    assert parse_answer(fenced, prompts, [1]) == pairs
+    assert parse_answer(fenced, prompts, [1, 2]) == pairs
     bad = {"pairs": [{"question": "What?", "answer": "x", "kind": "gossip", "pages": [1]}]}
     with pytest.raises(AnswerError) as err:
         parse_answer(json.dumps(bad), prompts, [1])
@@ -89,6 +89,45 @@ def test_json_replies_are_validated(prompts):
     with pytest.raises(AnswerError) as err:
         parse_answer('{"pairs": [{"question": "What?"}]}', prompts, [1])
     assert err.value.cause == "schema" and "required" in str(err.value)
+
+
+# Replies real vLLM wrote under the answer schema's grammar (a tiny random model): valid JSON with
+# raw control characters in strings, pages outside the chunk, integers of seventeen digits.
+GRAMMAR_NOISE = [
+    '{"pairs"\r \t: [{"question"\n: "]}]}\u0b6d\x08]}s", "answer"\t:\n "in\x1c?tid\x1a7{\x10V 1",'
+    ' "kind"\t : "table", "pages": [8]}]}',
+    '{"pairs": [{"question": ":\x0bkindtrac\x13ir{", "answer": ":\x1eQHm4-\x1a\x01K8", '
+    '"kind": "extractive", "pages"\n: [ 1,\t\t86710582901591445]}]}',
+    '{"pairs": [{"question": "Q", "answer": "A", "kind": "numeric", '
+    '"pages": [123456789012345678901234567890]}]}',
+    '{\r\t "pairs": \r []}',
+]
+
+
+def test_grammar_valid_noise_becomes_pairs_or_a_cause_never_a_crash(prompts):
+    outcomes = []
+    for text in GRAMMAR_NOISE:
+        try:
+            outcomes.append(parse_answer(text, prompts, [1, 2]))
+        except AnswerError as exc:
+            outcomes.append(exc.cause)
+    assert outcomes[0] == "pages"  # page 8 is not in the chunk
+    assert outcomes[1] == [{"question": ":kindtracir{", "answer": ":QHm4-K8",
+                            "kind": "extractive", "pages": [1]}]  # fmt: skip
+    assert outcomes[2] == "pages" and outcomes[3] == "schema"  # no pair at all
+
+
+def test_judge_and_translation_indexes_outside_the_batch_are_counted():
+    from collections import Counter
+
+    from docgen.judge import indexed
+
+    counts = Counter()
+    reply = {"verdicts": [{"index": 2, "score": 5}, {"index": 0, "score": 1},
+                          {"index": 10**30, "score": 1}, {"index": 2, "score": 1}]}  # fmt: skip
+    assert indexed(reply, "verdicts", 3, counts, "bad") == {1: {"index": 2, "score": 5}}
+    assert counts == {"bad": 3}
+    assert indexed(None, "verdicts", 3, counts, "bad") == {}
 
 
 def test_docmatix_q_a_replies_are_read(prompts):

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from docgen.backends import Backend, GenerationRequest, GenerationResult
 from docgen.gencache import cache_key
-from docgen.prompting import AnswerError, Chat, build_chats, load_prompts, parse_answer
+from docgen.prompting import (
+    AnswerError,
+    Chat,
+    build_chats,
+    load_prompts,
+    loads_lenient,
+    parse_answer,
+)
 from docgen.workdir import fingerprint
 
 
@@ -54,7 +61,7 @@ class LLMBackend(Backend):
             "temperature": c.temperature,
             "top_p": c.top_p,
             "max_tokens": c.max_tokens,
-            "seed": c.seed,
+            "seed": c.seed if c.send_seed else None,
             "structured_output": getattr(self, "structured_output", "json_schema"),
             "schema": self.prompts.schema,
         }
@@ -166,8 +173,7 @@ def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict) -> list[dict 
         if completion.error:
             return
         try:
-            text = completion.text.strip().removeprefix("```json").removesuffix("```")
-            data = json.loads(text)
+            data = loads_lenient(completion.text)
             jsonschema.validate(data, schema)
         except (ValueError, jsonschema.ValidationError):
             return

@@ -87,9 +87,10 @@ class OpenAIBackend(LLMBackend):
             raise ValueError(f"{self.base_urls[0]} serves no model")
         return models[0].id
 
-    def response_format(self) -> dict | None:
+    def response_format(self, schema: dict | None = None) -> dict | None:
+        """The structured output asked for: ``schema`` (a chat's own) or the prompt set's."""
         if self.structured_output == "json_schema":
-            schema = {"name": "qa_pairs", "schema": self.prompts.schema, "strict": True}
+            schema = {"name": "qa_pairs", "schema": schema or self.prompts.schema, "strict": True}
             return {"type": "json_schema", "json_schema": schema}
         if self.structured_output == "json_object":
             return {"type": "json_object"}
@@ -130,12 +131,15 @@ class OpenAIBackend(LLMBackend):
             "temperature": cfg.temperature,
             "top_p": cfg.top_p,
             "max_tokens": cfg.max_tokens,
-            "seed": cfg.seed,
         }
-        if (fmt := self.response_format()) is not None:
-            body["response_format"] = fmt
+        if cfg.send_seed:
+            body["seed"] = cfg.seed
 
         turn = [0]
+
+        def request_body(chat) -> dict:
+            fmt = self.response_format(chat.schema)
+            return {**body, "messages": chat.messages} | ({"response_format": fmt} if fmt else {})
 
         def pick() -> int:
             """The server with the fewest requests in flight (ties taken in turn), then its
@@ -169,9 +173,8 @@ class OpenAIBackend(LLMBackend):
                     in_flight[i] += 1
                     try:
                         text = await clients[i].post(
-                            "/chat/completions", body={**body, "messages": chat.messages},
-                            cast_to=str,
-                        )  # fmt: skip
+                            "/chat/completions", body=request_body(chat), cast_to=str
+                        )
                         completion = completion_of(text, attempts)
                     except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
                         cause, retry, message = classify(exc, openai)

@@ -1,15 +1,93 @@
 """The ``vllm`` backend: vLLM's offline engine, one per GPU worker, fed whole partitions at once.
 
-The engine is built once per worker process (``setup``) and reused for every task sent there.
+The engine is expensive to build, so it is built once per worker process (``setup``), reused by
+every task sent there (the judge and the translator included), and shut down when the LLM stages
+end (``teardown``). It runs in a subprocess of its own (:mod:`docgen.backends.vllm_host`): vLLM
+starts processes, and Dask workers are daemons that may not. That process can run another Python
+(``generate.engine_python``), one with vLLM installed, so docgen's own environment needs no vLLM.
+
 Chats go to ``LLM.chat`` in large batches so vLLM can schedule them together; JSON-schema
 structured output constrains every reply, and prefix caching shares the system prompt's KV cache.
-If a batch raises (one prompt too long, say), its chats are retried one by one so that only the
-bad one fails. vllm is an optional extra (``pip install 'docgen[vllm]'``), imported here only.
+If a batch fails (one prompt too long, say), its chats are retried one by one so that only the
+bad one fails; if the engine process dies, the chats in flight fail with cause ``engine`` and the
+next batch starts a new one.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 from docgen.backends.llm import Completion, LLMBackend
+from docgen.isolate import receive, send
+
+
+class EngineError(RuntimeError):
+    """The engine process failed a request, or is gone."""
+
+
+class EngineProcess:
+    """One :mod:`docgen.backends.vllm_host` process and the engine it built."""
+
+    def __init__(self, python: str, engine_kwargs: dict):
+        env = {"VLLM_LOGGING_LEVEL": "WARNING", **os.environ}
+        self.proc = subprocess.Popen(
+            [python, "-m", "docgen.backends.vllm_host"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # its group holds the engine's own processes: stopped as one
+        )
+        try:
+            self.ask("init", engine_kwargs)
+        except EngineError:
+            self.stop()
+            raise
+
+    def ask(self, kind: str, payload):
+        try:
+            send(self.proc.stdin, (kind, payload))
+            answer, result = receive(self.proc.stdout)
+        except (EOFError, OSError) as exc:
+            code = self.proc.poll()
+            how = f"exited with code {code}" if code is not None else f"unreachable ({exc})"
+            self.stop()
+            raise EngineError(f"the vLLM engine process {how}; see its log above") from None
+        if answer == "error":
+            raise EngineError(result)
+        return result
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, grace: float = 60.0) -> None:
+        """Close its input (the engine shuts down and the process ends), then kill what is left."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc.wait()
+        kill_group(self.proc.pid)
+
+
+def kill_group(pgid: int, wait: float = 10.0) -> None:
+    """Kill what is left of a process group (the engine's own processes share the host's) and
+    wait until it is gone."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.1)
 
 
 class VLLMBackend(LLMBackend):
@@ -19,42 +97,51 @@ class VLLMBackend(LLMBackend):
         super().__init__(cfg)
         if not cfg.model:
             raise ValueError("the vllm backend needs a model: set generate.model (name or path)")
-        self.llm = None
+        self.engine: EngineProcess | None = None
+
+    def engine_kwargs(self) -> dict:
+        c = self.cfg
+        kwargs = dict(
+            model=c.model,
+            tensor_parallel_size=c.tensor_parallel_size,
+            gpu_memory_utilization=c.gpu_memory_utilization,
+            enable_prefix_caching=True,
+            seed=c.seed,
+        )
+        if c.max_model_len:
+            kwargs["max_model_len"] = c.max_model_len
+        return kwargs | dict(c.engine_args)
 
     def setup(self) -> None:
+        """Nothing yet: the engine starts with the first batch, so that an engine that cannot
+        start fails the chats (error rows naming the cause) rather than the task."""
+
+    def start(self) -> None:
+        python = self.cfg.engine_python or sys.executable
         try:
-            from vllm import LLM
-        except ImportError:
-            raise ValueError(
-                "the vllm backend needs vLLM and a GPU: pip install 'docgen[vllm]'"
-            ) from None
-        kwargs = dict(
-            model=self.cfg.model,
-            tensor_parallel_size=self.cfg.tensor_parallel_size,
-            gpu_memory_utilization=self.cfg.gpu_memory_utilization,
-            enable_prefix_caching=True,
-            seed=self.cfg.seed,
-        )
-        if self.cfg.max_model_len:
-            kwargs["max_model_len"] = self.cfg.max_model_len
-        self.llm = LLM(**kwargs)
+            self.engine = EngineProcess(python, self.engine_kwargs())
+        except (EngineError, OSError) as exc:
+            self.engine = None
+            hint = (
+                ""
+                if "No module named 'vllm'" not in str(exc)
+                else (
+                    f" ({python} has no vLLM: pip install 'docgen[vllm]', or set "
+                    "generate.engine_python to a Python that has it)"
+                )
+            )
+            raise ValueError(f"cannot start the vLLM engine: {exc}{hint}") from None
 
-    def sampling_params(self):
-        from vllm import SamplingParams
-        from vllm.sampling_params import StructuredOutputsParams
-
-        return SamplingParams(
-            temperature=self.cfg.temperature,
-            top_p=self.cfg.top_p,
-            max_tokens=self.cfg.max_tokens,
-            seed=self.cfg.seed,
-            structured_outputs=StructuredOutputsParams(json=self.prompts.schema),
-        )
+    def sampling(self) -> dict:
+        """Sent to the engine as SamplingParams' arguments; each chat's schema goes with it."""
+        c = self.cfg
+        params = {"temperature": c.temperature, "top_p": c.top_p, "max_tokens": c.max_tokens}
+        if c.send_seed:
+            params["seed"] = c.seed
+        return params
 
     def complete(self, chats, done, budget) -> None:
-        if self.llm is None:
-            self.setup()
-        params = self.sampling_params()
+        params = self.sampling()
         batch = max(1, self.cfg.concurrency) * 4  # the budget is checked between batches
         spent = 0
         for start in range(0, len(chats), batch):
@@ -71,31 +158,36 @@ class VLLMBackend(LLMBackend):
 
     def run_batch(self, chats, params, ks):
         try:
-            outputs = self.llm.chat([c.messages for c in chats], params, use_tqdm=False)
-        except Exception as exc:  # noqa: BLE001 - isolate the chat that broke the batch
-            if len(chats) == 1:
-                yield (
-                    ks[0],
-                    Completion(
-                        requests=1, cause="engine", error=f"{type(exc).__name__}: {str(exc)[:200]}"
-                    ),
-                )
+            if self.engine is None or not self.engine.alive():
+                self.start()
+            schemas = [c.schema or self.prompts.schema for c in chats]
+            outputs = self.engine.ask("chat", ([c.messages for c in chats], params, schemas))
+        except (EngineError, ValueError) as exc:  # isolate the chat that broke the batch
+            if len(chats) == 1 or self.engine is None or not self.engine.alive():
+                for k in ks:
+                    yield k, Completion(requests=1, cause="engine", error=str(exc)[:300])
                 return
             for chat, k in zip(chats, ks):
                 yield from self.run_batch([chat], params, [k])
             return
-        for k, out in zip(ks, outputs):
-            best = out.outputs[0]
+        for k, (text, prompt_tokens, completion_tokens, finish) in zip(ks, outputs):
             yield (
                 k,
                 Completion(
-                    text=best.text,
-                    prompt_tokens=len(out.prompt_token_ids or []),
-                    completion_tokens=len(best.token_ids or []),
-                    finish_reason=best.finish_reason,
+                    text=text,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    finish_reason=finish,
                     requests=1,
                 ),
             )
 
+    @property
+    def engine_id(self) -> str | None:
+        """Which engine answered (its process id), for the manifest's count of engines."""
+        return str(self.engine.proc.pid) if self.engine is not None else None
+
     def teardown(self) -> None:
-        self.llm = None
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None

@@ -1,0 +1,92 @@
+"""The process that holds vLLM's offline engine for the ``vllm`` backend.
+
+vLLM's engine starts processes of its own (its engine core, one worker per GPU), and a Dask worker
+is a daemonic process, which may not have children: so the engine lives here, in a plain
+subprocess of the worker (``python -m docgen.backends.vllm_host``), possibly under another Python
+that has vLLM installed (``generate.engine_python``). It imports nothing of docgen but the framing
+of :mod:`docgen.isolate`, so a venv with vLLM and docgen installed without its dependencies will do.
+
+Protocol (length-prefixed pickles over stdin and a duplicate of stdout; the real stdout goes to
+stderr, where vLLM's own logs go): ``("init", engine_kwargs)`` answered by ``("ready", info)``,
+then ``("chat", (conversations, sampling, schemas))`` answered by ``("outputs", [(text,
+prompt_tokens, completion_tokens, finish_reason), ...])``; a failure is answered ``("error",
+"Type: message")``.
+End of input (the worker closed the pipe, or died) shuts the engine down and ends the process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from docgen.isolate import receive, send
+
+
+def sampling_params(sampling: dict, schemas: list[dict]) -> list:
+    """One SamplingParams per chat, its answer schema as structured output."""
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    return [
+        SamplingParams(**sampling, structured_outputs=StructuredOutputsParams(json=schema))
+        for schema in schemas
+    ]
+
+
+def shut_down(llm) -> None:
+    """Stop the engine's own processes now rather than at interpreter exit."""
+    engine = getattr(llm, "llm_engine", None)
+    core = getattr(engine, "engine_core", None)
+    try:
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+    except Exception:  # noqa: BLE001 - best effort: the process ends next anyway
+        pass
+
+
+def serve(stdin, out) -> None:
+    llm = None
+    try:
+        while True:
+            try:
+                kind, payload = receive(stdin)
+            except EOFError:
+                return
+            try:
+                if kind == "init":
+                    from vllm import LLM
+
+                    llm = LLM(**payload)
+                    send(out, ("ready", {"pid": os.getpid()}))
+                elif kind == "chat":
+                    conversations, sampling, schemas = payload
+                    params = sampling_params(sampling, schemas)
+                    outputs = llm.chat(conversations, params, use_tqdm=False)
+                    send(out, ("outputs", [result_of(o) for o in outputs]))
+                else:
+                    send(out, ("error", f"ValueError: unknown request {kind!r}"))
+            except Exception as exc:  # noqa: BLE001 - reported to the worker, which goes on
+                send(out, ("error", f"{type(exc).__name__}: {str(exc)[:500]}"))
+    finally:
+        if llm is not None:
+            shut_down(llm)
+
+
+def result_of(output) -> tuple:
+    best = output.outputs[0]
+    return (
+        best.text,
+        len(output.prompt_token_ids or []),
+        len(best.token_ids or []),
+        best.finish_reason,
+    )
+
+
+def main() -> None:
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints (vLLM's, its libraries') must not corrupt the stream
+    serve(sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main()

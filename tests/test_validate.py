@@ -23,7 +23,7 @@ def good_out(samples, tmp_path_factory):
     cfg = load_config(
         "pipelines/default.yaml",
         [f"input={folder}", f"work={root / 'work'}", f"out={root / 'out'}",
-         "run.scheduler=sync", "run.progress=false", "shard.max_shard_mb=0.2"],
+         "run.scheduler=sync", "run.progress=false", "shard.max_shard_mb=0.1"],
     )  # fmt: skip
     run_pipeline(cfg)
     return root / "out"

@@ -177,7 +177,7 @@ def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[object, dict, bool
     keep table cells apart, at a cost)."""
     import pymupdf
 
-    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+    flags = layout.TEXT_FLAGS
     if ruled:
         flags |= pymupdf.TEXT_COLLECT_VECTORS
     textpage = page.get_textpage(flags=flags)

@@ -7,27 +7,68 @@ share a baseline are joined here: left to right on LTR lines, right to left on R
 
 from __future__ import annotations
 
+from docgen.bidi import has_rtl, logical_line
 from docgen.text import fold, has_cjk, is_rtl
 
 BOLD = 16  # PyMuPDF span flag
 
 
+# TEXT_PRESERVE_LIGATURES: a ligature glyph comes out as its one character (U+FEFB lam-alef, U+FB03
+# "ﬃ"), which text.fold turns into its letters in logical order. Left to MuPDF, a ligature is
+# expanded in visual order: on right-to-left lines lam-alef reads alef-lam ("بالای" as "باالی"),
+# in every Arabic-script PDF that XeTeX or a word processor wrote with presentation forms.
+TEXT_FLAGS = 1 | 2 | 64  # TEXT_PRESERVE_LIGATURES | TEXT_PRESERVE_WHITESPACE | TEXT_MEDIABOX_CLIP
+
+
 def text_flags():
     import pymupdf
 
-    # Not TEXT_PRESERVE_LIGATURES: "ﬃ" should read back as "ffi". TEXT_COLLECT_VECTORS makes
-    # MuPDF break lines at ruling lines, so the text of adjacent table cells is not run together.
-    return (
-        pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_COLLECT_VECTORS
-    )
+    # TEXT_COLLECT_VECTORS makes MuPDF break lines at ruling lines, so the text of adjacent
+    # table cells is not run together.
+    return TEXT_FLAGS | pymupdf.TEXT_COLLECT_VECTORS
 
 
 def text_dict(page, textpage=None) -> dict:
     """MuPDF's text of the page (from ``textpage`` when given: one made by OCR, or one shared by
-    every reader of the page so the page is parsed once)."""
+    every reader of the page so the page is parsed once). Lines that hold right-to-left letters
+    carry ``logical``, their text rebuilt from the glyphs' positions (see :mod:`docgen.bidi`)."""
     if textpage is None:
-        return page.get_text("dict", flags=text_flags())
-    return page.get_text("dict", textpage=textpage)
+        textpage = page.get_textpage(flags=text_flags())
+    text = page.get_text("dict", textpage=textpage)
+    if not any(has_rtl(s["text"]) for b in text["blocks"] for ln in b.get("lines", ())
+               for s in ln["spans"]):  # fmt: skip
+        return text
+    text = page.get_text("rawdict", textpage=textpage)  # the same page, with each glyph's box
+    merge_touching_lines(text)
+    for block in text["blocks"]:
+        for line in block.get("lines", ()):
+            chars = [(c["c"], c["bbox"][0], c["bbox"][2]) for s in line["spans"]
+                     for c in s["chars"]]  # fmt: skip
+            for span in line["spans"]:
+                span["text"] = "".join(c["c"] for c in span.pop("chars"))
+            if line["dir"][0] > 0.99 and has_rtl("".join(c for c, _, _ in chars)):
+                line["logical"] = logical_line(chars, max(s["size"] for s in line["spans"]))
+    return text
+
+
+def merge_touching_lines(text: dict) -> None:
+    """Join horizontal lines of a rawdict that sit on one baseline and touch: MuPDF starts a new
+    line when the pen goes back, which glyphs written out of visual order make it do inside a
+    word. Their characters are then ordered by position (:func:`docgen.bidi.logical_line`)."""
+    found = [(block, line) for block in text["blocks"] for line in block.get("lines", ())
+             if line["dir"][0] > 0.99 and line["spans"]]  # fmt: skip
+    found.sort(key=lambda bl: (round(bl[1]["bbox"][3]), bl[1]["bbox"][0]))
+    keep = None
+    for block, line in found:
+        if keep is not None:
+            (x0, y0, x1, y1), (a0, b0, a1, b1) = keep[1]["bbox"], line["bbox"]
+            size = max(s["size"] for s in line["spans"])
+            if abs(y1 - b1) < 0.2 * size and a0 - x1 < 0.25 * size and min(y1, b1) > max(y0, b0):
+                keep[1]["spans"] += line["spans"]
+                keep[1]["bbox"] = (min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1))
+                block["lines"].remove(line)
+                continue
+        keep = (block, line)
 
 
 def fragments(text: dict) -> list[dict]:
@@ -40,7 +81,9 @@ def fragments(text: dict) -> list[dict]:
                 continue
             out.append(
                 {
-                    "text": fold("".join(s["text"] for s in line["spans"])).strip(),
+                    "text": fold(
+                        line.get("logical") or "".join(s["text"] for s in line["spans"])
+                    ).strip(),
                     "size": max(s["size"] for s in spans),
                     "bold": all(s["flags"] & BOLD or "bold" in s["font"].lower() for s in spans),
                     "bbox": list(line["bbox"]),

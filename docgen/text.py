@@ -51,12 +51,26 @@ def squash(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+# Arabic-script letters readers take as the same, for matching only (the text shown keeps what
+# the page says): tatweel, zero-width (non-)joiners and the optional diacritics go; alef with
+# hamza or madda, alef wasla and maksura, Persian and Arabic yeh and kaf, teh marbuta and heh meet.
+_ARABIC_DROP = re.compile("[\u0640\u200c\u200d\u064b-\u065f\u0670\u06d6-\u06ed]")
+_ARABIC_SAME = str.maketrans(
+    {"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",
+     "\u06cc": "\u064a", "\u0649": "\u064a", "\u06a9": "\u0643", "\u0629": "\u0647",
+     "\u06c0": "\u0647"}
+)  # fmt: skip
+
+
 def normalize(text: str) -> str:
-    """The comparison form of a text: folded, NFC, whitespace collapsed, casefolded.
+    """The comparison form of a text: folded, NFC, whitespace collapsed, casefolded, Arabic
+    letter variants made one.
 
     CJK text loses the spaces between CJK characters, which extraction adds or drops at random.
     """
-    text = squash(unicodedata.normalize("NFC", fold(text))).casefold()
+    text = unicodedata.normalize("NFC", fold(text))
+    text = _ARABIC_DROP.sub("", text).translate(_ARABIC_SAME)
+    text = squash(text).casefold()
     return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", text)
 
 

@@ -1,0 +1,175 @@
+"""Arabic-script page text on real PDFs: word-level agreement with a reference reading.
+
+    .venv/bin/python bench/arabic.py [--pages 40]
+
+Fetches ``texlive-lang-arabic`` with ``apt-get download`` (once, into $DOCGEN_BENCH_CACHE, default
+/tmp/docgen-bench): Persian and Arabic manuals and samples made with XeTeX, LuaTeX and older TeX
+engines, in several fonts. Up to ``--pages`` pages with Arabic-script text are taken from each of
+the documents below, and from the Arabic samples of ``docgen samples``.
+
+Two references, per page, summed over pages; everything in docgen's comparison form
+(``text.normalize``: NFKC, Arabic letter variants), Arabic-script letters only:
+
+- letters in order: poppler's ``pdftotext`` (Debian's poppler-utils, which orders right-to-left
+  lines with its own bidi code) as one string of letters; the share of them docgen's page text
+  has in the same order (matching blocks of a sequence alignment). Robust to where either reader
+  puts word breaks; two columns read in another order lower it.
+- words found: the words both pdftotext and MuPDF's own words (ligatures preserved) hold, as
+  multisets (cross-checked: where one reader breaks a word, it is not counted against docgen);
+  the share of them among docgen's words. Where both readers break words (kashida-justified
+  lines, letter-spaced fonts), docgen's whole words count as misses.
+- لا words found: the reference words holding lam-alef, the pattern the ligature broke.
+
+Side by side: docgen now, and docgen as it was (MuPDF expanding ligatures itself, its span order
+kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from extract import CACHE  # noqa: E402
+
+PACKAGE = "texlive-lang-arabic"
+DOCS = [
+    "latex/lshort-persian/lshort.pdf",
+    "bibtex/alpha-persian/alpha-persian-p.userguide.pdf",
+    "latex/texnegar/texnegar-doc.pdf",
+    "latex/arabi/user_guide.pdf",
+    "latex/quran/quran-doc.pdf",
+    "latex/hvarabic/hvarabic.pdf",
+    "fonts/dad/dad-user-guide.pdf",
+]
+# Arabic-script letters (presentation forms included; not the ornate parentheses ﴾﴿).
+WORD = re.compile(r"[\u0600-\u06ff\ufb50-\ufd3d\ufd40-\ufdff\ufe70-\ufefc\u200c]+")
+
+
+def corpus() -> Path:
+    unpacked = CACHE / PACKAGE
+    if not unpacked.is_dir():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        if not list(CACHE.glob(f"{PACKAGE}_*.deb")):
+            subprocess.run(["apt-get", "download", PACKAGE], cwd=CACHE, check=True)
+        deb = sorted(CACHE.glob(f"{PACKAGE}_*.deb"))[-1]
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    return unpacked / "usr/share/doc/texlive-doc"
+
+
+def words(text: str) -> list[str]:
+    from docgen.text import normalize
+
+    return [w for w in (normalize(m.group()).strip("\u200c") for m in WORD.finditer(text)) if w]
+
+
+def reference(pdf: Path, page: int) -> str:
+    done = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-enc", "UTF-8",
+                           str(pdf), "-"], capture_output=True, text=True)  # fmt: skip
+    return done.stdout
+
+
+def docgen_text(page, before: bool) -> str:
+    """The extract stage's page text; ``before``: as it was (MuPDF's ligatures, its order)."""
+    from docgen import layout
+    from docgen.config import ExtractConfig
+    from docgen.extract import extract_page
+
+    saved = layout.TEXT_FLAGS, layout.has_rtl
+    if before:
+        layout.TEXT_FLAGS, layout.has_rtl = 2 | 64, lambda text: False
+    try:
+        return extract_page(page, "d", "x.pdf", 1, ExtractConfig(ocr="off", tables="off"))["text"]
+    finally:
+        layout.TEXT_FLAGS, layout.has_rtl = saved
+
+
+def agreement(ref: list[str], got: list[str]) -> int:
+    """How many reference words stand, in order, in ``got``."""
+    matcher = difflib.SequenceMatcher(None, ref, got, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks())
+
+
+def found(ref: Counter, got: list[str]) -> int:
+    return sum((ref & Counter(got)).values())
+
+
+def letters(text: str) -> str:
+    """The page's Arabic-script letters in reading order, in comparison form, nothing else."""
+    return "".join(words(text))
+
+
+def measure(pdf: Path, max_pages: int) -> Counter:
+    import pymupdf
+
+    totals = Counter()
+    with pymupdf.open(pdf) as doc:
+        for number in range(doc.page_count):
+            if totals["pages"] >= max_pages:
+                break
+            page = doc[number]
+            poppler_text = reference(pdf, number + 1)
+            poppler = words(poppler_text)
+            mupdf = words(" ".join(w[4] for w in page.get_text("words", flags=1 | 2 | 64)))
+            ref = Counter(poppler) & Counter(mupdf)
+            if sum(ref.values()) < 5:
+                continue
+            la = Counter({w: n for w, n in ref.items() if "لا" in w})
+            ref_letters = letters(poppler_text)
+            totals.update(pages=1, words=sum(ref.values()), la=sum(la.values()),
+                          letters=len(ref_letters))  # fmt: skip
+            for side in ("now", "before"):
+                text = docgen_text(page, side == "before")
+                got = words(text)
+                totals[side] += found(ref, got)
+                totals[f"la_{side}"] += found(la, got)
+                totals[f"letters_{side}"] += agreement(list(ref_letters), list(letters(text)))
+    return totals
+
+
+def row(name: str, t: Counter) -> str:
+    def pct(key, of):
+        return f"{100 * t[key] / t[of]:6.1f}%" if t[of] else "      -"
+
+    return (f"{name:50s} {t['pages']:4d} {t['letters']:6d} {pct('letters_now', 'letters')} "
+            f"{pct('letters_before', 'letters')} {t['words']:6d} {pct('now', 'words')} "
+            f"{pct('before', 'words')} {t['la']:5d} {pct('la_now', 'la')} "
+            f"{pct('la_before', 'la')}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=40, help="pages per document at most")
+    args = parser.parse_args()
+    from docgen.samples import make_corpus
+
+    root = corpus()
+    samples = Path(tempfile.mkdtemp()) / "samples"
+    make_corpus(samples, progress=False)
+    docs = [(d, root / d) for d in DOCS] + [
+        (f"samples/{p.name}", p) for p in sorted(samples.glob("*-ar.pdf"))
+    ]
+    print(f"{'':55s} {'letters in order':^22s} {'words found':^22s} {'لا words found':^21s}")
+    print(f"{'document':50s} {'pages':>4s} " + f"{'n':>6s} {'now':>7s} {'before':>7s} " * 3)
+    grand: dict[str, Counter] = {"real": Counter(), "samples": Counter()}
+    for name, pdf in docs:
+        t = measure(pdf, args.pages)
+        group = "samples" if name.startswith("samples/") else "real"
+        grand[group].update(t)
+        if group == "real":
+            print(row(name, t))
+    for group, t in grand.items():
+        print(row(f"all {group}", t))
+
+
+if __name__ == "__main__":
+    main()

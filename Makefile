@@ -17,8 +17,8 @@ SAMPLES := data/samples
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale push report \
-	preview train eval
+.PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale \
+	bench-vllm bench-arabic push report preview train eval
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -144,6 +144,16 @@ bench: $(VENV)/.dev
 # Extraction speed and memory on Debian's TeX Live manuals (fetched with apt-get download).
 bench-extract: $(VENV)/.dev
 	$(BIN)/python bench/extract.py
+
+# docgen's client against a plain asyncio client on a real vLLM server (its CPU build here).
+bench-vllm: $(VENV)/.dev $(VLLM_VENV)/.done
+	$(BIN)/python bench/llm_vllm.py
+
+# Arabic-script page text on Debian's Arabic and Persian TeX manuals against pdftotext.
+bench-arabic: $(VENV)/.dev fonts
+	@command -v pdftotext >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; }
+	$(BIN)/python bench/arabic.py
 
 # The whole run (`docgen run`) at 1k vs 10k pages and with 1 vs 2 workers, on the same manuals.
 bench-scale: $(VENV)/.dev

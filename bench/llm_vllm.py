@@ -1,0 +1,141 @@
+"""docgen's ``openai`` client against a plain asyncio client, on a real vLLM server.
+
+Starts ``vllm serve`` (the Python of .venv-vllm, or $DOCGEN_VLLM_PYTHON) with a tiny random
+Qwen2 built by tests/tiny_llm.py, then sends the same chats (docgen's prompts for the same
+documents, the same sampling, JSON-schema structured output, max_tokens) in turns, side by side
+in one run:
+
+- docgen: ``OpenAIBackend.generate`` (chats, cache keys, requests, retries, reply parsing);
+- plain: ``AsyncOpenAI.chat.completions.create`` under an ``asyncio.Semaphore``, reply text only.
+
+Requests per second for each, and docgen's rate over the plain client's (goal >= 0.95). On a CPU
+host the server's compute bounds both: the ratio shows what docgen's client costs on top.
+
+    .venv/bin/python bench/llm_vllm.py [--docs 96] [--concurrency 32] [--turns 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from llm_client import requests  # noqa: E402
+
+from docgen.backends import openai_api  # noqa: E402
+from docgen.config import GenerateConfig  # noqa: E402
+from docgen.prompting import build_chats  # noqa: E402
+
+PYTHON = os.environ.get("DOCGEN_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
+MAX_LEN = 8192
+
+
+def start_server(model: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "2"}
+    command = [PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+               "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+               "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(MAX_LEN),
+               "--max-model-len", str(MAX_LEN), "--dtype", "float32", "--max-num-seqs", "256",
+               "--structured-outputs-config",
+               json.dumps({"backend": "xgrammar", "disable_any_whitespace": True})]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2)
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(f"vllm serve exited: {log.read_text()[-2000:]}")
+            time.sleep(1)
+
+
+def config(url: str, concurrency: int) -> GenerateConfig:
+    return GenerateConfig(backend="openai", base_urls=[url], model="tiny", concurrency=concurrency,
+                          max_tokens=256, request_timeout=600)  # fmt: skip
+
+
+def docgen_rate(url: str, docs: int, concurrency: int) -> float:
+    backend = openai_api.OpenAIBackend(config(url, concurrency))
+    batch = requests(docs)
+    start = time.perf_counter()
+    results = backend.generate(batch)
+    assert sum(r.requests for r in results) == docs
+    return docs / (time.perf_counter() - start)
+
+
+def plain_rate(url: str, docs: int, concurrency: int) -> float:
+    from openai import AsyncOpenAI
+
+    cfg = config(url, concurrency)
+    backend = openai_api.OpenAIBackend(cfg)
+    chats = [c for r in requests(docs) for c in build_chats(r, backend.prompts, 6000, 24)]
+
+    async def run() -> None:
+        client = AsyncOpenAI(base_url=url, api_key="none", max_retries=0, timeout=600)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(chat) -> str:
+            async with gate:
+                reply = await client.chat.completions.create(
+                    model="tiny", messages=chat.messages, temperature=cfg.temperature,
+                    top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed,
+                    response_format=backend.response_format(chat.schema),
+                )  # fmt: skip
+                return reply.choices[0].message.content
+
+        await asyncio.gather(*(one(c) for c in chats))
+        await client.close()
+
+    start = time.perf_counter()
+    asyncio.run(run())
+    return len(chats) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=96)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--turns", type=int, default=3)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    texts = tmp / "texts.txt"
+    texts.write_text("\n\f\n".join(r.pages[0]["text"] for r in requests(64)), "utf-8")
+    subprocess.run([PYTHON, str(ROOT / "tests" / "tiny_llm.py"), str(tmp / "model"), str(texts)],
+                   check=True, capture_output=True)  # fmt: skip
+    proc, url = start_server(tmp / "model", tmp / "server.log")
+    try:
+        docgen_rate(url, args.concurrency, args.concurrency)  # warm up: grammar, caches
+        ours, plain = [], []
+        for turn in range(args.turns):
+            ours.append(docgen_rate(url, args.docs, args.concurrency))
+            plain.append(plain_rate(url, args.docs, args.concurrency))
+            print(f"turn {turn + 1}: docgen {ours[-1]:6.2f} req/s   plain {plain[-1]:6.2f} req/s"
+                  f"   ratio {ours[-1] / plain[-1]:.3f}")  # fmt: skip
+        mean_ours, mean_plain = sum(ours) / len(ours), sum(plain) / len(plain)
+        print(f"total: docgen {mean_ours:.2f} req/s, plain {mean_plain:.2f} req/s, "
+              f"ratio {sum(ours) / sum(plain):.3f} (goal >= 0.95)")  # fmt: skip
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+
+
+if __name__ == "__main__":
+    main()

@@ -97,6 +97,15 @@ class VLLMBackend(LLMBackend):
         super().__init__(cfg)
         if not cfg.model:
             raise ValueError("the vllm backend needs a model: set generate.model (name or path)")
+        if not isinstance(cfg.engine_args, dict) or not all(
+            isinstance(k, str) for k in cfg.engine_args
+        ):
+            raise ValueError(
+                f"generate.engine_args must be a mapping of vllm.LLM arguments, e.g. "
+                f"{{enforce_eager: true}}; got {cfg.engine_args!r}"
+            )
+        if cfg.engine_python is not None and not isinstance(cfg.engine_python, str):
+            raise ValueError(f"generate.engine_python must be a path, got {cfg.engine_python!r}")
         self.engine: EngineProcess | None = None
 
     def engine_kwargs(self) -> dict:

@@ -51,8 +51,12 @@ DOCS = [
     "latex/hvarabic/hvarabic.pdf",
     "fonts/dad/dad-user-guide.pdf",
 ]
-# Arabic-script letters (presentation forms included; not the ornate parentheses ﴾﴿).
-WORD = re.compile(r"[\u0600-\u06ff\ufb50-\ufd3d\ufd40-\ufdff\ufe70-\ufefc\u200c]+")
+# Arabic-script letters and digits (presentation forms included; not the punctuation: comma,
+# semicolon, question mark, full stop, percent and separators, ornate parentheses).
+WORD = re.compile(
+    r"[\u0600-\u060b\u060d-\u061a\u061c-\u061e\u0620-\u0669\u066e-\u06d3\u06d5-\u06ff"
+    r"\ufb50-\ufd3d\ufd40-\ufdff\ufe70-\ufefc\u200c]+"
+)
 
 
 def corpus() -> Path:

@@ -98,7 +98,7 @@ def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: F
     jobs = list(judge_chats(rows, pages, gen.max_pairs_per_request))
     scores: list[int | None] = [row.get("judge_score") for row in rows]
     counts: Counter = Counter()
-    replies = ask_json(backend, [chat for chat, _ in jobs], load_prompts("judge").schema)
+    replies = ask_json(backend, [chat for chat, _ in jobs], load_prompts("judge").schema, counts)
     for (_, batch), reply in zip(jobs, replies):
         verdicts = indexed(reply, "verdicts", len(batch), counts, "judge_bad_index")
         if not verdicts:  # no usable verdict: the pairs are kept, the failure counted
@@ -117,6 +117,8 @@ def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: F
             table = table.set_column(index, name, column)
         else:
             table = table.append_column(name, column)
-    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, "judge": mark}
+    # Marked as judged only when every chat was answered: a rerun asks again about the rest.
+    done = mark if not counts["judge_failed"] else None
+    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, "judge": done}
     wd.write(path, table, info["fingerprint"], stats)
     return counts

@@ -151,6 +151,16 @@ def run_generate(client, cfg: RunConfig, llm=None) -> dict:
     return stats
 
 
+def check_llm_pass(name: str, stats: dict) -> None:
+    """The judge or the translator, every request of which failed, stops the run in one line:
+    the dataset would go out unjudged or untranslated as if it had been."""
+    failed = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("llm_failed:")}
+    sent = stats.get("llm_requests", 0)
+    if sent and sum(failed.values()) >= sent:
+        causes = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
+        raise SystemExit(f"filter's {name} failed for every request ({sent}; by cause: {causes})")
+
+
 def check_generated(stats: dict) -> None:
     """A generate stage in which every document of this run failed stops the run, in one line
     naming the causes (a wrong model name, a server down, an engine that cannot start)."""
@@ -193,6 +203,7 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
             llm = stack.enter_context(llm_workers(client, cfg.generate))
         for name, fn in passes:
             stats[name] = run_llm_pass(cfg, parts, fn, name, llm)
+            check_llm_pass(name, stats[name])
     final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
     dropped: Counter = Counter()
     for s in final:

@@ -46,7 +46,7 @@ def translate_all(backend, groups, counts: Counter) -> list[list[str | None]]:
     """The translations of each group's questions, in order (None where none came back)."""
     schema = load_prompts("translate").schema
     out = []
-    for group, reply in zip(groups, ask_json(backend, translation_chats(groups), schema)):
+    for group, reply in zip(groups, ask_json(backend, translation_chats(groups), schema, counts)):
         texts: list[str | None] = [None] * len(group[3])
         items = indexed(reply, "translations", len(texts), counts, "translation_bad_index")
         for index, item in items.items():

@@ -229,18 +229,21 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     run_pipeline(cfg)
     assert server.stats()["judge_requests"] == before  # judged partitions are not asked again
 
-    # A judge that cannot answer keeps the pairs and says so.
+    # A judge that cannot answer keeps the pairs; when no request at all was answered, the run
+    # stops in one line rather than ship the dataset as if judged.
     down = llm_config(folder, tmp_path / "down", [server.url], *judge, "generate.max_attempts=1")
     run_pipeline(down)
     server.stop()
     wd = WorkDir(down.work)
     for part in wd.parts("kept"):
         wd.part_path("kept", part).unlink()  # judge again, now against a server that is gone
-    manifest = run_pipeline(down)
+    with pytest.raises(SystemExit) as stop:
+        run_pipeline(down)
+    assert str(stop.value) == "filter's judge failed for every request (2; by cause: connection 2)"
     rows = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
-    assert manifest["stages"]["filter"]["judge"]["judge_failed"] == 2
     assert all(r["judge_score"] is None for r in rows)
     assert {r["answer"] for r in rows if r["keep"]} >= {"HACKED"}  # nothing scored, all kept
+    assert all(wd.info(wd.part_path("kept", p))["stats"]["judge"] is None for p in wd.parts("kept"))
 
 
 def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, server_factory):

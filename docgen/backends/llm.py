@@ -9,6 +9,7 @@ of a document back into one result) lives here, so both backends behave the same
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,20 +163,26 @@ class LLMBackend(Backend):
             result.error = f"{result.error}; {note}" if result.error else note
 
 
-def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict) -> list[dict | None]:
+def ask_json(
+    backend: LLMBackend, chats: list[Chat], schema: dict, counts: Counter
+) -> list[dict | None]:
     """Send ``chats`` and return each reply as JSON valid under ``schema``, or None where the
-    chat failed or the reply did not parse (used by the judge and the translator)."""
+    chat failed or the reply did not parse (used by the judge and the translator). ``counts``
+    gets ``llm_requests`` and, per failed chat, ``llm_failed:<cause>``."""
     import jsonschema
 
     replies: list[dict | None] = [None] * len(chats)
+    counts["llm_requests"] += len(chats)
 
     def done(k: int, completion: Completion) -> None:
         if completion.error:
+            counts[f"llm_failed:{completion.cause}"] += 1
             return
         try:
             data = loads_lenient(completion.text)
             jsonschema.validate(data, schema)
         except (ValueError, jsonschema.ValidationError):
+            counts["llm_failed:malformed"] += 1
             return
         replies[k] = data
 

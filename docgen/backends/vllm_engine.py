@@ -72,9 +72,9 @@ class EngineProcess:
                 pass
         try:
             self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-        self.proc.wait()
+        except subprocess.TimeoutExpired:  # a host that hangs goes with its group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         kill_group(self.proc.pid)
 
 

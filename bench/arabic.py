@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/arabic.py [--pages 40]
 
-Fetches ``texlive-lang-arabic`` with ``apt-get download`` (once, into $DOCGEN_BENCH_CACHE, default
-/tmp/docgen-bench): Persian and Arabic manuals and samples made with XeTeX, LuaTeX and older TeX
-engines, in several fonts. Up to ``--pages`` pages with Arabic-script text are taken from each of
-the documents below, and from the Arabic samples of ``docgen samples``.
+Fetches ``texlive-lang-arabic`` with ``apt-get download`` (once, into $DOCGEN_BENCH_CACHE-arabic,
+default /tmp/docgen-bench-arabic): Persian and Arabic manuals and samples made with XeTeX, LuaTeX
+and older TeX engines, in several fonts. Up to ``--pages`` pages with Arabic-script text are
+taken from each of the documents below, and from the Arabic samples of ``docgen samples``.
 
 Two references, per page, summed over pages; everything in docgen's comparison form
 (``text.normalize``: NFKC, Arabic letter variants), Arabic-script letters only:
@@ -60,12 +60,13 @@ WORD = re.compile(
 
 
 def corpus() -> Path:
-    unpacked = CACHE / PACKAGE
+    cache = CACHE.with_name(CACHE.name + "-arabic")  # not in bench/extract.py's corpus
+    unpacked = cache / PACKAGE
     if not unpacked.is_dir():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        if not list(CACHE.glob(f"{PACKAGE}_*.deb")):
-            subprocess.run(["apt-get", "download", PACKAGE], cwd=CACHE, check=True)
-        deb = sorted(CACHE.glob(f"{PACKAGE}_*.deb"))[-1]
+        cache.mkdir(parents=True, exist_ok=True)
+        if not list(cache.glob(f"{PACKAGE}_*.deb")):
+            subprocess.run(["apt-get", "download", PACKAGE], cwd=cache, check=True)
+        deb = sorted(cache.glob(f"{PACKAGE}_*.deb"))[-1]
         subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
     return unpacked / "usr/share/doc/texlive-doc"
 

@@ -210,10 +210,10 @@ def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[d
     A grammar-valid reply can still cite pages the chunk does not hold (or integers of thirty
     digits): those citations are dropped, and a pair left citing none is dropped with them.
     """
-    body = FENCE.sub(r"\1", text or "").strip()
     try:
-        data = json.loads(body, strict=False)
+        data = loads_lenient(text)
     except ValueError:
+        body = FENCE.sub(r"\1", text or "").strip()
         pairs = [
             {"question": clean_text(q), "answer": clean_text(a), "kind": "extractive",
              "pages": list(chat_pages)}

@@ -148,6 +148,16 @@ def test_an_engine_that_cannot_start_stops_the_run_in_one_line(few_samples, tmp_
     assert "\n" not in message and not engine_processes()
 
 
+def test_a_python_without_vllm_is_named_with_the_way_to_get_one(few_samples, tmp_path):
+    import sys
+
+    cfg = vllm_config(few_samples, tmp_path, "some/model", sys.executable, "run.scheduler=sync")
+    with pytest.raises(SystemExit) as stop:
+        run_pipeline(cfg)
+    assert "No module named 'vllm'" in str(stop.value) and "make vllm" in str(stop.value)
+    assert not engine_processes()
+
+
 def test_a_cluster_without_gpu_workers_is_refused_clearly(few_samples, tmp_path):
     from dask.distributed import LocalCluster
 

@@ -135,8 +135,9 @@ class VLLMBackend(LLMBackend):
                 ""
                 if "No module named 'vllm'" not in str(exc)
                 else (
-                    f" ({python} has no vLLM: pip install 'docgen[vllm]', or set "
-                    "generate.engine_python to a Python that has it)"
+                    f" ({python} has no vLLM: `make vllm` builds .venv-vllm, the CPU or GPU "
+                    "build as the machine has, then set generate.engine_python="
+                    ".venv-vllm/bin/python; or pip install 'docgen[vllm]' on a GPU host)"
                 )
             )
             raise ValueError(f"cannot start the vLLM engine: {exc}{hint}") from None

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from docgen.backends import BACKENDS
 from docgen.config import load_config
+from docgen.prompting import INPUTS
 from docgen.storage import check_writable
 
 
@@ -54,6 +55,7 @@ def cmd_stage(args) -> None:
         cfg.generate.backend = args.backend or cfg.generate.backend
         cfg.generate.base_urls = args.base_url or cfg.generate.base_urls
         cfg.generate.model = args.model or cfg.generate.model
+        cfg.generate.input = args.input or cfg.generate.input
         pipeline.check_generate(cfg)
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
@@ -296,6 +298,12 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--model", help="model name (openai: default the server's first model) or path (vllm)"
+    )
+    s.add_argument(
+        "--input",
+        choices=INPUTS,
+        help="what the model sees of each page: its text (default), its image, or both "
+        "(image and image+text need a vision-language model)",
     )
     scheduler(s)
     s.set_defaults(func=cmd_stage)

@@ -49,6 +49,12 @@ class GenerateConfig:
     # -- LLM backends (openai, vllm) --
     model: str = ""  # openai: default the server's first model; vllm: a model name or path
     prompts: str = "llm"  # folder under prompts/
+    # What the model sees of each page: its extracted text, its image, or both (for a VLM;
+    # image+text is the recommended setting there).
+    input: str = "text"  # text | image | image+text
+    image_max_side: int = 1536  # page images are sent resized to fit this longest side ...
+    image_max_pixels: int = 2_000_000  # ... and this many pixels
+    max_images_per_request: int = 4  # pages per request when images are sent
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 2048  # completion tokens per request

@@ -15,6 +15,7 @@ from itertools import groupby
 
 import pyarrow as pa
 
+from docgen import images
 from docgen.backends import Backend, GenerationRequest, GenerationResult, get_backend
 from docgen.config import GenerateConfig
 from docgen.extract import ERROR_SCHEMA
@@ -22,6 +23,7 @@ from docgen.gencache import GenerationCache
 from docgen.workdir import WorkDir, fingerprint, sum_stats
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
+IMAGE_COLUMNS = ["image", "image_width", "image_height"]
 QA_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -43,10 +45,11 @@ QA_SCHEMA = pa.schema(
 _backends: dict[str, Backend] = {}
 
 
-# What an engine or client is built from; other settings (sampling, prompts) change per task.
+# What an engine or client is built from (images per prompt included: vLLM is told at start);
+# other settings (sampling, prompts) change per task.
 ENGINE_FIELDS = ("backend", "model", "base_urls", "tensor_parallel_size",
                  "gpu_memory_utilization", "max_model_len", "engine_args",
-                 "engine_python")  # fmt: skip
+                 "engine_python", "input", "max_images_per_request")  # fmt: skip
 
 
 def backend_for(cfg: GenerateConfig) -> Backend:
@@ -91,6 +94,20 @@ def requests_of(pages: list[dict], n_pairs: int, seed: int, part: str) -> list[G
             )
         )
     return out
+
+
+def read_pages(wd: WorkDir, part: str, cfg: GenerateConfig) -> list[dict]:
+    """A partition's page records as the backend needs them: text only, or with each page's
+    image sized for the model (``generate.input``)."""
+    if cfg.backend == "rules" or cfg.input == "text":
+        return wd.read("pages", part, columns=TEXT_COLUMNS).to_pylist()
+    pages = wd.read("pages", part, columns=TEXT_COLUMNS + IMAGE_COLUMNS).to_pylist()
+    for page in pages:
+        page["image"] = images.model_image(
+            page.pop("image"), page.pop("image_width"), page.pop("image_height"),
+            cfg.image_max_side, cfg.image_max_pixels,
+        )  # fmt: skip
+    return pages
 
 
 def rows_of(request: GenerationRequest, result: GenerationResult, backend: Backend) -> list[dict]:
@@ -157,8 +174,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
     requests = []
     for part, _ in todo:
-        pages = wd.read("pages", part, columns=TEXT_COLUMNS).to_pylist()
-        requests += requests_of(pages, n_pairs, cfg.seed, part)
+        requests += requests_of(read_pages(wd, part, cfg), n_pairs, cfg.seed, part)
     cache = GenerationCache(wd.root / "cache" / "generate")
     results = backend.generate(requests, cache=cache, budget=budget)
     seconds = round((time.perf_counter() - start) / len(todo), 3)

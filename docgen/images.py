@@ -14,6 +14,7 @@ different PNG bytes with the same pixels (tests/test_determinism.py).
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
@@ -95,3 +96,42 @@ def encode(pixels: np.ndarray, fmt: str, quality: int = 90, png_level: int = 2) 
     else:
         raise ValueError(f"unknown image format {fmt!r}: png, jpeg or webp")
     return out.getvalue()
+
+
+MIME = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
+
+
+def mime_of(data: bytes) -> str:
+    """The MIME type of PNG, JPEG or WebP bytes (the formats extraction writes)."""
+    for magic, mime in MIME.items():
+        if data.startswith(magic):
+            return mime
+    raise ValueError("not a PNG, JPEG or WebP image")
+
+
+def fit(width: int, height: int, max_side: int, max_pixels: int) -> tuple[int, int]:
+    """The size that keeps the aspect ratio within ``max_side`` and ``max_pixels``."""
+    scale = min(1.0, max_side / max(width, height), (max_pixels / (width * height)) ** 0.5)
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def model_image(data, width: int, height: int, max_side: int, max_pixels: int) -> bytes | None:
+    """A page image as a model is sent it: the stored bytes when the page is within
+    ``max_side`` and ``max_pixels``, else resized (the same bytes every time) and PNG-encoded;
+    None for a page without an image."""
+    if not data:
+        return None
+    size = fit(width, height, max_side, max_pixels)
+    if size == (width, height):
+        return data
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("L" if image.mode in ("L", "LA", "1") else "RGB")
+        pixels = np.asarray(image.resize(size, Image.Resampling.BICUBIC))
+    return png_bytes(pixels)
+
+
+def data_url(data: bytes) -> str:
+    """The image as a ``data:`` URL, the way OpenAI-compatible servers take images inline."""
+    return f"data:{mime_of(data)};base64,{base64.b64encode(data).decode('ascii')}"

@@ -8,6 +8,7 @@ failing that, Docmatix's ``Q1: … A1: …`` form. Templates, roles and schema l
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -93,17 +94,21 @@ def page_tokens(page: dict) -> int:
     return estimate_tokens(page["text"]) + sum(estimate_tokens(t) for t in page["tables"])
 
 
-def chunk_pages(pages: list[dict], budget: int) -> list[list[dict]]:
-    """Whole pages grouped in order so each chunk fits ``budget`` tokens; a page alone over the
-    budget is cut to fit (its text is shortened, its tables dropped)."""
+def chunk_pages(
+    pages: list[dict], budget: int, max_pages: int | None = None, text: bool = True
+) -> list[list[dict]]:
+    """Whole pages grouped in order so each chunk fits ``budget`` tokens of text (when ``text``
+    is sent) and holds at most ``max_pages`` pages; a page alone over the budget is cut to fit
+    (its text is shortened, its tables dropped)."""
     chunks, current, used = [], [], 0
     for page in pages:
-        cost = page_tokens(page)
+        cost = page_tokens(page) if text else 0
         if cost > budget:
             keep = max(1, int(len(page["text"]) * budget / max(estimate_tokens(page["text"]), 1)))
             page = {**page, "text": page["text"][:keep], "tables": []}
             cost = budget
-        if current and used + cost > budget:
+        full = max_pages is not None and len(current) >= max_pages
+        if current and (used + cost > budget or full):
             chunks.append(current)
             current, used = [], 0
         current.append(page)
@@ -125,6 +130,21 @@ class Chat:
     lang: str
     n_pairs: int
     schema: dict | None = None  # the answer schema for this chat; None: the prompt set's own
+    # Page images, in the order of the image parts in ``messages``: there each is named by its
+    # hash (which is what the cache key sees); a backend puts the bytes in as it sends.
+    images: list[bytes] = field(default_factory=list)
+
+    def wire_messages(self, image_part) -> list[dict]:
+        """``messages`` with each image part replaced by ``image_part(bytes)``."""
+        if not self.images:
+            return self.messages
+        images = iter(self.images)
+        return [
+            m if isinstance(m["content"], str) else
+            {**m, "content": [image_part(next(images)) if p["type"] == "image_url" else p
+                              for p in m["content"]]}
+            for m in self.messages
+        ]  # fmt: skip
 
 
 def pages_schema(schema: dict, pages: list[int]) -> dict:
@@ -141,15 +161,60 @@ def choose_role(prompts: PromptSet, doc_id: str, seed: int) -> str:
     return random.Random(f"{seed}:{doc_id}").choice(sorted(prompts.roles))
 
 
+INPUTS = ("text", "image", "image+text")
+IMAGE_MARK = re.compile(r"\x00(\d+)\x00")  # where a page image goes in a rendered prompt
+
+
+def user_content(rendered: str, images: list[bytes]) -> str | list[dict]:
+    """The user turn: the rendered prompt as it is, or, with images, OpenAI content parts with
+    each image where the template put its mark."""
+    if not images:
+        return rendered
+    parts: list[dict] = []
+    pieces = IMAGE_MARK.split(rendered)
+    for k, piece in enumerate(pieces):
+        if k % 2:
+            digest = hashlib.sha256(images[int(piece)]).hexdigest()[:32]
+            parts.append({"type": "image_url", "image_url": {"url": f"sha256:{digest}"}})
+        elif piece.strip():
+            parts.append({"type": "text", "text": piece.strip("\n")})
+    return parts
+
+
+def marked(pages: list[dict]) -> list[dict]:
+    """The pages for the template, each ``image`` replaced by the mark of its place among the
+    chunk's images (none when the page has no image); a NUL in the text could forge a mark, so
+    it goes."""
+    out, k = [], 0
+    for page in pages:
+        mark = ""
+        if page.get("image"):
+            mark, k = f"\x00{k}\x00", k + 1
+        out.append({**page, "image": mark, "text": page["text"].replace("\x00", ""),
+                    "tables": [t.replace("\x00", "") for t in page["tables"]]})  # fmt: skip
+    return out
+
+
 def build_chats(
-    request: GenerationRequest, prompts: PromptSet, max_prompt_tokens: int, max_pairs: int
+    request: GenerationRequest,
+    prompts: PromptSet,
+    max_prompt_tokens: int,
+    max_pairs: int,
+    input: str = "text",
+    max_images: int = 4,
 ) -> list[Chat]:
-    """The chats for one document: one per chunk of pages."""
+    """The chats for one document: one per chunk of pages. ``input`` says what the model sees
+    of each page: its ``text``, its ``image`` (the page record's ``image`` bytes, already sized
+    for the model), or both; a chunk then holds at most ``max_images`` pages."""
     role = choose_role(prompts, request.doc_id, request.seed)
-    chunks = chunk_pages(request.pages, max_prompt_tokens)
+    text, image = input != "image", input != "text"
+    chunks = chunk_pages(request.pages, max_prompt_tokens, max_images if image else None, text)
     chats = []
     for i, chunk in enumerate(chunks, 1):
         n_pairs = max(1, min(max_pairs, request.n_pairs * len(chunk)))
+        images = [p["image"] for p in chunk if p.get("image")] if image else []
+        if image:  # the template writes {{ page.image }} where the image goes
+            chunk = marked(chunk)
         user = prompts.user_template.render(
             role=prompts.roles[role].strip(),
             n_pairs=n_pairs,
@@ -161,6 +226,8 @@ def build_chats(
             chunk_count=len(chunks),
             first_page=chunk[0]["page"],
             last_page=chunk[-1]["page"],
+            text=text,
+            image=image,
         )
         chats.append(
             Chat(
@@ -168,13 +235,14 @@ def build_chats(
                 index=i,
                 messages=[
                     {"role": "system", "content": prompts.system},
-                    {"role": "user", "content": user},
+                    {"role": "user", "content": user_content(user, images)},
                 ],
                 pages=[p["page"] for p in chunk],
                 role=role,
                 lang=request.lang,
                 n_pairs=n_pairs,
                 schema=pages_schema(prompts.schema, [p["page"] for p in chunk]),
+                images=images,
             )
         )
     return chats

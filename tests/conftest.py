@@ -130,22 +130,37 @@ def vllm_python() -> str:
     return VLLM_PYTHON
 
 
-@pytest.fixture(scope="session")
-def tiny_llm(vllm_python, samples, tmp_path_factory) -> Path:
-    """A tiny random Qwen2 chat model (tests/tiny_llm.py) with a tokenizer trained on the sample
-    corpus's text."""
+def sample_texts(samples, folder: Path) -> Path:
+    """The sample corpus's page texts in one file, for the tiny models' tokenizers."""
     import pymupdf
 
-    folder = tmp_path_factory.mktemp("tiny-llm")
     texts = []
     for pdf in sorted(samples.glob("*.pdf")):
         with pymupdf.open(pdf) as doc:
             texts += [page.get_text() for page in doc]
     (folder / "texts.txt").write_text("\n\f\n".join(texts), "utf-8")
+    return folder / "texts.txt"
+
+
+def build_tiny(script: str, vllm_python, samples, folder: Path) -> Path:
     model = folder / "model"
-    subprocess.run([vllm_python, str(ROOT / "tests" / "tiny_llm.py"), str(model),
-                    str(folder / "texts.txt")], check=True, capture_output=True)  # fmt: skip
+    texts = sample_texts(samples, folder)
+    command = [vllm_python, str(ROOT / "tests" / script), str(model), str(texts)]
+    subprocess.run(command, check=True, capture_output=True)
     return model
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(vllm_python, samples, tmp_path_factory) -> Path:
+    """A tiny random Qwen2 chat model (tests/tiny_llm.py) with a tokenizer trained on the sample
+    corpus's text."""
+    return build_tiny("tiny_llm.py", vllm_python, samples, tmp_path_factory.mktemp("tiny-llm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(vllm_python, samples, tmp_path_factory) -> Path:
+    """A tiny random Idefics3 vision-language model (tests/tiny_vlm.py)."""
+    return build_tiny("tiny_vlm.py", vllm_python, samples, tmp_path_factory.mktemp("tiny-vlm"))
 
 
 SERVERS: set[int] = set()  # `vllm serve` processes the fixture started (they keep their engine)
@@ -171,10 +186,9 @@ def engine_processes() -> list[str]:
     return found
 
 
-@pytest.fixture(scope="session")
-def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
-    """`vllm serve` (vLLM's OpenAI-compatible server) with the tiny model, on 127.0.0.1; yields
-    ``(base_url, pid)``."""
+def serve(model: Path, vllm_python, folder: Path, *extra: str):
+    """`vllm serve` (vLLM's OpenAI-compatible server) with ``model`` as "tiny", on 127.0.0.1;
+    yields ``(base_url, pid)`` once it answers, and stops it after."""
     import signal
     import socket
     import time
@@ -182,12 +196,12 @@ def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
-    command = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_llm),
+    log = folder / "server.log"
+    command = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
                "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(VLLM_MAX_LEN),
                "--max-model-len", str(VLLM_MAX_LEN), "--dtype", "float32",
-               "--structured-outputs-config", json.dumps(NO_WHITESPACE)]  # fmt: skip
+               "--structured-outputs-config", json.dumps(NO_WHITESPACE), *extra]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
@@ -210,3 +224,16 @@ def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
+    """`vllm serve` with the tiny chat model; yields ``(base_url, pid)``."""
+    yield from serve(tiny_llm, vllm_python, tmp_path_factory.mktemp("vllm-serve"))
+
+
+@pytest.fixture(scope="session")
+def vlm_server(tiny_vlm, vllm_python, tmp_path_factory):
+    """`vllm serve` with the tiny vision-language model, four images a prompt at most."""
+    yield from serve(tiny_vlm, vllm_python, tmp_path_factory.mktemp("vlm-serve"),
+                     "--limit-mm-per-prompt", json.dumps({"image": 4}))  # fmt: skip

@@ -91,15 +91,35 @@ def judge_verdicts(prompt: str) -> list[dict]:
             for i, a in enumerate(answers, 1)]  # fmt: skip
 
 
+def text_of(content) -> str:
+    """A message's text: the string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] for p in content if p.get("type") == "text")
+
+
+def image_size(url: str) -> list:
+    """[width, height, mime] of a ``data:`` URL image, decoded as a server would."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    head, data = url.split(",", 1)
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        return [image.width, image.height, head.removeprefix("data:").split(";")[0]]
+
+
 class FakeLLM:
     def __init__(self, args):
         self.args = args
         self.rng = random.Random(args.seed)
         self.stats = Counter()
         self.auth = Counter()
+        self.multimodal: list[dict] = []  # per request with images: its parts and image sizes
 
     def reply(self, body: dict) -> str:
-        prompt = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+        prompt = "\n".join(text_of(m["content"]) for m in body["messages"] if m["role"] == "user")
         if "<questions>" in prompt:  # the translation prompt
             self.stats["translate_requests"] += 1
             return json.dumps({"translations": translations(prompt)}, ensure_ascii=False)
@@ -123,8 +143,20 @@ class FakeLLM:
         await asyncio.sleep(max(0.0, due - loop.time()))
         return reply
 
+    def record_images(self, body: dict) -> None:
+        parts = [p for m in body["messages"] if not isinstance(m["content"], str)
+                 for p in m["content"]]  # fmt: skip
+        if parts:
+            self.stats["image_parts"] += sum(p["type"] == "image_url" for p in parts)
+            self.multimodal.append({
+                "parts": [p["type"] for p in parts],
+                "images": [image_size(p["image_url"]["url"]) for p in parts
+                           if p["type"] == "image_url"],
+            })  # fmt: skip
+
     async def answer(self, body: dict) -> tuple[int, dict, dict | None]:
         self.stats["chat_requests"] += 1
+        self.record_images(body)
         fault = None
         if self.rng.random() < self.args.fault_rate:
             fault = self.rng.choice(self.args.faults)
@@ -142,7 +174,7 @@ class FakeLLM:
             "schema": json.dumps({"pairs": [{"question": "What?"}]}),
         }.get(fault)
         text = text if text is not None else self.reply(body)
-        prompt_tokens = sum(len(m["content"]) for m in body["messages"]) // 4
+        prompt_tokens = sum(len(text_of(m["content"])) for m in body["messages"]) // 4
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(text) // 4,
@@ -182,7 +214,8 @@ class FakeLLM:
                 },
             )
         if method == "GET" and path == "/stats":
-            return 200, {}, {**self.stats, "authorization": dict(self.auth)}
+            return 200, {}, {**self.stats, "authorization": dict(self.auth),
+                             "multimodal": self.multimodal}  # fmt: skip
         if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
             return await self.chat(json.loads(body))
         return 404, {}, {"error": {"message": f"no route {method} {path}"}}

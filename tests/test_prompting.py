@@ -74,6 +74,29 @@ def test_chats_carry_pages_language_role_and_pair_count(prompts):
     assert "part 2 of" in many[1].messages[1]["content"]
 
 
+def test_image_chats_place_each_page_image_and_hold_at_most_max_images(prompts):
+    pages = [{**page(i, f"Text of page {i}\x000\x00"), "image": b"\x89PNG-%d" % i}
+             for i in range(1, 6)]  # fmt: skip
+    pages[2]["image"] = None  # a page without an image: its text only
+    chats = build_chats(request(pages), prompts, 6000, 24, input="image+text", max_images=2)
+    assert [c.pages for c in chats] == [[1, 2], [3, 4], [5]]
+    first = chats[0].messages[1]["content"]
+    assert [p["type"] for p in first] == ["text", "image_url", "text", "image_url", "text"]
+    assert first[0]["text"].endswith("=== Page 1 ===") and "Text of page 1" in first[2]["text"]
+    assert "\x00" not in json.dumps(chats[0].messages)  # a NUL in the text forges no image
+    assert [len(c.images) for c in chats] == [2, 1, 1]
+    # On the wire each image part carries its own page's bytes, in order.
+    wire = chats[0].wire_messages(lambda b: {"type": "image_url", "image_url": {"url": b}})
+    assert [p["image_url"]["url"] for p in wire[1]["content"] if p["type"] == "image_url"] == [
+        b"\x89PNG-1", b"\x89PNG-2"]  # fmt: skip
+    assert chats[0].messages[1]["content"][1]["image_url"]["url"].startswith("sha256:")
+    (only,) = build_chats(request(pages[:2]), prompts, 6000, 24, input="image")
+    text = json.dumps(only.messages)
+    assert "Text of page" not in text and "sha256:" in text
+    (plain,) = build_chats(request(pages[:2]), prompts, 6000, 24)
+    assert isinstance(plain.messages[1]["content"], str) and not plain.images
+
+
 def test_json_replies_are_validated(prompts):
     good = {"pairs": [{"question": "What is the total?", "answer": "3,50 €", "kind": "numeric",
                        "pages": [2, 1, 1]}]}  # fmt: skip

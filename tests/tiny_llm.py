@@ -20,6 +20,12 @@ MAX_POSITIONS = 8192
 QUOTED = 400  # tokens "<character>\"": about a third of the vocabulary
 
 
+def quoted_tokens(texts: list[str]) -> list[str]:
+    """Tokens that end a JSON string: the commonest characters of ``texts``, each with a ``"``."""
+    common = Counter(c for t in texts for c in t if c.isprintable() and c not in '"\\')
+    return [c + '"' for c, _ in common.most_common(QUOTED)]
+
+
 def build(out: Path, texts: list[str]) -> None:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -35,8 +41,7 @@ def build(out: Path, texts: list[str]) -> None:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # any text can be written
     )
     tokenizer.train_from_iterator(texts, trainer)
-    common = Counter(c for t in texts for c in t if c.isprintable() and c not in '"\\')
-    tokenizer.add_tokens([c + '"' for c, _ in common.most_common(QUOTED)])
+    tokenizer.add_tokens(quoted_tokens(texts))
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>"
     )

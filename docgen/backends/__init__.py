@@ -77,6 +77,11 @@ def get_backend(cfg) -> Backend:
     if cfg.backend == "rules":
         from docgen.backends.rules import RulesBackend
 
+        if cfg.input != "text":
+            raise ValueError(
+                f"generate.input={cfg.input} needs a vision-language model (backend openai or "
+                "vllm); the rules backend reads the text of the pages only"
+            )
         return RulesBackend()
     if cfg.backend == "openai":
         from docgen.backends.openai_api import OpenAIBackend

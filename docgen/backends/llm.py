@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from docgen.backends import Backend, GenerationRequest, GenerationResult
 from docgen.gencache import cache_key
 from docgen.prompting import (
+    INPUTS,
     AnswerError,
     Chat,
     build_chats,
@@ -44,6 +45,16 @@ class Completion:
         return self.prompt_tokens + self.completion_tokens
 
 
+def check_input(cfg) -> None:
+    """``generate.input`` and the image settings, checked before anything is sent."""
+    if cfg.input not in INPUTS:
+        raise ValueError(f"generate.input must be one of {', '.join(INPUTS)}; got {cfg.input!r}")
+    for name in ("image_max_side", "image_max_pixels", "max_images_per_request"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"generate.{name} must be a positive integer; got {value!r}")
+
+
 class LLMBackend(Backend):
     """Base of the ``openai`` and ``vllm`` backends."""
 
@@ -52,6 +63,7 @@ class LLMBackend(Backend):
         self.model = cfg.model
 
     def configure(self, cfg) -> None:
+        check_input(cfg)
         self.cfg = cfg
         self.prompts = load_prompts(cfg.prompts)
 
@@ -79,7 +91,12 @@ class LLMBackend(Backend):
         chats, owners = [], []
         for i, request in enumerate(requests):
             for chat in build_chats(
-                request, self.prompts, self.cfg.max_prompt_tokens, self.cfg.max_pairs_per_request
+                request,
+                self.prompts,
+                self.cfg.max_prompt_tokens,
+                self.cfg.max_pairs_per_request,
+                self.cfg.input,
+                self.cfg.max_images_per_request,
             ):
                 chats.append(chat)
                 owners.append(i)

@@ -16,6 +16,7 @@ import json
 import os
 import random
 
+from docgen import images
 from docgen.backends.llm import Completion, LLMBackend
 
 RETRYABLE_STATUS = {408, 409, 429}
@@ -140,7 +141,8 @@ class OpenAIBackend(LLMBackend):
 
         def request_body(chat) -> dict:
             fmt = self.response_format(chat.schema)
-            return {**body, "messages": chat.messages} | ({"response_format": fmt} if fmt else {})
+            messages = chat.wire_messages(image_url_part)  # images inline, made as it is sent
+            return {**body, "messages": messages} | ({"response_format": fmt} if fmt else {})
 
         def pick() -> int:
             """The server with the fewest requests in flight (ties taken in turn)."""
@@ -199,6 +201,10 @@ class OpenAIBackend(LLMBackend):
         finally:
             for session in sessions:
                 await session.close()
+
+
+def image_url_part(data: bytes) -> dict:
+    return {"type": "image_url", "image_url": {"url": images.data_url(data)}}
 
 
 def completion_of(text: str, attempts: int) -> Completion:

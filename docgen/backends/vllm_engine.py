@@ -90,6 +90,29 @@ def kill_group(pgid: int, wait: float = 10.0) -> None:
         time.sleep(0.1)
 
 
+BATCH_BYTES = 256 << 20  # of page images sent to the engine process at once
+
+
+def batches(chats, size: int):
+    """The chats' indices in batches of at most ``size`` chats and about ``BATCH_BYTES`` of
+    images: large batches let vLLM schedule well; images bound them by memory."""
+    batch, held = [], 0
+    for k, chat in enumerate(chats):
+        weight = sum(len(image) for image in chat.images)
+        if batch and (len(batch) == size or held + weight > BATCH_BYTES):
+            yield batch
+            batch, held = [], 0
+        batch.append(k)
+        held += weight
+    if batch:
+        yield batch
+
+
+def image_part(data: bytes) -> dict:
+    """An image for ``LLM.chat``: the bytes, opened as a PIL image by the engine process."""
+    return {"type": "image_pil", "image_pil": data}
+
+
 class VLLMBackend(LLMBackend):
     name = "vllm"
 
@@ -119,6 +142,8 @@ class VLLMBackend(LLMBackend):
         )
         if c.max_model_len:
             kwargs["max_model_len"] = c.max_model_len
+        if c.input != "text":  # vLLM takes no more images per prompt than it was told
+            kwargs["limit_mm_per_prompt"] = {"image": c.max_images_per_request}
         return kwargs | dict(c.engine_args)
 
     def setup(self) -> None:
@@ -152,11 +177,9 @@ class VLLMBackend(LLMBackend):
 
     def complete(self, chats, done, budget) -> None:
         params = self.sampling()
-        batch = max(1, self.cfg.concurrency) * 4  # the budget is checked between batches
         spent = 0
-        for start in range(0, len(chats), batch):
-            ks = list(range(start, min(start + batch, len(chats))))
-            if budget is not None and spent >= budget:
+        for ks in batches(chats, max(1, self.cfg.concurrency) * 4):
+            if budget is not None and spent >= budget:  # checked between batches
                 for k in ks:
                     done(
                         k, Completion(cause="budget", error="token budget spent before this batch")
@@ -171,7 +194,8 @@ class VLLMBackend(LLMBackend):
             if self.engine is None or not self.engine.alive():
                 self.start()
             schemas = [c.schema or self.prompts.schema for c in chats]
-            outputs = self.engine.ask("chat", ([c.messages for c in chats], params, schemas))
+            conversations = [c.wire_messages(image_part) for c in chats]
+            outputs = self.engine.ask("chat", (conversations, params, schemas))
         except (EngineError, ValueError) as exc:  # isolate the chat that broke the batch
             if len(chats) == 1 or self.engine is None or not self.engine.alive():
                 for k in ks:

@@ -8,7 +8,8 @@ of :mod:`docgen.isolate`, so a venv with vLLM and docgen installed without its d
 
 Protocol (length-prefixed pickles over stdin and a duplicate of stdout; the real stdout goes to
 stderr, where vLLM's own logs go): ``("init", engine_kwargs)`` answered by ``("ready", info)``,
-then ``("chat", (conversations, sampling, schemas))`` answered by ``("outputs", [(text,
+then ``("chat", (conversations, sampling, schemas))`` (page images as ``image_pil`` parts
+holding the image's bytes) answered by ``("outputs", [(text,
 prompt_tokens, completion_tokens, finish_reason), ...])``; a failure is answered ``("error",
 "Type: message")``.
 End of input (the worker closed the pipe, or died) shuts the engine down and ends the process.
@@ -30,6 +31,23 @@ def sampling_params(sampling: dict, schemas: list[dict]) -> list:
     return [
         SamplingParams(**sampling, structured_outputs=StructuredOutputsParams(json=schema))
         for schema in schemas
+    ]
+
+
+def with_images(messages: list[dict]) -> list[dict]:
+    """The conversation with each ``image_pil`` part's bytes opened as a PIL image."""
+    import io
+
+    from PIL import Image
+
+    def opened(part: dict) -> dict:
+        if part.get("type") != "image_pil":
+            return part
+        return {"type": "image_pil", "image_pil": Image.open(io.BytesIO(part["image_pil"]))}
+
+    return [
+        m if isinstance(m["content"], str) else {**m, "content": [opened(p) for p in m["content"]]}
+        for m in messages
     ]
 
 
@@ -61,6 +79,7 @@ def serve(stdin, out) -> None:
                 elif kind == "chat":
                     conversations, sampling, schemas = payload
                     params = sampling_params(sampling, schemas)
+                    conversations = [with_images(c) for c in conversations]
                     outputs = llm.chat(conversations, params, use_tqdm=False)
                     send(out, ("outputs", [result_of(o) for o in outputs]))
                 else:

@@ -1,0 +1,51 @@
+"""Page images through real vLLM (its CPU build) to a tiny random Idefics3 the tests build: the
+``openai`` backend over ``vllm serve`` and the ``vllm`` backend's offline engine send the same
+chats, images included, and the runs end with pairs in the shards."""
+
+import json
+
+import pytest
+from conftest import VLLM_ENGINE_ARGS, engine_processes
+from test_vllm_backend import LENIENT, REPLY_CAUSES, error_causes, schema_valid, shard_pairs
+
+from docgen.config import load_config
+from docgen.pipeline import run_pipeline
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+
+def vlm_run(config, inputs, root, *extra) -> dict:
+    cfg = load_config(config, [
+        f"input={inputs}", f"work={root / 'work'}", f"out={root / 'out'}",
+        "generate.max_tokens=400", "generate.max_images_per_request=2", "run.workers=1",
+        *LENIENT, *extra,
+    ])  # fmt: skip
+    stages = run_pipeline(cfg)["stages"]
+    gen = stages["generate"]
+    assert gen["documents"] == 3 and len(schema_valid(cfg.work)) == gen["pairs"] > 0
+    assert error_causes(cfg.work) <= REPLY_CAUSES and set(gen.get("failures", {})) <= REPLY_CAUSES
+    assert shard_pairs(root / "out") == stages["filter"]["kept"] > 0
+    return gen
+
+
+def test_both_backends_send_page_images_to_a_served_vlm(
+    vlm_server, tiny_vlm, vllm_python, few_samples, tmp_path
+):
+    url, _ = vlm_server
+    server = ("pipelines/openai.yaml", f"generate.base_urls={json.dumps([url])}",
+              "generate.model=tiny", "generate.concurrency=8")  # fmt: skip
+    text = vlm_run(*server[:1], few_samples, tmp_path / "text", *server[1:])
+    seen = vlm_run(*server[:1], few_samples, tmp_path / "seen", *server[1:],
+                   "generate.input=image+text")  # fmt: skip
+    # The three documents hold four pages: each image costs the model its image tokens (a global
+    # image and up to four tiles of 16 each here), on top of the same text.
+    assert text["requests"] == seen["requests"] == 3
+    assert seen["prompt_tokens"] - text["prompt_tokens"] >= 4 * 80
+
+    engine = vlm_run("pipelines/vllm.yaml", few_samples, tmp_path / "engine",
+                     f"generate.model={tiny_vlm}", f"generate.engine_python={vllm_python}",
+                     f"generate.engine_args={json.dumps(VLLM_ENGINE_ARGS)}",
+                     "generate.input=image+text")  # fmt: skip
+    # The offline engine was given the same chats, page images and all, as the server.
+    assert engine["prompt_tokens"] == seen["prompt_tokens"]
+    assert not engine_processes()

@@ -41,9 +41,25 @@ META_LINES = [
 ]
 
 
-def feature_yaml(metadata_columns: bool, config: str = "default") -> list[dict]:
+RATING_YAML = [
+    {"name": f"{scale}_ratings", "list": "int8"}
+    for scale in ("relevance", "visual_dependency", "image_correspondence", "formatting")
+]
+
+
+RATING_LINES = [
+    "| `relevance_ratings` | per turn, 1-5: a question a reader would sensibly ask |",
+    "| `visual_dependency_ratings` | per turn, 1-5: how much answering needs the page image |",
+    "| `image_correspondence_ratings` | per turn, 1-5: the answer is right for the page |",
+    "| `formatting_ratings` | per turn, 1-5: clean, complete, concise |",
+]
+
+
+def feature_yaml(
+    metadata_columns: bool, config: str = "default", ratings: bool = False
+) -> list[dict]:
     base = FEATURE_YAML if config == "default" else PDF_YAML
-    return base + (META_YAML if metadata_columns else [])
+    return base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else [])
 
 
 def header(result: dict, cfg: ShardConfig) -> dict:
@@ -53,7 +69,7 @@ def header(result: dict, cfg: ShardConfig) -> dict:
     infos = [
         {
             "config_name": name,
-            "features": feature_yaml(cfg.metadata_columns, name),
+            "features": feature_yaml(cfg.metadata_columns, name, bool(cfg.rating_columns)),
             "splits": [
                 {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
                 for split, s in splits_of(counts).items()
@@ -159,6 +175,7 @@ def write_card(
         "| `images` | list of images (`struct<bytes: binary, path: string>`) |",
         "| `texts` | list of `{user, assistant, source}` |",
         *(META_LINES if cfg.metadata_columns else []),
+        *(RATING_LINES if cfg.rating_columns else []),
         "",
         "## Loading",
         "",

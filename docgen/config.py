@@ -104,6 +104,14 @@ class FilterConfig:
     pair_similarity: float = 0.9  # Jaccard of question and answer tokens for pairs
     judge: bool = False  # LLM-as-judge through the generate backend (openai or vllm)
     judge_min_score: int = 4  # judge scores 1-5; pairs below are dropped as judge_low_score
+    # Rated turns: each kept pair scored 1-5 on RATINGS by the generate backend (seeing the page
+    # images when generate.input sends them); the scores become shard columns, and pairs rated
+    # below min_ratings are dropped. Pairs of kind `visual` (read off the image) are then judged
+    # by the rater rather than by the span check.
+    rate: bool = False
+    min_ratings: dict = field(
+        default_factory=lambda: {"relevance": 3, "image_correspondence": 4, "formatting": 3}
+    )
     translate_to: list[str] = field(default_factory=list)  # e.g. [en, ar]: kept questions too
     back_translation_ratio: float = 80.0  # rapidfuzz ratio of back-translation to the original
 
@@ -119,6 +127,8 @@ class ShardConfig:
     metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
     split_seed: int = 0
     pdf_config: bool = False  # also write a `pdf` config: each document's PDF file and its pairs
+    # Per-turn rating columns (relevance_ratings, ...); None: when the pairs were rated
+    rating_columns: bool | None = None
     # Write shards on the Dask workers (a task per shard) rather than streaming them through this
     # process. None: on the workers when the cluster is an existing one (a scheduler address)
     # or WORK or OUT is a URL, so the driver never moves the images; in this process otherwise.

@@ -158,6 +158,8 @@ def grounded(pair, ctx):
     """The answer is supported by the pages it cites (``docgen.grounding``)."""
     if not ctx.cfg.require_grounded:
         return True, ""
+    if pair.get("kind") == "visual" and ctx.cfg.rate:
+        return True, ""  # read off the image, not the text layer: the rater grounds it
     cfg = ctx.cfg
     reason = ungrounded(
         pair["answer"], ctx.pages, cfg.fuzzy_threshold, cfg.min_token_coverage, pair["question"]

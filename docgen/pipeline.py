@@ -20,6 +20,7 @@ from docgen.filters import filter_partition
 from docgen.generate import close_backends, generate_parts
 from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
+from docgen.rate import check_min_ratings, rate_parts
 from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
 from docgen.translate import translate_parts
@@ -80,6 +81,7 @@ def check_generate(cfg: RunConfig) -> None:
     """Fail before any work on a generate config that cannot run, and pin the model: with no
     ``generate.model``, the openai backend asks the server once, here, so that every worker and
     the cache agree on it."""
+    check_min_ratings(cfg.filter)
     backend = get_backend(cfg.generate)
     if cfg.generate.backend == "openai" and not cfg.generate.model:
         cfg.generate.model = backend.server_model()
@@ -184,7 +186,8 @@ def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cf
 
 def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     """Judge each partition, then drop near-duplicates across the whole dataset (in this
-    process: it needs every partition's questions); counts are taken after both."""
+    process: it needs every partition's questions), then the LLM passes (judge, rating,
+    translation) when asked for; counts are taken after all."""
     stats = run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter)
     wd = WorkDir(cfg.work)
     parts = wd.run_parts("kept")
@@ -192,6 +195,7 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     dedup_dataset(cfg.work, parts, cfg.filter, client)
     release_memory()  # its index of every page and pair; the shard stage runs in this process
     passes = [(name, fn) for name, fn, on in [("judge", judge_parts, cfg.filter.judge),
+              ("rate", rate_parts, cfg.filter.rate),
               ("translate", translate_parts, bool(cfg.filter.translate_to))] if on]  # fmt: skip
     if passes and cfg.generate.backend not in ("openai", "vllm"):
         raise SystemExit(

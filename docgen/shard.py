@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections import Counter
+from dataclasses import replace
 from itertools import accumulate
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from docgen.card import write_card
 from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.orchestrate import map_stage
+from docgen.rate import RATINGS
 from docgen.sources import doc_id_of, read_bytes
 from docgen.storage import arrow_path, is_local, location, move, remove_tree
 from docgen.streams import prefetched
@@ -71,6 +73,14 @@ META_FEATURES = {
     "generator": {"dtype": "string", "_type": "Value"},
 }
 
+# Optional per-turn ratings (``filter.rate``), as FineVision gives them: one list per scale,
+# parallel to ``texts`` (null where the rater gave none).
+RATING_FIELDS = [(f"{scale}_ratings", pa.list_(pa.int8())) for scale in RATINGS]
+RATING_FEATURES = {
+    name: {"feature": {"dtype": "int8", "_type": "Value"}, "_type": "Sequence"}
+    for name, _ in RATING_FIELDS
+}
+
 # The optional `pdf` config, as Docmatix offers it: one row per document, its PDF file and all its
 # pairs (the metadata columns follow when asked).
 PDF_FEATURES = {"pdf": {"dtype": "binary", "_type": "Value"}, "texts": FEATURES["texts"]}
@@ -78,13 +88,18 @@ PDF_FIELDS = [pa.field("pdf", pa.binary()), ROW_SCHEMA.field("texts")]
 CONFIG_DIRS = {"default": "data", "pdf": "pdf"}  # config name -> folder of its shards
 
 
-def row_schema(metadata_columns: bool = False, config: str = "default") -> pa.Schema:
-    """The output row layout of a config, with the optional metadata columns when asked."""
+def row_schema(
+    metadata_columns: bool = False, config: str = "default", ratings: bool = False
+) -> pa.Schema:
+    """The output row layout of a config, with the optional metadata and rating columns."""
     fields = list(ROW_SCHEMA) if config == "default" else list(PDF_FIELDS)
     features = dict(FEATURES if config == "default" else PDF_FEATURES)
     if metadata_columns:
         fields += [pa.field(n, t) for n, t in META_FIELDS]
         features |= META_FEATURES
+    if ratings:
+        fields += [pa.field(n, t) for n, t in RATING_FIELDS]
+        features |= RATING_FEATURES
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
 
 
@@ -110,15 +125,14 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
     for start in range(0, len(pages), max_pages):
         chunk = pages[start : start + max_pages]
         numbers = {p["page"] for p in chunk}
-        texts = [turn(q) for q in pairs if q["pages"] and q["pages"][0] in numbers]
-        yield texts, chunk
+        yield [q for q in pairs if q["pages"] and q["pages"][0] in numbers], chunk
 
 
 def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
     """The kept pairs of a partition, per document, in their order."""
     columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
-    if "translated_from" in parquet_file(wd.part_path("kept", part)).schema_arrow.names:
-        columns.append("translated_from")
+    there = parquet_file(wd.part_path("kept", part)).schema_arrow.names
+    columns += [c for c in ["translated_from", *(f"rating_{s}" for s in RATINGS)] if c in there]
     by_doc: dict[str, list] = {}
     for q in wd.read("kept", part, columns=columns).to_pylist():
         if q["keep"]:
@@ -135,6 +149,12 @@ def turn(q: dict) -> dict:
         "source": f"{q['source']} p{','.join(map(str, q['pages']))}"
         + (f" translated-from:{q['translated_from']}" if q.get("translated_from") else ""),
     }
+
+
+def turn_ratings(pairs: list[list[dict]]) -> dict[str, list]:
+    """The rating columns of rows whose turns are ``pairs`` (one list of pairs per row)."""
+    return {f"{scale}_ratings": [[q.get(f"rating_{scale}") for q in row] for row in pairs]
+            for scale in RATINGS}  # fmt: skip
 
 
 def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
@@ -188,15 +208,17 @@ def rows_of_pages(
         held = [p["index"] for p in pages[whole:]]
         del pages[whole:]
     waiting = table.take(pa.array(held, pa.int64())) if held else None
-    texts, indices, counts, paths, splits, meta_rows = [], [], [], [], [], []
+    texts, indices, counts, paths, splits, meta_rows, pairs = [], [], [], [], [], [], []
     for doc_id, doc_pages in pages_by_doc.items():
-        for row_texts, chunk in document_rows(
+        for row_pairs, chunk in document_rows(
             doc_pages, by_doc.get(doc_id, []), cfg.max_pages_per_row
         ):
-            if not row_texts:
+            if not row_pairs:
                 stats["rows_without_pairs"] += 1
                 continue
+            row_texts = [turn(q) for q in row_pairs]
             texts.append(row_texts)
+            pairs.append(row_pairs)
             splits.append(split_of(doc_id, cfg))
             first_pair = by_doc[doc_id][0]
             meta_rows.append(
@@ -243,7 +265,11 @@ def rows_of_pages(
     ]
     if cfg.metadata_columns:
         arrays += [pa.array([m[n] for m in meta_rows], t) for n, t in META_FIELDS]
-    rows = pa.Table.from_arrays(arrays, schema=row_schema(cfg.metadata_columns))
+    if cfg.rating_columns:
+        ratings = turn_ratings(pairs)
+        arrays += [pa.array(ratings[n], t) for n, t in RATING_FIELDS]
+    schema = row_schema(cfg.metadata_columns, ratings=bool(cfg.rating_columns))
+    rows = pa.Table.from_arrays(arrays, schema=schema)
     return (rows, sizes, splits), waiting
 
 
@@ -261,7 +287,7 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
         langs_by_doc.setdefault(p["doc_id"], []).append((p["page"], p["lang"]))
     documents = sorted(wd.read("documents", part).to_pylist(), key=lambda d: d["doc_id"])
     documents = [d for d in documents if by_doc.get(d["doc_id"])]
-    schema = row_schema(cfg.metadata_columns, "pdf")
+    schema = row_schema(cfg.metadata_columns, "pdf", bool(cfg.rating_columns))
 
     def chunks():
         budget = cfg.row_group_mb * 2**20
@@ -296,7 +322,7 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
             "languages": sorted({lang for _, lang in pages}),
             "page_numbers": [n for n, _ in pages],
             "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
-        }
+        } | {name: values[0] for name, values in turn_ratings([pairs]).items()}
 
     return chunks(), stats
 
@@ -358,7 +384,7 @@ def shard_writer(path, cfg: ShardConfig, config: str) -> pq.ParquetWriter:
     where, fs = arrow_path(location(path))
     return pq.ParquetWriter(
         where,
-        row_schema(cfg.metadata_columns, config),
+        row_schema(cfg.metadata_columns, config, bool(cfg.rating_columns)),
         filesystem=fs,
         compression=COMPRESSION,
         use_dictionary=["texts.list.element.source"],
@@ -481,6 +507,8 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
     """
     wd, out = WorkDir(work), location(out)
     start = time.perf_counter()
+    if cfg.rating_columns is None:  # the rating columns when the pairs were rated
+        cfg = replace(cfg, rating_columns=rated(wd))
     staging = out / ".staging"
     remove_tree(staging)
     configs = ["default", *(["pdf"] if cfg.pdf_config else [])]
@@ -523,6 +551,15 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
     train = default.get("train") or shards
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result
+
+
+def rated(wd: WorkDir) -> bool:
+    """Whether the kept pairs carry ratings (``filter.rate`` ran)."""
+    parts = wd.parts("kept")
+    return (
+        bool(parts)
+        and "rating_relevance" in parquet_file(wd.part_path("kept", parts[0])).schema_arrow.names
+    )
 
 
 def shard_on_workers(cfg: ShardConfig, scheduler: str | None, work: str, out: str) -> bool:

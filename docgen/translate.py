@@ -19,7 +19,7 @@ import pyarrow as pa
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
-from docgen.judge import indexed, over_kept_parts
+from docgen.llm_pass import indexed, over_kept_parts
 from docgen.prompting import LANGUAGE_NAMES, Chat, clean_text, load_prompts
 from docgen.text import normalize
 from docgen.workdir import WorkDir, fingerprint

@@ -70,21 +70,21 @@ def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
     return {s: [f for _, _, f in sorted(v)] for s, v in by_split.items()}
 
 
-def check_schema(path: Path, problems: Problems, config: str = "default") -> bool | None:
-    """Whether the shard has the metadata columns (None: it has neither row layout)."""
+def check_schema(path: Path, problems: Problems, config: str = "default") -> tuple | None:
+    """Which optional columns the shard has, ``(metadata, ratings)`` (None: no row layout)."""
     schema = parquet_file(path).schema_arrow
-    layouts = {m: row_schema(m, config) for m in (False, True)}
-    meta = next((m for m, s in layouts.items() if schema.remove_metadata().equals(
+    layouts = {(m, r): row_schema(m, config, r) for m in (False, True) for r in (False, True)}
+    layout = next((k for k, s in layouts.items() if schema.remove_metadata().equals(
         s.remove_metadata())), None)  # fmt: skip
-    if meta is None:
+    if layout is None:
         problems.add("schema", f"{path.name}: columns {schema.names} do not have the row layout")
         return None
     try:
         features = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
-        assert set(features) == set(layouts[meta].names)
+        assert set(features) == set(layouts[layout].names)
     except (KeyError, TypeError, ValueError, AssertionError):
         problems.add("schema", f"{path.name}: no usable `huggingface` features metadata")
-    return meta
+    return layout
 
 
 def check_texts(where: str, texts, problems: Problems, counts: Counter) -> None:
@@ -154,7 +154,7 @@ def read_card(out: Path, problems: Problems) -> tuple[dict, str]:
 
 
 def check_card(
-    out: Path, counts: dict[str, dict[str, Counter]], problems: Problems, columns: bool
+    out: Path, counts: dict[str, dict[str, Counter]], problems: Problems, columns: tuple
 ) -> None:
     """The card's configs, features and counts against what the shards hold (per config)."""
     meta, body = read_card(out, problems)
@@ -166,7 +166,7 @@ def check_card(
         if config not in declared_configs:
             problems.add("card", f"no `configs` entry for {config}: the Hub's viewer would guess")
         info = infos.get(config) or {}
-        if info.get("features") != feature_yaml(columns, config):
+        if info.get("features") != feature_yaml(columns[0], config, columns[1]):
             problems.add("card", f"{config}: dataset_info.features does not describe the shards")
         declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
         for split in sorted(set(declared) | set(splits)):
@@ -194,7 +194,7 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
     if not files["default"]:
         problems.add("names", f"no Parquet shards in {out / 'data'}")
     counts: dict[str, dict[str, Counter]] = {}
-    columns = False  # whether the shards carry the optional metadata columns
+    columns = (False, False)  # whether the shards carry the metadata and rating columns
     bar = tqdm(total=sum(map(len, files.values())), desc="validate", unit="shard",
                disable=not progress)  # fmt: skip
     for config, config_files in files.items():

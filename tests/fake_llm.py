@@ -82,6 +82,37 @@ def translations(prompt: str) -> list[dict]:
     return out
 
 
+# What the fake VLM "sees" on every page image, beyond the text: a bar chart (the rater agrees) and
+# a value it imagines (the rater does not); the value asked as a text question is span-checked.
+SEEN = "a bar chart with {page} bars"
+
+
+def imagined(page: int) -> str:
+    return f"Imaginary Quux{'ABCDEFGHIJ'[page % 10]}zor"
+
+
+def visual_pairs(pages: list[int]) -> list[dict]:
+    return [pair | {"pages": [n]} for n in pages for pair in (
+        {"question": f"What kind of figure is on page {n}?", "answer": SEEN.format(page=n),
+         "kind": "visual"},
+        {"question": f"Which label has the highest bar on page {n}?", "answer": imagined(n),
+         "kind": "visual"},
+        {"question": f"Which label is printed on page {n}?", "answer": imagined(n),
+         "kind": "extractive"},
+    )]  # fmt: skip
+
+
+def ratings(prompt: str) -> list[dict]:
+    """Rate 5 for correspondence when the answer is on the page or is what the fake VLM saw."""
+    document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
+    pairs = prompt.split("<pairs>", 1)[1].split("</pairs>", 1)[0]
+    answers = re.findall(r"^\s*A: (.*)$", pairs, re.MULTILINE)
+    return [{"index": i, "relevance": 4, "visual_dependency": 3, "formatting": 5,
+             "image_correspondence": 5 if a.strip() in document or a.startswith("a bar chart")
+             else 1}
+            for i, a in enumerate(answers, 1)]  # fmt: skip
+
+
 def judge_verdicts(prompt: str) -> list[dict]:
     """Score 5 when the answer is written in the document, 1 when it is not."""
     document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
@@ -123,11 +154,16 @@ class FakeLLM:
         if "<questions>" in prompt:  # the translation prompt
             self.stats["translate_requests"] += 1
             return json.dumps({"translations": translations(prompt)}, ensure_ascii=False)
+        if "<pairs>" in prompt and "image_correspondence" in prompt:  # the rating prompt
+            self.stats["rate_requests"] += 1
+            return json.dumps({"ratings": ratings(prompt)}, ensure_ascii=False)
         if "<pairs>" in prompt:  # the judge prompt
             self.stats["judge_requests"] += 1
             return json.dumps({"verdicts": judge_verdicts(prompt)}, ensure_ascii=False)
         wanted = re.search(r"Write (\d+) question", prompt)
         pairs = answer_pairs(prompt, int(wanted.group(1)) if wanted else 4)
+        if any(not isinstance(m["content"], str) for m in body["messages"]):  # it sees images
+            pairs += visual_pairs([int(n) for n in PAGE.findall(prompt)])
         if body.get("response_format"):
             return json.dumps({"pairs": pairs}, ensure_ascii=False)
         return "\n".join(

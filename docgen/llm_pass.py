@@ -1,0 +1,100 @@
+"""What the LLM passes over the kept pairs share (the judge, the rater, the translator).
+
+Each pass runs on the generate backend (its engine or client built once per worker), reads a
+kept partition, asks the model about its pairs and rewrites the partition with what came back:
+new columns, verdicts, or rows. A pass marks a partition done only when every chat was
+answered, so a rerun asks again about the rest and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import pyarrow as pa
+
+from docgen.config import FilterConfig, GenerateConfig
+from docgen.prompting import Chat, PromptSet, marked, user_content
+from docgen.workdir import WorkDir
+
+
+def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
+                    prompts: str, partition_fn) -> dict:  # fmt: skip
+    """Run an LLM pass (``partition_fn(wd, part, backend, gen, cfg)``) over kept partitions with
+    the generate backend, set up once per worker and given the ``prompts`` set (its schema is
+    the structured output); returns the summed counts."""
+    from docgen.generate import backend_for
+
+    wd = WorkDir(work)
+    backend = backend_for(replace(gen, prompts=prompts))
+    totals: Counter = Counter()
+    for part in parts:
+        totals.update(partition_fn(wd, part, backend, gen, cfg))
+    stats = dict(totals)
+    if engine := getattr(backend, "engine_id", None):
+        stats["engines"] = {engine: len(parts)}
+    return stats
+
+
+def indexed(reply: dict | None, key: str, size: int, counts: Counter, bad: str) -> dict:
+    """The items of a judge, rating or translation reply by their 0-based position in the
+    batch: an index outside ``1..size`` (a grammar allows any integer) or given twice is counted
+    as ``bad`` and ignored (the first of a repeated index counts)."""
+    items: dict[int, dict] = {}
+    for item in (reply or {}).get(key, []):
+        index = item["index"] - 1
+        if 0 <= index < size and index not in items:
+            items[index] = item
+        else:
+            counts[bad] += 1
+    return items
+
+
+def pages_by_doc(wd: WorkDir, part: str, gen: GenerateConfig) -> dict[str, dict[int, dict]]:
+    """A partition's pages per document and number, as the model sees them (``generate.input``:
+    text, and the image sized for the model when images are sent)."""
+    from docgen.generate import read_pages
+
+    out: dict[str, dict[int, dict]] = {}
+    for page in read_pages(wd, part, gen):
+        out.setdefault(page["doc_id"], {})[page["page"]] = page
+    return out
+
+
+def pair_chats(prompts: PromptSet, rows: list[dict], pages: dict[str, dict[int, dict]],
+               per_chat: int, role: str):  # fmt: skip
+    """(chat, row indices) for the kept pairs of ``rows``: a chat per document, pages cited
+    and batch of at most ``per_chat`` pairs, showing the model those pages as generation did
+    (with their images when ``pages`` carry them) and the pairs."""
+    groups: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row["keep"]:
+            groups.setdefault((row["doc_id"], tuple(sorted(row["pages"]))), []).append(i)
+    for (doc_id, cited), indices in sorted(groups.items()):
+        shown = [pages[doc_id][n] for n in cited if n in pages.get(doc_id, {})]
+        images = [p["image"] for p in shown if p.get("image")]
+        lang = shown[0]["lang"] if shown else "und"
+        for start in range(0, len(indices), per_chat):
+            batch = indices[start : start + per_chat]
+            user = prompts.user_template.render(
+                role=prompts.roles[role], lang=lang, pages=marked(shown) if images else shown,
+                pairs=[rows[i] for i in batch], image=bool(images),
+            )  # fmt: skip
+            messages = [
+                {"role": "system", "content": prompts.system},
+                {"role": "user", "content": user_content(user, images)},
+            ]
+            chat = Chat(doc_id, start, messages, list(cited), role, lang, len(batch), images=images)
+            yield chat, batch
+
+
+def with_columns(table: pa.Table, columns: dict[str, tuple[list, pa.DataType]]) -> pa.Table:
+    """``table`` with each named column set (replaced, or appended when new)."""
+    for name, (values, kind) in columns.items():
+        column = pa.array(values, kind)
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, column)
+        else:
+            table = table.append_column(name, column)
+    return table

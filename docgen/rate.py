@@ -1,0 +1,92 @@
+"""Optional rating of every kept pair (``filter.rate: true``, off by default).
+
+The generation backend reads the pages each kept pair cites, as generation saw them (their images
+too when ``generate.input`` sends images), with the pairs (``prompts/rate``), and scores each pair
+from 1 to 5 on the four scales FineVision rates turns on: ``relevance``, ``visual_dependency``,
+``image_correspondence`` and ``formatting``. The scores go into ``rating_<scale>`` columns of the
+kept pairs and from there into the shards; a pair rated below ``filter.min_ratings`` on a scale is
+dropped as ``rated_low:<scale>``.
+
+Pairs of kind ``visual`` (read off a chart or figure: not in the text layer) skip the span check
+when ratings are on, so the rater is what grounds them: one the rater could not rate is dropped
+as ``visual_unrated``. Any other pair the rater could not rate is kept, unrated, and counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow as pa
+
+from docgen.backends.llm import ask_json
+from docgen.config import FilterConfig, GenerateConfig
+from docgen.dedup import verdict_stats
+from docgen.llm_pass import indexed, over_kept_parts, pages_by_doc, pair_chats, with_columns
+from docgen.prompting import load_prompts
+from docgen.workdir import WorkDir, fingerprint
+
+RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
+
+
+def check_min_ratings(cfg: FilterConfig) -> None:
+    bad = {k: v for k, v in cfg.min_ratings.items()
+           if k not in RATINGS or isinstance(v, bool) or not isinstance(v, int)
+           or not 1 <= v <= 5}  # fmt: skip
+    if not isinstance(cfg.min_ratings, dict) or bad:
+        raise ValueError(
+            f"filter.min_ratings maps a scale ({', '.join(RATINGS)}) to its lowest score kept "
+            f"(1-5); got {cfg.min_ratings!r}"
+        )
+
+
+def rate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+    """Rate the kept pairs of ``parts``; rewrite each partition with the ratings."""
+    return over_kept_parts(work, parts, gen, cfg, "rate", rate_partition)
+
+
+def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+    path = wd.part_path("kept", part)
+    info = wd.info(path)
+    mark = fingerprint([info.get("fingerprint"), gen.model, gen.input, cfg.min_ratings])
+    if info.get("stats", {}).get("rate") == mark:
+        return Counter(skipped=1)
+    table = wd.read("kept", part)
+    rows = table.to_pylist()
+    for row in rows:  # left unrated by an earlier run: asked about again
+        if row["reason"] == "visual_unrated":
+            row["keep"], row["reason"] = True, None
+    prompts = load_prompts("rate")
+    pages = pages_by_doc(wd, part, gen)
+    jobs = list(pair_chats(prompts, rows, pages, gen.max_pairs_per_request, "rate"))
+    ratings = {s: [row.get(f"rating_{s}") for row in rows] for s in RATINGS}
+    counts: Counter = Counter()
+    replies = ask_json(backend, [chat for chat, _ in jobs], prompts.schema, counts)
+    for (_, batch), reply in zip(jobs, replies):
+        items = indexed(reply, "ratings", len(batch), counts, "rate_bad_index")
+        if not items:
+            counts["rate_failed"] += 1
+            continue
+        counts["rated_chats"] += 1
+        for index, item in items.items():
+            for scale in RATINGS:
+                ratings[scale][batch[index]] = item[scale]
+    keep, reason = [], []
+    for i, row in enumerate(rows):
+        why = row["reason"]
+        if row["keep"]:
+            low = [s for s, least in cfg.min_ratings.items()
+                   if ratings[s][i] is not None and ratings[s][i] < least]  # fmt: skip
+            if low:
+                why = f"rated_low:{low[0]}"
+            elif row["kind"] == "visual" and ratings["image_correspondence"][i] is None:
+                why = "visual_unrated"
+        keep.append(why is None)
+        reason.append(why)
+    columns = {f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}
+    table = with_columns(table, {"keep": (keep, pa.bool_()), "reason": (reason, pa.string()),
+                                 **columns})  # fmt: skip
+    # Marked as rated only when every chat was answered: a rerun asks again about the rest.
+    done = mark if not counts["rate_failed"] else None
+    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, "rate": done}
+    wd.write(path, table, info["fingerprint"], stats)
+    return counts

@@ -18,7 +18,7 @@ ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale \
-	bench-vllm bench-arabic push report preview train eval
+	bench-vllm bench-arabic bench-vision push report preview train eval
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -148,6 +148,9 @@ bench-extract: $(VENV)/.dev
 # docgen's client against a plain asyncio client on a real vLLM server (its CPU build here).
 bench-vllm: $(VENV)/.dev $(VLLM_VENV)/.done
 	$(BIN)/python bench/llm_vllm.py
+
+bench-vision: $(VENV)/.dev $(VLLM_VENV)/.done fonts
+	$(BIN)/python bench/vision.py
 
 # Arabic-script page text on Debian's Arabic and Persian TeX manuals against pdftotext.
 bench-arabic: $(VENV)/.dev fonts

@@ -43,17 +43,20 @@ PYTHON = os.environ.get("DOCGEN_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin"
 MAX_LEN = 8192
 
 
-def start_server(model: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    model: Path, log: Path, max_len: int = MAX_LEN, extra: list[str] = ()
+) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "2"}
     command = [PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
-               "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(MAX_LEN),
-               "--max-model-len", str(MAX_LEN), "--dtype", "float32", "--max-num-seqs", "256",
+               "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max_len),
+               "--max-model-len", str(max_len), "--dtype", "float32", "--max-num-seqs", "256",
                "--structured-outputs-config",
-               json.dumps({"backend": "xgrammar", "disable_any_whitespace": True})]  # fmt: skip
+               json.dumps({"backend": "xgrammar", "disable_any_whitespace": True}),
+               *extra]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)  # fmt: skip

@@ -84,8 +84,20 @@ def pair_chats(prompts: PromptSet, rows: list[dict], pages: dict[str, dict[int, 
                 {"role": "system", "content": prompts.system},
                 {"role": "user", "content": user_content(user, images)},
             ]
-            chat = Chat(doc_id, start, messages, list(cited), role, lang, len(batch), images=images)
+            chat = Chat(doc_id, start, messages, list(cited), role, lang, len(batch),
+                        schema=batch_schema(prompts.schema, len(batch)), images=images)  # fmt: skip
             yield chat, batch
+
+
+def batch_schema(schema: dict, size: int) -> dict:
+    """The reply schema of a chat about ``size`` pairs: exactly one item per pair, indexed
+    ``1..size`` (under a grammar, a model can then only answer about the pairs it was shown)."""
+    (key,) = schema["required"]
+    items = schema["properties"][key]["items"]
+    index = {**items["properties"]["index"], "maximum": size}
+    items = {**items, "properties": {**items["properties"], "index": index}}
+    array = {**schema["properties"][key], "items": items, "minItems": size, "maxItems": size}
+    return {**schema, "properties": {**schema["properties"], key: array}}
 
 
 def with_columns(table: pa.Table, columns: dict[str, tuple[list, pa.DataType]]) -> pa.Table:

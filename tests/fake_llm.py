@@ -3,8 +3,10 @@
 It answers like a careful but simple model: it reads the document out of the prompt and asks about
 its ``label: value`` lines and other lines, replying in JSON when a schema is requested and in
 Docmatix's ``Q1:``/``A1:`` form otherwise. A document containing "ignore previous instructions"
-makes it obey the injection, as a gullible model would. It can add latency and inject faults
-(429, 500, hung and dropped connections, non-JSON and schema-violating replies) at a given rate.
+makes it obey the injection, as a gullible model would. Sent page images, it also reads the
+sample corpus's charts (``--truth``: see :class:`Sight`) and rates pairs as a VLM rater would.
+It can add latency and inject faults (429, 500, hung and dropped connections, non-JSON and
+schema-violating replies) at a given rate.
 ``GET /stats`` returns what it received. Run: ``python tests/fake_llm.py --port 0``; it prints
 ``PORT <n>`` once listening.
 """
@@ -17,6 +19,7 @@ import json
 import random
 import re
 from collections import Counter
+from pathlib import Path
 
 FAULTS = ("429", "500", "hang", "drop", "non_json", "schema")
 PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
@@ -82,35 +85,54 @@ def translations(prompt: str) -> list[dict]:
     return out
 
 
-# What the fake VLM "sees" on every page image, beyond the text: a bar chart (the rater agrees) and
-# a value it imagines (the rater does not); the value asked as a text question is span-checked.
-SEEN = "a bar chart with {page} bars"
+class Sight:
+    """What the fake VLM "sees" in a page image: the page's chart values, from the sample corpus's
+    sidecars (``--truth DIR``). It knows a page by the text facts it finds in the page's text, so
+    it needs ``image+text``. It reads every second bar wrong, and asks one chart value as if it
+    were printed (an extractive pair the span check must catch)."""
 
+    QUESTION = re.compile(r"^What is the value of (\S+) in the chart (.+)\?$")
 
-def imagined(page: int) -> str:
-    return f"Imaginary Quux{'ABCDEFGHIJ'[page % 10]}zor"
+    def __init__(self, folder: str | None):
+        self.pages = []  # (text facts, chart facts) per sidecar page
+        for sidecar in sorted(Path(folder).glob("*.json")) if folder else []:
+            for page in json.loads(sidecar.read_text("utf-8"))["pages"]:
+                facts = page["facts"]
+                self.pages.append(([f["value"] for f in facts if not f.get("visual")],
+                                   [f for f in facts if f.get("visual")]))  # fmt: skip
 
+    def charts(self, text: str) -> list[dict]:
+        """The chart facts of the sidecar page whose text facts ``text`` holds best."""
+        found = max(self.pages, key=lambda p: sum(v in text for v in p[0]), default=None)
+        return found[1] if found and sum(v in text for v in found[0]) >= 2 else []
 
-def visual_pairs(pages: list[int]) -> list[dict]:
-    return [pair | {"pages": [n]} for n in pages for pair in (
-        {"question": f"What kind of figure is on page {n}?", "answer": SEEN.format(page=n),
-         "kind": "visual"},
-        {"question": f"Which label has the highest bar on page {n}?", "answer": imagined(n),
-         "kind": "visual"},
-        {"question": f"Which label is printed on page {n}?", "answer": imagined(n),
-         "kind": "extractive"},
-    )]  # fmt: skip
+    def pairs(self, prompt: str) -> list[dict]:
+        out = []
+        for page, lines in document_pages(prompt):
+            for i, fact in enumerate(self.charts("\n".join(lines))):
+                caption, label = fact["key"]
+                value = fact["value"] if i % 2 == 0 else str(int(fact["value"]) + 1)
+                out.append({"question": f"What is the value of {label} in the chart {caption}?",
+                            "answer": value, "kind": "visual", "pages": [page]})  # fmt: skip
+                if i == 0:
+                    out.append({"question": f"Which number is printed above {label}?",
+                                "answer": value, "kind": "extractive",
+                                "pages": [page]})  # fmt: skip
+        return out
 
-
-def ratings(prompt: str) -> list[dict]:
-    """Rate 5 for correspondence when the answer is on the page or is what the fake VLM saw."""
-    document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
-    pairs = prompt.split("<pairs>", 1)[1].split("</pairs>", 1)[0]
-    answers = re.findall(r"^\s*A: (.*)$", pairs, re.MULTILINE)
-    return [{"index": i, "relevance": 4, "visual_dependency": 3, "formatting": 5,
-             "image_correspondence": 5 if a.strip() in document or a.startswith("a bar chart")
-             else 1}
-            for i, a in enumerate(answers, 1)]  # fmt: skip
+    def rate(self, prompt: str) -> list[dict]:
+        """5 for correspondence when a chart answer is the chart's value or another answer is
+        in the page text, else 1."""
+        document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
+        pairs = prompt.split("<pairs>", 1)[1].split("</pairs>", 1)[0]
+        truth = {(f["key"][1], f["key"][0]): f["value"] for f in self.charts(document)}
+        out = []
+        for i, (q, a) in enumerate(re.findall(r"^\d+\. Q: (.*)\n\s*A: (.*)$", pairs, re.M), 1):
+            asked = self.QUESTION.match(q)
+            right = truth.get(asked.groups()) == a if asked else a.strip() in document
+            out.append({"index": i, "relevance": 4, "visual_dependency": 5 if asked else 2,
+                        "formatting": 5, "image_correspondence": 5 if right else 1})  # fmt: skip
+        return out
 
 
 def judge_verdicts(prompt: str) -> list[dict]:
@@ -148,6 +170,7 @@ class FakeLLM:
         self.stats = Counter()
         self.auth = Counter()
         self.multimodal: list[dict] = []  # per request with images: its parts and image sizes
+        self.sight = Sight(args.truth)
 
     def reply(self, body: dict) -> str:
         prompt = "\n".join(text_of(m["content"]) for m in body["messages"] if m["role"] == "user")
@@ -156,14 +179,14 @@ class FakeLLM:
             return json.dumps({"translations": translations(prompt)}, ensure_ascii=False)
         if "<pairs>" in prompt and "image_correspondence" in prompt:  # the rating prompt
             self.stats["rate_requests"] += 1
-            return json.dumps({"ratings": ratings(prompt)}, ensure_ascii=False)
+            return json.dumps({"ratings": self.sight.rate(prompt)}, ensure_ascii=False)
         if "<pairs>" in prompt:  # the judge prompt
             self.stats["judge_requests"] += 1
             return json.dumps({"verdicts": judge_verdicts(prompt)}, ensure_ascii=False)
         wanted = re.search(r"Write (\d+) question", prompt)
         pairs = answer_pairs(prompt, int(wanted.group(1)) if wanted else 4)
         if any(not isinstance(m["content"], str) for m in body["messages"]):  # it sees images
-            pairs += visual_pairs([int(n) for n in PAGE.findall(prompt)])
+            pairs += self.sight.pairs(prompt)
         if body.get("response_format"):
             return json.dumps({"pairs": pairs}, ensure_ascii=False)
         return "\n".join(
@@ -302,6 +325,7 @@ def main() -> None:
     p.add_argument("--faults", default=",".join(FAULTS), help=f"subset of {','.join(FAULTS)}")
     p.add_argument("--hang-seconds", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truth", help="sample corpus folder: its sidecars say what images show")
     args = p.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]
     asyncio.run(serve(args))

@@ -1,9 +1,11 @@
 """Page images through real vLLM (its CPU build) to a tiny random Idefics3 the tests build: the
 ``openai`` backend over ``vllm serve`` and the ``vllm`` backend's offline engine send the same
-chats, images included, and the runs end with pairs in the shards."""
+chats, images included, the same model rates the pairs seeing the pages, and the runs end with
+rated pairs in the shards."""
 
 import json
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import VLLM_ENGINE_ARGS, engine_processes
 from test_vllm_backend import LENIENT, REPLY_CAUSES, error_causes, schema_valid, shard_pairs
@@ -28,6 +30,17 @@ def vlm_run(config, inputs, root, *extra) -> dict:
     return gen
 
 
+# The rater's scores are noise too: every one is kept, so that rated pairs reach the shards.
+RATED = ("generate.input=image+text", "filter.rate=true", "filter.min_ratings={}")
+
+
+def shard_ratings(out) -> list:
+    """Every rating of every turn in the shards (None where the rater gave none)."""
+    tables = [pq.read_table(f) for f in sorted((out / "data").glob("*.parquet"))]
+    return [r for t in tables for row in t.column("image_correspondence_ratings").to_pylist()
+            for r in row]  # fmt: skip
+
+
 def test_both_backends_send_page_images_to_a_served_vlm(
     vlm_server, tiny_vlm, vllm_python, few_samples, tmp_path
 ):
@@ -35,8 +48,7 @@ def test_both_backends_send_page_images_to_a_served_vlm(
     server = ("pipelines/openai.yaml", f"generate.base_urls={json.dumps([url])}",
               "generate.model=tiny", "generate.concurrency=8")  # fmt: skip
     text = vlm_run(*server[:1], few_samples, tmp_path / "text", *server[1:])
-    seen = vlm_run(*server[:1], few_samples, tmp_path / "seen", *server[1:],
-                   "generate.input=image+text")  # fmt: skip
+    seen = vlm_run(*server[:1], few_samples, tmp_path / "seen", *server[1:], *RATED)
     # The three documents hold four pages: each image costs the model its image tokens (a global
     # image and up to four tiles of 16 each here), on top of the same text.
     assert text["requests"] == seen["requests"] == 3
@@ -44,8 +56,10 @@ def test_both_backends_send_page_images_to_a_served_vlm(
 
     engine = vlm_run("pipelines/vllm.yaml", few_samples, tmp_path / "engine",
                      f"generate.model={tiny_vlm}", f"generate.engine_python={vllm_python}",
-                     f"generate.engine_args={json.dumps(VLLM_ENGINE_ARGS)}",
-                     "generate.input=image+text")  # fmt: skip
+                     f"generate.engine_args={json.dumps(VLLM_ENGINE_ARGS)}", *RATED)  # fmt: skip
     # The offline engine was given the same chats, page images and all, as the server.
     assert engine["prompt_tokens"] == seen["prompt_tokens"]
     assert not engine_processes()
+    for run in ("seen", "engine"):  # the rater saw the pages and rated (a reply cut short: none)
+        ratings = [r for r in shard_ratings(tmp_path / run / "out") if r is not None]
+        assert ratings and all(r in range(1, 6) for r in ratings)

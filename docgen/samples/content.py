@@ -232,9 +232,16 @@ def report(w: Writer) -> list[list[dict]]:
         [
             {"type": "heading", "number": "2", "text": s["costs"]},
             costs,
+            chart(w, s["costs"]),
             {"type": "para", "text": w.paragraph(4)},
         ],
     ]
+
+
+def chart(w: Writer, caption: str) -> dict:
+    """A bar chart drawn as an image: its values are in the pixels only, never in the text."""
+    return {"type": "chart", "caption": caption, "labels": ["Q1", "Q2", "Q3", "Q4"],
+            "values": [w.rng.randint(10, 95) for _ in range(4)]}  # fmt: skip
 
 
 def letter(w: Writer) -> list[list[dict]]:
@@ -307,7 +314,8 @@ def document(kind: str, lang: str, seed: int) -> list[list[dict]]:
 
 
 def facts(blocks: list[dict]) -> list[dict]:
-    """The checkable facts of one page: title, fields, headings and table cells."""
+    """The checkable facts of one page: title, fields, headings, table cells and chart values
+    (marked ``visual``: in the image only)."""
     out = []
     for b in blocks:
         if b["type"] == "title":
@@ -316,6 +324,11 @@ def facts(blocks: list[dict]) -> list[dict]:
             out += [{"type": "field", "key": k, "value": v} for k, v in b["items"]]
         elif b["type"] == "heading":
             out.append({"type": "heading", "key": b["number"], "value": b["text"]})
+        elif b["type"] == "chart":  # what a model can only read off the page image
+            out += [
+                {"type": "chart", "key": [b["caption"], label], "value": str(value), "visual": True}
+                for label, value in zip(b["labels"], b["values"])
+            ]
         elif b["type"] == "table":
             for row in b["rows"]:
                 out += [

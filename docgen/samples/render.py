@@ -65,7 +65,51 @@ def block_html(block: dict, lang: str, colon: str, rtl: bool) -> str:
             "<tr>" + "".join(f"<td>{e(c)}</td>" for c in order(r)) + "</tr>" for r in block["rows"]
         )
         return f"<table><tr>{head}</tr>{rows}</table>"
+    if kind == "chart":
+        return f'<img src="{block["image"]}" style="width:300pt"/><p>{e(block["caption"])}</p>'
     raise ValueError(f"unknown block type {kind!r}")
+
+
+def chart_png(labels: list[str], values: list[int], width: int = 420, height: int = 220) -> bytes:
+    """A bar chart (values 0-100) as a PNG: bars, each value above its bar, labels below."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=16)
+    base, top = height - 30, 30
+    draw.line([(30, base), (width - 10, base)], fill=0, width=2)
+    slot = (width - 40) / len(values)
+    for i, (label, value) in enumerate(zip(labels, values)):
+        x0 = 40 + i * slot + slot * 0.2
+        x1, y = x0 + slot * 0.6, base - (base - top) * value / 100
+        draw.rectangle([x0, y, x1, base], fill=90)
+        draw.text(((x0 + x1) / 2, y - 4), str(value), fill=0, font=font, anchor="ms")
+        draw.text(((x0 + x1) / 2, base + 6), label, fill=0, font=font, anchor="mt")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def with_charts(pages: list[list[dict]], archive):
+    """The pages with each chart block naming its image, drawn into ``archive`` (made when
+    None); returns (pages, archive)."""
+    import pymupdf
+
+    out = []
+    for blocks in pages:
+        row = []
+        for b in blocks:
+            if b["type"] == "chart":
+                archive = archive if archive is not None else pymupdf.Archive()
+                name = f"chart-{sum(len(r) for r in out) + len(row)}.png"
+                archive.add((chart_png(b["labels"], b["values"]), name))
+                b = {**b, "image": name}
+            row.append(b)
+        out.append(row)
+    return out, archive
 
 
 def render_document(pages: list[list[dict]], lang: str, pack: dict, small: bool = False) -> bytes:
@@ -78,6 +122,7 @@ def render_document(pages: list[list[dict]], lang: str, pack: dict, small: bool 
         archive = pymupdf.Archive(font_dir)
         css += f"@font-face {{ font-family: ar; src: url({ARABIC_FONT}); }}\n"
         css += "body { font-family: ar; }\n"
+    pages, archive = with_charts(pages, archive)
     width, height = RECEIPT if small else A4
     margin = 24 if small else 56
     doc = pymupdf.open()

@@ -55,6 +55,9 @@ class GenerateConfig:
     image_max_side: int = 1536  # page images are sent resized to fit this longest side ...
     image_max_pixels: int = 2_000_000  # ... and this many pixels
     max_images_per_request: int = 4  # pages per request when images are sent
+    # Target share of each kind of question (prompts/<set>/kinds.yaml names the kinds and gives
+    # the default shares); the prompt asks for that mix and the report compares.
+    kind_shares: dict = field(default_factory=dict)
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 2048  # completion tokens per request
@@ -108,6 +111,9 @@ class FilterConfig:
     # images when generate.input sends them); the scores become shard columns, and pairs rated
     # below min_ratings are dropped. Pairs of kind `visual` (read off the image) are then judged
     # by the rater rather than by the span check.
+    # Most a kind of question may hold of a partition's kept pairs, e.g. {extractive: 0.4}: pairs
+    # over it are dropped as kind_share:<kind> (which ones, by a seeded hash).
+    max_kind_share: dict = field(default_factory=dict)
     rate: bool = False
     min_ratings: dict = field(
         default_factory=lambda: {"relevance": 3, "image_correspondence": 4, "formatting": 3}

@@ -8,6 +8,7 @@ dataset-wide pass (``docgen.dedup``) drops near-duplicate pairs and pages across
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -154,12 +155,55 @@ def in_language(pair, ctx):
     return True, ""
 
 
+# Kinds of question (prompts/llm/kinds.yaml) whose answer is not a span of the text layer by
+# nature: read off the image, a yes or no, where things are, what the document is. With
+# filter.rate on, the rater's image_correspondence grounds them instead of the span check.
+RATER_GROUNDED = ("visual", "yes_no", "layout", "document")
+# The scales of filter.rate (docgen/rate.py), as FineVision rates turns.
+RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
+
+
+def check_filter(cfg: FilterConfig) -> None:
+    """``filter.min_ratings`` and ``filter.max_kind_share``, checked before any work."""
+    ratings, shares = cfg.min_ratings, cfg.max_kind_share
+    if not isinstance(ratings, dict) or any(
+        k not in RATINGS or isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5
+        for k, v in ratings.items()
+    ):
+        raise ValueError(
+            f"filter.min_ratings maps a scale ({', '.join(RATINGS)}) to its lowest score kept "
+            f"(1-5); got {ratings!r}"
+        )
+    if not isinstance(shares, dict) or any(
+        not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int | float)
+        or not 0 < v <= 1 for k, v in shares.items()
+    ):  # fmt: skip
+        raise ValueError(
+            f"filter.max_kind_share maps a kind of question to the most of a partition's kept "
+            f"pairs it may hold (0-1], e.g. {{extractive: 0.4}}; got {shares!r}"
+        )
+
+
+def cap_kinds(pairs: list[dict], verdicts: list[tuple], caps: dict) -> list[tuple]:
+    """The verdicts with kinds over their ``filter.max_kind_share`` cut down: of a kind's kept
+    pairs, those first in the order of a hash of their id stay (so the cut is spread over the
+    documents, the same every run), the rest are dropped as ``kind_share:<kind>``."""
+    kept = [i for i, (keep, _) in enumerate(verdicts) if keep]
+    out = list(verdicts)
+    for kind, cap in caps.items():
+        mine = [i for i in kept if pairs[i]["kind"] == kind]
+        mine.sort(key=lambda i: hashlib.sha256(pairs[i]["pair_id"].encode()).digest())
+        for i in mine[int(cap * len(kept)) :]:
+            out[i] = (False, f"kind_share:{kind}")
+    return out
+
+
 def grounded(pair, ctx):
     """The answer is supported by the pages it cites (``docgen.grounding``)."""
     if not ctx.cfg.require_grounded:
         return True, ""
-    if pair.get("kind") == "visual" and ctx.cfg.rate:
-        return True, ""  # read off the image, not the text layer: the rater grounds it
+    if pair.get("kind") in RATER_GROUNDED and ctx.cfg.rate:
+        return True, ""  # not a span of the text layer by nature: the rater grounds it
     cfg = ctx.cfg
     reason = ungrounded(
         pair["answer"], ctx.pages, cfg.fuzzy_threshold, cfg.min_token_coverage, pair["question"]
@@ -220,7 +264,9 @@ def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     start = time.perf_counter()
     qa = wd.read("qa", part)
     pages = wd.read("pages", part, columns=["doc_id", "page", "text", "tables", "lang"])
-    verdicts = judge(qa.to_pylist(), page_index(pages.to_pylist()), cfg)
+    pairs = qa.to_pylist()
+    verdicts = judge(pairs, page_index(pages.to_pylist()), cfg)
+    verdicts = cap_kinds(pairs, verdicts, cfg.max_kind_share)
     table = qa.append_column("keep", pa.array([k for k, _ in verdicts], pa.bool_()))
     table = table.append_column("reason", pa.array([r for _, r in verdicts], pa.string()))
     stats = verdict_stats(table, time.perf_counter() - start)

@@ -16,11 +16,11 @@ from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig
 from docgen.dedup import dedup_dataset
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
-from docgen.filters import filter_partition
+from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
 from docgen.judge import judge_parts
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
-from docgen.rate import check_min_ratings, rate_parts
+from docgen.rate import rate_parts
 from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
 from docgen.translate import translate_parts
@@ -81,7 +81,7 @@ def check_generate(cfg: RunConfig) -> None:
     """Fail before any work on a generate config that cannot run, and pin the model: with no
     ``generate.model``, the openai backend asks the server once, here, so that every worker and
     the cache agree on it."""
-    check_min_ratings(cfg.filter)
+    check_filter(cfg.filter)
     backend = get_backend(cfg.generate)
     if cfg.generate.backend == "openai" and not cfg.generate.model:
         cfg.generate.model = backend.server_model()

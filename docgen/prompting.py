@@ -53,10 +53,26 @@ class PromptSet:
     roles: dict[str, str]
     schema: dict
     validator: object = field(repr=False)
+    # kinds.yaml: per kind of question, what it means and its target share (none: no mix asked)
+    kind_notes: dict = field(default_factory=dict)
 
     @property
     def kinds(self) -> list[str]:
         return self.schema["properties"]["pairs"]["items"]["properties"]["kind"]["enum"]
+
+    def shares(self, wanted: dict | None = None) -> dict[str, float]:
+        """Target share per kind: ``wanted`` (generate.kind_shares) or kinds.yaml's."""
+        if wanted:
+            unknown = sorted(set(wanted) - set(self.kinds))
+            bad = [k for k, v in wanted.items() if isinstance(v, bool)
+                   or not isinstance(v, int | float) or v < 0]  # fmt: skip
+            if unknown or bad or not sum(wanted.values()):
+                raise ValueError(
+                    f"generate.kind_shares maps kinds ({', '.join(self.kinds)}) to shares >= 0, "
+                    f"not all 0; got {wanted!r}"
+                )
+            return {k: float(wanted.get(k, 0)) for k in self.kinds}
+        return {k: float(self.kind_notes.get(k, {}).get("share", 0)) for k in self.kinds}
 
 
 @cache
@@ -74,6 +90,12 @@ def load_prompts(name: str = "llm", root: str | None = None) -> PromptSet:
     roles = yaml.safe_load((folder / "roles.yaml").read_text("utf-8"))
     if not isinstance(roles, dict) or len(roles) < 1:
         raise ValueError(f"{folder}/roles.yaml: expected a mapping of role name to instructions")
+    notes = {}
+    if (folder / "kinds.yaml").exists():
+        notes = yaml.safe_load((folder / "kinds.yaml").read_text("utf-8")) or {}
+        kinds = schema["properties"]["pairs"]["items"]["properties"]["kind"]["enum"]
+        if sorted(notes) != sorted(kinds):
+            raise ValueError(f"{folder}/kinds.yaml names {sorted(notes)}, the schema {kinds}")
     return PromptSet(
         name=name,
         system=(folder / "system.j2").read_text("utf-8").strip(),
@@ -81,6 +103,7 @@ def load_prompts(name: str = "llm", root: str | None = None) -> PromptSet:
         roles=roles,
         schema=schema,
         validator=jsonschema.Draft202012Validator(schema),
+        kind_notes=notes,
     )
 
 
@@ -195,6 +218,17 @@ def marked(pages: list[dict]) -> list[dict]:
     return out
 
 
+def kind_mix(prompts: PromptSet, shares: dict, image: bool, pages: int) -> list[dict]:
+    """The mix of kinds asked of one chat, in percent: ``visual`` only when the model sees
+    images, ``multi_page`` only for several pages, the rest scaled up to fill their share."""
+    fits = {k: v for k, v in shares.items() if v > 0 and (image or k != "visual")
+            and (pages > 1 or k != "multi_page")}  # fmt: skip
+    total = sum(fits.values())
+    return [{"name": k, "percent": round(100 * v / total),
+             "means": prompts.kind_notes.get(k, {}).get("means", "")}
+            for k, v in fits.items()]  # fmt: skip
+
+
 def build_chats(
     request: GenerationRequest,
     prompts: PromptSet,
@@ -202,10 +236,13 @@ def build_chats(
     max_pairs: int,
     input: str = "text",
     max_images: int = 4,
+    kind_shares: dict | None = None,
 ) -> list[Chat]:
     """The chats for one document: one per chunk of pages. ``input`` says what the model sees
     of each page: its ``text``, its ``image`` (the page record's ``image`` bytes, already sized
-    for the model), or both; a chunk then holds at most ``max_images`` pages."""
+    for the model), or both; a chunk then holds at most ``max_images`` pages. The prompt asks
+    for a mix of kinds of question (``kind_shares``, default the prompt set's kinds.yaml)."""
+    shares = prompts.shares(kind_shares)
     role = choose_role(prompts, request.doc_id, request.seed)
     text, image = input != "image", input != "text"
     chunks = chunk_pages(request.pages, max_prompt_tokens, max_images if image else None, text)
@@ -228,6 +265,7 @@ def build_chats(
             last_page=chunk[-1]["page"],
             text=text,
             image=image,
+            mix=kind_mix(prompts, shares, image, len(chunk)),
         )
         chats.append(
             Chat(

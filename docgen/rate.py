@@ -7,9 +7,10 @@ from 1 to 5 on the four scales FineVision rates turns on: ``relevance``, ``visua
 kept pairs and from there into the shards; a pair rated below ``filter.min_ratings`` on a scale is
 dropped as ``rated_low:<scale>``.
 
-Pairs of kind ``visual`` (read off a chart or figure: not in the text layer) skip the span check
-when ratings are on, so the rater is what grounds them: one the rater could not rate is dropped
-as ``visual_unrated``. Any other pair the rater could not rate is kept, unrated, and counted.
+Pairs of the kinds whose answer is not a span of the text layer by nature (``visual``: read off a
+chart or figure; ``yes_no``, ``layout``, ``document``: see ``filters.RATER_GROUNDED``) skip the
+span check when ratings are on, so the rater is what grounds them: one the rater could not rate
+is dropped as ``unrated``. Any other pair the rater could not rate is kept, unrated, and counted.
 """
 
 from __future__ import annotations
@@ -21,22 +22,10 @@ import pyarrow as pa
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
+from docgen.filters import RATER_GROUNDED, RATINGS
 from docgen.llm_pass import indexed, over_kept_parts, pages_by_doc, pair_chats, with_columns
 from docgen.prompting import load_prompts
 from docgen.workdir import WorkDir, fingerprint
-
-RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
-
-
-def check_min_ratings(cfg: FilterConfig) -> None:
-    bad = {k: v for k, v in cfg.min_ratings.items()
-           if k not in RATINGS or isinstance(v, bool) or not isinstance(v, int)
-           or not 1 <= v <= 5}  # fmt: skip
-    if not isinstance(cfg.min_ratings, dict) or bad:
-        raise ValueError(
-            f"filter.min_ratings maps a scale ({', '.join(RATINGS)}) to its lowest score kept "
-            f"(1-5); got {cfg.min_ratings!r}"
-        )
 
 
 def rate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
@@ -53,7 +42,7 @@ def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Fi
     table = wd.read("kept", part)
     rows = table.to_pylist()
     for row in rows:  # left unrated by an earlier run: asked about again
-        if row["reason"] == "visual_unrated":
+        if row["reason"] == "unrated":
             row["keep"], row["reason"] = True, None
     prompts = load_prompts("rate")
     pages = pages_by_doc(wd, part, gen)
@@ -78,8 +67,8 @@ def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Fi
                    if ratings[s][i] is not None and ratings[s][i] < least]  # fmt: skip
             if low:
                 why = f"rated_low:{low[0]}"
-            elif row["kind"] == "visual" and ratings["image_correspondence"][i] is None:
-                why = "visual_unrated"
+            elif row["kind"] in RATER_GROUNDED and ratings["image_correspondence"][i] is None:
+                why = "unrated"
         keep.append(why is None)
         reason.append(why)
     columns = {f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}

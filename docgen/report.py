@@ -1,7 +1,8 @@
 """``docgen report WORK --out DIR``: what was generated, kept and why, as numbers and plots.
 
 Writes ``DIR/stats.json`` and PNG plots (matplotlib, no display needed): pairs per document,
-question and answer lengths, drops by reason, languages, kinds of question. Partitions are read one
+question and answer lengths, drops by reason, languages, kinds of question, and the kept pairs'
+ratings when they were rated. Partitions are read one
 at a time and only counted, so a report on millions of pairs takes little memory.
 """
 
@@ -13,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from docgen.storage import location
-from docgen.workdir import WorkDir
+from docgen.workdir import WorkDir, parquet_file
 
 COLUMNS = ["doc_id", "question", "answer", "kind", "lang", "keep", "reason"]
 
@@ -39,9 +40,12 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
     wd = WorkDir(work)
     per_doc: Counter = Counter()
     q_len, a_len, reasons, kinds, langs, page_langs = (Counter() for _ in range(6))
+    ratings: dict[str, Counter] = {}
     judged = kept = 0
     for part in wd.run_parts("kept"):
-        for row in wd.read("kept", part, columns=COLUMNS).to_pylist():
+        there = parquet_file(wd.part_path("kept", part)).schema_arrow.names
+        rated = [c for c in there if c.startswith("rating_")]
+        for row in wd.read("kept", part, columns=COLUMNS + rated).to_pylist():
             judged += 1
             if not row["keep"]:
                 reasons[row["reason"] or "unknown"] += 1
@@ -52,8 +56,11 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
             a_len[len(row["answer"])] += 1
             kinds[row["kind"] or "unknown"] += 1
             langs[row["lang"] or "und"] += 1
+            for column in rated:
+                ratings.setdefault(column.removeprefix("rating_"), Counter())[row[column]] += 1
         page_langs.update(wd.read("pages", part, columns=["lang"]).column(0).to_pylist())
     stages = wd.manifest().get("stages", {})
+    gen_cfg = wd.manifest().get("config", {}).get("generate", {})
     extract = stages.get("extract", {})
     documents = extract.get("documents", len(per_doc))
     histogram = Counter(per_doc.values())
@@ -70,11 +77,32 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
         "question_chars": summarize(q_len),
         "answer_chars": summarize(a_len),
         "kinds": dict(kinds.most_common()),
+        "kind_mix": kind_mix(kinds, gen_cfg),
+        # Kept pairs per score, per rating scale (filter.rate); "none": the rater gave none.
+        "ratings": {
+            scale: {str(k) if k else "none": v for k, v in sorted(c.items(), key=str)}
+            for scale, c in ratings.items()
+        },  # fmt: skip
         "pair_languages": dict(langs.most_common()),
         "page_languages": dict(page_langs.most_common()),
-        "generator": stages.get("generate", {}).get("model")
-        or wd.manifest().get("config", {}).get("generate", {}).get("backend"),
+        "generator": stages.get("generate", {}).get("model") or gen_cfg.get("backend"),
     }, (q_len, a_len)
+
+
+def kind_mix(kinds: Counter, gen_cfg: dict) -> dict:
+    """Per kind of question, its share of the kept pairs against the share the LLM prompt asked
+    for (``generate.kind_shares`` or the prompt set's kinds.yaml); empty for ``rules``."""
+    from docgen.prompting import load_prompts
+
+    if gen_cfg.get("backend", "rules") == "rules":
+        return {}
+    try:
+        target = load_prompts(gen_cfg.get("prompts") or "llm").shares(gen_cfg.get("kind_shares"))
+    except (OSError, ValueError):  # a prompt set that is gone or changed since the run
+        return {}
+    total, kept = sum(target.values()) or 1, sum(kinds.values()) or 1
+    return {k: {"target": round(target.get(k, 0) / total, 3), "kept": round(kinds[k] / kept, 3)}
+            for k in sorted(set(target) | set(kinds), key=lambda k: -target.get(k, 0))}  # fmt: skip
 
 
 def bar(ax, counts: dict, title: str, xlabel: str = "") -> None:

@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 from docgen.card import write_card
 from docgen.config import ShardConfig
 from docgen.extract import source_of
+from docgen.filters import RATINGS
 from docgen.orchestrate import map_stage
-from docgen.rate import RATINGS
 from docgen.sources import doc_id_of, read_bytes
 from docgen.storage import arrow_path, is_local, location, move, remove_tree
 from docgen.streams import prefetched

@@ -1,6 +1,7 @@
 """Prompts: role choice, chunking, rendering, and reading replies (JSON, schema, Q:/A: form)."""
 
 import json
+import re
 
 import pytest
 
@@ -95,6 +96,24 @@ def test_image_chats_place_each_page_image_and_hold_at_most_max_images(prompts):
     assert "Text of page" not in text and "sha256:" in text
     (plain,) = build_chats(request(pages[:2]), prompts, 6000, 24)
     assert isinstance(plain.messages[1]["content"], str) and not plain.images
+
+
+def test_the_prompt_asks_for_the_kind_mix_that_fits_the_chat(prompts):
+    assert sorted(prompts.kind_notes) == sorted(prompts.kinds)  # kinds.yaml names the schema's
+    one, two = [page(1, "Total: 3")], [page(1, "Total: 3"), page(2, "Net: 2")]
+
+    def mix(pages, **kw) -> dict[str, int]:
+        (chat,) = build_chats(request(pages), prompts, 6000, 24, **kw)
+        text = json.dumps(chat.messages, ensure_ascii=False)
+        return {k: int(n) for k, n in re.findall(r"- (\w+) \(~(\d+)%\)", text)}
+
+    plain = mix(one)
+    assert "visual" not in plain and "multi_page" not in plain  # no image, one page
+    assert 95 <= sum(plain.values()) <= 105 and plain["extractive"] > plain["yes_no"]
+    assert {"visual", "multi_page"} <= set(mix(two, input="image+text"))
+    assert mix(one, kind_shares={"table": 3, "numeric": 1}) == {"table": 75, "numeric": 25}
+    with pytest.raises(ValueError, match="generate.kind_shares maps kinds"):
+        mix(one, kind_shares={"trivia": 1})
 
 
 def test_json_replies_are_validated(prompts):

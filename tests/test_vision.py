@@ -10,6 +10,7 @@ from docgen import images
 from docgen.backends.llm import check_input
 from docgen.config import GenerateConfig
 from docgen.pipeline import run_pipeline
+from docgen.report import collect
 from docgen.workdir import WorkDir
 
 
@@ -109,6 +110,9 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     rated = [r for r in rows if r["keep"]]
     assert rated and all(r["rating_relevance"] == 4 and r["rating_formatting"] == 5 for r in rated)
     assert stages["filter"]["rate"]["rated_chats"] == server.stats()["rate_requests"] > 0
+    report = collect(cfg.work)[0]  # the report counts kept pairs per score and their kinds
+    assert report["ratings"]["image_correspondence"] == {"5": len(rated)}
+    assert report["kinds"]["visual"] == 4
 
     tables = [pq.read_table(f) for f in (tmp_path / "out" / "data").glob("*.parquet")]
     turns = [row for t in tables for row in t.column("texts").to_pylist()]
@@ -138,4 +142,24 @@ def test_min_ratings_are_checked_before_any_work(few_samples, tmp_path, server_f
                      "filter.min_ratings={clarity: 3}")  # fmt: skip
     with pytest.raises(ValueError, match="filter.min_ratings maps a scale"):
         run_pipeline(cfg)
+    cfg.filter.min_ratings, cfg.filter.max_kind_share = {}, {"extractive": 2}
+    with pytest.raises(ValueError, match="filter.max_kind_share maps a kind"):
+        run_pipeline(cfg)
     assert server.requests == 0
+
+
+def test_a_kind_over_its_share_is_cut_and_the_report_compares_the_mix(few_samples, tmp_path,
+                                                                      server_factory):  # fmt: skip
+    server = server_factory()  # it asks only extractive questions
+    cfg = llm_config(few_samples, tmp_path, [server.url], "filter.max_kind_share={extractive: 0.5}")
+    stages = run_pipeline(cfg)["stages"]
+    rows = kept_rows(cfg.work)
+    cut = [r for r in rows if r["reason"] == "kind_share:extractive"]
+    assert cut and stages["filter"]["dropped"]["kind_share:extractive"] == len(cut)
+    wd = WorkDir(cfg.work)
+    for part in wd.parts("kept"):  # per partition, at most half its kept pairs before the cut
+        mine = [r for r in wd.read("kept", part).to_pylist()]
+        kept = sum(r["keep"] for r in mine)
+        assert kept <= 0.5 * (kept + sum(r["reason"] == "kind_share:extractive" for r in mine))
+    mix = collect(cfg.work)[0]["kind_mix"]
+    assert mix["extractive"] == {"target": 0.25, "kept": 1.0} and mix["visual"]["kept"] == 0

@@ -66,6 +66,8 @@ class LLMBackend(Backend):
         check_input(cfg)
         self.cfg = cfg
         self.prompts = load_prompts(cfg.prompts)
+        if self.prompts.kind_notes:
+            self.prompts.shares(cfg.kind_shares)  # checked before anything is sent
 
     def sampling(self) -> dict:
         """The sampling parameters; part of the cache key, so changing one asks again."""
@@ -97,6 +99,7 @@ class LLMBackend(Backend):
                 self.cfg.max_pairs_per_request,
                 self.cfg.input,
                 self.cfg.max_images_per_request,
+                self.cfg.kind_shares,
             ):
                 chats.append(chat)
                 owners.append(i)

@@ -44,6 +44,7 @@ class ExtractConfig:
 @dataclass
 class GenerateConfig:
     backend: str = "rules"  # rules | openai | vllm
+    triage: bool = True  # skip blank, contents, index, reference, code and boilerplate pages
     pairs_per_page: int | None = None  # None: the backend's default (rules 6, LLMs 4)
     seed: int = 0
     # -- LLM backends (openai, vllm) --

@@ -50,6 +50,7 @@ PAGE_SCHEMA = pa.schema(
         ("script", pa.string()),
         ("ocr", pa.bool_()),
         ("needs_ocr", pa.bool_()),
+        ("figures", pa.int16()),  # embedded images drawn on the page: charts, photos, scans
         ("image", pa.binary()),
         ("image_format", pa.string()),
         ("image_width", pa.int32()),
@@ -159,16 +160,19 @@ def notes_of(doc) -> list[str]:
     return notes
 
 
-def check_images(page, cfg: ExtractConfig) -> None:
-    """Refuse a page whose embedded images would decode to more than ``max_image_pixels``
-    (decompression bombs: a few KB of flate that inflate to gigabytes)."""
-    for img in page.get_images(full=False):
+def check_images(page, cfg: ExtractConfig) -> int:
+    """The number of the page's embedded images; refuses a page whose images would decode to
+    more than ``max_image_pixels`` (decompression bombs: a few KB of flate that inflate to
+    gigabytes)."""
+    found = page.get_images(full=False)
+    for img in found:
         width, height = img[2], img[3]
         if width * height > cfg.max_image_pixels:
             raise ValueError(
                 f"embedded image too large: {width}x{height} px > {cfg.max_image_pixels} "
                 "(decompression bomb guard, extract.max_image_pixels)"
             )
+    return min(len(found), 32767)
 
 
 def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[object, dict, bool, bool]:
@@ -191,7 +195,7 @@ def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[object, dict, bool
 
 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
-    check_images(page, cfg)
+    figures = check_images(page, cfg)
     edges = layout.ruling_edges(page) if cfg.tables != "off" else []
     textpage, text_dict, used_ocr, needs = page_text(page, cfg, layout.grid_possible(edges))
     lines = layout.visual_lines(text_dict)
@@ -220,6 +224,7 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "script": dominant_script(text),
         "ocr": used_ocr,
         "needs_ocr": needs,
+        "figures": figures,
         "image": image,
         "image_format": fmt,
         "image_width": width,

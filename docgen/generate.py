@@ -20,10 +20,12 @@ from docgen.backends import Backend, GenerationRequest, GenerationResult, get_ba
 from docgen.config import GenerateConfig
 from docgen.extract import ERROR_SCHEMA
 from docgen.gencache import GenerationCache
-from docgen.workdir import WorkDir, fingerprint, sum_stats
+from docgen.triage import triage
+from docgen.workdir import WorkDir, fingerprint, parquet_file, sum_stats
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
-IMAGE_COLUMNS = ["image", "image_width", "image_height"]
+# What triage looks at, when the pages have it (pages extracted before they carried it do not).
+TRIAGE_COLUMNS = ["figures", "image_bytes", "image_width", "image_height"]
 QA_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -99,12 +101,14 @@ def requests_of(pages: list[dict], n_pairs: int, seed: int, part: str) -> list[G
 def read_pages(wd: WorkDir, part: str, cfg: GenerateConfig) -> list[dict]:
     """A partition's page records as the backend needs them: text only, or with each page's
     image sized for the model (``generate.input``)."""
+    there = parquet_file(wd.part_path("pages", part)).schema_arrow.names
+    columns = TEXT_COLUMNS + [c for c in TRIAGE_COLUMNS if c in there]
     if cfg.backend == "rules" or cfg.input == "text":
-        return wd.read("pages", part, columns=TEXT_COLUMNS).to_pylist()
-    pages = wd.read("pages", part, columns=TEXT_COLUMNS + IMAGE_COLUMNS).to_pylist()
+        return wd.read("pages", part, columns=columns).to_pylist()
+    pages = wd.read("pages", part, columns=columns + ["image"]).to_pylist()
     for page in pages:
         page["image"] = images.model_image(
-            page.pop("image"), page.pop("image_width"), page.pop("image_height"),
+            page.pop("image"), page["image_width"], page["image_height"],
             cfg.image_max_side, cfg.image_max_pixels,
         )  # fmt: skip
     return pages
@@ -172,9 +176,12 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         return sum_stats(done_stats)
     backend = backend_for(cfg)
     n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
-    requests = []
+    requests, skipped = [], {}
     for part, _ in todo:
-        requests += requests_of(read_pages(wd, part, cfg), n_pairs, cfg.seed, part)
+        pages = read_pages(wd, part, cfg)
+        if cfg.triage:
+            pages, skipped[part] = triage(pages)
+        requests += requests_of(pages, n_pairs, cfg.seed, part)
     cache = GenerationCache(wd.root / "cache" / "generate")
     results = backend.generate(requests, cache=cache, budget=budget)
     seconds = round((time.perf_counter() - start) / len(todo), 3)
@@ -185,6 +192,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     for part, fp in todo:
         mine = by_part.get(part, [])
         stats = part_stats([q for q, _ in mine], [r for _, r in mine])
+        stats["triage"] = dict(skipped.get(part, {}))  # pages not asked about, by reason
         if any(r.budget_stopped for _, r in mine):
             # Not written: only what was spent on it counts; its pairs come with the rerun.
             keep = ("requests", "retries", "failures", "spent_tokens")

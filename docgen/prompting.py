@@ -265,7 +265,10 @@ def build_chats(
             last_page=chunk[-1]["page"],
             text=text,
             image=image,
-            mix=kind_mix(prompts, shares, image, len(chunk)),
+            # Visual questions only where triage found a figure (pages not triaged: maybe).
+            mix=kind_mix(
+                prompts, shares, image and any(p.get("visual", True) for p in chunk), len(chunk)
+            ),  # fmt: skip
         )
         chats.append(
             Chat(

@@ -78,6 +78,7 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
         "answer_chars": summarize(a_len),
         "kinds": dict(kinds.most_common()),
         "kind_mix": kind_mix(kinds, gen_cfg),
+        "triage_skipped": stages.get("generate", {}).get("triage", {}),  # pages, by reason
         # Kept pairs per score, per rating scale (filter.rate); "none": the rater gave none.
         "ratings": {
             scale: {str(k) if k else "none": v for k, v in sorted(c.items(), key=str)}

@@ -209,6 +209,8 @@ class FakeLLM:
             self.stats["image_parts"] += sum(p["type"] == "image_url" for p in parts)
             self.multimodal.append({
                 "parts": [p["type"] for p in parts],
+                "pages": [int(n) for n in PAGE.findall(text_of(parts))],
+                "asks_visual": "- visual (~" in text_of(parts),
                 "images": [image_size(p["image_url"]["url"]) for p in parts
                            if p["type"] == "image_url"],
             })  # fmt: skip

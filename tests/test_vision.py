@@ -163,3 +163,17 @@ def test_a_kind_over_its_share_is_cut_and_the_report_compares_the_mix(few_sample
         assert kept <= 0.5 * (kept + sum(r["reason"] == "kind_share:extractive" for r in mine))
     mix = collect(cfg.work)[0]["kind_mix"]
     assert mix["extractive"] == {"target": 0.25, "kept": 1.0} and mix["visual"]["kept"] == 0
+
+
+def test_only_pages_with_a_figure_are_asked_visual_questions(samples, tmp_path, server_factory):
+    import shutil
+
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    shutil.copy(samples / "0003-report-en.pdf", folder)  # page 2 holds a chart; page 1 none
+    server = server_factory()
+    cfg = llm_config(folder, tmp_path, [server.url], "generate.input=image+text",
+                     "generate.max_images_per_request=1")  # fmt: skip
+    run_pipeline(cfg)
+    asked = {r["pages"][0]: r["asks_visual"] for r in server.stats()["multimodal"]}
+    assert asked == {1: False, 2: True}

@@ -119,13 +119,29 @@ COMPRESSION = {
 
 
 def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
-    """Rows of one document: its pages in chunks, each with the pairs about those pages. Pages
+    """Rows of one document: its pages in chunks, each with the pairs whose pages it holds
+    (a pair goes with the chunk of its first page). A pair citing pages of several chunks (a
+    multi-page question) gets a row holding just the pages it cites, shared by the pairs that
+    cite the same pages; citing more than ``max_pages`` pages, or pages not at hand (past the
+    row group of a long document), it gets none: yielded with ``None`` for its pages. Pages
     carry ``index``, their position in the partition's pages table, where their image stays."""
     pages = sorted(pages, key=lambda p: p["page"])
+    by_number = {p["page"]: p for p in pages}
+    spanning: dict[tuple, list[dict]] = {}
     for start in range(0, len(pages), max_pages):
         chunk = pages[start : start + max_pages]
         numbers = {p["page"] for p in chunk}
-        yield [q for q in pairs if q["pages"] and q["pages"][0] in numbers], chunk
+        row = []
+        for q in pairs:
+            if q["pages"] and q["pages"][0] in numbers:
+                if numbers.issuperset(q["pages"]):
+                    row.append(q)
+                else:
+                    spanning.setdefault(tuple(sorted(set(q["pages"]))), []).append(q)
+        yield row, chunk
+    for cited, group in spanning.items():
+        fits = len(cited) <= max_pages and all(n in by_number for n in cited)
+        yield group, [by_number[n] for n in cited] if fits else None
 
 
 def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
@@ -213,6 +229,9 @@ def rows_of_pages(
         for row_pairs, chunk in document_rows(
             doc_pages, by_doc.get(doc_id, []), cfg.max_pages_per_row
         ):
+            if chunk is None:
+                stats["pairs_pages_apart"] += len(row_pairs)
+                continue
             if not row_pairs:
                 stats["rows_without_pairs"] += 1
                 continue
@@ -535,6 +554,7 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
         "pairs": stats["pairs"],
         "images": stats["images"],
         "rows_without_pairs": stats["rows_without_pairs"],
+        "pairs_pages_apart": stats["pairs_pages_apart"],  # cited pages no row can hold
         "shards": shards,
         "splits": split_summary(data, default, stats, "rows"),
         "bytes": sum((data / n).stat().st_size for n in shards),

@@ -177,3 +177,20 @@ def test_only_pages_with_a_figure_are_asked_visual_questions(samples, tmp_path, 
     run_pipeline(cfg)
     asked = {r["pages"][0]: r["asks_visual"] for r in server.stats()["multimodal"]}
     assert asked == {1: False, 2: True}
+
+
+def test_a_multi_page_pair_gets_a_row_holding_every_page_it_cites():
+    from docgen.shard import document_rows
+
+    pages = [{"page": n, "index": n - 1} for n in range(1, 7)]
+    pairs = [{"pages": p, "question": str(p)} for p in
+             ([1], [2, 3], [3, 5], [3, 5], [4, 6], [1, 2, 3, 4, 5])]  # fmt: skip
+    rows = [([q["question"] for q in got], chunk and [p["page"] for p in chunk])
+            for got, chunk in document_rows(pages, pairs, 4)]  # fmt: skip
+    assert rows == [
+        (["[1]", "[2, 3]"], [1, 2, 3, 4]),  # within the first row's pages
+        ([], [5, 6]),
+        (["[3, 5]", "[3, 5]"], [3, 5]),  # across rows: a row of just the pages cited
+        (["[4, 6]"], [4, 6]),
+        (["[1, 2, 3, 4, 5]"], None),  # five pages: more than a row holds
+    ]

@@ -18,7 +18,14 @@ import pyarrow as pa
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
-from docgen.llm_pass import indexed, over_kept_parts, pages_by_doc, pair_chats, with_columns
+from docgen.llm_pass import (
+    indexed,
+    over_kept_parts,
+    pages_by_doc,
+    pair_chats,
+    pass_cache,
+    with_columns,
+)
 from docgen.prompting import load_prompts
 from docgen.workdir import WorkDir, fingerprint
 
@@ -41,7 +48,9 @@ def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: F
     jobs = list(pair_chats(prompts, rows, pages, gen.max_pairs_per_request, "judge"))
     scores: list[int | None] = [row.get("judge_score") for row in rows]
     counts: Counter = Counter()
-    replies = ask_json(backend, [chat for chat, _ in jobs], prompts.schema, counts)
+    replies = ask_json(
+        backend, [chat for chat, _ in jobs], prompts.schema, counts, pass_cache(wd, "judge"), part
+    )
     for (_, batch), reply in zip(jobs, replies):
         verdicts = indexed(reply, "verdicts", len(batch), counts, "judge_bad_index")
         if not verdicts:  # no usable verdict: the pairs are kept, the failure counted

@@ -36,6 +36,13 @@ def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: Filte
     return stats
 
 
+def pass_cache(wd: WorkDir, name: str):
+    """The answer cache of an LLM pass, ``WORK/cache/<name>/`` (see :mod:`docgen.gencache`)."""
+    from docgen.gencache import GenerationCache
+
+    return GenerationCache(wd.root / "cache" / name)
+
+
 def indexed(reply: dict | None, key: str, size: int, counts: Counter, bad: str) -> dict:
     """The items of a judge, rating or translation reply by their 0-based position in the
     batch: an index outside ``1..size`` (a grammar allows any integer) or given twice is counted

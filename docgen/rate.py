@@ -23,7 +23,14 @@ from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
 from docgen.filters import RATER_GROUNDED, RATINGS
-from docgen.llm_pass import indexed, over_kept_parts, pages_by_doc, pair_chats, with_columns
+from docgen.llm_pass import (
+    indexed,
+    over_kept_parts,
+    pages_by_doc,
+    pair_chats,
+    pass_cache,
+    with_columns,
+)
 from docgen.prompting import load_prompts
 from docgen.workdir import WorkDir, fingerprint
 
@@ -49,7 +56,9 @@ def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Fi
     jobs = list(pair_chats(prompts, rows, pages, gen.max_pairs_per_request, "rate"))
     ratings = {s: [row.get(f"rating_{s}") for row in rows] for s in RATINGS}
     counts: Counter = Counter()
-    replies = ask_json(backend, [chat for chat, _ in jobs], prompts.schema, counts)
+    replies = ask_json(
+        backend, [chat for chat, _ in jobs], prompts.schema, counts, pass_cache(wd, "rate"), part
+    )
     for (_, batch), reply in zip(jobs, replies):
         items = indexed(reply, "ratings", len(batch), counts, "rate_bad_index")
         if not items:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
-from docgen.llm_pass import indexed, over_kept_parts
+from docgen.llm_pass import indexed, over_kept_parts, pass_cache
 from docgen.prompting import LANGUAGE_NAMES, Chat, clean_text, load_prompts
 from docgen.text import normalize
 from docgen.workdir import WorkDir, fingerprint
@@ -42,11 +42,12 @@ def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Cha
     return chats
 
 
-def translate_all(backend, groups, counts: Counter) -> list[list[str | None]]:
+def translate_all(backend, groups, counts: Counter, cache=None, part: str = ""):
     """The translations of each group's questions, in order (None where none came back)."""
     schema = load_prompts("translate").schema
-    out = []
-    for group, reply in zip(groups, ask_json(backend, translation_chats(groups), schema, counts)):
+    out: list[list[str | None]] = []
+    replies = ask_json(backend, translation_chats(groups), schema, counts, cache, part)
+    for group, reply in zip(groups, replies):
         texts: list[str | None] = [None] * len(group[3])
         items = indexed(reply, "translations", len(texts), counts, "translation_bad_index")
         for index, item in items.items():
@@ -86,10 +87,11 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
             groups.append((doc_id, source, target, [rows[i]["question"] for i in batch]))
             owners.append(batch)
     counts: Counter = Counter()
-    forward = translate_all(backend, groups, counts)
+    cache = pass_cache(wd, "translate")
+    forward = translate_all(backend, groups, counts, cache, part)
     back_groups = [(d, t, s, [q or "" for q in texts])
                    for (d, s, t, _), texts in zip(groups, forward)]  # fmt: skip
-    backward = translate_all(backend, back_groups, counts)
+    backward = translate_all(backend, back_groups, counts, cache, part)
     added = []
     for (_, source, target, _), batch, there, again in zip(groups, owners, forward, backward):
         for i, translated, back in zip(batch, there, again):

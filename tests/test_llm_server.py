@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -236,7 +237,12 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     server.stop()
     wd = WorkDir(down.work)
     for part in wd.parts("kept"):
-        wd.part_path("kept", part).unlink()  # judge again, now against a server that is gone
+        wd.part_path("kept", part).unlink()  # judge again, now against a server that is gone:
+    judged = run_pipeline(down)["stages"]["filter"]["judge"]  # its answers are in the cache
+    assert judged["llm_cached"] == judged["llm_requests"] == 2 and "llm_failed" not in str(judged)
+    shutil.rmtree(wd.root / "cache" / "judge")
+    for part in wd.parts("kept"):
+        wd.part_path("kept", part).unlink()
     with pytest.raises(SystemExit) as stop:
         run_pipeline(down)
     assert str(stop.value) == "filter's judge failed for every request (2; by cause: connection 2)"

@@ -103,12 +103,25 @@ class LLMBackend(Backend):
             ):
                 chats.append(chat)
                 owners.append(i)
+        parts = [requests[i].part for i in owners]
+        completions = self.answers(chats, parts, cache, budget, self.read)
+        results = [GenerationResult() for _ in requests]
+        for chat, owner, completion in zip(chats, owners, completions):
+            self.merge(results[owner], chat, completion)
+        return results
+
+    def answers(self, chats: list[Chat], parts: list[str], cache=None, budget=None,
+                read=None) -> list[Completion]:  # fmt: skip
+        """A completion per chat: from the cache (``parts``: each chat's partition, whose cache
+        file holds it), else asked of the model and cached as it arrives. ``read(chat,
+        completion)`` runs on each reply as it arrives (while other requests are in flight);
+        what it returns is kept as the completion's ``parsed``."""
         params = fingerprint(self.sampling())  # the schema is serialised once, not per chat
         keys = [cache_key(self.model, c.messages, params) for c in chats]
         completions: list[Completion | None] = [None] * len(chats)
         to_send = []
         for j, key in enumerate(keys):
-            hit = cache.get(requests[owners[j]].part, key) if cache is not None else None
+            hit = cache.get(parts[j], key) if cache is not None else None
             if hit is not None:
                 completions[j] = Completion(
                     text=hit["text"],
@@ -120,24 +133,17 @@ class LLMBackend(Backend):
                 to_send.append(j)
 
         def done(k: int, completion: Completion) -> None:
-            # Read the reply now, while other requests are still in flight.
             j = to_send[k]
-            completion.parsed = self.read(chats[j], completion)
+            if read is not None:
+                completion.parsed = read(chats[j], completion)
             completions[j] = completion
             if cache is not None and completion.error is None:
-                cache.put(
-                    requests[owners[j]].part,
-                    keys[j],
-                    {
-                        "doc_id": chats[j].doc_id,
-                        "chunk": chats[j].index,
-                        "model": self.model,
-                        "text": completion.text,
-                        "prompt_tokens": completion.prompt_tokens,
-                        "completion_tokens": completion.completion_tokens,
-                        "finish_reason": completion.finish_reason,
-                    },
-                )
+                cache.put(parts[j], keys[j], {
+                    "doc_id": chats[j].doc_id, "chunk": chats[j].index, "model": self.model,
+                    "text": completion.text, "prompt_tokens": completion.prompt_tokens,
+                    "completion_tokens": completion.completion_tokens,
+                    "finish_reason": completion.finish_reason,
+                })  # fmt: skip
 
         if to_send:
             try:
@@ -145,10 +151,7 @@ class LLMBackend(Backend):
             finally:  # answers gathered for an object store are written even if this fails
                 if cache is not None:
                     cache.flush()
-        results = [GenerationResult() for _ in requests]
-        for chat, owner, completion in zip(chats, owners, completions):
-            self.merge(results[owner], chat, completion)
-        return results
+        return completions
 
     def read(self, chat: Chat, c: Completion) -> tuple[list[dict], str | None, str | None]:
         """(pairs, failure cause, failure message) of one completion."""
@@ -183,28 +186,29 @@ class LLMBackend(Backend):
             result.error = f"{result.error}; {note}" if result.error else note
 
 
-def ask_json(
-    backend: LLMBackend, chats: list[Chat], schema: dict, counts: Counter
-) -> list[dict | None]:
+def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Counter,
+             cache=None, part: str = "") -> list[dict | None]:  # fmt: skip
     """Send ``chats`` and return each reply as JSON valid under ``schema``, or None where the
-    chat failed or the reply did not parse (used by the judge and the translator). ``counts``
-    gets ``llm_requests`` and, per failed chat, ``llm_failed:<cause>``."""
+    chat failed or the reply did not parse (the judge, the rater and the translator). With a
+    ``cache`` (a GenerationCache), replies are kept under ``part`` and a rerun asks nothing
+    answered already. ``counts`` gets ``llm_requests`` (chats asked), ``llm_cached`` (of them,
+    answered from the cache) and, per failed chat, ``llm_failed:<cause>``."""
     import jsonschema
 
-    replies: list[dict | None] = [None] * len(chats)
+    replies: list[dict | None] = []
     counts["llm_requests"] += len(chats)
-
-    def done(k: int, completion: Completion) -> None:
+    for completion in backend.answers(chats, [part] * len(chats), cache):
+        counts["llm_cached"] += completion.requests == 0 and completion.error is None
         if completion.error:
             counts[f"llm_failed:{completion.cause}"] += 1
-            return
+            replies.append(None)
+            continue
         try:
             data = loads_lenient(completion.text)
             jsonschema.validate(data, schema)
         except (ValueError, jsonschema.ValidationError):
             counts["llm_failed:malformed"] += 1
-            return
-        replies[k] = data
-
-    backend.complete(chats, done, None)
+            replies.append(None)
+            continue
+        replies.append(data)
     return replies

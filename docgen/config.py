@@ -45,6 +45,9 @@ class ExtractConfig:
 class GenerateConfig:
     backend: str = "rules"  # rules | openai | vllm
     triage: bool = True  # skip blank, contents, index, reference, code and boilerplate pages
+    # LLM backends: the model labels each page first (category, complexity 1-10, visual
+    # content); no_content pages are skipped and the label decides visual questions
+    triage_model: bool = False
     pairs_per_page: int | None = None  # None: the backend's default (rules 6, LLMs 4)
     seed: int = 0
     # -- LLM backends (openai, vllm) --

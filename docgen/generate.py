@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from dataclasses import replace
 from itertools import groupby
 
 import pyarrow as pa
@@ -20,7 +21,7 @@ from docgen.backends import Backend, GenerationRequest, GenerationResult, get_ba
 from docgen.config import GenerateConfig
 from docgen.extract import ERROR_SCHEMA
 from docgen.gencache import GenerationCache
-from docgen.triage import triage
+from docgen.triage import model_triage, triage
 from docgen.workdir import WorkDir, fingerprint, parquet_file, sum_stats
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
@@ -174,14 +175,19 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
             todo.append((part, fp))
     if not todo:
         return sum_stats(done_stats)
-    backend = backend_for(cfg)
-    n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
-    requests, skipped = [], {}
+    requests, skipped, labels = [], {}, {}
     for part, _ in todo:
         pages = read_pages(wd, part, cfg)
         if cfg.triage:
             pages, skipped[part] = triage(pages)
-        requests += requests_of(pages, n_pairs, cfg.seed, part)
+        if cfg.triage_model:  # the same engine labels the pages first
+            labeller, labels[part] = backend_for(replace(cfg, prompts="triage")), Counter()
+            cache = GenerationCache(wd.root / "cache" / "triage")
+            pages = model_triage(labeller, pages, cfg.input != "text", cache, part, labels[part])
+        requests.append((part, pages))
+    backend = backend_for(cfg)
+    n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
+    requests = [r for part, pages in requests for r in requests_of(pages, n_pairs, cfg.seed, part)]
     cache = GenerationCache(wd.root / "cache" / "generate")
     results = backend.generate(requests, cache=cache, budget=budget)
     seconds = round((time.perf_counter() - start) / len(todo), 3)
@@ -193,6 +199,9 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         mine = by_part.get(part, [])
         stats = part_stats([q for q, _ in mine], [r for _, r in mine])
         stats["triage"] = dict(skipped.get(part, {}))  # pages not asked about, by reason
+        if part in labels:  # the labeller's categories, complexities, requests and failures
+            stats["triage"]["no_content"] = labels[part].pop("skipped:no_content", 0)
+            stats["page_labels"] = dict(labels[part])
         if any(r.budget_stopped for _, r in mine):
             # Not written: only what was spent on it counts; its pairs come with the rerun.
             keep = ("requests", "retries", "failures", "spent_tokens")

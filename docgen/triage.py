@@ -85,3 +85,52 @@ def triage(pages: list[dict]) -> tuple[list[dict], Counter]:
             continue
         kept.append({**page, "visual": page.get("figures") is None or page["figures"] > 0})
     return kept, skipped
+
+
+# The labeller is asked about a page's gist: its first characters are enough.
+LABEL_TEXT_CHARS = 3000
+VISUAL_CATEGORIES = ("chart", "figure", "slide")
+
+
+def label_chats(pages: list[dict], image: bool) -> list:
+    """One chat per page for the labeller (``prompts/triage``), with its image when sent."""
+    from docgen.prompting import Chat, load_prompts, marked, user_content
+
+    prompts = load_prompts("triage")
+    chats = []
+    for page in pages:
+        page = {**page, "text": page["text"][:LABEL_TEXT_CHARS], "tables": []}
+        images = [page["image"]] if image and page.get("image") else []
+        shown = marked([page])[0] if images else page
+        user = prompts.user_template.render(role=prompts.roles["triage"], lang=page["lang"],
+                                            page=shown, image=bool(images))  # fmt: skip
+        messages = [{"role": "system", "content": prompts.system},
+                    {"role": "user", "content": user_content(user, images)}]  # fmt: skip
+        chats.append(Chat(page["doc_id"], page["page"], messages, [page["page"]], "triage",
+                          page["lang"], 0, images=images))  # fmt: skip
+    return chats
+
+
+def model_triage(backend, pages: list[dict], image: bool, cache, part: str, counts: Counter):
+    """The pages a model labelled worth asking about (``generate.triage_model``): each labelled
+    with a category and a complexity 1-10 (counted in ``counts``), ``no_content`` pages
+    skipped, and ``visual`` set from the label. A page the model could not label is kept as
+    the rules left it."""
+    from docgen.backends.llm import ask_json
+    from docgen.prompting import load_prompts
+
+    chats = label_chats(pages, image)
+    replies = ask_json(backend, chats, load_prompts("triage").schema, counts, cache, part)
+    kept = []
+    for page, label in zip(pages, replies):
+        if label is None:
+            kept.append(page)
+            continue
+        counts[f"category:{label['category']}"] += 1
+        counts[f"complexity:{label['complexity']}"] += 1
+        if label["category"] == "no_content":
+            counts["skipped:no_content"] += 1
+            continue
+        visual = label["visual_content"] or label["category"] in VISUAL_CATEGORIES
+        kept.append({**page, "visual": visual, "complexity": label["complexity"]})
+    return kept

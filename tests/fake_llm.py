@@ -120,6 +120,19 @@ class Sight:
                                 "pages": [page]})  # fmt: skip
         return out
 
+    def label(self, prompt: str) -> dict:
+        """A page's triage label: a chart page when its sidecar page has one, no content when
+        it says it is left blank, else prose."""
+        page = prompt.split("<page ", 1)[1]
+        category = (
+            "chart"
+            if self.charts(page)
+            else "no_content"
+            if "intentionally left blank" in page.lower()
+            else "prose"
+        )
+        return {"category": category, "complexity": 3, "visual_content": category == "chart"}
+
     def rate(self, prompt: str) -> list[dict]:
         """5 for correspondence when a chart answer is the chart's value or another answer is
         in the page text, else 1."""
@@ -177,6 +190,9 @@ class FakeLLM:
         if "<questions>" in prompt:  # the translation prompt
             self.stats["translate_requests"] += 1
             return json.dumps({"translations": translations(prompt)}, ensure_ascii=False)
+        if "visual_content" in prompt and "<page " in prompt:  # the page labeller
+            self.stats["triage_requests"] += 1
+            return json.dumps(self.sight.label(prompt))
         if "<pairs>" in prompt and "image_correspondence" in prompt:  # the rating prompt
             self.stats["rate_requests"] += 1
             return json.dumps({"ratings": self.sight.rate(prompt)}, ensure_ascii=False)
@@ -211,6 +227,8 @@ class FakeLLM:
                 "parts": [p["type"] for p in parts],
                 "pages": [int(n) for n in PAGE.findall(text_of(parts))],
                 "asks_visual": "- visual (~" in text_of(parts),
+                "task": "label" if "visual_content" in text_of(parts) else
+                        "rate" if "image_correspondence" in text_of(parts) else "generate",
                 "images": [image_size(p["image_url"]["url"]) for p in parts
                            if p["type"] == "image_url"],
             })  # fmt: skip

@@ -3,6 +3,7 @@ local OpenAI-compatible server that decodes every image it is sent."""
 
 import re
 
+import pymupdf
 import pytest
 from test_llm_server import llm_config
 
@@ -175,7 +176,8 @@ def test_only_pages_with_a_figure_are_asked_visual_questions(samples, tmp_path, 
     cfg = llm_config(folder, tmp_path, [server.url], "generate.input=image+text",
                      "generate.max_images_per_request=1")  # fmt: skip
     run_pipeline(cfg)
-    asked = {r["pages"][0]: r["asks_visual"] for r in server.stats()["multimodal"]}
+    asked = {r["pages"][0]: r["asks_visual"] for r in server.stats()["multimodal"]
+             if r["task"] == "generate"}  # fmt: skip
     assert asked == {1: False, 2: True}
 
 
@@ -194,3 +196,27 @@ def test_a_multi_page_pair_gets_a_row_holding_every_page_it_cites():
         (["[4, 6]"], [4, 6]),
         (["[1, 2, 3, 4, 5]"], None),  # five pages: more than a row holds
     ]
+
+
+def test_the_model_labels_pages_first_and_its_labels_decide(samples, tmp_path, server_factory):
+    import shutil
+
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    shutil.copy(samples / "0003-report-en.pdf", folder)  # page 2 holds a chart
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "This page is intentionally left blank.")
+    doc.new_page().insert_text((72, 72), "Notice\nOffice: Springfield\nOpen: Monday to Friday")
+    doc.save(folder / "notice.pdf")
+    server = server_factory("--truth", str(samples))
+    cfg = llm_config(folder, tmp_path, [server.url], "generate.input=image+text",
+                     "generate.max_images_per_request=1", "generate.triage_model=true")  # fmt: skip
+    gen = run_pipeline(cfg)["stages"]["generate"]
+    labels = gen["page_labels"]
+    assert server.stats()["triage_requests"] == labels["llm_requests"] == 4  # a page each
+    assert labels["category:chart"] == 1 and labels["category:prose"] == 2
+    assert gen["triage"]["no_content"] == 1
+    asked = sorted((r["pages"], r["asks_visual"]) for r in server.stats()["multimodal"]
+                   if r["task"] == "generate")  # fmt: skip
+    # The report's two pages and the notice's second: its blank first page was not asked about.
+    assert asked == [([1], False), ([2], False), ([2], True)]

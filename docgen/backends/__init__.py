@@ -77,6 +77,8 @@ def get_backend(cfg) -> Backend:
     if cfg.backend == "rules":
         from docgen.backends.rules import RulesBackend
 
+        if cfg.triage_model:
+            raise ValueError("generate.triage_model needs a model (backend openai or vllm)")
         if cfg.input != "text":
             raise ValueError(
                 f"generate.input={cfg.input} needs a vision-language model (backend openai or "

@@ -8,8 +8,13 @@ BASE_URL ?=
 MODEL ?=
 PORT ?= 8000
 CONFIG ?= $(if $(filter rules,$(LLM)),pipelines/default.yaml,pipelines/$(LLM).yaml)
+# With a vision-language model: INPUT=image+text (or image) sends the page images, RATE=1 rates
+# every pair (what grounds the answers read off the images).
+INPUT ?=
+RATE ?=
 LLM_SET := $(if $(BASE_URL),--set 'generate.base_urls=[$(BASE_URL)]') \
 	$(if $(MODEL),--set 'generate.model=$(MODEL)') \
+	$(if $(INPUT),--set generate.input=$(INPUT)) $(if $(RATE),--set filter.rate=true) \
 	$(if $(filter vllm,$(LLM)),--set generate.engine_python=$(VLLM_VENV)/bin/python)
 PDFS ?=
 SAMPLES := data/samples
@@ -89,7 +94,8 @@ SERVE_ARGS := $(if $(GPU),--gpu-memory-utilization 0.9,--no-enable-chunked-prefi
 serve-vllm: $(VLLM_VENV)/.done
 	@test -n "$(MODEL)" || { echo "usage: make serve-vllm MODEL=org/name|folder [PORT=8000]"; exit 2; }
 	$(VLLM_VENV)/bin/python -m vllm.entrypoints.openai.api_server --model $(MODEL) --port $(PORT) \
-		--max-num-seqs 256 --enable-prefix-caching --generation-config vllm $(SERVE_ARGS)
+		--max-num-seqs 256 --enable-prefix-caching --generation-config vllm \
+		$(if $(INPUT),--limit-mm-per-prompt '{"image": 4}') $(SERVE_ARGS)
 
 # `docgen preview` is tested in headless Chromium: installed when we are root and it is missing.
 browser:

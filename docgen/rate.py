@@ -19,20 +19,17 @@ from collections import Counter
 
 import pyarrow as pa
 
-from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
-from docgen.dedup import verdict_stats
 from docgen.filters import RATER_GROUNDED, RATINGS
 from docgen.llm_pass import (
-    indexed,
+    ask_about_pairs,
+    done_before,
+    mark_of,
     over_kept_parts,
-    pages_by_doc,
-    pair_chats,
-    pass_cache,
+    rewrite,
     with_columns,
 )
-from docgen.prompting import load_prompts
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir
 
 
 def rate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
@@ -41,33 +38,18 @@ def rate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConf
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
-    path = wd.part_path("kept", part)
-    info = wd.info(path)
-    mark = fingerprint([info.get("fingerprint"), gen.model, gen.input, cfg.min_ratings])
-    if info.get("stats", {}).get("rate") == mark:
+    mark = mark_of(wd, part, gen.model, gen.input, cfg.min_ratings)
+    if done_before(wd, part, "rate", mark):
         return Counter(skipped=1)
     table = wd.read("kept", part)
     rows = table.to_pylist()
     for row in rows:  # left unrated by an earlier run: asked about again
         if row["reason"] == "unrated":
             row["keep"], row["reason"] = True, None
-    prompts = load_prompts("rate")
-    pages = pages_by_doc(wd, part, gen)
-    jobs = list(pair_chats(prompts, rows, pages, gen.max_pairs_per_request, "rate"))
-    ratings = {s: [row.get(f"rating_{s}") for row in rows] for s in RATINGS}
-    counts: Counter = Counter()
-    replies = ask_json(
-        backend, [chat for chat, _ in jobs], prompts.schema, counts, pass_cache(wd, "rate"), part
-    )
-    for (_, batch), reply in zip(jobs, replies):
-        items = indexed(reply, "ratings", len(batch), counts, "rate_bad_index")
-        if not items:
-            counts["rate_failed"] += 1
-            continue
-        counts["rated_chats"] += 1
-        for index, item in items.items():
-            for scale in RATINGS:
-                ratings[scale][batch[index]] = item[scale]
+    items, counts = ask_about_pairs(wd, part, backend, gen, rows, "rate", "ratings",
+                                    "rated_chats")  # fmt: skip
+    ratings = {s: [items[i][s] if i in items else row.get(f"rating_{s}")
+                   for i, row in enumerate(rows)] for s in RATINGS}  # fmt: skip
     keep, reason = [], []
     for i, row in enumerate(rows):
         why = row["reason"]
@@ -83,8 +65,5 @@ def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Fi
     columns = {f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}
     table = with_columns(table, {"keep": (keep, pa.bool_()), "reason": (reason, pa.string()),
                                  **columns})  # fmt: skip
-    # Marked as rated only when every chat was answered: a rerun asks again about the rest.
-    done = mark if not counts["rate_failed"] else None
-    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, "rate": done}
-    wd.write(path, table, info["fingerprint"], stats)
+    rewrite(wd, part, table, counts, "rate", mark)
     return counts

@@ -19,10 +19,10 @@ import pyarrow as pa
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
-from docgen.llm_pass import indexed, over_kept_parts, pass_cache
+from docgen.llm_pass import done_before, indexed, mark_of, over_kept_parts, pass_cache
 from docgen.prompting import LANGUAGE_NAMES, Chat, clean_text, load_prompts
 from docgen.text import normalize
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir
 
 
 def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Chat]:
@@ -66,9 +66,8 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
 
     path = wd.part_path("kept", part)
     info = wd.info(path)
-    mark = fingerprint([info.get("fingerprint"), gen.model, cfg.translate_to,
-                        cfg.back_translation_ratio])  # fmt: skip
-    if info.get("stats", {}).get("translate") == mark:
+    mark = mark_of(wd, part, gen.model, cfg.translate_to, cfg.back_translation_ratio)
+    if done_before(wd, part, "translate", mark):
         return Counter(skipped=1)
     table = wd.read("kept", part)
     if "translated_from" not in table.schema.names:

@@ -86,47 +86,58 @@ def translations(prompt: str) -> list[dict]:
 
 
 class Sight:
-    """What the fake VLM "sees" in a page image: the page's chart values, from the sample corpus's
-    sidecars (``--truth DIR``). It knows a page by the text facts it finds in the page's text, so
-    it needs ``image+text``. It reads every second bar wrong, and asks one chart value as if it
-    were printed (an extractive pair the span check must catch)."""
-
-    QUESTION = re.compile(r"^What is the value of (\S+) in the chart (.+)\?$")
+    """What the fake VLM "sees" in a page image: the values of the page's charts and stamps, from
+    the sample corpus's sidecars (``--truth DIR``). It knows a page by the text facts it finds in
+    the page's text, so it needs ``image+text``. It reads every second value wrong, and asks
+    one chart value as if it were printed (an extractive pair the span check must catch)."""
 
     def __init__(self, folder: str | None):
-        self.pages = []  # (text facts, chart facts) per sidecar page
+        self.pages = []  # (text facts, visual facts) per sidecar page
         for sidecar in sorted(Path(folder).glob("*.json")) if folder else []:
             for page in json.loads(sidecar.read_text("utf-8"))["pages"]:
                 facts = page["facts"]
-                self.pages.append(([f["value"] for f in facts if not f.get("visual")],
+                # Short values ("2", a quantity) are in any text: they do not tell pages apart.
+                self.pages.append(([f["value"] for f in facts
+                                    if not f.get("visual") and len(f["value"]) >= 4],
                                    [f for f in facts if f.get("visual")]))  # fmt: skip
 
-    def charts(self, text: str) -> list[dict]:
-        """The chart facts of the sidecar page whose text facts ``text`` holds best."""
+    def seen(self, text: str) -> list[dict]:
+        """The visual facts of the sidecar page whose text facts ``text`` holds best."""
         found = max(self.pages, key=lambda p: sum(v in text for v in p[0]), default=None)
         return found[1] if found and sum(v in text for v in found[0]) >= 2 else []
+
+    @staticmethod
+    def question(fact: dict) -> str:
+        if isinstance(fact["key"], list):
+            caption, label = fact["key"]
+            return f"What is the value of {label} in the chart {caption}?"
+        return f"What does the {fact['key']} say?"
+
+    @staticmethod
+    def misread(value: str) -> str:
+        digits = value.rstrip("%")
+        return f"{int(digits) + 1}{value[len(digits) :]}" if digits.isdigit() else value[::-1]
 
     def pairs(self, prompt: str) -> list[dict]:
         out = []
         for page, lines in document_pages(prompt):
-            for i, fact in enumerate(self.charts("\n".join(lines))):
-                caption, label = fact["key"]
-                value = fact["value"] if i % 2 == 0 else str(int(fact["value"]) + 1)
-                out.append({"question": f"What is the value of {label} in the chart {caption}?",
-                            "answer": value, "kind": "visual", "pages": [page]})  # fmt: skip
-                if i == 0:
-                    out.append({"question": f"Which number is printed above {label}?",
+            for i, fact in enumerate(self.seen("\n".join(lines))):
+                value = fact["value"] if i % 2 == 0 else self.misread(fact["value"])
+                out.append({"question": self.question(fact), "answer": value, "kind": "visual",
+                            "pages": [page]})  # fmt: skip
+                if i == 0 and isinstance(fact["key"], list):
+                    out.append({"question": f"Which number is printed above {fact['key'][1]}?",
                                 "answer": value, "kind": "extractive",
                                 "pages": [page]})  # fmt: skip
         return out
 
     def label(self, prompt: str) -> dict:
-        """A page's triage label: a chart page when its sidecar page has one, no content when
-        it says it is left blank, else prose."""
+        """A page's triage label: a chart page when its sidecar page has something visual, no
+        content when it says it is left blank, else prose."""
         page = prompt.split("<page ", 1)[1]
         category = (
             "chart"
-            if self.charts(page)
+            if self.seen(page)
             else "no_content"
             if "intentionally left blank" in page.lower()
             else "prose"
@@ -134,16 +145,15 @@ class Sight:
         return {"category": category, "complexity": 3, "visual_content": category == "chart"}
 
     def rate(self, prompt: str) -> list[dict]:
-        """5 for correspondence when a chart answer is the chart's value or another answer is
-        in the page text, else 1."""
+        """5 for correspondence when a visual answer is the value the page shows or another
+        answer is in the page text, else 1."""
         document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
         pairs = prompt.split("<pairs>", 1)[1].split("</pairs>", 1)[0]
-        truth = {(f["key"][1], f["key"][0]): f["value"] for f in self.charts(document)}
+        truth = {self.question(f): f["value"] for f in self.seen(document)}
         out = []
         for i, (q, a) in enumerate(re.findall(r"^\d+\. Q: (.*)\n\s*A: (.*)$", pairs, re.M), 1):
-            asked = self.QUESTION.match(q)
-            right = truth.get(asked.groups()) == a if asked else a.strip() in document
-            out.append({"index": i, "relevance": 4, "visual_dependency": 5 if asked else 2,
+            right = truth[q] == a if q in truth else a.strip() in document
+            out.append({"index": i, "relevance": 4, "visual_dependency": 5 if q in truth else 2,
                         "formatting": 5, "image_correspondence": 5 if right else 1})  # fmt: skip
         return out
 

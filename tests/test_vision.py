@@ -98,13 +98,14 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
                      "filter.rate=true")  # fmt: skip
     stages = run_pipeline(cfg)["stages"]
     rows = kept_rows(cfg.work)
-    charts = [r for r in rows if r["kind"] == "visual"]
-    # Two reports, a chart of four bars each; the fake VLM reads every second bar wrong.
-    assert len(charts) == 8
-    assert sorted(r["reason"] or "kept" for r in charts) == ["kept"] * 4 + [
-        "rated_low:image_correspondence"] * 4  # fmt: skip
-    for r in charts:  # what the rater confirmed is the chart's value in the sidecar
-        assert (r["reason"] is None) == (r["answer"] == chart_value(samples, r))
+    seen = [r for r in rows if r["kind"] == "visual"]
+    # Two reports' bar charts (four bars each) and an invoice's stamp (its word, its date); the
+    # fake VLM reads every second value wrong: the rater keeps what the sidecar says is there.
+    assert len(seen) == 10
+    assert sorted(r["reason"] or "kept" for r in seen) == ["kept"] * 5 + [
+        "rated_low:image_correspondence"] * 5  # fmt: skip
+    for r in seen:
+        assert (r["reason"] is None) == (r["answer"] == visual_truth(samples, r))
     # A chart value asked as if it were printed is span-checked and dropped: it is pixels only.
     printed = [r for r in rows if r["question"].startswith("Which number is printed")]
     assert len(printed) == 2 and all(r["reason"].startswith("ungrounded") for r in printed)
@@ -113,7 +114,7 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     assert stages["filter"]["rate"]["rated_chats"] == server.stats()["rate_requests"] > 0
     report = collect(cfg.work)[0]  # the report counts kept pairs per score and their kinds
     assert report["ratings"]["image_correspondence"] == {"5": len(rated)}
-    assert report["kinds"]["visual"] == 4
+    assert report["kinds"]["visual"] == 5
 
     tables = [pq.read_table(f) for f in (tmp_path / "out" / "data").glob("*.parquet")]
     turns = [row for t in tables for row in t.column("texts").to_pylist()]
@@ -122,19 +123,25 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     assert [len(t) for t in turns] == [len(c) for c in correspondence]
     assert {c for row in correspondence for c in row} == {5}
     assert sum(t["user"].startswith("What is the value of") for row in turns for t in row) == 4
+    assert sum(t["user"].startswith("What does the stamp") for row in turns for t in row) == 1
     problems, _ = validate(tmp_path / "out", progress=False)
     assert not problems, problems.lines()
     card = (tmp_path / "out" / "README.md").read_text("utf-8")
     assert "image_correspondence_ratings" in card and "visual_dependency_ratings" in card
 
 
-def chart_value(samples, row) -> str:
+def visual_truth(samples, row) -> str:
+    """What the sidecar says the page shows for the thing the pair asks about."""
     import json
 
-    label = row["question"].split()[5]
     truth = json.loads((samples / row["source"].replace(".pdf", ".json")).read_text("utf-8"))
     (page,) = [p for p in truth["pages"] if p["page"] == row["pages"][0]]
-    return next(f["value"] for f in page["facts"] if f.get("visual") and f["key"][1] == label)
+    keys = [(f["key"][1] if isinstance(f["key"], list) else f["key"], f["value"])
+            for f in page["facts"] if f.get("visual")]  # fmt: skip
+    for key, value in sorted(keys, key=lambda kv: -len(kv[0])):  # "stamp date" before "stamp"
+        if f" {key} " in row["question"]:
+            return value
+    raise AssertionError(f"no visual fact for {row['question']!r}")
 
 
 def test_min_ratings_are_checked_before_any_work(few_samples, tmp_path, server_factory):

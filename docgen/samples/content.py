@@ -146,8 +146,16 @@ def invoice(w: Writer) -> list[list[dict]]:
                 ("total", w.money(subtotal + tax)),
             ),
             {"type": "para", "text": w.paragraph(2)},
+            stamp(w),
         ]
     ]
+
+
+def stamp(w: Writer) -> dict:
+    """A rubber stamp drawn as an image, slanted: its word and date are in the pixels only."""
+    r = w.rng.randint
+    return {"type": "stamp", "text": w.rng.choice(["PAID", "RECEIVED", "APPROVED"]),
+            "date": f"{r(2019, 2025)}-{r(1, 12):02d}-{r(1, 28):02d}"}  # fmt: skip
 
 
 def receipt(w: Writer) -> list[list[dict]]:
@@ -238,6 +246,13 @@ def report(w: Writer) -> list[list[dict]]:
     ]
 
 
+def pie(w: Writer, caption: str) -> dict:
+    """A pie chart drawn as an image: each slice's share is printed in the pixels only."""
+    cuts = sorted(w.rng.sample(range(5, 95), 3))
+    shares = [b - a for a, b in zip([0, *cuts], [*cuts, 100])]
+    return {"type": "pie", "caption": caption, "labels": ["A", "B", "C", "D"], "values": shares}
+
+
 def chart(w: Writer, caption: str) -> dict:
     """A bar chart drawn as an image: its values are in the pixels only, never in the text."""
     return {"type": "chart", "caption": caption, "labels": ["Q1", "Q2", "Q3", "Q4"],
@@ -293,6 +308,7 @@ def paper(w: Writer) -> list[list[dict]]:
             {"type": "heading", "number": "3", "text": s["results"]},
             {"type": "para", "text": w.paragraph(2)},
             results,
+            pie(w, s["results"]),
             {"type": "heading", "number": "4", "text": s["conclusion"]},
             {"type": "para", "text": w.paragraph(3)},
         ],
@@ -314,8 +330,8 @@ def document(kind: str, lang: str, seed: int) -> list[list[dict]]:
 
 
 def facts(blocks: list[dict]) -> list[dict]:
-    """The checkable facts of one page: title, fields, headings, table cells and chart values
-    (marked ``visual``: in the image only)."""
+    """The checkable facts of one page: title, fields, headings, table cells, and the values of
+    charts and stamps (marked ``visual``: in the image only)."""
     out = []
     for b in blocks:
         if b["type"] == "title":
@@ -324,10 +340,17 @@ def facts(blocks: list[dict]) -> list[dict]:
             out += [{"type": "field", "key": k, "value": v} for k, v in b["items"]]
         elif b["type"] == "heading":
             out.append({"type": "heading", "key": b["number"], "value": b["text"]})
-        elif b["type"] == "chart":  # what a model can only read off the page image
+        elif b["type"] in ("chart", "pie"):  # what a model can only read off the page image
+            unit = "%" if b["type"] == "pie" else ""
             out += [
-                {"type": "chart", "key": [b["caption"], label], "value": str(value), "visual": True}
+                {"type": b["type"], "key": [b["caption"], label], "value": f"{value}{unit}",
+                 "visual": True}
                 for label, value in zip(b["labels"], b["values"])
+            ]  # fmt: skip
+        elif b["type"] == "stamp":
+            out += [
+                {"type": "stamp", "key": "stamp", "value": b["text"], "visual": True},
+                {"type": "stamp", "key": "stamp date", "value": b["date"], "visual": True},
             ]
         elif b["type"] == "table":
             for row in b["rows"]:

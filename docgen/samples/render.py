@@ -65,8 +65,10 @@ def block_html(block: dict, lang: str, colon: str, rtl: bool) -> str:
             "<tr>" + "".join(f"<td>{e(c)}</td>" for c in order(r)) + "</tr>" for r in block["rows"]
         )
         return f"<table><tr>{head}</tr>{rows}</table>"
-    if kind == "chart":
+    if kind in ("chart", "pie"):
         return f'<img src="{block["image"]}" style="width:300pt"/><p>{e(block["caption"])}</p>'
+    if kind == "stamp":
+        return f'<img src="{block["image"]}" style="width:150pt"/>'
     raise ValueError(f"unknown block type {kind!r}")
 
 
@@ -93,19 +95,67 @@ def chart_png(labels: list[str], values: list[int], width: int = 420, height: in
     return out.getvalue()
 
 
+def pie_png(labels: list[str], values: list[int], size: int = 220) -> bytes:
+    """A pie chart (shares in percent) as a PNG: slices in greys, a legend of swatches with
+    each slice's label and share."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (size * 2, size), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=16)
+    start = -90.0
+    for i, (label, value) in enumerate(zip(labels, values)):
+        grey, end = 40 + 50 * i, start + 360 * value / 100
+        draw.pieslice([10, 10, size - 10, size - 10], start, end, fill=grey, outline=255)
+        top = 40 + 40 * i
+        draw.rectangle([size * 1.1, top, size * 1.1 + 18, top + 18], fill=grey, outline=0)
+        draw.text((size * 1.1 + 28, top + 9), f"{label} {value}%", fill=0, font=font, anchor="lm")
+        start = end
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def stamp_png(text: str, date: str) -> bytes:
+    """A red rubber stamp, slanted: a frame, the word, the date."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (300, 140), "white")
+    draw = ImageDraw.Draw(image)
+    red = (200, 30, 40)
+    draw.rounded_rectangle([8, 8, 292, 132], radius=14, outline=red, width=5)
+    draw.text((150, 58), text, fill=red, font=ImageFont.load_default(size=40), anchor="mm")
+    draw.text((150, 106), date, fill=red, font=ImageFont.load_default(size=22), anchor="mm")
+    image = image.rotate(10, expand=True, fillcolor="white", resample=Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+DRAWN = {
+    "chart": lambda b: chart_png(b["labels"], b["values"]),
+    "pie": lambda b: pie_png(b["labels"], b["values"]),
+    "stamp": lambda b: stamp_png(b["text"], b["date"]),
+}
+
+
 def with_charts(pages: list[list[dict]], archive):
-    """The pages with each chart block naming its image, drawn into ``archive`` (made when
-    None); returns (pages, archive)."""
+    """The pages with each drawn block (chart, pie, stamp) naming its image, drawn into
+    ``archive`` (made when None); returns (pages, archive)."""
     import pymupdf
 
     out = []
     for blocks in pages:
         row = []
         for b in blocks:
-            if b["type"] == "chart":
+            if b["type"] in DRAWN:
                 archive = archive if archive is not None else pymupdf.Archive()
-                name = f"chart-{sum(len(r) for r in out) + len(row)}.png"
-                archive.add((chart_png(b["labels"], b["values"]), name))
+                name = f"{b['type']}-{sum(len(r) for r in out) + len(row)}.png"
+                archive.add((DRAWN[b["type"]](b), name))
                 b = {**b, "image": name}
             row.append(b)
         out.append(row)

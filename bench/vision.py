@@ -110,11 +110,15 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=48)
     args = parser.parse_args()
     wd = extracted(args.docs)
-    cost = encoding_cost(wd, GenerateConfig())
-    print(f"page images: {cost['pages']} pages, {cost['resized']} resized to fit 1536 px / 2 MP; "
-          f"stored {cost['stored_kb']:.0f} KB, sent {cost['sent_kb']:.0f} KB "
-          f"({cost['url_kb']:.0f} KB as data URL) per page; sizing {cost['size_ms']:.1f} ms, "
-          f"data URL {cost['url_ms']:.2f} ms CPU per page")  # fmt: skip
+    for fit in (GenerateConfig(), GenerateConfig(image_max_side=1536, image_max_pixels=2_000_000),
+                GenerateConfig(image_max_side=1024, image_max_pixels=1_000_000)):  # fmt: skip
+        cost = encoding_cost(wd, fit)
+        print(
+            f"page images fit to {fit.image_max_side} px / {fit.image_max_pixels / 1e6:g} MP: "
+            f"{cost['resized']} of {cost['pages']} resized; stored {cost['stored_kb']:.0f} KB, "
+            f"sent {cost['sent_kb']:.0f} KB ({cost['url_kb']:.0f} KB as data URL) a page; "
+            f"sizing {cost['size_ms']:.1f} ms, data URL {cost['url_ms']:.2f} ms CPU a page"
+        )
     tmp = Path(tempfile.mkdtemp())
     texts = tmp / "texts.txt"
     pages = [p["text"] for part in wd.parts("pages")

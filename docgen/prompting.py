@@ -1,9 +1,9 @@
-"""Prompts for the LLM generators: chats in, validated pairs out.
+"""Prompts for the LLM generators: documents to chats.
 
 ``build_chats`` turns one document into one or more chats (a long document is cut into chunks of
 whole pages that fit a token budget), with a role variant chosen per document by a seeded random
-choice. ``parse_answer`` reads a model's reply: JSON checked against ``answer.schema.json``, or,
-failing that, Docmatix's ``Q1: … A1: …`` form. Templates, roles and schema live in ``prompts/llm``.
+choice; page images go in as content parts. Templates, roles, kinds of question and the answer
+schema live in ``prompts/llm``; :mod:`docgen.replies` reads what comes back.
 """
 
 from __future__ import annotations
@@ -33,14 +33,6 @@ LANGUAGE_NAMES = {
     "he": "Hebrew",
 }
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-class AnswerError(ValueError):
-    """A reply that yields no valid pairs; ``cause`` is ``malformed`` or ``schema``."""
-
-    def __init__(self, cause: str, message: str):
-        super().__init__(message)
-        self.cause = cause
 
 
 @dataclass
@@ -287,72 +279,3 @@ def build_chats(
             )
         )
     return chats
-
-
-FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-QA_FORM = re.compile(
-    r"^\s*\**Q(\d+)\**\s*[:：.]\s*(.+?)\s*\n\s*\**A\1\**\s*[:：.]\s*(.+?)\s*(?=^\s*\**Q\d+\**\s*[:：.]|\Z)",
-    re.DOTALL | re.MULTILINE,
-)
-
-
-# C0 and C1 control characters but tab and newline: a grammar lets a model write them raw inside
-# a JSON string (strict parsers refuse them); they carry nothing a question or answer needs.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def loads_lenient(text: str):
-    """JSON from a model: an optional Markdown fence around it, raw control characters inside
-    strings allowed (``ValueError`` when it is not JSON)."""
-    return json.loads(FENCE.sub(r"\1", text or "").strip(), strict=False)
-
-
-def clean_text(text: str) -> str:
-    return CONTROL.sub("", text).strip()
-
-
-def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[dict]:
-    """The pairs in a model reply, or :class:`AnswerError` saying why there are none.
-
-    JSON is validated against the schema; a reply that is not JSON but lists ``Q1:``/``A1:``
-    pairs (Docmatix's format) is read as such, with kind ``extractive`` and the chunk's pages.
-    A grammar-valid reply can still cite pages the chunk does not hold (or integers of thirty
-    digits): those citations are dropped, and a pair left citing none is dropped with them.
-    """
-    try:
-        data = loads_lenient(text)
-    except ValueError:
-        body = FENCE.sub(r"\1", text or "").strip()
-        pairs = [
-            {"question": clean_text(q), "answer": clean_text(a), "kind": "extractive",
-             "pages": list(chat_pages)}
-            for _, q, a in QA_FORM.findall(body)
-        ]  # fmt: skip
-        if pairs := [p for p in pairs if p["question"] and p["answer"]]:
-            return pairs
-        snippet = " ".join(body.split())[:120]
-        raise AnswerError(
-            "malformed", f"reply is neither JSON nor Q:/A: pairs: {snippet!r}"
-        ) from None
-    from jsonschema.exceptions import best_match
-
-    error = best_match(prompts.validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "reply"
-        raise AnswerError(
-            "schema", f"reply does not match the answer schema at {where}: {error.message[:160]}"
-        )
-    allowed = set(chat_pages)
-    pairs = []
-    for p in data["pairs"]:
-        pages = sorted(set(p["pages"]) & allowed)
-        question, answer = clean_text(p["question"]), clean_text(p["answer"])
-        if pages and question and answer:
-            pairs.append({"question": question, "answer": answer, "kind": p["kind"],
-                          "pages": pages})  # fmt: skip
-    if not pairs:
-        first, last = min(chat_pages), max(chat_pages)
-        raise AnswerError(
-            "pages", f"no pair cites a page of this chunk (pages {first}-{last}) with text"
-        )
-    return pairs

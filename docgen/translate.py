@@ -20,7 +20,8 @@ from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.dedup import verdict_stats
 from docgen.llm_pass import done_before, indexed, mark_of, over_kept_parts, pass_cache
-from docgen.prompting import LANGUAGE_NAMES, Chat, clean_text, load_prompts
+from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
+from docgen.replies import clean_text
 from docgen.text import normalize
 from docgen.workdir import WorkDir
 

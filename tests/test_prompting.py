@@ -6,15 +6,8 @@ import re
 import pytest
 
 from docgen.backends import GenerationRequest
-from docgen.prompting import (
-    AnswerError,
-    build_chats,
-    choose_role,
-    chunk_pages,
-    estimate_tokens,
-    load_prompts,
-    parse_answer,
-)
+from docgen.prompting import build_chats, choose_role, chunk_pages, estimate_tokens, load_prompts
+from docgen.replies import AnswerError, parse_answer
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +155,7 @@ def test_grammar_valid_noise_becomes_pairs_or_a_cause_never_a_crash(prompts):
 def test_judge_and_translation_indexes_outside_the_batch_are_counted():
     from collections import Counter
 
-    from docgen.judge import indexed
+    from docgen.llm_pass import indexed
 
     counts = Counter()
     reply = {"verdicts": [{"index": 2, "score": 5}, {"index": 0, "score": 1},

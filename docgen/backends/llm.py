@@ -15,15 +15,8 @@ from dataclasses import dataclass
 
 from docgen.backends import Backend, GenerationRequest, GenerationResult
 from docgen.gencache import cache_key
-from docgen.prompting import (
-    INPUTS,
-    AnswerError,
-    Chat,
-    build_chats,
-    load_prompts,
-    loads_lenient,
-    parse_answer,
-)
+from docgen.prompting import INPUTS, Chat, build_chats, load_prompts
+from docgen.replies import AnswerError, loads_lenient, parse_answer
 from docgen.workdir import fingerprint
 
 

@@ -123,7 +123,7 @@ def test_tables_and_key_value_lines_are_not_taken_for_columns(samples):
 
 
 def test_grey_pages_get_one_channel_colour_pages_three_and_png_is_lossless(samples):
-    page = pymupdf.open(samples / "0000-invoice-en.pdf")[0]  # grey table header
+    page = pymupdf.open(samples / "0003-report-en.pdf")[0]  # grey table header
     grey = images.render(page, 100, 2940)
     assert grey.ndim == 2
     rgb = page.get_pixmap(dpi=100, alpha=False)

@@ -283,8 +283,10 @@ def summary(manifest: dict) -> str:
             f"  documents   {ex.get('documents', 0)} ok, {ex.get('failed_documents', 0)} failed, "
             f"{ex.get('duplicate_inputs', 0)} duplicate inputs",
             f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
+            *triage_lines(ge),
             f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
             *llm_lines(ge),
+            *pass_lines(fi),
             f"  dropped     {dropped}",
             f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
             f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
@@ -305,6 +307,27 @@ def fault_lines(stages: dict) -> list[str]:
         if isinstance(st, dict) and (st.get("retried_tasks") or st.get("failed_tasks"))
     ]
     return [f"  workers     lost while running: {'; '.join(faults)}"] if faults else []
+
+
+def triage_lines(ge: dict) -> list[str]:
+    """Pages triage kept from the model, by reason (when any)."""
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(ge.get("triage", {}).items()) if v)
+    return [f"  triage      pages skipped: {skipped}"] if skipped else []
+
+
+def pass_lines(fi: dict) -> list[str]:
+    """The LLM passes over the kept pairs: chats asked, from cache, failed, tokens spent."""
+    lines = []
+    for name in ("judge", "rate", "translate"):
+        st = fi.get(name)
+        if isinstance(st, dict) and st.get("llm_requests"):
+            failed = sum(v for k, v in st.items() if k.startswith("llm_failed:"))
+            lines.append(
+                f"  {name:<11} {st['llm_requests']} chats ({st.get('llm_cached', 0)} from cache, "
+                f"{failed} failed), {st.get('prompt_tokens', 0)} prompt + "
+                f"{st.get('completion_tokens', 0)} completion tokens spent"
+            )
+    return lines
 
 
 def llm_lines(ge: dict) -> list[str]:

@@ -87,7 +87,10 @@ def check_schema(path: Path, problems: Problems, config: str = "default") -> tup
     return layout
 
 
-def check_texts(where: str, texts, problems: Problems, counts: Counter) -> None:
+def check_texts(where: str, row: dict, problems: Problems, counts: Counter) -> None:
+    """A row's pairs are there and not empty; its per-turn ratings, when it has them, are one
+    per pair and 1-5 (or null: not rated)."""
+    texts = row["texts"]
     if not texts:
         problems.add("texts", f"{where}: no question–answer pair")
     for j, turn in enumerate(texts or []):
@@ -95,6 +98,12 @@ def check_texts(where: str, texts, problems: Problems, counts: Counter) -> None:
         for field in ("user", "assistant"):
             if not (turn.get(field) or "").strip():
                 problems.add("texts", f"{where}: pair {j} has an empty {field}")
+    for name in (n for n in row if n.endswith("_ratings")):
+        ratings = row[name] or []
+        if len(ratings) != len(texts or []) or any(
+            r is not None and not 1 <= r <= 5 for r in ratings
+        ):
+            problems.add("ratings", f"{where}: {name} is not one 1-5 rating per pair: {ratings}")
 
 
 def rows_of(path: Path, name: str, counts: Counter, batch_size: int):
@@ -117,7 +126,7 @@ def check_pdf_rows(path: Path, problems: Problems, counts: Counter) -> None:
                 assert doc.page_count > 0, "no pages"
         except Exception as exc:  # noqa: BLE001 - any reader error is the finding
             problems.add("pdf", f"{where}: the PDF does not open ({exc})")
-        check_texts(where, row["texts"], problems, counts)
+        check_texts(where, row, problems, counts)
 
 
 def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
@@ -133,7 +142,7 @@ def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
                     im.load()
             except Exception as exc:  # noqa: BLE001 - any decoder error is the finding
                 problems.add("images", f"{where}: image {j} does not decode ({exc})")
-        check_texts(where, row["texts"], problems, counts)
+        check_texts(where, row, problems, counts)
 
 
 def read_card(out: Path, problems: Problems) -> tuple[dict, str]:

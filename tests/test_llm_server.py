@@ -240,6 +240,7 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
         wd.part_path("kept", part).unlink()  # judge again, now against a server that is gone:
     judged = run_pipeline(down)["stages"]["filter"]["judge"]  # its answers are in the cache
     assert judged["llm_cached"] == judged["llm_requests"] == 2 and "llm_failed" not in str(judged)
+    assert "prompt_tokens" not in judged  # nothing was sent: nothing spent
     shutil.rmtree(wd.root / "cache" / "judge")
     for part in wd.parts("kept"):
         wd.part_path("kept", part).unlink()

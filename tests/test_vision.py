@@ -85,6 +85,7 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
 ):
     import shutil
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from docgen.validate import validate
@@ -112,6 +113,7 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     rated = [r for r in rows if r["keep"]]
     assert rated and all(r["rating_relevance"] == 4 and r["rating_formatting"] == 5 for r in rated)
     assert stages["filter"]["rate"]["rated_chats"] == server.stats()["rate_requests"] > 0
+    assert stages["filter"]["rate"]["prompt_tokens"] > 0  # what the rater cost is counted
     report = collect(cfg.work)[0]  # the report counts kept pairs per score and their kinds
     assert report["ratings"]["image_correspondence"] == {"5": len(rated)}
     assert report["kinds"]["visual"] == 5
@@ -128,6 +130,15 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     assert not problems, problems.lines()
     card = (tmp_path / "out" / "README.md").read_text("utf-8")
     assert "image_correspondence_ratings" in card and "visual_dependency_ratings" in card
+    # validate checks every rating: one per pair, 1-5
+    shard = next((tmp_path / "out" / "data").glob("*.parquet"))
+    table = pq.read_table(shard)
+    bad = [[9] * len(row) for row in table.column("formatting_ratings").to_pylist()]
+    index = table.schema.get_field_index("formatting_ratings")
+    field = table.schema.field(index)
+    pq.write_table(table.set_column(index, field, pa.array(bad, field.type)), shard)
+    problems, _ = validate(tmp_path / "out", progress=False)
+    assert problems.counts["ratings"] == table.num_rows
 
 
 def visual_truth(samples, row) -> str:

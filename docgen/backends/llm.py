@@ -185,13 +185,17 @@ def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Count
     chat failed or the reply did not parse (the judge, the rater and the translator). With a
     ``cache`` (a GenerationCache), replies are kept under ``part`` and a rerun asks nothing
     answered already. ``counts`` gets ``llm_requests`` (chats asked), ``llm_cached`` (of them,
-    answered from the cache) and, per failed chat, ``llm_failed:<cause>``."""
+    answered from the cache), the prompt and completion tokens spent, and, per failed chat,
+    ``llm_failed:<cause>``."""
     import jsonschema
 
     replies: list[dict | None] = []
     counts["llm_requests"] += len(chats)
     for completion in backend.answers(chats, [part] * len(chats), cache):
         counts["llm_cached"] += completion.requests == 0 and completion.error is None
+        if completion.requests:  # what this run spent (cached answers cost nothing now)
+            counts["prompt_tokens"] += completion.prompt_tokens
+            counts["completion_tokens"] += completion.completion_tokens
         if completion.error:
             counts[f"llm_failed:{completion.cause}"] += 1
             replies.append(None)

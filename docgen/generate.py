@@ -180,10 +180,12 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         pages = read_pages(wd, part, cfg)
         if cfg.triage:
             pages, skipped[part] = triage(pages)
-        if cfg.triage_model:  # the same engine labels the pages first
+        if cfg.triage_model:  # the same engine labels the pages first, out of the same budget
             labeller, labels[part] = backend_for(replace(cfg, prompts="triage")), Counter()
+            labeller.allowance = budget
             cache = GenerationCache(wd.root / "cache" / "triage")
             pages = model_triage(labeller, pages, cfg.input != "text", cache, part, labels[part])
+            budget, labeller.allowance = labeller.allowance, None
         requests.append((part, pages))
     backend = backend_for(cfg)
     n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
@@ -202,6 +204,8 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         if part in labels:  # the labeller's categories, complexities, requests and failures
             stats["triage"]["no_content"] = labels[part].pop("skipped:no_content", 0)
             stats["page_labels"] = dict(labels[part])
+            spent = labels[part]["prompt_tokens"] + labels[part]["completion_tokens"]
+            stats["spent_tokens"] += spent
         if any(r.budget_stopped for _, r in mine):
             # Not written: only what was spent on it counts; its pairs come with the rerun.
             keep = ("requests", "retries", "failures", "spent_tokens")

@@ -27,9 +27,11 @@ from docgen.llm_pass import (
 from docgen.workdir import WorkDir
 
 
-def judge_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+def judge_parts(
+    work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
+) -> dict:
     """Judge the kept pairs of ``parts``; rewrite each partition with its verdicts."""
-    return over_kept_parts(work, parts, gen, cfg, "judge", judge_partition)
+    return over_kept_parts(work, parts, gen, cfg, "judge", judge_partition, budget)
 
 
 def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

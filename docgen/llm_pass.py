@@ -20,17 +20,21 @@ from docgen.workdir import WorkDir, fingerprint
 
 
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
-                    prompts: str, partition_fn) -> dict:  # fmt: skip
+                    prompts: str, partition_fn, budget: int | None = None) -> dict:  # fmt: skip
     """Run an LLM pass (``partition_fn(wd, part, backend, gen, cfg)``) over kept partitions with
     the generate backend, set up once per worker and given the ``prompts`` set (its schema is
-    the structured output); returns the summed counts."""
+    the structured output), spending at most ``budget`` tokens; returns the summed counts."""
     from docgen.generate import backend_for
 
     wd = WorkDir(work)
     backend = backend_for(replace(gen, prompts=prompts))
+    backend.allowance = budget
     totals: Counter = Counter()
-    for part in parts:
-        totals.update(partition_fn(wd, part, backend, gen, cfg))
+    try:
+        for part in parts:
+            totals.update(partition_fn(wd, part, backend, gen, cfg))
+    finally:
+        backend.allowance = None
     stats = dict(totals)
     if engine := getattr(backend, "engine_id", None):
         stats["engines"] = {engine: len(parts)}

@@ -111,13 +111,24 @@ def end_llm(client) -> None:
         client.run(close_backends, on_error="ignore")
 
 
-def run_llm_pass(cfg: RunConfig, parts: list[str], fn, name: str, llm) -> dict:
-    """An LLM pass over the kept partitions (the judge, the translator) on the generate
-    backend's workers ``llm`` (see :func:`llm_workers`)."""
+def run_llm_pass(cfg: RunConfig, parts: list[str], fn, name: str, llm, budget=None) -> dict:
+    """An LLM pass over the kept partitions (the judge, the rater, the translator) on the
+    generate backend's workers ``llm`` (see :func:`llm_workers`), spending at most ``budget``
+    tokens (shared out evenly between its tasks)."""
     client, resources = llm
     groups = task_groups(parts, cfg, n_workers(client))
-    args = [(cfg.work, group, cfg.generate, cfg.filter) for group in groups]
+    share = None if budget is None else max(0, budget) // max(1, len(groups))
+    args = [(cfg.work, group, cfg.generate, cfg.filter, share) for group in groups]
     return sum_stats(map_stage(client, fn, args, name, cfg.run.progress, resources))
+
+
+def budget_left(cfg: RunConfig) -> int | None:
+    """What ``generate.token_budget`` leaves for the filter's LLM passes once generation (as
+    the manifest counts it) has spent its part; None: no budget."""
+    if cfg.generate.token_budget is None:
+        return None
+    generated = WorkDir(cfg.work).manifest().get("stages", {}).get("generate", {})
+    return cfg.generate.token_budget - generated.get("spent_tokens", 0)
 
 
 def run_generate(client, cfg: RunConfig, llm=None) -> dict:
@@ -158,7 +169,8 @@ def check_llm_pass(name: str, stats: dict) -> None:
     the dataset would go out unjudged or untranslated as if it had been."""
     failed = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("llm_failed:")}
     sent = stats.get("llm_requests", 0)
-    if sent and sum(failed.values()) >= sent:
+    # A spent token budget is a clean stop (the run says so), not a failure.
+    if sent and sum(failed.values()) >= sent and set(failed) != {"budget"}:
         causes = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
         raise SystemExit(f"filter's {name} failed for every request ({sent}; by cause: {causes})")
 
@@ -205,9 +217,15 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
         if passes and llm is None:
             check_generate(cfg)
             llm = stack.enter_context(llm_workers(client, cfg.generate))
+        left = budget_left(cfg)
         for name, fn in passes:
-            stats[name] = run_llm_pass(cfg, parts, fn, name, llm)
+            stats[name] = run_llm_pass(cfg, parts, fn, name, llm, left)
             check_llm_pass(name, stats[name])
+            spent = stats[name].get("prompt_tokens", 0) + stats[name].get("completion_tokens", 0)
+            left = None if left is None else left - spent
+            if stats[name].get("llm_failed:budget"):  # the rest waits for a rerun
+                stats["budget_stopped"] = name
+                break
     final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
     dropped: Counter = Counter()
     for s in final:
@@ -260,7 +278,15 @@ def run_pipeline(cfg: RunConfig) -> dict:
                     "rerun to go on: answers already received are cached and cost nothing"
                 )
                 return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
-            timed("filter", lambda: run_filter(client, cfg, llm if uses_llm else None))
+            filtered = timed("filter", lambda: run_filter(client, cfg, llm if uses_llm else None))
+            if filtered.get("budget_stopped"):
+                timings["total"] = round(time.perf_counter() - start, 2)
+                stopped = (
+                    f"token budget of {cfg.generate.token_budget} reached during the filter's "
+                    f"{filtered['budget_stopped']}: no shards written; rerun to go on: answers "
+                    "already received are cached and cost nothing"
+                )
+                return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
         if on_workers:
             timed("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard,
                                                 cfg.run.progress, client))  # fmt: skip

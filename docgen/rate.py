@@ -32,9 +32,11 @@ from docgen.llm_pass import (
 from docgen.workdir import WorkDir
 
 
-def rate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+def rate_parts(
+    work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
+) -> dict:
     """Rate the kept pairs of ``parts``; rewrite each partition with the ratings."""
-    return over_kept_parts(work, parts, gen, cfg, "rate", rate_partition)
+    return over_kept_parts(work, parts, gen, cfg, "rate", rate_partition, budget)
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

@@ -57,9 +57,11 @@ def translate_all(backend, groups, counts: Counter, cache=None, part: str = ""):
     return out
 
 
-def translate_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig) -> dict:
+def translate_parts(
+    work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
+) -> dict:
     """Add the translated pairs of ``parts``; rewrite each partition with them."""
-    return over_kept_parts(work, parts, gen, cfg, "translate", translate_partition)
+    return over_kept_parts(work, parts, gen, cfg, "translate", translate_partition, budget)
 
 
 def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

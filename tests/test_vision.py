@@ -238,3 +238,32 @@ def test_the_model_labels_pages_first_and_its_labels_decide(samples, tmp_path, s
                    if r["task"] == "generate")  # fmt: skip
     # The report's two pages and the notice's second: its blank first page was not asked about.
     assert asked == [([1], False), ([2], False), ([2], True)]
+
+
+def test_the_token_budget_covers_the_rater_and_a_rerun_goes_on(samples, tmp_path, server_factory):
+    import shutil
+
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name in ("0003-report-en.pdf", "0027-report-ar.pdf", "0000-invoice-en.pdf"):
+        shutil.copy(samples / name, folder / name)
+    server = server_factory("--truth", str(samples))
+    rated = ("generate.input=image+text", "filter.rate=true", "generate.max_pairs_per_request=4")
+    full = run_pipeline(llm_config(folder, tmp_path / "full", [server.url], *rated))["stages"]
+    rate = full["filter"]["rate"]
+    assert rate["llm_requests"] >= 4
+    # Enough for generation and about half of the rater's requests, sent one at a time (the
+    # budget is checked before each request: those in flight finish).
+    spent = rate["prompt_tokens"] + rate["completion_tokens"]
+    budget = full["generate"]["spent_tokens"] + spent // 2
+    cfg = llm_config(folder, tmp_path, [server.url], *rated, f"generate.token_budget={budget}",
+                     "generate.concurrency=1")  # fmt: skip
+    manifest = run_pipeline(cfg)
+    assert "reached during the filter's rate" in manifest["stopped"]
+    stopped = manifest["stages"]["filter"]["rate"]
+    assert 0 < stopped["llm_failed:budget"] < stopped["llm_requests"]
+    assert not (tmp_path / "out" / "data").exists()
+    cfg.generate.token_budget = None
+    again = run_pipeline(cfg)
+    assert again["stopped"] is None and again["stages"]["filter"]["kept"] == full["filter"]["kept"]
+    assert again["stages"]["filter"]["rate"]["llm_cached"] > 0  # what the first run got is kept

@@ -54,6 +54,9 @@ class LLMBackend(Backend):
     def __init__(self, cfg):
         self.configure(cfg)
         self.model = cfg.model
+        # Tokens the LLM passes of the current task may still spend through ask_json (the
+        # run's token budget, shared out by the pipeline); None: no limit.
+        self.allowance: int | None = None
 
     def configure(self, cfg) -> None:
         check_input(cfg)
@@ -184,18 +187,21 @@ def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Count
     """Send ``chats`` and return each reply as JSON valid under ``schema``, or None where the
     chat failed or the reply did not parse (the judge, the rater and the translator). With a
     ``cache`` (a GenerationCache), replies are kept under ``part`` and a rerun asks nothing
-    answered already. ``counts`` gets ``llm_requests`` (chats asked), ``llm_cached`` (of them,
-    answered from the cache), the prompt and completion tokens spent, and, per failed chat,
-    ``llm_failed:<cause>``."""
+    answered already. No more than the backend's ``allowance`` of tokens is spent (chats past it
+    fail with cause ``budget``). ``counts`` gets ``llm_requests`` (chats asked), ``llm_cached``
+    (of them, answered from the cache), the prompt and completion tokens spent, and, per failed
+    chat, ``llm_failed:<cause>``."""
     import jsonschema
 
     replies: list[dict | None] = []
     counts["llm_requests"] += len(chats)
-    for completion in backend.answers(chats, [part] * len(chats), cache):
+    for completion in backend.answers(chats, [part] * len(chats), cache, backend.allowance):
         counts["llm_cached"] += completion.requests == 0 and completion.error is None
         if completion.requests:  # what this run spent (cached answers cost nothing now)
             counts["prompt_tokens"] += completion.prompt_tokens
             counts["completion_tokens"] += completion.completion_tokens
+            if backend.allowance is not None:
+                backend.allowance -= completion.tokens
         if completion.error:
             counts[f"llm_failed:{completion.cause}"] += 1
             replies.append(None)

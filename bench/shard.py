@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docgen.config import ShardConfig
-from docgen.shard import COMPRESSION, ROW_SCHEMA, write_shards
+from docgen.rows import ROW_SCHEMA
+from docgen.shard import COMPRESSION, write_shards
 from docgen.workdir import WorkDir
 
 DOCS_PER_PART = 64

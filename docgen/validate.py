@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from docgen.card import dataset_infos, feature_yaml
-from docgen.shard import CONFIG_DIRS, row_schema
+from docgen.rows import CONFIG_DIRS, row_schema
 from docgen.storage import location
 from docgen.workdir import parquet_file
 

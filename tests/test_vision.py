@@ -200,7 +200,7 @@ def test_only_pages_with_a_figure_are_asked_visual_questions(samples, tmp_path, 
 
 
 def test_a_multi_page_pair_gets_a_row_holding_every_page_it_cites():
-    from docgen.shard import document_rows
+    from docgen.rows import document_rows
 
     pages = [{"page": n, "index": n - 1} for n in range(1, 7)]
     pairs = [{"pages": p, "question": str(p)} for p in

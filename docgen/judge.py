@@ -11,19 +11,10 @@ judge could not score (server down, malformed reply) keeps its pairs and is coun
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pyarrow as pa
 
 from docgen.config import FilterConfig, GenerateConfig
-from docgen.llm_pass import (
-    ask_about_pairs,
-    done_before,
-    mark_of,
-    over_kept_parts,
-    rewrite,
-    with_columns,
-)
+from docgen.llm_pass import over_kept_parts, pair_pass
 from docgen.workdir import WorkDir
 
 
@@ -35,18 +26,15 @@ def judge_parts(
 
 
 def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
-    mark = mark_of(wd, part, gen.model, gen.input, cfg.judge_min_score)
-    if done_before(wd, part, "judge", mark):
-        return Counter(skipped=1)
-    table = wd.read("kept", part)
-    rows = table.to_pylist()
-    verdicts, counts = ask_about_pairs(wd, part, backend, gen, rows, "judge", "verdicts",
-                                       "judged_chats")  # fmt: skip
-    scores = [verdicts[i]["score"] if i in verdicts else r.get("judge_score")
-              for i, r in enumerate(rows)]  # fmt: skip
-    keep = [r["keep"] and (s is None or s >= cfg.judge_min_score) for r, s in zip(rows, scores)]
-    reason = [r["reason"] if k or r["reason"] else "judge_low_score" for r, k in zip(rows, keep)]
-    table = with_columns(table, {"keep": (keep, pa.bool_()), "reason": (reason, pa.string()),
-                                 "judge_score": (scores, pa.int8())})  # fmt: skip
-    rewrite(wd, part, table, counts, "judge", mark)
-    return counts
+    def apply(rows: list[dict], verdicts: dict[int, dict]) -> dict:
+        scores = [verdicts[i]["score"] if i in verdicts else r.get("judge_score")
+                  for i, r in enumerate(rows)]  # fmt: skip
+        keep = [r["keep"] and (s is None or s >= cfg.judge_min_score)
+                for r, s in zip(rows, scores)]  # fmt: skip
+        reason = [r["reason"] if k or r["reason"] else "judge_low_score"
+                  for r, k in zip(rows, keep)]  # fmt: skip
+        return {"keep": (keep, pa.bool_()), "reason": (reason, pa.string()),
+                "judge_score": (scores, pa.int8())}  # fmt: skip
+
+    settings = [gen.model, gen.input, cfg.judge_min_score]
+    return pair_pass(wd, part, backend, gen, "judge", "verdicts", "judged_chats", settings, apply)

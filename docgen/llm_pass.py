@@ -146,6 +146,36 @@ def ask_about_pairs(
     return found, counts
 
 
+def pair_pass(
+    wd: WorkDir,
+    part: str,
+    backend,
+    gen: GenerateConfig,
+    name: str,
+    key: str,
+    answered: str,
+    settings: list,
+    apply,
+    reopen: str | None = None,
+) -> Counter:
+    """One LLM pass (the judge, the rater) over a kept partition's pairs: nothing when it went
+    over the partition with the same ``settings`` already; else it asks about every kept pair
+    (:func:`ask_about_pairs`; pairs dropped for ``reopen`` by an earlier run are asked about
+    again), ``apply(rows, items)`` gives the columns to set (``keep`` and ``reason`` among
+    them), and the partition is rewritten."""
+    mark = mark_of(wd, part, *settings)
+    if done_before(wd, part, name, mark):
+        return Counter(skipped=1)
+    table = wd.read("kept", part)
+    rows = table.to_pylist()
+    for row in rows:
+        if reopen is not None and row["reason"] == reopen:
+            row["keep"], row["reason"] = True, None
+    items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered)
+    rewrite(wd, part, with_columns(table, apply(rows, items)), counts, name, mark)
+    return counts
+
+
 def mark_of(wd: WorkDir, part: str, *settings) -> str:
     """What a pass over a kept partition depends on: the partition as filtered and ``settings``."""
     return fingerprint([wd.info(wd.part_path("kept", part)).get("fingerprint"), *settings])

@@ -271,22 +271,12 @@ def run_pipeline(cfg: RunConfig) -> dict:
             generated = timed("generate", lambda: run_generate(client, cfg, llm))
             check_generated(generated)
             if generated.get("unfinished_partitions"):
-                timings["total"] = round(time.perf_counter() - start, 2)
-                stopped = (
-                    f"token budget of {cfg.generate.token_budget} reached: "
-                    f"{generated['unfinished_partitions']} partition(s) not generated; "
-                    "rerun to go on: answers already received are cached and cost nothing"
-                )
-                return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
+                where = f"{generated['unfinished_partitions']} partition(s) not generated"
+                return budget_stop(wd, cfg, stages, timings, start, where)
             filtered = timed("filter", lambda: run_filter(client, cfg, llm if uses_llm else None))
             if filtered.get("budget_stopped"):
-                timings["total"] = round(time.perf_counter() - start, 2)
-                stopped = (
-                    f"token budget of {cfg.generate.token_budget} reached during the filter's "
-                    f"{filtered['budget_stopped']}: no shards written; rerun to go on: answers "
-                    "already received are cached and cost nothing"
-                )
-                return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
+                where = f"during the filter's {filtered['budget_stopped']}, no shards written"
+                return budget_stop(wd, cfg, stages, timings, start, where)
         if on_workers:
             timed("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard,
                                                 cfg.run.progress, client))  # fmt: skip
@@ -296,6 +286,16 @@ def run_pipeline(cfg: RunConfig) -> dict:
         timings["shard"] = round(time.perf_counter() - t, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
     return wd.update_manifest(stages=stages, timings=timings)
+
+
+def budget_stop(wd: WorkDir, cfg: RunConfig, stages, timings, start: float, where: str) -> dict:
+    """End a run whose token budget is spent: the manifest says where, and how to go on."""
+    timings["total"] = round(time.perf_counter() - start, 2)
+    stopped = (
+        f"token budget of {cfg.generate.token_budget} reached: {where}; rerun to go on: "
+        "answers already received are cached and cost nothing"
+    )
+    return wd.update_manifest(stages=stages, timings=timings, stopped=stopped)
 
 
 def summary(manifest: dict) -> str:

@@ -15,20 +15,11 @@ is dropped as ``unrated``. Any other pair the rater could not rate is kept, unra
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pyarrow as pa
 
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.filters import RATER_GROUNDED, RATINGS
-from docgen.llm_pass import (
-    ask_about_pairs,
-    done_before,
-    mark_of,
-    over_kept_parts,
-    rewrite,
-    with_columns,
-)
+from docgen.llm_pass import over_kept_parts, pair_pass
 from docgen.workdir import WorkDir
 
 
@@ -40,32 +31,29 @@ def rate_parts(
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
-    mark = mark_of(wd, part, gen.model, gen.input, cfg.min_ratings)
-    if done_before(wd, part, "rate", mark):
-        return Counter(skipped=1)
-    table = wd.read("kept", part)
-    rows = table.to_pylist()
-    for row in rows:  # left unrated by an earlier run: asked about again
-        if row["reason"] == "unrated":
-            row["keep"], row["reason"] = True, None
-    items, counts = ask_about_pairs(wd, part, backend, gen, rows, "rate", "ratings",
-                                    "rated_chats")  # fmt: skip
-    ratings = {s: [items[i][s] if i in items else row.get(f"rating_{s}")
-                   for i, row in enumerate(rows)] for s in RATINGS}  # fmt: skip
-    keep, reason = [], []
-    for i, row in enumerate(rows):
-        why = row["reason"]
-        if row["keep"]:
-            low = [s for s, least in cfg.min_ratings.items()
-                   if ratings[s][i] is not None and ratings[s][i] < least]  # fmt: skip
-            if low:
-                why = f"rated_low:{low[0]}"
-            elif row["kind"] in RATER_GROUNDED and ratings["image_correspondence"][i] is None:
-                why = "unrated"
-        keep.append(why is None)
-        reason.append(why)
-    columns = {f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}
-    table = with_columns(table, {"keep": (keep, pa.bool_()), "reason": (reason, pa.string()),
-                                 **columns})  # fmt: skip
-    rewrite(wd, part, table, counts, "rate", mark)
-    return counts
+    def apply(rows: list[dict], items: dict[int, dict]) -> dict:
+        ratings = {s: [items[i][s] if i in items else row.get(f"rating_{s}")
+                       for i, row in enumerate(rows)] for s in RATINGS}  # fmt: skip
+        reason = [verdict(row, {s: ratings[s][i] for s in RATINGS}, cfg)
+                  for i, row in enumerate(rows)]  # fmt: skip
+        return {"keep": ([r is None for r in reason], pa.bool_()),
+                "reason": (reason, pa.string()),
+                **{f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}}  # fmt: skip
+
+    settings = [gen.model, gen.input, cfg.min_ratings]
+    # Pairs left unrated by an earlier run are asked about again.
+    return pair_pass(wd, part, backend, gen, "rate", "ratings", "rated_chats", settings, apply,
+                     reopen="unrated")  # fmt: skip
+
+
+def verdict(row: dict, ratings: dict, cfg: FilterConfig) -> str | None:
+    """Why a pair goes, given its ratings (None: it stays)."""
+    if not row["keep"]:
+        return row["reason"]
+    low = [s for s, least in cfg.min_ratings.items()
+           if ratings[s] is not None and ratings[s] < least]  # fmt: skip
+    if low:
+        return f"rated_low:{low[0]}"
+    if row["kind"] in RATER_GROUNDED and ratings["image_correspondence"] is None:
+        return "unrated"
+    return None

@@ -259,7 +259,7 @@ def test_the_token_budget_covers_the_rater_and_a_rerun_goes_on(samples, tmp_path
     cfg = llm_config(folder, tmp_path, [server.url], *rated, f"generate.token_budget={budget}",
                      "generate.concurrency=1")  # fmt: skip
     manifest = run_pipeline(cfg)
-    assert "reached during the filter's rate" in manifest["stopped"]
+    assert "reached: during the filter's rate, no shards written" in manifest["stopped"]
     stopped = manifest["stages"]["filter"]["rate"]
     assert 0 < stopped["llm_failed:budget"] < stopped["llm_requests"]
     assert not (tmp_path / "out" / "data").exists()

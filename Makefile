@@ -8,7 +8,8 @@ LLM ?= rules
 BASE_URL ?=
 MODEL ?=
 PORT ?= 8000
-CONFIG ?= $(if $(filter rules,$(LLM)),pipelines/default.yaml,pipelines/$(LLM).yaml)
+# A built-in run config (docgen/pipelines/NAME.yaml) or a YAML file of your own.
+CONFIG ?= $(if $(filter rules,$(LLM)),default,$(LLM))
 # With a vision-language model: INPUT=image+text (or image) sends the page images, RATE=1 rates
 # every pair (what grounds the answers read off the images).
 INPUT ?=
@@ -113,16 +114,16 @@ $(VENV)/.train: $(BIN)/docgen
 	touch $@
 
 # `make train [BASE=tiny|folder|org/name] [PDFS=dir]`: a dataset with a held-out test split
-# (pipelines/train.yaml), a fine-tune on its train split, then `make eval` scores the test split.
+# (docgen/pipelines/train.yaml), a fine-tune on its train split, then `make eval` scores the test split.
 BASE ?= tiny
 TRAIN_SET := data/train-set
 MODEL_DIR ?= data/model
 train: $(if $(strip $(PDFS)),,$(SAMPLES)/.complete) ocr $(VENV)/.train
-	$(BIN)/docgen run pipelines/train.yaml --set input=$(if $(strip $(PDFS)),$(PDFS),$(SAMPLES))
-	$(BIN)/docgen train --config pipelines/train.yaml --data $(TRAIN_SET) --model $(BASE) \
+	$(BIN)/docgen run train --set input=$(if $(strip $(PDFS)),$(PDFS),$(SAMPLES))
+	$(BIN)/docgen train --config train --data $(TRAIN_SET) --model $(BASE) \
 		--output $(MODEL_DIR)
 eval: $(VENV)/.train
-	$(BIN)/docgen eval --config pipelines/train.yaml --data $(TRAIN_SET) --model $(MODEL_DIR)
+	$(BIN)/docgen eval --config train --data $(TRAIN_SET) --model $(MODEL_DIR)
 
 # The tests drive real vLLM (its CPU build here) from .venv-vllm; `-m vllm` runs those alone.
 test: $(VENV)/.dev $(VENV)/.train $(VLLM_VENV)/.done fonts ocr browser

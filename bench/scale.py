@@ -3,7 +3,7 @@
     .venv/bin/python bench/scale.py [--pages 3000] [--small 1000] [--big 10000] [--parts 12]
 
 Corpus: the TeX Live manuals Debian ships (see bench/extract.py, which fetches them once into
-$DOCGEN_BENCH_CACHE). Each run is `docgen run pipelines/default.yaml` in a process of its own
+$DOCGEN_BENCH_CACHE). Each run is `docgen run default` in a process of its own
 (extract, rules generation, filters, shards; a LocalCluster of Dask worker processes), measured
 from outside:
 
@@ -48,7 +48,7 @@ def docgen_run(paths: list[str], tmp: str, workers: int, sample_memory: bool) ->
     # partitions for two workers to share evenly (the default 16 suits corpora of thousands).
     sets = [f"input={listing}", f"work={work}/work", f"out={work}/out", f"run.workers={workers}",
             "run.progress=false", "extract.docs_per_partition=2"]  # fmt: skip
-    command = [str(ROOT / ".venv/bin/docgen"), "run", str(ROOT / "pipelines/default.yaml")]
+    command = [str(ROOT / ".venv/bin/docgen"), "run", "default"]
     for s in sets:
         command += ["--set", s]
     start, cpu = time.perf_counter(), tree_cpu()

@@ -62,7 +62,7 @@ def prepare(folder: Path, docs: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="docgen-train-bench-"))
     make_corpus(work / "pdfs", n=docs, progress=False)
     cfg = load_config(
-        "pipelines/default.yaml",
+        "default",
         [f"input={work / 'pdfs'}", f"work={work / 'work'}", f"out={folder}", "run.progress=false"],
     )
     run_pipeline(cfg)

@@ -231,8 +231,25 @@ def parse_size(text: str) -> float:
     return float(m[1]) * SIZE_UNITS[m[2]]
 
 
+def cmd_config(args) -> None:
+    """List the built-in run configs, or print one (to start a file of your own from)."""
+    from docgen.config import builtin_configs, config_path
+
+    if args.action == "list":
+        print("\n".join(builtin_configs()))
+        return
+    if not args.name:
+        raise ValueError(f"config show NAME: one of {', '.join(builtin_configs())}")
+    if args.name not in builtin_configs():
+        raise ValueError(f"no built-in config {args.name!r}: {', '.join(builtin_configs())}")
+    print(config_path(args.name).read_text("utf-8"), end="")
+
+
 def parser() -> argparse.ArgumentParser:
+    from docgen import __version__
+
     p = argparse.ArgumentParser(prog="docgen", description=__doc__)
+    p.add_argument("--version", action="version", version=f"docgen {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("samples", help="write the bundled sample corpus (PDFs + ground truth)")
@@ -259,7 +276,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--work", required=work_required, help="work directory: a folder or a URL (s3://…)"
         )
-        sp.add_argument("--config", help="a pipelines/*.yaml run config for stage options")
+        sp.add_argument(
+            "--config",
+            help="a run config for stage options: a built-in one by "
+            "name (default, openai, vllm) or a YAML file",
+        )
         overrides(sp)
 
     def scheduler(sp):
@@ -389,7 +410,7 @@ def parser() -> argparse.ArgumentParser:
         "train",
         help="fine-tune an Idefics3-style VLM on the shards (resumes from OUTPUT's checkpoints)",
         description="Fine-tune on OUT/data/<split>-*.parquet. Options live in the `train` "
-        "section of a run config (pipelines/train.yaml): steps, batch_size, grad_accum, lr, "
+        "section of a run config (the built-in `train`): steps, batch_size, grad_accum, lr, "
         "batching pad|pack|bucket, freeze_vision, freeze_lm, adapter none|lora|dora, "
         "checkpoint_every, ... For several GPUs: "
         "torchrun --nproc-per-node N -m docgen.cli train ...",
@@ -402,7 +423,7 @@ def parser() -> argparse.ArgumentParser:
         "Idefics3 / SmolVLM checkpoint: a folder or a Hub id",
     )
     s.add_argument("--output", required=True, help="folder for checkpoints, metrics and the model")
-    s.add_argument("--config", help="run config with a `train` section (pipelines/train.yaml)")
+    s.add_argument("--config", help="run config with a `train` section (e.g. the built-in `train`)")
     s.add_argument("--steps", type=int, help="optimizer steps (default: train.steps)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     overrides(s, "train.lr=3e-4")
@@ -421,8 +442,17 @@ def parser() -> argparse.ArgumentParser:
     overrides(s, "eval.max_new_tokens=64")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("run", help="the whole pipeline from a YAML run config")
-    s.add_argument("config", help="pipelines/NAME.yaml")
+    s = sub.add_parser("config", help="the built-in run configs: list them, or print one")
+    s.add_argument("action", choices=["list", "show"])
+    s.add_argument("name", nargs="?", help="show: a built-in config (default, openai, vllm, ...)")
+    s.set_defaults(func=cmd_config)
+
+    s = sub.add_parser("run", help="the whole pipeline from a run config")
+    s.add_argument(
+        "config",
+        help="a built-in run config by name (default, openai, vllm, train: `docgen config list`) "
+        "or a YAML file of your own (`docgen config show default` prints one to start from)",
+    )
     overrides(s, "generate.pairs_per_page=4")
     scheduler(s)
     s.set_defaults(func=cmd_run)

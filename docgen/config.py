@@ -1,4 +1,5 @@
-"""Run configuration: one dataclass per stage, loaded from ``pipelines/*.yaml``.
+"""Run configuration: one dataclass per stage, loaded from a YAML file or a built-in config
+(``docgen/pipelines/*.yaml``: ``default``, ``openai``, ``vllm``, ``train``).
 
 A run config names ``input``, ``work`` and ``out`` at its top level, then one section per stage
 whose keys mirror that stage's CLI options. ``--set section.key=value`` overrides any of them;
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -206,11 +208,38 @@ def apply_override(data: dict, assignment: str) -> None:
     node[leaf] = yaml.safe_load(raw)
 
 
+BUILTIN = Path(str(files("docgen") / "pipelines"))  # run configs shipped with docgen
+
+
+def builtin_configs() -> list[str]:
+    return sorted(p.stem for p in BUILTIN.glob("*.yaml"))
+
+
+def config_path(name: str | Path) -> Path:
+    """A run config file: ``name`` when it is a file, else the built-in config it names
+    (``openai``, or the old ``pipelines/openai.yaml``)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    if (
+        path.suffix in ("", ".yaml")
+        and path.parent.name in ("", "pipelines")
+        and (BUILTIN / f"{path.stem}.yaml").is_file()
+    ):
+        return BUILTIN / f"{path.stem}.yaml"
+    raise ValueError(
+        f"no run config {str(name)!r}: give a YAML file or a built-in config "
+        f"({', '.join(builtin_configs())})"
+    )
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """Read a YAML run config (or start from defaults) and apply ``--set`` overrides."""
+    """Read a YAML run config (a file or a built-in config's name; none: the defaults) and
+    apply ``--set`` overrides."""
     data = {}
     if path is not None:
-        data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+        path = config_path(path)
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a run config is a mapping of sections")
     for assignment in overrides:

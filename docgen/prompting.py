@@ -69,11 +69,14 @@ class PromptSet:
 
 @cache
 def load_prompts(name: str = "llm", root: str | None = None) -> PromptSet:
-    """Load ``prompts/<name>``: system.j2, user.j2, roles.yaml and answer.schema.json."""
+    """Load prompt set ``name`` (``docgen/prompts/<name>``, or a folder when ``name`` is a path):
+    system.j2, user.j2, roles.yaml, answer.schema.json and, for generation, kinds.yaml."""
     import jinja2
     import jsonschema
 
-    folder = Path(root) if root else PROMPTS_DIR / name
+    # A name is a prompt set shipped with docgen; a path (``generate.prompts: /shared/my-set``)
+    # is the user's own, which every worker must be able to read.
+    folder = Path(root) if root else PROMPTS_DIR / name if "/" not in name else Path(name)
     if not folder.is_dir():
         raise FileNotFoundError(f"prompt folder {folder} not found")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)

@@ -36,7 +36,7 @@ def test_broken_inputs_become_error_rows_and_good_pages_survive(few_samples, tmp
     good_pages = sum(len(pymupdf.open(p)) for p in good)
     make_bad_files(few_samples, good[0])
     cfg = load_config(
-        "pipelines/default.yaml",
+        "default",
         [
             f"input={few_samples}",
             f"work={tmp_path / 'work'}",

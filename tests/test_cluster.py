@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_clust
     address, client = dask_cluster
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)  # the cluster named by the environment
     cfg = load_config(
-        "pipelines/default.yaml",
+        "default",
         [f"input={samples}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
          "run.progress=false", "extract.docs_per_partition=2"],
     )  # fmt: skip
@@ -122,7 +122,7 @@ def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_clust
 
 def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
     cfg = load_config(
-        "pipelines/default.yaml",
+        "default",
         [f"input={samples}", f"work={tmp_path / 'work'}",
          f"run.scheduler=tcp://127.0.0.1:{free_port()}"],
     )  # fmt: skip
@@ -137,7 +137,7 @@ def test_a_run_killed_with_sigkill_resumes_to_identical_shards(samples, tmp_path
     docgen = str(Path(sys.executable).with_name("docgen"))
 
     def command(root):
-        return [docgen, "run", "pipelines/default.yaml", "--set", f"input={samples}",
+        return [docgen, "run", "default", "--set", f"input={samples}",
                 "--set", f"work={root / 'work'}", "--set", f"out={root / 'out'}",
                 "--set", "run.workers=2", "--set", "run.progress=false",
                 "--set", "extract.docs_per_partition=2"]  # fmt: skip
@@ -194,7 +194,7 @@ def test_isolation_children_end_with_the_extract_stage(few_samples, tmp_path):
         tree = psutil.Process().children(recursive=True)
         return [p.pid for p in tree if "docgen.isolate" in " ".join(p.cmdline())]
 
-    cfg = load_config("pipelines/default.yaml", [f"input={few_samples}",
+    cfg = load_config("default", [f"input={few_samples}",
                       f"work={tmp_path / 'work'}", "run.progress=false"])  # fmt: skip
     with cluster(None, 2) as client:
         seen = []

@@ -20,20 +20,20 @@ def test_unknown_keys_are_errors():
 
 
 def test_default_pipeline_config_loads():
-    cfg = load_config("pipelines/default.yaml")
+    cfg = load_config("default")
     assert cfg.generate.backend == "rules" and cfg.input == ["data/samples"]
 
 
 def test_vllm_engine_settings_are_checked_before_any_work():
     from docgen.backends import get_backend
 
-    cfg = load_config("pipelines/vllm.yaml", ["generate.model=m", "generate.engine_args=[1]"])
+    cfg = load_config("vllm", ["generate.model=m", "generate.engine_args=[1]"])
     with pytest.raises(ValueError, match="engine_args must be a mapping"):
         get_backend(cfg.generate)
-    cfg = load_config("pipelines/vllm.yaml", ["generate.model=m", "generate.engine_python=3"])
+    cfg = load_config("vllm", ["generate.model=m", "generate.engine_python=3"])
     with pytest.raises(ValueError, match="engine_python must be a path"):
         get_backend(cfg.generate)
     good = ["generate.model=m", "generate.engine_args={enforce_eager: true, dtype: bfloat16}"]
-    backend = get_backend(load_config("pipelines/vllm.yaml", good).generate)
+    backend = get_backend(load_config("vllm", good).generate)
     assert backend.engine_kwargs()["enforce_eager"] is True
     assert backend.engine_kwargs()["dtype"] == "bfloat16"

@@ -19,7 +19,7 @@ CAUSES = ("http_429", "http_5xx", "timeout", "connection", "malformed", "schema"
 
 def llm_config(inputs, root, urls, *extra):
     return load_config(
-        "pipelines/openai.yaml",
+        "openai",
         [
             f"input={inputs}",
             f"work={root / 'work'}",
@@ -125,7 +125,7 @@ def test_requests_spread_over_base_urls_and_key_stays_secret(few_samples, tmp_pa
     key = "sk-test-0123456789-secret"
     env = {**os.environ, "OPENAI_API_KEY": key}
     work, out = tmp_path / "work", tmp_path / "out"
-    cmd = [sys.executable, "-m", "docgen.cli", "run", "pipelines/openai.yaml",
+    cmd = [sys.executable, "-m", "docgen.cli", "run", "openai",
            "--set", f"input={few_samples}", "--set", f"work={work}", "--set", f"out={out}",
            "--set", f"generate.base_urls={json.dumps([a.url, b.url])}",
            "--set", "generate.pairs_per_page=1", "--set", "generate.max_prompt_tokens=300",

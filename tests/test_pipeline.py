@@ -16,7 +16,7 @@ SYNC = ["--scheduler", "sync"]  # shard in this process: no cluster to start
 
 def config(samples, work, out):
     return load_config(
-        "pipelines/default.yaml",
+        "default",
         [
             f"input={samples}",
             f"work={work}",

@@ -47,7 +47,7 @@ REFUSAL = {
 def work(samples, tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
     cfg = load_config(
-        "pipelines/default.yaml",
+        "default",
         [f"input={samples}", f"work={root / 'work'}", "run.scheduler=sync", "run.progress=false"],
     )
     run_extract(None, cfg)

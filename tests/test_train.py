@@ -27,7 +27,7 @@ def shards(samples, tmp_path_factory) -> Path:
     """The sample corpus as shards with a test split and per-row languages."""
     root = tmp_path_factory.mktemp("trainset")
     cfg = load_config(
-        "pipelines/train.yaml",
+        "train",
         [
             f"input={samples}",
             f"work={root / 'work'}",

@@ -21,7 +21,7 @@ def good_out(samples, tmp_path_factory):
     for name in ("0000-invoice-en.pdf", "0027-report-ar.pdf", "0044-form-ko.pdf"):
         shutil.copy(samples / name, folder / name)
     cfg = load_config(
-        "pipelines/default.yaml",
+        "default",
         [f"input={folder}", f"work={root / 'work'}", f"out={root / 'out'}",
          "run.scheduler=sync", "run.progress=false", "shard.max_shard_mb=0.1"],
     )  # fmt: skip

@@ -59,7 +59,7 @@ def test_openai_backend_over_vllm_serve(vllm_server, samples, tmp_path):
         shutil.copy(pdf, folder / pdf.name)
 
     def run():
-        cfg = load_config("pipelines/openai.yaml", [
+        cfg = load_config("openai", [
             f"input={folder}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
             f"generate.base_urls={json.dumps([url])}", "generate.model=tiny",
             "generate.max_tokens=400", "generate.concurrency=16", "run.workers=2", *LENIENT,
@@ -84,7 +84,7 @@ def test_openai_backend_over_vllm_serve(vllm_server, samples, tmp_path):
 
 
 def vllm_config(inputs, root, tiny_llm, vllm_python, *extra):
-    return load_config("pipelines/vllm.yaml", [
+    return load_config("vllm", [
         f"input={inputs}", f"work={root / 'work'}", f"out={root / 'out'}",
         f"generate.model={tiny_llm}", f"generate.engine_python={vllm_python}",
         f"generate.engine_args={json.dumps(VLLM_ENGINE_ARGS)}", "generate.max_tokens=400",
@@ -164,7 +164,7 @@ def test_a_cluster_without_gpu_workers_is_refused_clearly(few_samples, tmp_path)
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as lc:
-        cfg = load_config("pipelines/vllm.yaml", [
+        cfg = load_config("vllm", [
             f"input={few_samples}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
             "generate.model=some/model", f"run.scheduler={lc.scheduler_address}",
         ])  # fmt: skip

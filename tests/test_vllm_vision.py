@@ -45,7 +45,7 @@ def test_both_backends_send_page_images_to_a_served_vlm(
     vlm_server, tiny_vlm, vllm_python, few_samples, tmp_path
 ):
     url, _ = vlm_server
-    server = ("pipelines/openai.yaml", f"generate.base_urls={json.dumps([url])}",
+    server = ("openai", f"generate.base_urls={json.dumps([url])}",
               "generate.model=tiny", "generate.concurrency=8")  # fmt: skip
     text = vlm_run(*server[:1], few_samples, tmp_path / "text", *server[1:])
     seen = vlm_run(*server[:1], few_samples, tmp_path / "seen", *server[1:], *RATED)
@@ -54,7 +54,7 @@ def test_both_backends_send_page_images_to_a_served_vlm(
     assert text["requests"] == seen["requests"] == 3
     assert seen["prompt_tokens"] - text["prompt_tokens"] >= 4 * 80
 
-    engine = vlm_run("pipelines/vllm.yaml", few_samples, tmp_path / "engine",
+    engine = vlm_run("vllm", few_samples, tmp_path / "engine",
                      f"generate.model={tiny_vlm}", f"generate.engine_python={vllm_python}",
                      f"generate.engine_args={json.dumps(VLLM_ENGINE_ARGS)}", *RATED)  # fmt: skip
     # The offline engine was given the same chats, page images and all, as the server.

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+# Prompt sets ship inside the package (docgen/prompts), found wherever docgen is installed.
+PROMPTS_DIR = Path(str(files("docgen") / "prompts"))
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Options of ``docgen train`` and ``docgen eval``: the ``train`` and ``eval`` sections of a run
-config (``pipelines/train.yaml``), overridable with ``--set train.lr=3e-4``."""
+config (the built-in ``train``), overridable with ``--set train.lr=3e-4``."""
 
 from __future__ import annotations
 

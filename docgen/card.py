@@ -155,6 +155,7 @@ def write_card(
         "",
         "## Recipe",
         "",
+        f"- Made with docgen {manifest.get('versions', {}).get('docgen', 'unknown')}.",
         f"- Generator: {generator_line(gen_cfg)}",
         "- Filters: empty or unreadable text, code and markup debris, leaked Q/A markers, "
         "refusals and 'unanswerable' (8 languages), length bounds (500 characters per turn), "

@@ -54,6 +54,8 @@ def test_the_installed_package_runs_the_built_in_default_anywhere(installed, few
     version = subprocess.run([sys.executable, "-m", "docgen.cli", "--version"], cwd=elsewhere,
                              env=env, capture_output=True, text=True, check=True)  # fmt: skip
     assert version.stdout.startswith("docgen ")
+    number = version.stdout.split()[1]  # recorded in the manifest and the card
+    assert f"Made with docgen {number}." in (elsewhere / "out" / "README.md").read_text("utf-8")
 
     cfg = load_config("default", [f"input={few_samples}", f"work={tmp_path / 'work'}",
                                   f"out={tmp_path / 'out'}", "run.progress=false",

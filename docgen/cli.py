@@ -28,6 +28,12 @@ def cmd_run(args) -> None:
     if args.scheduler:
         overrides.append(f"run.scheduler={args.scheduler}")
     cfg = load_config(args.config, overrides)
+    # The common case in flags: they win over the config and --set.
+    cfg.input = args.input or cfg.input
+    cfg.work, cfg.out = args.work or cfg.work, args.out or cfg.out
+    cfg.generate.backend = args.backend or cfg.generate.backend
+    cfg.generate.base_urls = args.base_url or cfg.generate.base_urls
+    cfg.generate.model = args.model or cfg.generate.model
     manifest = run_pipeline(cfg)
     print(summary(manifest))
     if not manifest.get("stopped"):
@@ -450,9 +456,18 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="the whole pipeline from a run config")
     s.add_argument(
         "config",
+        nargs="?",
+        default="default",
         help="a built-in run config by name (default, openai, vllm, train: `docgen config list`) "
-        "or a YAML file of your own (`docgen config show default` prints one to start from)",
+        "or a YAML file of your own (`docgen config show default` prints one to start from); "
+        "default: default",
     )
+    s.add_argument("--input", nargs="+", metavar="PDF_OR_DIR", help="PDFs or folders of them")
+    s.add_argument("--work", help="work directory: a folder or a URL (s3://…)")
+    s.add_argument("--out", help="output folder (data/ and README.md), or a URL")
+    s.add_argument("--backend", choices=BACKENDS, help="generation backend (as in the config)")
+    s.add_argument("--base-url", action="append", metavar="URL", help="openai: server URL(s)")
+    s.add_argument("--model", help="model name or path for openai / vllm")
     overrides(s, "generate.pairs_per_page=4")
     scheduler(s)
     s.set_defaults(func=cmd_run)

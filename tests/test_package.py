@@ -48,8 +48,9 @@ def test_the_installed_package_runs_the_built_in_default_anywhere(installed, few
     )
     assert where.stdout.startswith(str(installed))  # not the clone
     # The common case in flags, no config named: the built-in default.
-    run = [sys.executable, "-m", "docgen.cli", "run", "--input", str(few_samples), "--work",
-           "work", "--out", "out", "--set", "run.progress=false", "--scheduler", "sync"]  # fmt: skip
+    run = [sys.executable, "-m", "docgen.cli", "run", "--input", str(few_samples),
+           "--work", "work", "--out", "out", "--set", "run.progress=false",
+           "--scheduler", "sync"]  # fmt: skip
     subprocess.run(run, cwd=elsewhere, env=env, check=True, capture_output=True)
     version = subprocess.run([sys.executable, "-m", "docgen.cli", "--version"], cwd=elsewhere,
                              env=env, capture_output=True, text=True, check=True)  # fmt: skip

@@ -175,9 +175,11 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
             todo.append((part, fp))
     if not todo:
         return sum_stats(done_stats)
-    requests, skipped, labels = [], {}, {}
+    requests, skipped, labels, imageless = [], {}, {}, Counter()
     for part, _ in todo:
         pages = read_pages(wd, part, cfg)
+        if cfg.input != "text":  # a page whose image is missing or bad is sent as text alone
+            imageless[part] = sum(not p.get("image") for p in pages)
         if cfg.triage:
             pages, skipped[part] = triage(pages)
         if cfg.triage_model:  # the same engine labels the pages first, out of the same budget
@@ -201,6 +203,8 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         mine = by_part.get(part, [])
         stats = part_stats([q for q, _ in mine], [r for _, r in mine])
         stats["triage"] = dict(skipped.get(part, {}))  # pages not asked about, by reason
+        if imageless[part]:
+            stats["pages_without_image"] = imageless[part]
         if part in labels:  # the labeller's categories, complexities, requests and failures
             stats["triage"]["no_content"] = labels[part].pop("skipped:no_content", 0)
             stats["page_labels"] = dict(labels[part])

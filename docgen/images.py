@@ -118,7 +118,7 @@ def fit(width: int, height: int, max_side: int, max_pixels: int) -> tuple[int, i
 def model_image(data, width: int, height: int, max_side: int, max_pixels: int) -> bytes | None:
     """A page image as a model is sent it: the stored bytes when the page is within
     ``max_side`` and ``max_pixels``, else resized (the same bytes every time) and PNG-encoded;
-    None for a page without an image."""
+    None for a page without an image, or one that does not decode."""
     if not data:
         return None
     size = fit(width, height, max_side, max_pixels)
@@ -126,9 +126,12 @@ def model_image(data, width: int, height: int, max_side: int, max_pixels: int) -
         return data
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as image:
-        image = image.convert("L" if image.mode in ("L", "LA", "1") else "RGB")
-        pixels = np.asarray(image.resize(size, Image.Resampling.BICUBIC))
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = image.convert("L" if image.mode in ("L", "LA", "1") else "RGB")
+            pixels = np.asarray(image.resize(size, Image.Resampling.BICUBIC))
+    except (OSError, ValueError, Image.DecompressionBombError):  # a page image gone bad in WORK
+        return None
     return png_bytes(pixels)
 
 

@@ -3,6 +3,7 @@ local OpenAI-compatible server that decodes every image it is sent."""
 
 import re
 
+import pyarrow as pa
 import pymupdf
 import pytest
 from test_llm_server import llm_config
@@ -267,3 +268,23 @@ def test_the_token_budget_covers_the_rater_and_a_rerun_goes_on(samples, tmp_path
     again = run_pipeline(cfg)
     assert again["stopped"] is None and again["stages"]["filter"]["kept"] == full["filter"]["kept"]
     assert again["stages"]["filter"]["rate"]["llm_cached"] > 0  # what the first run got is kept
+
+
+def test_a_page_image_gone_bad_is_sent_as_text_and_counted(few_samples, tmp_path, server_factory):
+    server = server_factory()
+    cfg = llm_config(few_samples, tmp_path, [server.url])
+    run_pipeline(cfg)  # text: extracts the pages
+    wd = WorkDir(cfg.work)
+    (part,) = wd.parts("pages")
+    path = wd.part_path("pages", part)
+    info, table = wd.info(path), wd.read("pages", part)
+    images_column = table.column("image").to_pylist()
+    images_column[0] = b"\x89PNG garbage"  # what a disk or a copy gone wrong leaves
+    index = table.schema.get_field_index("image")
+    table = table.set_column(index, table.schema.field(index), pa.array(images_column, pa.binary()))
+    wd.write(path, table, info["fingerprint"], info["stats"])
+    cfg.generate.input, cfg.generate.image_max_side = "image+text", 500  # resized: decoded
+    gen = run_pipeline(cfg)["stages"]["generate"]
+    assert gen["pages_without_image"] == 1 and gen["pairs"] > 0
+    sent = [r for r in server.stats()["multimodal"] if r["task"] == "generate"]
+    assert sum(len(r["images"]) for r in sent) == len(images_column) - 1

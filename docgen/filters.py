@@ -166,6 +166,8 @@ RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting
 def check_filter(cfg: FilterConfig) -> None:
     """``filter.min_ratings`` and ``filter.max_kind_share``, checked before any work."""
     ratings, shares = cfg.min_ratings, cfg.max_kind_share
+    if not isinstance(cfg.rate, bool):
+        raise ValueError(f"filter.rate must be true or false; got {cfg.rate!r}")
     if not isinstance(ratings, dict) or any(
         k not in RATINGS or isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5
         for k, v in ratings.items()

@@ -54,14 +54,16 @@ class PromptSet:
 
     def shares(self, wanted: dict | None = None) -> dict[str, float]:
         """Target share per kind: ``wanted`` (generate.kind_shares) or kinds.yaml's."""
+        if wanted is not None and not isinstance(wanted, dict):
+            wanted = {None: wanted}  # refused below, with the value as given
         if wanted:
-            unknown = sorted(set(wanted) - set(self.kinds))
+            unknown = sorted(set(wanted) - set(self.kinds), key=str)
             bad = [k for k, v in wanted.items() if isinstance(v, bool)
                    or not isinstance(v, int | float) or v < 0]  # fmt: skip
             if unknown or bad or not sum(wanted.values()):
                 raise ValueError(
                     f"generate.kind_shares maps kinds ({', '.join(self.kinds)}) to shares >= 0, "
-                    f"not all 0; got {wanted!r}"
+                    f"not all 0; got {wanted.get(None, wanted)!r}"
                 )
             return {k: float(wanted.get(k, 0)) for k in self.kinds}
         return {k: float(self.kind_notes.get(k, {}).get("share", 0)) for k in self.kinds}

@@ -42,6 +42,9 @@ def check_input(cfg) -> None:
     """``generate.input`` and the image settings, checked before anything is sent."""
     if cfg.input not in INPUTS:
         raise ValueError(f"generate.input must be one of {', '.join(INPUTS)}; got {cfg.input!r}")
+    for name in ("triage", "triage_model"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ValueError(f"generate.{name} must be true or false; got {getattr(cfg, name)!r}")
     for name in ("image_max_side", "image_max_pixels", "max_images_per_request"):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

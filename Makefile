@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 VLLM_VENV := .venv-vllm
+WHEEL_VENV := .venv-wheel
 # LLM=rules (default, no model) | openai (a server: BASE_URL=url[,url...], MODEL=name) | vllm (MODEL=...)
 LLM ?= rules
 BASE_URL ?=
@@ -25,7 +26,7 @@ ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale \
-	bench-vllm bench-arabic bench-vision push report preview train eval
+	bench-vllm bench-arabic bench-vision push report preview train eval package
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -125,9 +126,25 @@ train: $(if $(strip $(PDFS)),,$(SAMPLES)/.complete) ocr $(VENV)/.train
 eval: $(VENV)/.train
 	$(BIN)/docgen eval --config train --data $(TRAIN_SET) --model $(MODEL_DIR)
 
-# The tests drive real vLLM (its CPU build here) from .venv-vllm; `-m vllm` runs those alone.
-test: $(VENV)/.dev $(VENV)/.train $(VLLM_VENV)/.done fonts ocr browser
-	DOCGEN_VLLM_PYTHON=$(VLLM_VENV)/bin/python $(BIN)/python -m pytest -q
+# docgen as users install it: the sdist, the wheel built from the sdist (dist/), and the wheel
+# installed with its dependencies into a venv of its own, the way a container image or a cluster
+# node gets it (the same commands as the Dockerfile). Rebuilt when the package's files change.
+PACKAGE_FILES := pyproject.toml README.md $(shell find docgen -type f -not -name '*.pyc')
+$(WHEEL_VENV)/.done: $(VENV)/.dev $(PACKAGE_FILES)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
+	test -x $(WHEEL_VENV)/bin/python || $(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install --quiet --upgrade pip
+	$(WHEEL_VENV)/bin/pip install --quiet dist/docgen-*.whl
+	$(WHEEL_VENV)/bin/pip install --quiet --force-reinstall --no-deps dist/docgen-*.whl
+	touch $@
+package: $(WHEEL_VENV)/.done
+
+# The tests drive real vLLM (its CPU build here) from .venv-vllm (`-m vllm` runs those alone),
+# and the installed package from .venv-wheel.
+test: $(VENV)/.dev $(VENV)/.train $(VLLM_VENV)/.done $(WHEEL_VENV)/.done fonts ocr browser
+	DOCGEN_VLLM_PYTHON=$(VLLM_VENV)/bin/python DOCGEN_WHEEL_PYTHON=$(WHEEL_VENV)/bin/python \
+		$(BIN)/python -m pytest -q
 
 # `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.
 OUT ?= data/out

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 
 from docgen.backends import BACKENDS
-from docgen.config import load_config
+from docgen.config import load_config, settle_paths
 from docgen.prompting import INPUTS
 from docgen.storage import check_writable
 
@@ -65,6 +65,7 @@ def cmd_stage(args) -> None:
         pipeline.check_generate(cfg)
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
+    settle_paths(cfg)
     with cluster(cfg.run.scheduler, cfg.run.workers) as client:
         if args.command == "extract":
             stats = pipeline.run_extract(client, cfg)
@@ -102,8 +103,10 @@ def cmd_shard(args) -> None:
         cfg.run.scheduler = args.scheduler
     check_writable(args.out)  # WORK is only read
     if shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, args.out):
+        cfg.out = args.out
+        settle_paths(cfg)
         with cluster(cfg.run.scheduler, cfg.run.workers) as client:
-            result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress, client)
+            result = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)
     else:
         result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress)
     print(

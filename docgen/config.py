@@ -9,6 +9,7 @@ values are parsed as YAML: ``--set extract.dpi=200`` gives an int, ``run.schedul
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -231,6 +232,33 @@ def config_path(name: str | Path) -> Path:
         f"no run config {str(name)!r}: give a YAML file or a built-in config "
         f"({', '.join(builtin_configs())})"
     )
+
+
+def local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def absolute(path: str) -> str:
+    path = path[len("file://") :] if path.startswith("file://") else path
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def settle_paths(cfg: RunConfig) -> RunConfig:
+    """Make every local path a worker reads absolute, here where it was meant: a Dask worker runs
+    in a folder of its own (a `dask worker` started elsewhere, a cluster node), where a relative
+    WORK would be another folder. URLs stay as they are."""
+    cfg.input = [absolute(p) if local(p) else p for p in cfg.input]
+    cfg.work, cfg.out = (absolute(p) if local(p) else p for p in (cfg.work, cfg.out))
+    g = cfg.generate
+    if "/" in g.prompts:  # a path; a bare name is a prompt set shipped with docgen
+        g.prompts = absolute(g.prompts)
+    if g.engine_python and "/" in g.engine_python:  # else a command found on each worker's PATH
+        g.engine_python = absolute(g.engine_python)
+    if g.model and os.path.exists(g.model):  # a local model folder; else a name on the Hub
+        g.model = absolute(g.model)
+    if cfg.filter.decontaminate and local(cfg.filter.decontaminate):
+        cfg.filter.decontaminate = absolute(cfg.filter.decontaminate)
+    return cfg
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:

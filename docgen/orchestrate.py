@@ -29,6 +29,7 @@ def cluster(scheduler: str | None, workers: int | None):
         except OSError as exc:
             raise SystemExit(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
+            check_one_thread(client, scheduler)
             print(f"Dask scheduler {scheduler}, dashboard {client.dashboard_link}")
             yield client
         return
@@ -43,6 +44,18 @@ def cluster(scheduler: str | None, workers: int | None):
         Client(lc) as client,
     ):
         yield client
+
+
+def check_one_thread(client, scheduler: str) -> None:
+    """PyMuPDF must not run on two threads of one process: a worker started by hand with
+    `dask worker`'s default (a thread per core) would run partitions side by side in it."""
+    threads = {w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()}
+    if max(threads, default=1) > 1:
+        raise SystemExit(
+            f"the Dask workers at {scheduler} run {max(threads)} threads each; docgen's stages "
+            "need one thread per worker process: start them with `dask worker ADDRESS "
+            "--nthreads 1 --nworkers N`"
+        )
 
 
 def n_workers(client) -> int:

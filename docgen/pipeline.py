@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from docgen import __version__, isolate, ocr
 from docgen.backends import GPU_BACKENDS, get_backend
-from docgen.config import RunConfig
+from docgen.config import RunConfig, settle_paths
 from docgen.dedup import dedup_dataset
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
@@ -243,6 +243,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
     if not cfg.input:
         raise SystemExit("no input: give PDF files or folders (config `input:`)")
+    settle_paths(cfg)
     check_generate(cfg)
     check_writable(cfg.work)
     check_writable(cfg.out)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from dask_procs import DaskProcesses
 
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
@@ -27,58 +28,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def dask_cluster(tmp_path):
-    """(scheduler address, client) of a scheduler and two single-threaded workers (with nannies,
-    which start a new worker process when one dies)."""
-    from dask.distributed import Client
-
-    address = f"tcp://127.0.0.1:{free_port()}"
-    logs = (tmp_path / "dask.log").open("w")
-    procs = [
-        subprocess.Popen(
-            [
-                DASK,
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                address.rsplit(":", 1)[1],
-                "--no-dashboard",
-            ],
-            stdout=logs,
-            stderr=logs,
-        )  # fmt: skip
-    ]
-    for i in range(2):
-        procs.append(
-            subprocess.Popen(
-                [DASK, "worker", address, "--nthreads", "1", "--name", f"w{i}", "--no-dashboard"],
-                stdout=logs,
-                stderr=logs,
-            )  # fmt: skip
-        )
-    client = None
-    try:
-        deadline = time.monotonic() + 60
-        while client is None:
-            try:
-                client = Client(address, timeout="2s")
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        client.wait_for_workers(2, timeout=60)
+    """(scheduler address, client) of a scheduler and two single-threaded workers."""
+    with DaskProcesses(DASK, tmp_path / "dask", workers=2) as (address, client):
         yield address, client
-    finally:
-        if client is not None:
-            client.close()
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        logs.close()
 
 
 def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_cluster, monkeypatch):
@@ -128,6 +80,15 @@ def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
     )  # fmt: skip
     with pytest.raises(SystemExit, match="cannot reach the Dask scheduler"):
         run_pipeline(cfg)
+
+
+def test_workers_of_several_threads_are_refused_before_any_work(samples, tmp_path):
+    with DaskProcesses(DASK, tmp_path / "dask", nthreads=2) as (address, _):
+        cfg = load_config("default", [f"input={samples}", f"work={tmp_path / 'work'}",
+                                      f"run.scheduler={address}"])  # fmt: skip
+        with pytest.raises(SystemExit, match="run 2 threads each; .* --nthreads 1 --nworkers N"):
+            run_pipeline(cfg)
+    assert not (tmp_path / "work" / "pages").exists()
 
 
 @pytest.mark.parametrize("stage", ["pages", "qa"])

@@ -1,71 +1,90 @@
-"""docgen installed as a package: the wheel carries its prompts and run configs, and the pipeline
-run from another directory with the built-in default gives the shards a run from the clone
-gives, byte for byte."""
+"""docgen installed as users install it: the sdist and the wheel built from it carry the prompts
+and run configs, and the wheel, installed with its dependencies into a venv of its own (`make
+package` builds it: .venv-wheel), runs the whole pipeline with the built-in default from a folder
+that is not the repo — on a LocalCluster, and on a `dask scheduler` + `dask worker` started from
+that venv in other folders — giving the shards a run from the clone gives, byte for byte."""
 
 import os
 import subprocess
-import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from dask_procs import DaskProcesses
 
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
+WHEEL_PYTHON = os.environ.get("DOCGEN_WHEEL_PYTHON") or str(ROOT / ".venv-wheel" / "bin" / "python")
+SHIPPED = ("prompts/llm/user.j2", "prompts/rules/questions.yaml", "pipelines/default.yaml")
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """The wheel built from this tree, unpacked as pip installs it (``--target``), without its
-    dependencies (this environment has them)."""
-    folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "-w", str(folder), str(ROOT)],
-                   check=True, capture_output=True)  # fmt: skip
-    (wheel,) = folder.glob("docgen-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "docgen/prompts/llm/user.j2" in names and "docgen/pipelines/default.yaml" in names
-    site = folder / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-                    str(site), str(wheel)], check=True, capture_output=True)  # fmt: skip
-    return site
+def venv_bin() -> Path:
+    """The bin folder of the venv the wheel went into; the environment for its commands."""
+    if not Path(WHEEL_PYTHON).exists():
+        pytest.skip("no venv with the wheel: `make package` builds .venv-wheel")
+    return Path(os.path.abspath(WHEEL_PYTHON)).parent  # not resolved: the venv python is a link
 
 
-def test_the_installed_package_runs_the_built_in_default_anywhere(installed, few_samples,
-                                                                   tmp_path):  # fmt: skip
+def installed_env() -> dict:
+    """This environment less what would point the venv's Python at the clone or this venv."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+
+
+def test_sdist_and_wheel_carry_the_prompts_and_configs():
+    dist = ROOT / "dist"
+    if not any(dist.glob("docgen-*.whl")):
+        pytest.skip("nothing built: `make package` builds dist/")
+    (sdist,) = dist.glob("docgen-*.tar.gz")
+    (wheel,) = dist.glob("docgen-*.whl")
+    in_sdist = tarfile.open(sdist).getnames()
+    in_wheel = zipfile.ZipFile(wheel).namelist()
+    for name in SHIPPED:
+        assert any(n.endswith(f"/docgen/{name}") for n in in_sdist), name
+        assert f"docgen/{name}" in in_wheel, name
+
+
+def test_the_installed_package_runs_anywhere_on_any_cluster(venv_bin, few_samples, tmp_path):
+    env = installed_env()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(installed)}
     where = subprocess.run(
-        [sys.executable, "-c", "import docgen; print(docgen.__file__)"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert where.stdout.startswith(str(installed))  # not the clone
-    # The common case in flags, no config named: the built-in default.
-    run = [sys.executable, "-m", "docgen.cli", "run", "--input", str(few_samples),
-           "--work", "work", "--out", "out", "--set", "run.progress=false",
-           "--scheduler", "sync"]  # fmt: skip
-    subprocess.run(run, cwd=elsewhere, env=env, check=True, capture_output=True)
-    version = subprocess.run([sys.executable, "-m", "docgen.cli", "--version"], cwd=elsewhere,
-                             env=env, capture_output=True, text=True, check=True)  # fmt: skip
-    assert version.stdout.startswith("docgen ")
-    number = version.stdout.split()[1]  # recorded in the manifest and the card
-    assert f"Made with docgen {number}." in (elsewhere / "out" / "README.md").read_text("utf-8")
+        [str(venv_bin / "python"), "-c", "import docgen; print(docgen.__file__)"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.startswith(str(venv_bin.parent))  # the venv's copy, not the clone
+    version = subprocess.run([str(venv_bin / "docgen"), "--version"], cwd=elsewhere, env=env,
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    number = version.stdout.split()[1]
+
+    def run(name: str, *more: str) -> Path:
+        # The common case in flags, no config named: the built-in default. Relative WORK/OUT.
+        argv = [str(venv_bin / "docgen"), "run", "--input", str(few_samples),
+                "--work", f"{name}-work", "--out", f"{name}-out",
+                "--set", "run.progress=false", *more]  # fmt: skip
+        done = subprocess.run(argv, cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        return elsewhere / f"{name}-out"
+
+    local = run("local", "--set", "run.workers=2")  # a LocalCluster
+    with DaskProcesses(str(venv_bin / "dask"), tmp_path / "dask", env=env) as (address, _):
+        remote = run("remote", "--scheduler", address)
+    assert f"Made with docgen {number}." in (local / "README.md").read_text("utf-8")
 
     cfg = load_config("default", [f"input={few_samples}", f"work={tmp_path / 'work'}",
                                   f"out={tmp_path / 'out'}", "run.progress=false",
                                   "run.scheduler=sync"])  # fmt: skip
     run_pipeline(cfg)
-    ours = sorted((tmp_path / "out" / "data").glob("*.parquet"))
-    theirs = sorted((elsewhere / "out" / "data").glob("*.parquet"))
-    assert [p.name for p in ours] == [p.name for p in theirs]
-    assert [p.read_bytes() for p in ours] == [p.read_bytes() for p in theirs]
+    ours = shards(tmp_path / "out")
+    assert ours and shards(local) == ours and shards(remote) == ours
+
+
+def shards(out: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted((out / "data").glob("*.parquet"))}
 
 
 def test_configs_by_name_by_old_path_and_unknown():

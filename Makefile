@@ -26,7 +26,7 @@ ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale \
-	bench-vllm bench-arabic bench-vision push report preview train eval package
+	bench-vllm bench-arabic bench-vision push report preview train eval package container
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -139,6 +139,10 @@ $(WHEEL_VENV)/.done: $(VENV)/.dev $(PACKAGE_FILES)
 	$(WHEEL_VENV)/bin/pip install --quiet --force-reinstall --no-deps dist/docgen-*.whl
 	touch $@
 package: $(WHEEL_VENV)/.done
+
+# Build the Dockerfile and run the pipeline in the image (docker, or buildah as root).
+container: $(SAMPLES)/.complete
+	tests/container.sh
 
 # The tests drive real vLLM (its CPU build here) from .venv-vllm (`-m vllm` runs those alone),
 # and the installed package from .venv-wheel.

@@ -295,8 +295,9 @@ def parser() -> argparse.ArgumentParser:
     def scheduler(sp):
         sp.add_argument(
             "--scheduler",
-            help="Dask scheduler address, or 'sync' to run in this "
-            "process (default: a LocalCluster with one process per core)",
+            help="an existing Dask cluster: its scheduler's address (tcp://HOST:PORT) or "
+            "scheduler file (FILE.json); or 'sync' to run in this process (default: a "
+            "LocalCluster with one process per core)",
         )
 
     s = sub.add_parser("extract", help="PDFs to page records in WORK/pages")

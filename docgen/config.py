@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from docgen.config_check import check_config
 from docgen.train.config import EvalConfig, TrainConfig
 
 
@@ -187,6 +188,8 @@ def build(cls, values: dict, where: str = ""):
     for name, value in values.items():
         default = getattr(cls(), name)
         if dataclasses.is_dataclass(default):
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(f"config {where}{name}: a section of keys, not {value!r}")
             kwargs[name] = build(type(default), value or {}, f"{where}{name}.")
         elif isinstance(default, list) and isinstance(value, str):
             kwargs[name] = [value]
@@ -272,4 +275,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
             raise ValueError(f"{path}: a run config is a mapping of sections")
     for assignment in overrides:
         apply_override(data, assignment)
-    return build(RunConfig, data)
+    cfg = build(RunConfig, data)
+    check_config(cfg)
+    return cfg

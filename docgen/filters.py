@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from docgen.config import FilterConfig
+from docgen.config_check import check_config
 from docgen.dedup import contamination_index, fingerprint_file, verdict_stats
 from docgen.grounding import PageInfo, ungrounded
 from docgen.text import CJK, STOPWORDS, normalize, script_counts
@@ -165,10 +166,9 @@ RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting
 
 def check_filter(cfg: FilterConfig) -> None:
     """``filter.min_ratings`` and ``filter.max_kind_share``, checked before any work."""
+    check_config(cfg, "filter.")
     ratings, shares = cfg.min_ratings, cfg.max_kind_share
-    if not isinstance(cfg.rate, bool):
-        raise ValueError(f"filter.rate must be true or false; got {cfg.rate!r}")
-    if not isinstance(ratings, dict) or any(
+    if any(
         k not in RATINGS or isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5
         for k, v in ratings.items()
     ):
@@ -176,7 +176,7 @@ def check_filter(cfg: FilterConfig) -> None:
             f"filter.min_ratings maps a scale ({', '.join(RATINGS)}) to its lowest score kept "
             f"(1-5); got {ratings!r}"
         )
-    if not isinstance(shares, dict) or any(
+    if any(
         not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int | float)
         or not 0 < v <= 1 for k, v in shares.items()
     ):  # fmt: skip

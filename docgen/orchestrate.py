@@ -25,7 +25,13 @@ def cluster(scheduler: str | None, workers: int | None):
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if scheduler:
         try:
-            client = Client(scheduler, timeout="10s")
+            # A scheduler file (`dask scheduler --scheduler-file F`, as on Slurm) or an address.
+            where = (
+                {"scheduler_file": scheduler}
+                if scheduler.endswith(".json")
+                else {"address": scheduler}
+            )
+            client = Client(**where, timeout="10s")
         except OSError as exc:
             raise SystemExit(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:

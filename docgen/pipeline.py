@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from collections import Counter
@@ -13,7 +14,8 @@ import pyarrow as pa
 
 from docgen import __version__, isolate, ocr
 from docgen.backends import GPU_BACKENDS, get_backend
-from docgen.config import RunConfig, settle_paths
+from docgen.config import RunConfig, local, settle_paths
+from docgen.config_check import check_config
 from docgen.dedup import dedup_dataset
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
@@ -244,6 +246,10 @@ def run_pipeline(cfg: RunConfig) -> dict:
     if not cfg.input:
         raise SystemExit("no input: give PDF files or folders (config `input:`)")
     settle_paths(cfg)
+    check_config(cfg)
+    missing = [p for p in cfg.input if local(p) and not os.path.exists(p)]
+    if missing:  # before WORK and OUT are made
+        raise FileNotFoundError(f"input not found: {missing[0]}")
     check_generate(cfg)
     check_writable(cfg.work)
     check_writable(cfg.out)

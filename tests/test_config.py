@@ -27,13 +27,70 @@ def test_default_pipeline_config_loads():
 def test_vllm_engine_settings_are_checked_before_any_work():
     from docgen.backends import get_backend
 
-    cfg = load_config("vllm", ["generate.model=m", "generate.engine_args=[1]"])
-    with pytest.raises(ValueError, match="engine_args must be a mapping"):
-        get_backend(cfg.generate)
-    cfg = load_config("vllm", ["generate.model=m", "generate.engine_python=3"])
-    with pytest.raises(ValueError, match="engine_python must be a path"):
-        get_backend(cfg.generate)
+    with pytest.raises(ValueError, match="generate.engine_args: \\[1\\] is not a mapping"):
+        load_config("vllm", ["generate.model=m", "generate.engine_args=[1]"])
+    with pytest.raises(ValueError, match="generate.engine_python: 3 is not a string or null"):
+        load_config("vllm", ["generate.model=m", "generate.engine_python=3"])
     good = ["generate.model=m", "generate.engine_args={enforce_eager: true, dtype: bfloat16}"]
     backend = get_backend(load_config("vllm", good).generate)
     assert backend.engine_kwargs()["enforce_eager"] is True
     assert backend.engine_kwargs()["dtype"] == "bfloat16"
+
+
+BAD_VALUES = [
+    ("extract.dpi=0", "extract.dpi: 0 is out of range; it takes from 36 to 1200"),
+    ("extract.image_format=gif", "extract.image_format: 'gif' is not one of png, jpeg, webp"),
+    ("extract.page_timeout_s=0", "extract.page_timeout_s: 0 is out of range; it takes above 0"),
+    ("extract.memory_mb=1", "extract.memory_mb: 1 is out of range; it takes at least 256"),
+    ("shard.test_fraction=2", "shard.test_fraction: 2 is out of range; it takes from 0 to"),
+    ("shard.test_fraction=1", "shard.test_fraction: 1 is out of range; it takes from 0 to below"),
+    ("generate.concurrency=-4", "generate.concurrency: -4 is out of range"),
+    ("shard.max_shard_mb=0", "shard.max_shard_mb: 0 is out of range; it takes above 0"),
+    ("generate.backend=gpt", "generate.backend: 'gpt' is not one of rules, openai, vllm"),
+    ("extract=3", "config extract: a section of keys, not 3"),
+    ("extract.dpi=high", "extract.dpi: 'high' is not a whole number"),
+    ("extract.dpi=150.5", "extract.dpi: 150.5 is not a whole number"),
+    ("filter.judge=2", "filter.judge: 2 is not true or false"),
+    ("generate.temperature=.nan", "generate.temperature: nan is not a number"),
+    ("extract.ocr_languages=[1]", "extract.ocr_languages: [1] is not a list of strings"),
+    ("generate.token_budget=0", "generate.token_budget: 0 is out of range; it takes at least 1"),
+    ("train.batching=zip", "train.batching: 'zip' is not one of pad, pack, bucket"),
+]
+
+
+@pytest.mark.parametrize("override,line", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_every_value_is_checked_before_any_work(tmp_path, few_samples, capsys, override, line):
+    from docgen.cli import main
+
+    work, out = tmp_path / "work", tmp_path / "out"
+    argv = ["run", "--input", str(few_samples), "--work", str(work), "--out", str(out)]
+    assert main([*argv, "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("docgen run: error: config ") and err.count("\n") == 1
+    assert line.removeprefix("config ") in err
+    assert not work.exists() and not out.exists()
+
+
+def test_the_rules_name_the_choices_the_code_knows():
+    from docgen.backends import BACKENDS
+    from docgen.config_check import RULES
+    from docgen.prompting import INPUTS
+
+    assert set(RULES["generate.input"]) == set(INPUTS)
+    assert set(RULES["generate.backend"]) == set(BACKENDS)
+
+
+def test_good_values_pass_and_a_whole_number_is_a_number():
+    good = ["extract.max_file_mb=50", "generate.pairs_per_page=null", "extract.memory_mb=0"]
+    cfg = load_config("default", good)
+    assert cfg.extract.max_file_mb == 50 and cfg.generate.pairs_per_page is None
+
+
+def test_a_missing_input_makes_no_work_or_out(tmp_path, capsys):
+    from docgen.cli import main
+
+    work, out = tmp_path / "work", tmp_path / "out"
+    argv = ["run", "--input", str(tmp_path / "nope"), "--work", str(work), "--out", str(out)]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"docgen run: error: input not found: {tmp_path / 'nope'}\n"
+    assert not work.exists() and not out.exists()

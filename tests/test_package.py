@@ -71,8 +71,8 @@ def test_the_installed_package_runs_anywhere_on_any_cluster(venv_bin, few_sample
         return elsewhere / f"{name}-out"
 
     local = run("local", "--set", "run.workers=2")  # a LocalCluster
-    with DaskProcesses(str(venv_bin / "dask"), tmp_path / "dask", env=env) as (address, _):
-        remote = run("remote", "--scheduler", address)
+    with DaskProcesses(str(venv_bin / "dask"), tmp_path / "dask", env=env):
+        remote = run("remote", "--scheduler", str(tmp_path / "dask" / "scheduler.json"))
     assert f"Made with docgen {number}." in (local / "README.md").read_text("utf-8")
 
     cfg = load_config("default", [f"input={few_samples}", f"work={tmp_path / 'work'}",

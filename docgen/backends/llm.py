@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from docgen.backends import Backend, GenerationRequest, GenerationResult
+from docgen.config_check import check_config
 from docgen.gencache import cache_key
-from docgen.prompting import INPUTS, Chat, build_chats, load_prompts
+from docgen.prompting import Chat, build_chats, load_prompts
 from docgen.replies import AnswerError, loads_lenient, parse_answer
 from docgen.workdir import fingerprint
 
@@ -39,16 +40,9 @@ class Completion:
 
 
 def check_input(cfg) -> None:
-    """``generate.input`` and the image settings, checked before anything is sent."""
-    if cfg.input not in INPUTS:
-        raise ValueError(f"generate.input must be one of {', '.join(INPUTS)}; got {cfg.input!r}")
-    for name in ("triage", "triage_model"):
-        if not isinstance(getattr(cfg, name), bool):
-            raise ValueError(f"generate.{name} must be true or false; got {getattr(cfg, name)!r}")
-    for name in ("image_max_side", "image_max_pixels", "max_images_per_request"):
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"generate.{name} must be a positive integer; got {value!r}")
+    """The generate section (``generate.input``, the image settings ...), checked before
+    anything is sent: a backend may be made from a config that never went through load_config."""
+    check_config(cfg, "generate.")
 
 
 class LLMBackend(Backend):

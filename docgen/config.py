@@ -80,7 +80,8 @@ class GenerateConfig:
     api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never stored
     structured_output: str = "json_schema"  # json_schema | json_object | none
     concurrency: int = 256  # requests in flight per base URL (vLLM batches 256 by default)
-    request_timeout: float = 300.0
+    request_timeout: float = 300.0  # seconds for a whole request, reply included
+    max_reply_kb: int = 1024  # a longer reply is not read on (cause too_large)
     max_attempts: int = 5  # on 429, 5xx, timeouts and connection errors
     backoff_base: float = 1.0  # seconds; doubled per attempt, with jitter
     backoff_max: float = 60.0

@@ -69,6 +69,7 @@ RULES: dict[str, Between | tuple] = {
     "generate.structured_output": ("json_schema", "json_object", "none"),
     "generate.concurrency": Between(1, 100_000),
     "generate.request_timeout": SECONDS,
+    "generate.max_reply_kb": Between(1, 1 << 20),
     "generate.max_attempts": Between(1, 100),
     "generate.backoff_base": NOT_NEGATIVE,
     "generate.backoff_max": NOT_NEGATIVE,

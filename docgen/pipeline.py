@@ -85,8 +85,8 @@ def check_generate(cfg: RunConfig) -> None:
     the cache agree on it."""
     check_filter(cfg.filter)
     backend = get_backend(cfg.generate)
-    if cfg.generate.backend == "openai" and not cfg.generate.model:
-        cfg.generate.model = backend.server_model()
+    if cfg.generate.backend == "openai":
+        cfg.generate.model = backend.check_servers()
 
 
 @contextmanager
@@ -181,10 +181,12 @@ def check_generated(stats: dict) -> None:
     """A generate stage in which every document of this run failed stops the run, in one line
     naming the causes (a wrong model name, a server down, an engine that cannot start)."""
     documents = stats.get("documents", 0)
-    if not documents or stats.get("pairs", 0) or stats.get("failed_documents", 0) < documents:
-        return
     causes = ", ".join(f"{k} {v}" for k, v in sorted(stats.get("failures", {}).items()))
     first = stats.get("first_error", "")
+    if stats.get("failures", {}).get("fatal"):  # a refused key, a model that is not there
+        raise SystemExit(f"generate stopped at the server's answer: {first}")
+    if not documents or stats.get("pairs", 0) or stats.get("failed_documents", 0) < documents:
+        return
     raise SystemExit(
         f"generate failed for every document ({documents}; failed requests by cause: "
         f"{causes or 'none'}); first error: {first}"

@@ -6,7 +6,9 @@ Docmatix's ``Q1:``/``A1:`` form otherwise. A document containing "ignore previou
 makes it obey the injection, as a gullible model would. Sent page images, it also reads the
 sample corpus's charts (``--truth``: see :class:`Sight`) and rates pairs as a VLM rater would.
 It can add latency and inject faults (429, 500, hung and dropped connections, non-JSON and
-schema-violating replies) at a given rate.
+schema-violating replies; a 401 as from a revoked key, a reply quoting the request's
+Authorization header, a reply of 5 MB, a reply of 2,000 pairs) at a given rate. With
+``--api-key`` it refuses other keys (401) and, like vLLM, a model it does not serve (404).
 ``GET /stats`` returns what it received. Run: ``python tests/fake_llm.py --port 0``; it prints
 ``PORT <n>`` once listening.
 """
@@ -21,8 +23,25 @@ import re
 from collections import Counter
 from pathlib import Path
 
-FAULTS = ("429", "500", "hang", "drop", "non_json", "schema")
+RETRIED = ("429", "500", "hang", "drop", "non_json", "schema")  # the default --faults
+FAULTS = (*RETRIED, "401", "echo_key", "huge", "many_pairs")
 PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
+
+
+def fault_text(fault: str | None, authorization: str) -> str | None:
+    """The reply of a fault that answers 200, made only when that fault is drawn."""
+    pair = {"question": "Why?", "answer": "1", "kind": "extractive", "pages": [1]}
+    if fault == "non_json":
+        return "Sorry, I cannot help with that request."
+    if fault == "schema":
+        return json.dumps({"pairs": [{"question": "What?"}]})
+    if fault == "echo_key":
+        return f"You sent {authorization}; I cannot help."
+    if fault == "huge":
+        return json.dumps({"pairs": [pair | {"answer": "x" * 5_000_000}]})
+    if fault == "many_pairs":
+        return json.dumps({"pairs": [pair | {"question": f"Q{i}?"} for i in range(2000)]})
+    return None
 
 
 def document_pages(prompt: str) -> list[tuple[int, list[str]]]:
@@ -219,12 +238,12 @@ class FakeLLM:
             f"Q{i}: {p['question']}\nA{i}: {p['answer']}" for i, p in enumerate(pairs, 1)
         )
 
-    async def chat(self, body: dict) -> tuple[int, dict, dict | None]:
+    async def chat(self, body: dict, authorization: str = "") -> tuple[int, dict, dict | None]:
         """(status, extra headers, JSON body); None body means drop the connection. The reply is
         made first and sent when the latency is up, so the latency is the same for all."""
         loop = asyncio.get_running_loop()
         due = loop.time() + self.args.latency
-        reply = await self.answer(body)
+        reply = await self.answer(body, authorization)
         await asyncio.sleep(max(0.0, due - loop.time()))
         return reply
 
@@ -243,13 +262,18 @@ class FakeLLM:
                            if p["type"] == "image_url"],
             })  # fmt: skip
 
-    async def answer(self, body: dict) -> tuple[int, dict, dict | None]:
+    async def answer(self, body: dict, authorization: str = "") -> tuple[int, dict, dict | None]:
         self.stats["chat_requests"] += 1
         self.record_images(body)
+        if body.get("model") != self.args.model:
+            message = f"The model `{body.get('model')}` does not exist."
+            return 404, {}, {"error": {"message": message, "code": 404}}
         fault = None
         if self.rng.random() < self.args.fault_rate:
             fault = self.rng.choice(self.args.faults)
             self.stats[f"fault_{fault}"] += 1
+        if fault == "401":
+            return 401, {}, {"error": {"message": f"invalid key in {authorization}", "code": 401}}
         if fault == "429":
             return 429, {"retry-after": "0"}, {"error": {"message": "rate limited", "code": 429}}
         if fault == "500":
@@ -258,10 +282,7 @@ class FakeLLM:
             await asyncio.sleep(self.args.hang_seconds)
         if fault in ("hang", "drop"):
             return 0, {}, None
-        text = {
-            "non_json": "Sorry, I cannot help with that request.",
-            "schema": json.dumps({"pairs": [{"question": "What?"}]}),
-        }.get(fault)
+        text = fault_text(fault, authorization)
         text = text if text is not None else self.reply(body)
         prompt_tokens = sum(len(text_of(m["content"])) for m in body["messages"]) // 4
         usage = {
@@ -291,6 +312,9 @@ class FakeLLM:
     async def route(self, method: str, path: str, headers: dict, body: bytes):
         if headers.get("authorization"):
             self.auth[headers["authorization"]] += 1
+        key = self.args.api_key
+        if key and headers.get("authorization") != f"Bearer {key}" and path != "/stats":
+            return 401, {}, {"error": {"message": "Unauthorized", "code": 401}}
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return (
                 200,
@@ -306,7 +330,7 @@ class FakeLLM:
             return 200, {}, {**self.stats, "authorization": dict(self.auth),
                              "multimodal": self.multimodal}  # fmt: skip
         if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
-            return await self.chat(json.loads(body))
+            return await self.chat(json.loads(body), headers.get("authorization", ""))
         return 404, {}, {"error": {"message": f"no route {method} {path}"}}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -352,9 +376,10 @@ def main() -> None:
     p.add_argument("--model", default="fake-docqa")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to each chat request")
     p.add_argument("--fault-rate", type=float, default=0.0)
-    p.add_argument("--faults", default=",".join(FAULTS), help=f"subset of {','.join(FAULTS)}")
+    p.add_argument("--faults", default=",".join(RETRIED), help=f"subset of {','.join(FAULTS)}")
     p.add_argument("--hang-seconds", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--api-key", default="", help="refuse other keys (401), as vllm serve does")
     p.add_argument("--truth", help="sample corpus folder: its sidecars say what images show")
     args = p.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]

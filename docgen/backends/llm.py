@@ -157,7 +157,11 @@ class LLMBackend(Backend):
         prompt_id = f"{self.prompts.name}/{chat.role}"
         evidence = json.dumps({"chunk": chat.index, "role": chat.role})
         extra = {"lang": chat.lang, "prompt_id": prompt_id, "evidence": evidence, "raw": c.text}
-        return [pair | extra for pair in pairs], None, None
+        most, cause, message = self.cfg.max_pairs_per_request, None, None
+        if len(pairs) > most:  # what a prompt asks for is no bound on what a model writes
+            cause = "too_many_pairs"
+            message = f"reply held {len(pairs)} pairs; the first {most} kept"
+        return [pair | extra for pair in pairs[:most]], cause, message
 
     def merge(self, result: GenerationResult, chat: Chat, c: Completion) -> None:
         """Fold one chat's completion into its document's result."""

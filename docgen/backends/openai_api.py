@@ -20,6 +20,9 @@ from docgen import images
 from docgen.backends.llm import Completion, LLMBackend
 
 RETRYABLE_STATUS = {408, 409, 429}
+# Answers that no retry and no other document will change: the stage stops on them.
+FATAL_STATUS = {401: "the server refused the API key", 403: "the API key may not do this",
+                404: "the server has no such model or endpoint"}  # fmt: skip
 
 
 def base_urls_of(cfg) -> list[str]:
@@ -35,6 +38,12 @@ def base_urls_of(cfg) -> list[str]:
 def api_key_of(cfg) -> str:
     # vLLM without --api-key accepts any key; the client insists on having one.
     return os.environ.get(cfg.api_key_env) or "EMPTY"
+
+
+def redact(text: str, key: str) -> str:
+    """``text`` with the API key taken out: a server that echoes the Authorization header must
+    not put the key into WORK (the cache, raw replies, error rows) or on the screen."""
+    return text.replace(key, "[API key]") if len(key) >= 8 else text
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -74,27 +83,50 @@ class OpenAIBackend(LLMBackend):
 
     def setup(self) -> None:
         if not self.model:
-            self.model = self.server_model()
+            self.model = self.check_servers()
 
-    def server_model(self) -> str:
-        """The first model the first server lists (``/v1/models``): what ``vllm serve`` serves."""
+    def check_servers(self) -> str:
+        """The model to ask, checked with each server before any work: ``generate.model``, or
+        the first model the first server lists (what ``vllm serve`` serves). A key the server
+        refuses, or a model it does not serve, is one line here rather than a failed request
+        for every document."""
+        model = self.model
+        for url in self.base_urls:
+            served = self.served_models(url)
+            model = model or (served[0] if served else "")
+            if served is not None and model not in served:
+                listed = ", ".join(served[:5]) + (" ..." if len(served) > 5 else "")
+                raise ValueError(f"{url} does not serve model {model!r}; it serves: {listed}")
+        if not model:
+            raise ValueError(f"{self.base_urls[0]} lists no model: name one with generate.model")
+        return model
+
+    def served_models(self, url: str) -> list[str] | None:
+        """The models ``url`` lists (``/v1/models``); None where it lists none, or cannot be
+        reached while a model is named."""
         import openai
 
-        client = openai.OpenAI(
-            base_url=self.base_urls[0], api_key=api_key_of(self.cfg), max_retries=2, timeout=30
-        )
+        client = openai.OpenAI(base_url=url, api_key=api_key_of(self.cfg), max_retries=2,
+                               timeout=30)  # fmt: skip
         try:
-            models = client.models.list().data
-        except openai.OpenAIError as exc:
+            return [m.id for m in client.models.list().data]
+        except openai.NotFoundError:
+            return None
+        except openai.APIStatusError as exc:
+            why = FATAL_STATUS.get(exc.status_code, "it answered an error")
             raise ValueError(
-                f"cannot list models at {self.base_urls[0]} ({type(exc).__name__}); "
-                "is the server up? Or name one with generate.model"
+                f"{url}: {why} (HTTP {exc.status_code} listing its models; the key is read "
+                f"from ${self.cfg.api_key_env})"
+            ) from None
+        except openai.OpenAIError as exc:
+            if self.model:  # checked no further: answers in the cache need no server
+                return None
+            raise ValueError(
+                f"cannot list models at {url} ({type(exc).__name__}); is the server up? "
+                "Or name the model with generate.model"
             ) from None
         finally:
             client.close()
-        if not models:
-            raise ValueError(f"{self.base_urls[0]} serves no model")
-        return models[0].id
 
     def response_format(self, schema: dict | None = None) -> dict | None:
         """The structured output asked for: ``schema`` (a chat's own) or the prompt set's."""
@@ -151,10 +183,20 @@ class OpenAIBackend(LLMBackend):
             turn[0] += 1
             return tied[turn[0] % len(tied)]
 
+        key, most = api_key_of(cfg), cfg.max_reply_kb * 1024
+        stopped = []  # a fatal answer: no more requests of this task are sent
+
         async def post(i: int, chat) -> str:
             url = f"{self.base_urls[i]}/chat/completions"
             async with sessions[i].post(url, json=request_body(chat)) as reply:
-                text = await reply.text()
+                body = bytearray()
+                async for piece in reply.content.iter_chunked(1 << 16):
+                    body += piece
+                    if len(body) > most:  # read no further: a bounded reply, bounded memory
+                        raise ReplyTooLarge(
+                            f"reply over generate.max_reply_kb ({cfg.max_reply_kb})"
+                        )
+                text = redact(body.decode("utf-8", errors="replace"), key)
                 if reply.status != 200:
                     raise HTTPStatusError(reply.status, text, reply.headers.get("retry-after"))
                 return text
@@ -173,6 +215,9 @@ class OpenAIBackend(LLMBackend):
                             ),
                         )
                         return
+                    if stopped:
+                        done(k, Completion(requests=attempts, cause="fatal", error=stopped[0]))
+                        return
                     attempts += 1
                     i = pick()
                     in_flight[i] += 1
@@ -180,6 +225,8 @@ class OpenAIBackend(LLMBackend):
                         completion = completion_of(await post(i, chat), attempts)
                     except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
                         cause, retry, message = classify(exc, aiohttp)
+                        if cause == "fatal":
+                            stopped.append(message)
                         if not retry or attempts >= cfg.max_attempts:
                             if retry:
                                 message += f" (gave up after {attempts} attempts)"
@@ -229,6 +276,10 @@ class BadResponse(ValueError):
     """A 200 response whose body is not a chat completion."""
 
 
+class ReplyTooLarge(ValueError):
+    """A response longer than ``generate.max_reply_kb``."""
+
+
 def classify(exc: Exception, aiohttp) -> tuple[str, bool, str]:
     """(cause, retry?, message) for a failed request; messages never include the API key."""
     if isinstance(exc, asyncio.TimeoutError):
@@ -236,11 +287,15 @@ def classify(exc: Exception, aiohttp) -> tuple[str, bool, str]:
     if isinstance(exc, aiohttp.ClientError):  # refused, reset, dropped mid-reply
         return "connection", True, f"connection failed: {type(exc).__name__}"
     if isinstance(exc, HTTPStatusError):
+        if exc.status in FATAL_STATUS:
+            return "fatal", False, f"{FATAL_STATUS[exc.status]} ({exc})"
         if exc.status == 429:
             return "http_429", True, str(exc)
         if exc.status >= 500:
             return "http_5xx", True, str(exc)
         return "http_4xx", exc.status in RETRYABLE_STATUS, str(exc)
+    if isinstance(exc, ReplyTooLarge):
+        return "too_large", False, str(exc)
     if isinstance(exc, BadResponse):
         return "bad_response", False, str(exc)
     return "bad_response", False, f"{type(exc).__name__}: {str(exc)[:160]}"

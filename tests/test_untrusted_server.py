@@ -1,0 +1,89 @@
+"""A server that says no, or says too much: a refused key or a model it does not serve stops the
+run in one line before any document is sent; a key revoked mid-run stops the stage at once; a
+reply that quotes the key, one of 5 MB and one of 2,000 pairs are each bounded, and the key
+reaches no file and no screen."""
+
+from pathlib import Path
+
+import pytest
+
+from docgen.cli import main
+
+SECRET = "sk-docgen-test-0123456789abcdef"
+
+
+def run(few_samples, tmp_path, url, *sets) -> int:
+    argv = ["run", "openai", "--input", str(few_samples), "--work", str(tmp_path / "work"),
+            "--out", str(tmp_path / "out"), "--base-url", url, "--scheduler", "sync",
+            "--set", "run.progress=false", "--set", "filter.check_language=false",
+            "--set", "generate.request_timeout=5", "--set", "generate.max_attempts=2"]  # fmt: skip
+    for s in sets:
+        argv += ["--set", s]
+    return main(argv)
+
+
+def files_holding(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+@pytest.fixture
+def secret_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+
+def test_a_refused_key_stops_before_any_request(few_samples, tmp_path, server_factory, capsys,
+                                                secret_key):  # fmt: skip
+    server = server_factory("--api-key", "sk-the-right-one-000000")
+    assert run(few_samples, tmp_path, server.url) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the server refused the API key (HTTP 401" in err
+    assert "$OPENAI_API_KEY" in err and SECRET not in err
+    assert server.requests == 0
+
+
+def test_a_model_the_server_does_not_serve(few_samples, tmp_path, server_factory, capsys):
+    server = server_factory()
+    assert run(few_samples, tmp_path, server.url, "generate.model=nope") == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"{server.url} does not serve model 'nope'; it serves: fake-docqa\n")
+    assert server.requests == 0
+
+
+def test_a_key_revoked_mid_run_stops_the_stage_at_once(few_samples, tmp_path, server_factory,
+                                                       capsys, secret_key):  # fmt: skip
+    server = server_factory("--fault-rate", "1", "--faults", "401")
+    stop = "generate stopped at the server's answer: fatal: the server refused the API key"
+    with pytest.raises(SystemExit, match=stop):
+        run(few_samples, tmp_path, server.url, "generate.concurrency=1")
+    assert server.requests == 1  # one refusal, and nothing more asked of that server
+    assert not files_holding(tmp_path, SECRET)  # the 401's text quoted the key
+    assert SECRET not in capsys.readouterr().err
+
+
+def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
+    few_samples, tmp_path, server_factory, secret_key
+):
+    from docgen.workdir import WorkDir
+
+    def run_with(fault: str):
+        server = server_factory("--fault-rate", "1", "--faults", fault)
+        code = run(few_samples, tmp_path / fault, server.url, "generate.max_reply_kb=256")
+        wd = WorkDir(tmp_path / fault / "work")
+        return code, wd.read_errors().to_pylist(), wd.manifest()["stages"].get("generate", {})
+
+    with pytest.raises(SystemExit, match="failed for every document"):  # malformed, all of them
+        run_with("echo_key")
+    echoed = WorkDir(tmp_path / "echo_key" / "work").read_errors().to_pylist()
+    assert echoed and all("You sent Bearer [API key]" in row["error"] for row in echoed)
+
+    with pytest.raises(
+        SystemExit, match=r"too_large 3\); first error: too_large: reply over \S+ \(256\)"
+    ):
+        run_with("huge")  # not read past 256 KB
+
+    code, errors, stats = run_with("many_pairs")
+    assert code == 0 and stats["failures"] == {"too_many_pairs": 3}
+    assert {row["error"] for row in errors} == {"too_many_pairs: reply held 2000 pairs; "
+                                                "the first 24 kept"}  # fmt: skip
+    assert stats["pairs"] == 3 * 24  # generate.max_pairs_per_request, per reply
+    assert not files_holding(tmp_path, SECRET)

@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from docgen.backends import BACKENDS
 from docgen.config import load_config, settle_paths
+from docgen.lock import work_lock
 from docgen.prompting import INPUTS
 from docgen.storage import check_writable
 
@@ -66,7 +67,7 @@ def cmd_stage(args) -> None:
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
     settle_paths(cfg)
-    with cluster(cfg.run.scheduler, cfg.run.workers) as client:
+    with work_lock(cfg.work), cluster(cfg.run.scheduler, cfg.run.workers) as client:
         if args.command == "extract":
             stats = pipeline.run_extract(client, cfg)
         elif args.command == "generate":
@@ -85,9 +86,6 @@ def cmd_stage(args) -> None:
 
 
 def cmd_shard(args) -> None:
-    from docgen.orchestrate import cluster
-    from docgen.shard import shard_on_workers, write_shards
-
     cfg = stage_config(args)
     if args.pdf_config:
         cfg.shard.pdf_config = True
@@ -101,14 +99,9 @@ def cmd_shard(args) -> None:
         cfg.shard.test_fraction = args.test_fraction
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
-    check_writable(args.out)  # WORK is only read
-    if shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, args.out):
-        cfg.out = args.out
-        settle_paths(cfg)
-        with cluster(cfg.run.scheduler, cfg.run.workers) as client:
-            result = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)
-    else:
-        result = write_shards(cfg.work, args.out, cfg.shard, cfg.run.progress)
+    check_writable(args.out)  # WORK is only read, but not while another run writes it
+    with work_lock(cfg.work):
+        result = shard_stage(cfg, args.out)
     print(
         f"shard: {result['rows']} rows, {result['pairs']} pairs in "
         f"{len(result['shards'])} shard(s) under {args.out}/data"
@@ -119,6 +112,18 @@ def cmd_shard(args) -> None:
             f"pdf config: {result['pdf']['rows']} documents under {args.out}/pdf"
             + (f"; {missing} PDF(s) gone or changed since extract, left out" if missing else "")
         )
+
+
+def shard_stage(cfg, out: str) -> dict:
+    from docgen.orchestrate import cluster
+    from docgen.shard import shard_on_workers, write_shards
+
+    if shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, out):
+        cfg.out = out
+        settle_paths(cfg)
+        with cluster(cfg.run.scheduler, cfg.run.workers) as client:
+            return write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)
+    return write_shards(cfg.work, out, cfg.shard, cfg.run.progress)
 
 
 def cmd_validate(args) -> int:

@@ -14,6 +14,7 @@ with its reason; the rest of the partition goes on, and pages already made are k
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 
@@ -91,18 +92,20 @@ CLEAR_OBJECTS_EVERY = 32
 BYTES_PER_WRITE = 16 * 2**20
 
 
-def plan(inputs: list[str], docs_per_partition: int) -> tuple[list[tuple[str, list]], dict]:
+def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.inf,
+         skip: tuple = ()) -> tuple[list[tuple[str, list]], dict]:  # fmt: skip
     """Partitions ``(part_id, [(doc_id, Source), ...])`` and the counts of the inputs: how many
     PDFs were found, how many were the same bytes as another, and the error rows of inputs that
-    could not be read at all (a broken tar shard)."""
+    could not be read at all (a broken tar shard, a file over ``max_file_mb``, a FIFO). Files
+    under the folders ``skip`` (WORK and OUT) are not inputs."""
     docs: dict[str, Source] = {}
     found, unreadable = 0, []
-    for src, data in iter_sources(inputs):
+    for src, doc_id in iter_sources(inputs, max_file_mb * 2**20, skip):
         if src.error:
             unreadable.append(error_row(None, src.name, None, src.error))
             continue
         found += 1
-        docs.setdefault(doc_id_of(data), src)
+        docs.setdefault(doc_id, src)
     ids = sorted(docs)
     parts = []
     for i in range(0, len(ids), docs_per_partition):
@@ -117,7 +120,8 @@ def error_row(doc_id: str | None, source: str, page: int | None, error: str) -> 
 
 
 def open_pdf(src: Source, cfg: ExtractConfig):
-    """Open a PDF or raise ValueError with a reason a person can act on."""
+    """Open a PDF or raise ValueError with a reason a person can act on. Bytes that are no
+    longer the ones planned (the file changed since: ``src.digest``) are refused."""
     import pymupdf
 
     size_mb = src.size / 2**20
@@ -127,6 +131,8 @@ def open_pdf(src: Source, cfg: ExtractConfig):
         data = read_bytes(src)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read the file: {exc}") from None
+    if src.digest is not None and doc_id_of(data) != src.digest:
+        raise ValueError("the file changed after the run was planned: run again to read it anew")
     if not looks_like_pdf(data):
         raise ValueError("not a PDF: no %PDF header")
     try:

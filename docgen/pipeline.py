@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -21,6 +22,7 @@ from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
 from docgen.judge import judge_parts
+from docgen.lock import work_lock
 from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
 from docgen.rate import rate_parts
 from docgen.shard import shard_on_workers, write_shards
@@ -30,7 +32,8 @@ from docgen.workdir import WorkDir, release_memory, sum_stats
 
 
 def run_extract(client, cfg: RunConfig) -> dict:
-    parts, counts = plan(cfg.input, cfg.extract.docs_per_partition)
+    skip = tuple(Path(p).resolve() for p in (cfg.work, cfg.out) if local(p))
+    parts, counts = plan(cfg.input, cfg.extract.docs_per_partition, cfg.extract.max_file_mb, skip)
     wd = WorkDir(cfg.work)
     unreadable = counts.pop("unreadable")
     wd.write(wd.error_path("extract", "inputs"), pa.Table.from_pylist(unreadable, ERROR_SCHEMA),
@@ -255,6 +258,11 @@ def run_pipeline(cfg: RunConfig) -> dict:
     check_generate(cfg)
     check_writable(cfg.work)
     check_writable(cfg.out)
+    with work_lock(cfg.work):  # a second run on this WORK refuses, in one line
+        return run_stages(cfg)
+
+
+def run_stages(cfg: RunConfig) -> dict:
     wd = WorkDir(cfg.work)
     start = time.perf_counter()
     stages, timings = {}, {}

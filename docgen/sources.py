@@ -20,6 +20,10 @@ import functools
 import glob
 import hashlib
 import json
+import math
+import os
+import re
+import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +46,7 @@ class Source:
     size: int = 0
     meta: str | None = None  # KEY.json of a tar shard, or the Parquet row's other columns
     error: str | None = None  # set on an input that could not be read at all
+    digest: str | None = None  # the id its bytes had when found: other bytes later are refused
 
 
 def doc_id_of(data: bytes) -> str:
@@ -49,28 +54,70 @@ def doc_id_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def file_id(f, size: int) -> str:
+    """:func:`doc_id_of` the next ``size`` bytes of an open file, read a piece at a time."""
+    digest = hashlib.sha256()
+    while size > 0 and (piece := f.read(min(size, 1 << 20))):
+        digest.update(piece)
+        size -= len(piece)
+    return digest.hexdigest()[:16]
+
+
+def label(text: str) -> str:
+    """``text`` as valid UTF-8, for tables and screens: a name whose bytes are not UTF-8 (a file
+    or tar member named in another encoding) keeps what reads, and each other byte as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def unlabel(text: str) -> str:
+    """The name :func:`label` was made from, as the operating system spells it."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), text.encode("utf-8"))
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def read_bytes(src: Source) -> bytes:
     """The PDF's bytes, read back from where :func:`iter_sources` found them."""
+    path = src.path if os.path.exists(src.path) else unlabel(src.path)
     if src.member is None:
-        return Path(src.path).read_bytes()
-    if src.path.endswith(".parquet"):
-        return _parquet_cell(src.path, src.member, src.offset)
-    with open(src.path, "rb") as f:
+        return Path(path).read_bytes()
+    if path.endswith(".parquet"):
+        return _parquet_cell(path, src.member, src.offset)
+    with open(path, "rb") as f:
         f.seek(src.offset)
         return f.read(src.size)
 
 
-def iter_sources(inputs: list[str]) -> Iterator[tuple[Source, bytes]]:
-    """Every PDF the inputs name, with its bytes (read once, to hash them)."""
+def iter_sources(inputs: list[str], max_bytes: float = math.inf,
+                 skip: tuple[Path, ...] = ()) -> Iterator[tuple[Source, str]]:  # fmt: skip
+    """Every PDF the inputs name, with its id (its bytes streamed through the hash: a file larger
+    than ``max_bytes`` is refused by its size, unread). Files under ``skip`` (WORK and OUT, if
+    inside an input folder) are not inputs."""
     for path in _expand(inputs):
+        if any(path.resolve().is_relative_to(folder) for folder in skip):
+            continue
         suffix = path.suffix.lower()
         if suffix == ".tar":
-            yield from _tar_sources(path)
+            yield from _tar_sources(path, max_bytes)
         elif suffix == ".parquet":
             yield from _parquet_sources(path)
         else:
-            data = path.read_bytes()
-            yield Source(path.name, str(path.resolve()), size=len(data)), data
+            yield _file_source(path, max_bytes)
+
+
+def _file_source(path: Path, max_bytes: float) -> tuple[Source, str]:
+    where, name = label(str(path.resolve())), label(path.name)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the run, a device never end
+            return Source(name, where, error="not a regular file (a FIFO, socket or device)"), ""
+        if info.st_size > max_bytes:
+            too_large = f"file too large: {info.st_size / 2**20:.0f} MB > {max_bytes / 2**20:g} MB"
+            return Source(name, where, size=info.st_size, error=too_large), ""
+        with path.open("rb") as f:
+            digest = file_id(f, info.st_size)
+        return Source(name, where, size=info.st_size, digest=digest), digest
+    except OSError as exc:
+        return Source(name, where, error=f"cannot read the file: {exc.strerror or exc}"), ""
 
 
 def _expand(inputs: list[str]) -> list[Path]:
@@ -93,14 +140,14 @@ def _expand(inputs: list[str]) -> list[Path]:
             lines = path.read_text("utf-8").splitlines()
             items = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
             found += _expand([str(path.parent / i) for i in items])
-        elif path.is_file():
+        elif path.exists():  # a file, or something that is not one (refused with a reason)
             found.append(path)
         else:
-            raise FileNotFoundError(f"input not found: {item}")
+            raise FileNotFoundError(f"input not found: {label(item)}")
     return sorted(set(found))
 
 
-def _tar_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
+def _tar_sources(path: Path, max_bytes: float) -> Iterator[tuple[Source, str]]:
     """``KEY.pdf`` members of an uncompressed tar, with ``KEY.json`` as metadata when present.
 
     Offsets are recorded so workers read a member with one seek; compressed tars cannot be read
@@ -109,8 +156,9 @@ def _tar_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
         tar = tarfile.open(path, mode="r:")
     except tarfile.ReadError as exc:
         reason = f"not an uncompressed tar ({exc}): unpack it, or re-tar it without compression"
-        yield Source(path.name, str(path.resolve()), error=reason), b""
+        yield Source(label(path.name), label(str(path.resolve())), error=reason), ""
         return
+    shard, where = label(path.name), label(str(path.resolve()))
     members, broken = [], None
     with tar:
         try:  # a truncated shard: keep the members before the damage
@@ -129,22 +177,27 @@ def _tar_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
         for m in members:
             if not m.name.lower().endswith(".pdf"):
                 continue
-            try:
-                data = tar.extractfile(m).read()
-            except (tarfile.TarError, OSError) as exc:
-                yield Source(f"{path.name}/{m.name}", str(path.resolve()), error=f"{exc}"), b""
+            name = f"{shard}/{label(m.name)}"
+            if m.issparse():  # its data is not the bytes at its offset
+                yield Source(name, where, error="sparse tar member: not supported"), ""
                 continue
-            src = Source(
-                f"{path.name}/{m.name}",
-                str(path.resolve()),
-                member=m.name,
-                offset=m.offset_data,
-                size=len(data),
-                meta=metas.get(m.name[:-4]),
+            if m.size > max_bytes:
+                too_large = f"file too large: {m.size / 2**20:.0f} MB > {max_bytes / 2**20:g} MB"
+                yield Source(name, where, size=m.size, error=too_large), ""
+                continue
+            try:
+                tar.fileobj.seek(m.offset_data)
+                doc_id = file_id(tar.fileobj, m.size)
+            except (tarfile.TarError, OSError) as exc:
+                yield Source(name, where, error=f"{exc}"), ""
+                continue
+            meta = metas.get(m.name[:-4])
+            yield (
+                Source(name, where, label(m.name), m.offset_data, m.size, meta, digest=doc_id),
+                doc_id,
             )
-            yield src, data
     if broken:
-        yield Source(path.name, str(path.resolve()), error=broken), b""
+        yield Source(shard, where, error=broken), ""
 
 
 def pdf_column(schema) -> str:
@@ -171,7 +224,7 @@ def _cell_bytes(value) -> bytes | None:
     return value.get("bytes") if isinstance(value, dict) else value
 
 
-def _parquet_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
+def _parquet_sources(path: Path) -> Iterator[tuple[Source, str]]:
     """One source per row with PDF bytes; a row group is read at a time, so memory stays small.
     The row's small scalar columns (an id, a url) are kept as its metadata."""
     import pyarrow as pa
@@ -181,7 +234,12 @@ def _parquet_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
         pf = pq.ParquetFile(path)
         column = pdf_column(pf.schema_arrow)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        yield Source(path.name, str(path.resolve()), error=f"unreadable Parquet: {exc}"), b""
+        yield (
+            Source(
+                label(path.name), label(str(path.resolve())), error=f"unreadable Parquet: {exc}"
+            ),
+            "",
+        )
         return
     scalars = [
         f.name
@@ -195,9 +253,11 @@ def _parquet_sources(path: Path) -> Iterator[tuple[Source, bytes]]:
             data = _cell_bytes(record.pop(column))
             if data:
                 meta = json.dumps(record, ensure_ascii=False) if record else None
-                name = f"{path.name}#{row}"
-                src = Source(name, str(path.resolve()), column, row, len(data), meta)
-                yield src, data
+                name = f"{label(path.name)}#{row}"
+                digest = doc_id_of(data)
+                src = Source(name, label(str(path.resolve())), column, row, len(data), meta,
+                             digest=digest)  # fmt: skip
+                yield src, digest
             row += 1
 
 

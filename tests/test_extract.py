@@ -16,7 +16,7 @@ from docgen import images, layout, ocr
 from docgen.config import ExtractConfig, load_config
 from docgen.extract import extract_page, plan
 from docgen.pipeline import run_extract
-from docgen.sources import iter_sources, read_bytes
+from docgen.sources import doc_id_of, iter_sources, read_bytes
 from docgen.workdir import WorkDir
 
 
@@ -55,8 +55,8 @@ def test_every_kind_of_source_is_read_back_and_same_bytes_are_one_document(few_s
     names = [s.name for s, _ in found]
     assert "shard-0000.tar/k1.pdf" in names and "docs.parquet#1" in names
     assert len(found) == 7  # 2 tar members + 2 rows + 2 from the list + 1 glob
-    for src, data in found:
-        assert read_bytes(src) == data  # a worker reads each back from its location alone
+    for src, digest in found:  # a worker reads each back from its location alone
+        assert doc_id_of(read_bytes(src)) == digest == src.digest
     tar_meta = {s.name: s.meta for s, _ in found}
     assert json.loads(tar_meta["shard-0000.tar/k1.pdf"]) == {"url": "http://x/1"}
     assert json.loads(tar_meta["docs.parquet#0"]) == {"id": "r0"}

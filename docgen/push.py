@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docgen.secret import redact
 from docgen.storage import is_local, location
 
 SHARD_FOLDERS = ("data", "pdf")  # the default config's shards and the optional `pdf` config's
@@ -160,13 +161,22 @@ def push(
             f"push uploads from a local folder and {out} is a URL: copy it to one first "
             "(with your store's own tool, e.g. `aws s3 sync`), then push the copy"
         )
+    if not out.is_dir():  # before the Hub is asked anything
+        raise ValueError(f"{out}: no such folder (write it with `docgen run` or `docgen shard`)")
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise ValueError(f"--repo wants USER/NAME (or ORG/NAME), got {repo!r}")
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # its retry warnings: what failed is said once, below
     api = HfApi()
-    if not dry_run:
-        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+    try:
+        if not dry_run:
+            api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        remote = remote_files(api, repo)
+    except Exception as exc:  # noqa: BLE001 - HTTP and network errors of every kind: one line
+        raise ValueError(hub_error(exc, repo)) from None
     hashes = HashCache(out)
-    plan = plan_push(out, remote_files(api, repo), hashes)
+    plan = plan_push(out, remote, hashes)
     if dry_run:
         return plan, 0
     batches = [
@@ -190,9 +200,9 @@ def push(
         except Exception as exc:
             bar.close()
             raise PushInterrupted(
-                f"push stopped at commit {n} of {len(steps)} ({type(exc).__name__}: "
-                f"{str(exc)[:200]}); {commits} commit(s) landed. Run the same command again: "
-                "files already on the Hub are skipped"
+                f"push stopped at commit {n} of {len(steps)} ({hub_error(exc, repo)}); "
+                f"{commits} commit(s) landed. Run the same command again: files already on the "
+                "Hub are skipped"
             ) from None
         commits += 1
         for op, (_, local) in zip(operations, adds):
@@ -201,6 +211,23 @@ def push(
         bar.update(sum(local.stat().st_size for _, local in adds))
     bar.close()
     return plan, commits
+
+
+def hub_error(exc: Exception, repo: str) -> str:
+    """One line for what the Hub (or the way to it) answered, with the token taken out."""
+    from huggingface_hub import get_token
+
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 401:
+        why = "the Hub refused the token (HTTP 401): `hf auth login`, or set HF_TOKEN"
+    elif status == 403:
+        why = f"the token may not write to {repo} (HTTP 403)"
+    elif status is not None:
+        why = f"the Hub answered HTTP {status}"
+    else:
+        why = "cannot reach the Hub"
+    detail = " ".join(redact(str(exc), get_token()).split())  # before it is cut: no half token
+    return f"{why}: {type(exc).__name__}: {detail[-200:]}"
 
 
 class PushInterrupted(ValueError):

@@ -191,3 +191,63 @@ def test_the_pdf_config_is_pushed_and_removed_when_dropped(good_out, hub, tmp_pa
     assert main(["push", str(out), "--repo", "me/docs"]) == 0
     assert hub.commits[-1] == ["README.md", *(f"-{p}" for p in pdfs)]
     assert hub.files == local(out)
+
+
+def push_against(endpoint: str, out, *more: str):
+    """`docgen push` in a process of its own, its Hub at ``endpoint`` (a local server)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_TOKEN": TOKEN}
+    env.pop("HF_HUB_OFFLINE", None)
+    argv = [sys.executable, "-m", "docgen.cli", "push", str(out), "--repo", "me/data", *more]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_hub_that_refuses_or_cannot_be_reached_is_one_line(good_out, tmp_path):  # noqa: F811
+    import http.server
+    import socket
+    import threading
+
+    class Refuses(http.server.BaseHTTPRequestHandler):
+        def answer(self):  # the Hub's 401, quoting the header it was sent
+            body = f'{{"error": "Invalid token {self.headers.get("authorization")}"}}'.encode()
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_HEAD = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuses)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        for more in ([], ["--dry-run"]):
+            done = push_against(url, good_out, *more)
+            assert done.returncode == 2 and done.stdout == ""
+            assert done.stderr.startswith(
+                "docgen push: error: the Hub refused the token (HTTP 401)"
+            )
+            assert done.stderr.count("\n") == 1 and TOKEN not in done.stderr
+            assert "[token]" in done.stderr  # the quoted header, with the token taken out
+    finally:
+        server.shutdown()
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    done = push_against(closed, good_out, "--dry-run")
+    assert done.returncode == 2 and done.stderr.startswith(
+        "docgen push: error: cannot reach the Hub"
+    )
+    assert done.stderr.count("\n") == 1
+
+    missing = push_against(closed, tmp_path / "nothing-here", "--dry-run")  # OUT first, Hub after
+    assert missing.stderr == (f"docgen push: error: {tmp_path / 'nothing-here'}: no such folder "
+                              "(write it with `docgen run` or `docgen shard`)\n")  # fmt: skip

@@ -18,6 +18,7 @@ import random
 
 from docgen import images
 from docgen.backends.llm import Completion, LLMBackend
+from docgen.secret import redact
 
 RETRYABLE_STATUS = {408, 409, 429}
 # Answers that no retry and no other document will change: the stage stops on them.
@@ -38,12 +39,6 @@ def base_urls_of(cfg) -> list[str]:
 def api_key_of(cfg) -> str:
     # vLLM without --api-key accepts any key; the client insists on having one.
     return os.environ.get(cfg.api_key_env) or "EMPTY"
-
-
-def redact(text: str, key: str) -> str:
-    """``text`` with the API key taken out: a server that echoes the Authorization header must
-    not put the key into WORK (the cache, raw replies, error rows) or on the screen."""
-    return text.replace(key, "[API key]") if len(key) >= 8 else text
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:

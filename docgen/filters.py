@@ -19,6 +19,7 @@ from docgen.config import FilterConfig
 from docgen.config_check import check_config
 from docgen.dedup import contamination_index, fingerprint_file, verdict_stats
 from docgen.grounding import PageInfo, ungrounded
+from docgen.injection import addressed_to_a_model
 from docgen.text import CJK, STOPWORDS, normalize, script_counts
 from docgen.workdir import WorkDir, fingerprint
 
@@ -100,6 +101,12 @@ def no_code(pair, ctx):
 
 def no_markers(pair, ctx):
     return not (MARKERS.search(pair["question"]) or MARKERS.search(pair["answer"])), "qa_marker"
+
+
+def no_instructions(pair, ctx):
+    """A prompt-injection line, copied from the page or made up by the model."""
+    text = f"{pair['question']}\n{pair['answer']}"
+    return not addressed_to_a_model(text), "instruction"
 
 
 def readable(pair, ctx):
@@ -218,6 +225,7 @@ FILTERS = (
     readable,
     no_code,
     no_markers,
+    no_instructions,
     answerable,
     length_ok,
     needs_the_page,

@@ -171,6 +171,8 @@ def check_card(
         return
     infos = dataset_infos(meta)
     declared_configs = {c.get("config_name") for c in meta.get("configs") or []}
+    for config in sorted(declared_configs - set(counts), key=str):
+        problems.add("card", f"the card declares config {config} but OUT holds no shards of it")
     for config, splits in counts.items():
         if config not in declared_configs:
             problems.add("card", f"no `configs` entry for {config}: the Hub's viewer would guess")

@@ -119,3 +119,15 @@ def test_a_pdf_gone_since_extract_is_left_out_of_the_pdf_config(good_out, tmp_pa
     problems, counts = validate(tmp_path / "out")
     assert not problems, problems.lines()
     assert counts["pdf:train"]["rows"] == 2 and counts["train"]["rows"] == 3
+
+
+def test_a_config_the_card_declares_must_have_its_files(good_out, tmp_path):
+    from docgen.config import ShardConfig
+    from docgen.shard import write_shards
+
+    out = tmp_path / "out"
+    write_shards(str(good_out.parent / "work"), str(out), ShardConfig(pdf_config=True), False)
+    assert not validate(out)[0]
+    shutil.rmtree(out / "pdf")  # the card still declares the pdf config
+    problems, _ = validate(out)
+    assert problems.lines() == ["card: the card declares config pdf but OUT holds no shards of it"]

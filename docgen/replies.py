@@ -30,16 +30,23 @@ QA_FORM = re.compile(
 
 # C0 and C1 control characters but tab and newline: a grammar lets a model write them raw inside
 # a JSON string (strict parsers refuse them); they carry nothing a question or answer needs.
+SURROGATE = re.compile("[\ud800-\udfff]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def loads_lenient(text: str):
     """JSON from a model: an optional Markdown fence around it, raw control characters inside
     strings allowed (``ValueError`` when it is not JSON)."""
-    return json.loads(FENCE.sub(r"\1", text or "").strip(), strict=False)
+    try:
+        return json.loads(FENCE.sub(r"\1", text or "").strip(), strict=False)
+    except RecursionError:  # "[[[[…" a hundred thousand deep
+        raise ValueError("JSON nested too deeply") from None
 
 
 def clean_text(text: str) -> str:
+    """Without control characters, and without lone surrogates (JSON's "\\ud800" decodes to one,
+    which no UTF-8 file can hold)."""
+    text = text.encode("utf-8", "replace").decode("utf-8") if SURROGATE.search(text) else text
     return CONTROL.sub("", text).strip()
 
 

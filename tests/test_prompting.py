@@ -152,6 +152,20 @@ def test_grammar_valid_noise_becomes_pairs_or_a_cause_never_a_crash(prompts):
     assert outcomes[2] == "pages" and outcomes[3] == "schema"  # no pair at all
 
 
+def test_replies_nested_too_deep_or_holding_lone_surrogates_never_crash(prompts):
+    import pyarrow as pa
+
+    with pytest.raises(AnswerError, match="neither JSON nor"):
+        parse_answer("[" * 100_000, prompts, [1])  # json.loads alone: RecursionError
+    lone = (
+        '{"pairs": [{"question": "Who\\ud800?", "answer": "Ann", "kind": "extractive", '
+        '"pages": [1]}]}'
+    )  # JSON's \ud800 escape: a lone surrogate, which UTF-8 cannot hold
+    (pair,) = parse_answer(lone, prompts, [1])
+    assert pair["question"] == "Who??"
+    pa.array([pair["question"]])  # a Parquet string column takes it
+
+
 def test_judge_and_translation_indexes_outside_the_batch_are_counted():
     from collections import Counter
 

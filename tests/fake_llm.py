@@ -6,8 +6,9 @@ Docmatix's ``Q1:``/``A1:`` form otherwise. A document containing "ignore previou
 makes it obey the injection, as a gullible model would. Sent page images, it also reads the
 sample corpus's charts (``--truth``: see :class:`Sight`) and rates pairs as a VLM rater would.
 It can add latency and inject faults (429, 500, hung and dropped connections, non-JSON and
-schema-violating replies; a 401 as from a revoked key, a reply quoting the request's
-Authorization header, a reply of 5 MB, a reply of 2,000 pairs) at a given rate. With
+schema-violating replies; a 401 as from a revoked key, a 429 for a spent quota, a reply quoting
+the request's Authorization header, a reply of 5 MB, a reply of 2,000 pairs, a reply sent one
+byte a second) at a given rate. With
 ``--api-key`` it refuses other keys (401) and, like vLLM, a model it does not serve (404).
 ``GET /stats`` returns what it received. Run: ``python tests/fake_llm.py --port 0``; it prints
 ``PORT <n>`` once listening.
@@ -24,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 RETRIED = ("429", "500", "hang", "drop", "non_json", "schema")  # the default --faults
-FAULTS = (*RETRIED, "401", "echo_key", "huge", "many_pairs")
+FAULTS = (*RETRIED, "401", "echo_key", "huge", "many_pairs", "drip", "quota")
 PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
 
 
@@ -274,6 +275,9 @@ class FakeLLM:
             self.stats[f"fault_{fault}"] += 1
         if fault == "401":
             return 401, {}, {"error": {"message": f"invalid key in {authorization}", "code": 401}}
+        if fault == "quota":  # OpenAI's answer when the account's credit is spent
+            error = {"message": "You exceeded your current quota", "code": "insufficient_quota"}
+            return 429, {}, {"error": error}
         if fault == "429":
             return 429, {"retry-after": "0"}, {"error": {"message": "rate limited", "code": 429}}
         if fault == "500":
@@ -292,7 +296,7 @@ class FakeLLM:
         }
         return (
             200,
-            {},
+            {"x-drip": "1"} if fault == "drip" else {},
             {
                 "id": f"chatcmpl-{self.stats['chat_requests']}",
                 "object": "chat.completion",
@@ -355,6 +359,13 @@ class FakeLLM:
                     f"content-length: {len(data)}",
                     *(f"{k}: {v}" for k, v in extra.items()),
                 ]
+                if extra.get("x-drip"):  # the head, then one byte a second
+                    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+                    for i in range(len(data)):
+                        writer.write(data[i : i + 1])
+                        await writer.drain()
+                        await asyncio.sleep(1)
+                    continue
                 writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):

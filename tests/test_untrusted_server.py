@@ -87,3 +87,23 @@ def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
                                                 "the first 24 kept"}  # fmt: skip
     assert stats["pairs"] == 3 * 24  # generate.max_pairs_per_request, per reply
     assert not files_holding(tmp_path, SECRET)
+
+
+def test_a_reply_dripped_a_byte_a_second_is_cut_at_the_request_timeout(few_samples, tmp_path,
+                                                                      server_factory):  # fmt: skip
+    import time
+
+    server = server_factory("--fault-rate", "1", "--faults", "drip")
+    start = time.monotonic()
+    with pytest.raises(SystemExit, match=r"timeout 3\); first error: timeout: request timed out"):
+        run(few_samples, tmp_path, server.url, "generate.request_timeout=2",
+            "generate.max_attempts=1")  # fmt: skip
+    assert time.monotonic() - start < 20  # each request 2 s, not its reply's 300+ bytes
+
+
+def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory):
+    server = server_factory("--fault-rate", "1", "--faults", "quota")
+    stop = "generate stopped at the server's answer: fatal: the account's quota is spent"
+    with pytest.raises(SystemExit, match=stop):
+        run(few_samples, tmp_path, server.url, "generate.concurrency=1")
+    assert server.requests == 1  # not retried, and nothing more sent

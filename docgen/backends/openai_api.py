@@ -284,6 +284,8 @@ def classify(exc: Exception, aiohttp) -> tuple[str, bool, str]:
     if isinstance(exc, HTTPStatusError):
         if exc.status in FATAL_STATUS:
             return "fatal", False, f"{FATAL_STATUS[exc.status]} ({exc})"
+        if exc.status == 429 and "insufficient_quota" in str(exc):  # no wait will bring credit
+            return "fatal", False, f"the account's quota is spent ({exc})"
         if exc.status == 429:
             return "http_429", True, str(exc)
         if exc.status >= 500:

@@ -107,3 +107,20 @@ def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory):
     with pytest.raises(SystemExit, match=stop):
         run(few_samples, tmp_path, server.url, "generate.concurrency=1")
     assert server.requests == 1  # not retried, and nothing more sent
+
+
+def test_a_completion_body_is_checked_field_by_field():
+    import json
+
+    from docgen.backends.openai_api import BadResponse, completion_of
+
+    def body(**usage):
+        return json.dumps({"choices": [{"message": {"content": "{}"}, "finish_reason": 7}],
+                           "usage": usage})  # fmt: skip
+
+    c = completion_of(body(prompt_tokens="many", completion_tokens=10**30), 1)
+    assert (c.prompt_tokens, c.completion_tokens, c.finish_reason) == (0, 0, None)
+    assert completion_of(body(prompt_tokens=12, completion_tokens=3), 1).tokens == 15
+    for bad in ("[" * 100_000, '{"choices": [{"message": {"content": [1]}}]}', '{"choices": 3}'):
+        with pytest.raises(BadResponse):
+            completion_of(bad, 1)

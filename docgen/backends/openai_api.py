@@ -255,16 +255,25 @@ def completion_of(text: str, attempts: int) -> Completion:
         reply = json.loads(text)
         choice = reply["choices"][0]
         content = choice["message"].get("content") or ""
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
         raise BadResponse(f"not a chat completion: {' '.join(str(text).split())[:120]!r}") from None
-    usage = reply.get("usage") or {}
+    usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+    if not isinstance(content, str):
+        raise BadResponse(f"the reply's content is not text: {type(content).__name__}")
+    finish = choice.get("finish_reason")
     return Completion(
         text=content,
-        prompt_tokens=usage.get("prompt_tokens") or 0,
-        completion_tokens=usage.get("completion_tokens") or 0,
-        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=token_count(usage.get("prompt_tokens")),
+        completion_tokens=token_count(usage.get("completion_tokens")),
+        finish_reason=finish if isinstance(finish, str) else None,
         requests=attempts,
     )
+
+
+def token_count(value) -> int:
+    """A usage count as the server gave it, if it is one: not a string, not 10^30."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
+    return value if ok else 0
 
 
 class BadResponse(ValueError):

@@ -23,7 +23,8 @@ def cmd_samples(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from docgen.pipeline import run_pipeline, summary
+    from docgen.pipeline import run_pipeline
+    from docgen.summary import summary
 
     overrides = list(args.set)
     if args.scheduler:

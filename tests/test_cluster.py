@@ -67,7 +67,7 @@ def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_clust
     assert len(docs) == 48  # every sample document has its pages; none was lost
     assert manifest["stages"]["filter"]["kept"] == 360  # as on a LocalCluster (make dataset)
     assert manifest["stages"]["shard"]["rows"] == 48
-    from docgen.pipeline import summary
+    from docgen.summary import summary
 
     assert "workers     lost while running: extract" in summary(manifest)
 

@@ -63,7 +63,7 @@ def test_the_generate_stage_skips_them_and_the_report_counts_them(tmp_path):
     skipped = {"contents": 1, "index": 1, "references": 1, "code": 1, "blank": 1}
     assert gen["triage"] == skipped and gen["pairs"] > 0
     assert collect(cfg.work)[0]["triage_skipped"] == skipped
-    from docgen.pipeline import summary
+    from docgen.summary import summary
     from docgen.workdir import WorkDir
 
     line = "triage      pages skipped: blank 1, code 1, contents 1, index 1, references 1"

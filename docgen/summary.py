@@ -1,0 +1,75 @@
+"""The summary printed after a run, from its manifest."""
+
+from __future__ import annotations
+
+
+def summary(manifest: dict) -> str:
+    """The closing summary printed after a run."""
+    s, t = manifest.get("stages", {}), manifest.get("timings", {})
+    ex, ge, fi, sh = (s.get(k, {}) for k in ("extract", "generate", "filter", "shard"))
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(fi.get("dropped", {}).items())) or "none"
+    return "\n".join(
+        [
+            "docgen run summary",
+            f"  documents   {ex.get('documents', 0)} ok, {ex.get('failed_documents', 0)} failed, "
+            f"{ex.get('duplicate_inputs', 0)} duplicate inputs",
+            f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
+            *triage_lines(ge),
+            f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
+            *llm_lines(ge),
+            *pass_lines(fi),
+            f"  dropped     {dropped}",
+            f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
+            f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
+            f"{fi.get('skipped', 0)} filter partitions already done",
+            *fault_lines(s),
+            f"  time        {t.get('total', 0):.1f} s",
+            *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
+        ]
+    )
+
+
+def fault_lines(stages: dict) -> list[str]:
+    """Tasks run again after their worker died, and tasks given up, per stage (when any)."""
+    faults = [
+        f"{name} {st.get('retried_tasks', 0)} retried, {st.get('failed_tasks', 0)} failed"
+        f"{' (' + ', '.join(st['failed']) + ')' if st.get('failed') else ''}"
+        for name, st in stages.items()
+        if isinstance(st, dict) and (st.get("retried_tasks") or st.get("failed_tasks"))
+    ]
+    return [f"  workers     lost while running: {'; '.join(faults)}"] if faults else []
+
+
+def triage_lines(ge: dict) -> list[str]:
+    """Pages triage kept from the model, by reason (when any)."""
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(ge.get("triage", {}).items()) if v)
+    return [f"  triage      pages skipped: {skipped}"] if skipped else []
+
+
+def pass_lines(fi: dict) -> list[str]:
+    """The LLM passes over the kept pairs: chats asked, from cache, failed, tokens spent."""
+    lines = []
+    for name in ("judge", "rate", "translate"):
+        st = fi.get(name)
+        if isinstance(st, dict) and st.get("llm_requests"):
+            failed = sum(v for k, v in st.items() if k.startswith("llm_failed:"))
+            lines.append(
+                f"  {name:<11} {st['llm_requests']} chats ({st.get('llm_cached', 0)} from cache, "
+                f"{failed} failed), {st.get('prompt_tokens', 0)} prompt + "
+                f"{st.get('completion_tokens', 0)} completion tokens spent"
+            )
+    return lines
+
+
+def llm_lines(ge: dict) -> list[str]:
+    """Request and token counts, for runs through a model."""
+    if not ge.get("requests") and not ge.get("cached_requests"):
+        return []
+    failures = ", ".join(f"{k} {v}" for k, v in sorted(ge.get("failures", {}).items()))
+    return [
+        f"  requests    {ge.get('requests', 0)} sent ({ge.get('retries', 0)} retries), "
+        f"{ge.get('cached_requests', 0)} from cache, failed: {failures or 'none'}",
+        f"  tokens      {ge.get('prompt_tokens', 0)} prompt, "
+        f"{ge.get('completion_tokens', 0)} completion, {ge.get('spent_tokens', 0)} spent by this "
+        f"run's requests ({ge.get('model', '')})",
+    ]

@@ -72,7 +72,8 @@ class GenerateConfig:
     top_p: float = 0.95
     max_tokens: int = 2048  # completion tokens per request
     max_prompt_tokens: int = 6000  # longer documents are cut into chunks of pages
-    max_pairs_per_request: int = 24
+    max_pairs_per_request: int = 24  # pairs a request asks for, at most
+    max_pairs_per_reply: int = 100  # pairs read from one reply, at most (cause too_many_pairs)
     token_budget: int | None = None  # stop cleanly once this many tokens were spent
     parts_per_task: int | None = None  # None: enough partitions per task to keep the batch full
     # -- openai: any OpenAI-compatible server (vllm serve, TGI, SGLang, ...) --

@@ -64,6 +64,7 @@ RULES: dict[str, Between | tuple] = {
     "generate.max_tokens": POSITIVE,
     "generate.max_prompt_tokens": Between(256),
     "generate.max_pairs_per_request": POSITIVE,
+    "generate.max_pairs_per_reply": POSITIVE,
     "generate.token_budget": POSITIVE,
     "generate.parts_per_task": POSITIVE,
     "generate.structured_output": ("json_schema", "json_object", "none"),

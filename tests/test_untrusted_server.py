@@ -67,7 +67,13 @@ def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
 
     def run_with(fault: str):
         server = server_factory("--fault-rate", "1", "--faults", fault)
-        code = run(few_samples, tmp_path / fault, server.url, "generate.max_reply_kb=256")
+        code = run(
+            few_samples,
+            tmp_path / fault,
+            server.url,
+            "generate.max_reply_kb=256",
+            "generate.max_pairs_per_reply=24",
+        )
         wd = WorkDir(tmp_path / fault / "work")
         return code, wd.read_errors().to_pylist(), wd.manifest()["stages"].get("generate", {})
 
@@ -85,7 +91,7 @@ def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
     assert code == 0 and stats["failures"] == {"too_many_pairs": 3}
     assert {row["error"] for row in errors} == {"too_many_pairs: reply held 2000 pairs; "
                                                 "the first 24 kept"}  # fmt: skip
-    assert stats["pairs"] == 3 * 24  # generate.max_pairs_per_request, per reply
+    assert stats["pairs"] == 3 * 24  # generate.max_pairs_per_reply
     assert not files_holding(tmp_path, SECRET)
 
 

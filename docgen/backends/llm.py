@@ -157,7 +157,7 @@ class LLMBackend(Backend):
         prompt_id = f"{self.prompts.name}/{chat.role}"
         evidence = json.dumps({"chunk": chat.index, "role": chat.role})
         extra = {"lang": chat.lang, "prompt_id": prompt_id, "evidence": evidence, "raw": c.text}
-        most, cause, message = self.cfg.max_pairs_per_request, None, None
+        most, cause, message = self.cfg.max_pairs_per_reply, None, None
         if len(pairs) > most:  # what a prompt asks for is no bound on what a model writes
             cause = "too_many_pairs"
             message = f"reply held {len(pairs)} pairs; the first {most} kept"

@@ -31,7 +31,7 @@ class ExtractConfig:
     tables: str = "pdfplumber"  # pdfplumber | pymupdf | off
     ocr: str = "auto"  # auto: pages without a text layer | force: every page | off
     ocr_languages: list[str] = field(
-        default_factory=lambda: ["eng", "ara", "chi_sim", "jpn", "kor"]
+        default_factory=lambda: ["eng", "fra", "deu", "spa", "ara", "chi_sim", "jpn", "kor"]
     )
     ocr_dpi: int = 300
     docs_per_partition: int = 16

@@ -181,8 +181,8 @@ def check_images(page, cfg: ExtractConfig) -> int:
     return min(len(found), 32767)
 
 
-def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[object, dict, bool, bool]:
-    """The page's text page and text dict, whether OCR made them, and whether OCR was needed but
+def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[dict, list[dict], bool, bool]:
+    """The page's text dict and words, whether OCR made them, and whether OCR was needed but
     could not run. Vector paths are collected only on pages that can hold a ruled table (they
     keep table cells apart, at a cost)."""
     import pymupdf
@@ -193,17 +193,17 @@ def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[object, dict, bool
     textpage = page.get_textpage(flags=flags)
     text = layout.text_dict(page, textpage)
     if cfg.ocr == "off" or (cfg.ocr == "auto" and not ocr.needs_ocr(page, text)):
-        return textpage, text, False, False
+        return text, layout.words(page, textpage), False, False
     if not ocr.available_languages():
-        return textpage, text, False, True
-    textpage = ocr.ocr_textpage(page, cfg.ocr_languages, cfg.ocr_dpi, flags)
-    return textpage, layout.text_dict(page, textpage), True, False
+        return text, layout.words(page, textpage), False, True
+    text, words = ocr.read_page(page, cfg.ocr_languages, cfg.ocr_dpi, cfg.page_timeout_s)
+    return text, words, True, False
 
 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
     figures = check_images(page, cfg)
     edges = layout.ruling_edges(page) if cfg.tables != "off" else []
-    textpage, text_dict, used_ocr, needs = page_text(page, cfg, layout.grid_possible(edges))
+    text_dict, words, used_ocr, needs = page_text(page, cfg, layout.grid_possible(edges))
     lines = layout.visual_lines(text_dict)
     text = "\n".join(line["text"] for line in lines)
     lang, direction = detect_language(text)
@@ -223,7 +223,7 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "height": page.rect.height,
         "text": text,
         "lines": lines,
-        "words": layout.words(page, textpage),
+        "words": words,
         "tables": [] if used_ocr else layout.tables(page, text_dict, cfg.tables, rtl, edges),
         "lang": lang,
         "direction": direction,

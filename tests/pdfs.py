@@ -168,3 +168,18 @@ def many_links(pages: int, links: int) -> bytes:
         )
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (size, xref)
     return bytes(out)
+
+
+def scan_of(pdf: bytes, page: int = 0, dpi: int = 200, turn: int = 0) -> bytes:
+    """Page ``page`` of ``pdf`` as a scan: rendered at ``dpi``, turned ``turn`` degrees
+    clockwise (a sheet fed sideways), the picture alone on a page of its own."""
+    from docgen.ocr import render
+
+    image, _ = render(pymupdf.open(stream=pdf)[page], dpi, turn)
+    picture = pymupdf.Pixmap(image)
+    width, height = picture.width * 72 / dpi, picture.height * 72 / dpi
+    doc = pymupdf.open()
+    doc.new_page(width=width, height=height).insert_image(
+        pymupdf.Rect(0, 0, width, height), pixmap=picture
+    )
+    return doc.tobytes()

@@ -1,0 +1,62 @@
+"""OCR on built scans, one per supported language: each sample letter's first page rendered to an
+image at 200 dpi, the picture alone in a PDF. docgen reads it with its script's packs (chosen by
+Tesseract's script detection) and must find the text of the original page and its language."""
+
+import collections
+import re
+
+import pymupdf
+import pytest
+from pdfs import scan_of
+
+from docgen import layout, ocr
+from docgen.config import ExtractConfig
+from docgen.extract import extract_page
+from docgen.text import normalize
+
+pytestmark = pytest.mark.skipif(
+    not {"osd", "fra", "chi_sim"} <= ocr.available_languages(),
+    reason="Tesseract and its packs: `make ocr`",
+)
+LANGUAGES = ("en", "fr", "de", "es", "ar", "zh", "ja", "ko")
+CHARACTERS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, Han, Hangul
+
+
+def tokens(text: str) -> collections.Counter:
+    """Characters of CJK and Hangul text (words there have no reliable spaces), else words."""
+    text = normalize(text)
+    words = re.findall(r"[^\W\d_]{2,}", CHARACTERS.sub(" ", text))
+    return collections.Counter(CHARACTERS.findall(text) + words)
+
+
+def found(reference: str, read: str) -> float:
+    ref = tokens(reference)
+    return sum((ref & tokens(read)).values()) / sum(ref.values())
+
+
+def read(pdf: bytes) -> dict:
+    page = pymupdf.open(stream=pdf)[0]
+    return extract_page(page, "d", "scan.pdf", 1, ExtractConfig())
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_scanned_letter_is_read_in_its_language(samples, lang):
+    (pdf,) = samples.glob(f"*-letter-{lang}.pdf")
+    original = "\n".join(ln["text"] for ln in layout.visual_lines(
+        layout.text_dict(pymupdf.open(pdf)[0])))  # fmt: skip
+    row = read(scan_of(pdf.read_bytes()))
+    assert row["ocr"] and row["lang"] == lang
+    assert found(original, row["text"]) >= 0.9, row["text"]
+    assert row["words"] and all(0 <= w["x0"] < w["x1"] <= row["width"] + 1 for w in row["words"])
+
+
+def test_a_page_fed_sideways_is_turned_upright(samples):
+    (pdf,) = samples.glob("*-letter-en.pdf")
+    original = pymupdf.open(pdf)[0].get_text()
+    upright = read(scan_of(pdf.read_bytes()))
+    sideways = read(scan_of(pdf.read_bytes(), turn=90))
+    assert found(original, sideways["text"]) >= 0.9
+    # Boxes are on the page as scanned: the sideways page is wider than it is tall.
+    assert sideways["width"] > sideways["height"]
+    assert max(w["x1"] for w in sideways["words"]) <= sideways["width"] + 1
+    assert upright["lang"] == sideways["lang"] == "en"

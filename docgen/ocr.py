@@ -42,8 +42,9 @@ SCRIPT_LANGUAGES = {
 # another, which one depending on the page; the others read as well or better at 300.
 RESOLUTIONS = {"Arabic": (None,), "Korean": (None, 1, 4 / 3), "Hangul": (None, 1, 4 / 3)}
 # OSD's "Latin" with less confidence than this was, on every page measured, a page of another
-# script dense with Latin (a Japanese manual's code examples): such a page is also read with
-# every configured pack, and the surer reading kept. Latin pages scored 1.4 and up.
+# script dense with Latin (a Japanese manual's code examples, a Chinese FAQ): such a page is
+# also read with each other script's packs, and the surest reading kept (reading it once with
+# every pack loaded found less, and slowly). Latin pages scored 1.4 and up.
 UNSURE_LATIN = 1.0
 # Tesseract's own threads would fight the other workers' processes for the cores.
 TESSERACT_ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -141,15 +142,17 @@ def read_page(page, languages: list[str], dpi: int, timeout: float) -> tuple[dic
     image, size = render(page, dpi)
     script, turn, sure = orientation(image, timeout)
     turn %= 360
-    packs, every = packs_for(script, languages), packs_for(None, languages)
+    packs = packs_for(script, languages)
     native = scan_resolution(page)
     tries = []  # (packs, resolution), the first the usual one
     for factor in RESOLUTIONS.get(script or "", (1,)):
         at = (native or dpi) if factor is None else round(dpi * factor)
         if (packs, at) not in tries:
             tries.append((packs, at))
-    if script == "Latin" and sure < UNSURE_LATIN and packs != every:
-        tries.append((every, dpi))
+    if script == "Latin" and sure < UNSURE_LATIN:
+        for other in ("Han", "Japanese", "Korean", "Arabic"):
+            if (also := packs_for(other, languages)) != packs and (also, dpi) not in tries:
+                tries.append((also, dpi))
     best = None
     for these, at in tries:
         shown, shape = (image, size) if (at, turn) == (dpi, 0) else render(page, at, turn)

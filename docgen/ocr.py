@@ -2,11 +2,11 @@
 
 Each page is rendered at ``extract.ocr_dpi``; Tesseract's script and orientation detection (OSD)
 reads it first, the page is turned upright if it must be, and the page is then read with the
-language packs of its script only (Latin: the Latin languages configured; Han: Simplified
-Chinese; Japanese; Korean; Arabic). One pack per script reads more and runs several times faster
-than all five at once: Japanese text read with Chinese and Korean packs loaded loses most of its
-kana, Han text read with the Japanese pack gains kana it does not have (and is taken for
-Japanese). Words come back with their boxes (Tesseract's TSV), grouped into Tesseract's lines.
+language packs of its script only (see SCRIPT_LANGUAGES), at the resolutions that suit the
+script (RESOLUTIONS). One pack per script reads more and runs several times faster than all of
+them at once: Japanese text read with Chinese and Korean packs loaded loses most of its kana,
+Han text read with the Japanese pack gains kana it does not have (and is taken for Japanese).
+Words come back with their boxes (Tesseract's TSV), grouped into Tesseract's lines.
 
 What is needed from the system: the ``tesseract`` command and its language data (Debian's
 ``tesseract-ocr`` and ``tesseract-ocr-<lang>`` packs, which ``make`` installs). Without them,

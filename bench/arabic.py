@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from extract import CACHE  # noqa: E402
+from extract import CACHE, debian_docs  # noqa: E402
 
 PACKAGE = "texlive-lang-arabic"
 DOCS = [
@@ -60,15 +60,7 @@ WORD = re.compile(
 
 
 def corpus() -> Path:
-    cache = CACHE.with_name(CACHE.name + "-arabic")  # not in bench/extract.py's corpus
-    unpacked = cache / PACKAGE
-    if not unpacked.is_dir():
-        cache.mkdir(parents=True, exist_ok=True)
-        if not list(cache.glob(f"{PACKAGE}_*.deb")):
-            subprocess.run(["apt-get", "download", PACKAGE], cwd=cache, check=True)
-        deb = sorted(cache.glob(f"{PACKAGE}_*.deb"))[-1]
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
-    return unpacked / "usr/share/doc/texlive-doc"
+    return debian_docs(PACKAGE, CACHE.with_name(CACHE.name + "-arabic"))  # not extract.py's
 
 
 def words(text: str) -> list[str]:

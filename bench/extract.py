@@ -36,18 +36,25 @@ CACHE = Path(os.environ.get("DOCGEN_BENCH_CACHE", "/tmp/docgen-bench"))
 PACKAGES = ["texlive-latex-base-doc", "texlive-latex-recommended-doc"]
 
 
+def debian_docs(package: str, cache: Path = CACHE) -> Path:
+    """The documentation folder of a Debian package, fetched with ``apt-get download`` and
+    unpacked into ``cache`` on first use."""
+    unpacked = cache / package
+    if not unpacked.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        if not list(cache.glob(f"{package}_*.deb")):
+            subprocess.run(["apt-get", "download", package], cwd=cache, check=True)
+        deb = sorted(cache.glob(f"{package}_*.deb"))[-1]
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    return unpacked / "usr/share/doc/texlive-doc"
+
+
 def corpus() -> list[tuple[Path, int]]:
     """(PDF, pages) of the unpacked packages, in a fixed order; downloaded on first use."""
     import pymupdf
 
-    CACHE.mkdir(parents=True, exist_ok=True)
     for package in PACKAGES:
-        unpacked = CACHE / package
-        if not unpacked.is_dir():
-            if not list(CACHE.glob(f"{package}_*.deb")):
-                subprocess.run(["apt-get", "download", package], cwd=CACHE, check=True)
-            deb = sorted(CACHE.glob(f"{package}_*.deb"))[-1]
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+        debian_docs(package)
     index = CACHE / "index.json"
     if index.exists():
         return [(Path(p), n) for p, n in json.loads(index.read_text())]

@@ -33,10 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
-CACHE = Path(os.environ.get("DOCGEN_BENCH_CACHE", "/tmp/docgen-bench")).with_name(
-    Path(os.environ.get("DOCGEN_BENCH_CACHE", "/tmp/docgen-bench")).name + "-ocr"
-)
+from extract import CACHE as BENCH_CACHE  # noqa: E402
+from extract import debian_docs  # noqa: E402
+
+CACHE = BENCH_CACHE.with_name(BENCH_CACHE.name + "-ocr")
 # language: (Debian package, documents under usr/share/doc/texlive-doc, tesseract pack, script)
 CORPUS = {
     "en": ("texlive-lang-chinese", ["latex/fduthesis/fduthesis-en.pdf",
@@ -62,14 +64,7 @@ FIVE = "eng+ara+chi_sim+jpn+kor"
 
 
 def fetch(package: str) -> Path:
-    unpacked = CACHE / package
-    if not unpacked.is_dir():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        if not list(CACHE.glob(f"{package}_*.deb")):
-            subprocess.run(["apt-get", "download", package], cwd=CACHE, check=True)
-        deb = sorted(CACHE.glob(f"{package}_*.deb"))[-1]
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
-    return unpacked / "usr/share/doc/texlive-doc"
+    return debian_docs(package, CACHE)
 
 
 def find(root: Path, doc: str) -> Path:

@@ -39,7 +39,10 @@ def process_start(pid: int) -> str | None:
 def alive(owner: dict) -> bool:
     if owner.get("host") != socket.gethostname():
         return True  # cannot be checked from here: assumed running
-    started = process_start(int(owner.get("pid", -1)))
+    try:
+        started = process_start(int(owner.get("pid", -1)))
+    except (TypeError, ValueError):  # not a lock docgen wrote: nobody holds it
+        return False
     return started is not None and (started == owner.get("started") or not started)
 
 

@@ -70,6 +70,7 @@ def work_lock(work: str):
                 owner = json.loads(path.read_bytes())
             except (OSError, ValueError):
                 owner = {}
+            owner = owner if isinstance(owner, dict) else {}
             if attempt or (owner and alive(owner)):
                 raise SystemExit(
                     f"{work} is in use by another docgen run (host {owner.get('host')}, pid "

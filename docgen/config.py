@@ -259,8 +259,8 @@ def settle_paths(cfg: RunConfig) -> RunConfig:
         g.prompts = absolute(g.prompts)
     if g.engine_python and "/" in g.engine_python:  # else a command found on each worker's PATH
         g.engine_python = absolute(g.engine_python)
-    if g.model and os.path.exists(g.model):  # a local model folder; else a name on the Hub
-        g.model = absolute(g.model)
+    if g.backend == "vllm" and g.model and os.path.exists(g.model):  # a folder the engine loads
+        g.model = absolute(g.model)  # (for a server, the model is the name it serves)
     if cfg.filter.decontaminate and local(cfg.filter.decontaminate):
         cfg.filter.decontaminate = absolute(cfg.filter.decontaminate)
     return cfg

@@ -250,8 +250,8 @@ def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
     if not cfg.input:
         raise SystemExit("no input: give PDF files or folders (config `input:`)")
+    check_config(cfg)  # before anything reads a value (a config built in code is not loaded)
     settle_paths(cfg)
-    check_config(cfg)
     missing = [p for p in cfg.input if local(p) and not os.path.exists(p)]
     if missing:  # before WORK and OUT are made
         raise FileNotFoundError(f"input not found: {missing[0]}")

@@ -24,24 +24,30 @@ SAMPLES := data/samples
 # Arabic sample PDFs want Debian's Noto Sans Arabic; installed when we are root and it is missing.
 ARABIC_FONT := /usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Registry downloads on a link that drops: pip resumes a cut download many times over, and an install
+# that still fails is tried again (vLLM and the trainer bring wheels of several hundred MB).
+export PIP_RESUME_RETRIES ?= 50
+export PIP_RETRIES ?= 10
+PIP_TRY = for try in 1 2 3; do $(1) && exit 0; echo "install failed (try $$try of 3)" >&2; sleep 10; done; exit 1
+APT_GET := apt-get -o Acquire::Retries=5
 
 .PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale \
 	bench-vllm bench-arabic bench-vision bench-ocr push report preview train eval package container
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(call PIP_TRY,$(BIN)/pip install --quiet --upgrade pip)
+	$(call PIP_TRY,$(BIN)/pip install --quiet -e .)
 	touch $@
 
 $(VENV)/.dev: $(BIN)/docgen
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(call PIP_TRY,$(BIN)/pip install --quiet -e '.[dev]')
 	touch $@
 
 fonts:
 	@if [ ! -f $(ARABIC_FONT) ] && command -v apt-get >/dev/null; then \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-core >/dev/null; \
+		$(SUDO) $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq fonts-noto-core >/dev/null; \
 	fi
 
 # OCR for scanned pages: Debian's Tesseract, its script detection and a pack per language.
@@ -49,8 +55,8 @@ OCR_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-eng tesseract-ocr-
 	tesseract-ocr-spa tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor
 ocr:
 	@if ! (tesseract --list-langs 2>/dev/null | grep -q '^spa$$') && command -v apt-get >/dev/null; then \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; \
+		$(SUDO) $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq $(OCR_PACKAGES) >/dev/null; \
 	fi
 
 # The marker is written last, so an interrupted generation is redone rather than half-used.
@@ -103,16 +109,16 @@ serve-vllm: $(VLLM_VENV)/.done
 # `docgen preview` is tested in headless Chromium: installed when we are root and it is missing.
 browser:
 	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+		$(SUDO) $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq chromium >/dev/null; \
 	fi
 
 # The trainer's extra. TORCH pins the CPU build this machine's pip has locally; on a GPU machine
 # use e.g. `make train TORCH=torch` for the registry's CUDA build.
 TORCH ?= torch==2.13.0
 $(VENV)/.train: $(BIN)/docgen
-	$(BIN)/pip install --quiet '$(TORCH)'
-	$(BIN)/pip install --quiet -e '.[train]'
+	$(call PIP_TRY,$(BIN)/pip install --quiet '$(TORCH)')
+	$(call PIP_TRY,$(BIN)/pip install --quiet -e '.[train]')
 	touch $@
 
 # `make train [BASE=tiny|folder|org/name] [PDFS=dir]`: a dataset with a held-out test split
@@ -183,8 +189,8 @@ bench-vision: $(VENV)/.dev $(VLLM_VENV)/.done fonts
 
 # Arabic-script page text on Debian's Arabic and Persian TeX manuals against pdftotext.
 bench-arabic: $(VENV)/.dev fonts
-	@command -v pdftotext >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; }
+	@command -v pdftotext >/dev/null || { $(SUDO) $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq poppler-utils >/dev/null; }
 	$(BIN)/python bench/arabic.py
 
 # OCR on 200-dpi scans of real pages in eight languages: docgen against the tesseract command.

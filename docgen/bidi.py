@@ -108,7 +108,7 @@ def logical_line(chars: list[tuple[str, float, float]], size: float) -> str:
         else:
             groups.append([c + "".join(chars[j][0] for j in extra_of(extra, i)), x0, x1])
     groups.sort(key=lambda g: g[1] + g[2])  # visual order, left to right (the sort is stable)
-    groups = with_gap_spaces(groups, 0.15 * size)
+    groups = with_gap_spaces(non_joiners(groups, 0.05 * size), size)
     kinds = [kind(g[0][0]) for g in groups]
     rtl = right_to_left([g[0][0] for g in groups], kinds)
     # A neutral between two left-to-right characters runs with them ("TeX Live", "2.0"); any
@@ -133,13 +133,54 @@ def logical_line(chars: list[tuple[str, float, float]], size: float) -> str:
     )
 
 
-def with_gap_spaces(groups: list[list], gap: float) -> list[list]:
-    """A space wherever two glyphs stand more than ``gap`` apart with none between: TeX and
-    many producers leave word spaces as gaps, and MuPDF does not always fill them."""
+def _dual_joining() -> frozenset[str]:
+    """Letters that join on both sides: those with a medial presentation form."""
+    medial = (unicodedata.decomposition(chr(c)) for c in range(0xFB50, 0xFEFD))
+    return frozenset(chr(int(d.split()[1], 16)) for d in medial if d.startswith("<medial>"))
+
+
+DUAL_JOINING = _dual_joining()
+
+
+def non_joiners(groups: list[list], touch: float) -> list[list]:
+    """A space between two right-to-left letters that touch (no gap wider than ``touch``) is no
+    word space: XeTeX writes many Persian fonts' zero-width non-joiner as a glyph that maps to a
+    space, then takes the pen back. It stands for a non-joiner where the letter before it could
+    have joined the next and did not (a final or isolated form of a dual-joining letter), and
+    for nothing elsewhere."""
+    out: list[list] = []
+    for i, g in enumerate(groups):
+        left, right = out[-1] if out else None, groups[i + 1] if i + 1 < len(groups) else None
+        if g[0] == " " and left and right and kind(left[0][0]) == kind(right[0][0]) == "R":
+            if right[1] - left[2] <= touch:
+                if not_joined(right[0][0]):
+                    out.append(["\u200c", g[1], g[2]])
+                continue
+        out.append(g)
+    return out
+
+
+def not_joined(c: str) -> bool:
+    """Whether ``c`` (the letter before a non-joiner, logically) is a dual-joining letter shown
+    in a form that does not join the next one."""
+    form, _, base = unicodedata.decomposition(c).partition(" ")
+    if not form.startswith("<"):
+        return c in DUAL_JOINING
+    return form in ("<final>", "<isolated>") and chr(int(base, 16)) in DUAL_JOINING
+
+
+def with_gap_spaces(groups: list[list], size: float) -> list[list]:
+    """A space wherever two glyphs stand apart with none between: TeX and many producers leave
+    word spaces as gaps, and MuPDF does not always fill them. Between two right-to-left letters
+    a gap of 0.09 em is a word space (measured on Arabic and Persian manuals: gaps inside words
+    stay under 0.08 em, word spaces of tightly justified lines come down to 0.11 em); next to
+    anything else, 0.15 em."""
     out: list[list] = []
     for g in groups:
-        if out and g[1] - out[-1][2] > gap and not (g[0].isspace() or out[-1][0].isspace()):
-            out.append([" ", out[-1][2], g[1]])
+        if out and not (g[0].isspace() or out[-1][0].isspace()):
+            rtl = kind(g[0][0]) == kind(out[-1][0][-1]) == "R"
+            if g[1] - out[-1][2] > (0.09 if rtl else 0.15) * size:
+                out.append([" ", out[-1][2], g[1]])
         out.append(g)
     return out
 

@@ -4,7 +4,9 @@ glyphs in visual order (left to right), numbers and Latin runs left to right ins
 
 ``scramble`` writes the glyphs of each Arabic run one by one in an order other than the visual one
 (as some producers do: a final yeh written before the noon it follows); ``logical_tounicode``
-maps the ligature glyph to its two letters, in logical order, instead of to U+FEFB.
+maps the ligature glyph to its two letters, in logical order, instead of to U+FEFB;
+``zwnj_as_space`` writes each zero-width non-joiner as XeTeX does with many Persian fonts: a glyph
+that maps to a space, after which the pen goes back, so the next letter touches the previous one.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def visual(text: str) -> str:
 
 
 def arabic_pdf(lines: list[str], persian: bool = False, scramble: bool = False,
-               logical_tounicode: bool = False, size: float = 14) -> bytes:  # fmt: skip
+               logical_tounicode: bool = False, zwnj_as_space: bool = False,
+               size: float = 14) -> bytes:  # fmt: skip
     """One A4 page, one text line per item of ``lines`` (logical order), right aligned."""
     doc = pymupdf.open()
     page = doc.new_page(width=595, height=842)
@@ -89,6 +92,14 @@ def arabic_pdf(lines: list[str], persian: bool = False, scramble: bool = False,
                         glyphs[i], glyphs[i + 1] = glyphs[i + 1], glyphs[i]
                 for at, cluster in glyphs:
                     writer.append((at, y), cluster, font=font, fontsize=size)
+            elif zwnj_as_space and not ltr:
+                at = x
+                for n_piece, piece in enumerate(text.split("\u200c")):
+                    if n_piece:  # the space glyph, then the pen back to just inside it
+                        writer.append((at, y), " ", font=font, fontsize=size)
+                        at -= 0.03 * size
+                    writer.append((at, y), piece, font=font, fontsize=size)
+                    at += font.text_length(piece, fontsize=size)
             else:
                 writer.append((x, y), text, font=font, fontsize=size)
             x += width

@@ -35,10 +35,11 @@ def page_text(data: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("lines,persian", [(PERSIAN, True), (ARABIC, False)])
-@pytest.mark.parametrize("how", ["visual", "scrambled", "ligature-as-letters"])
+@pytest.mark.parametrize("how", ["visual", "scrambled", "ligature-as-letters", "zwnj-as-space"])
 def test_arabic_script_lines_come_back_in_logical_order(lines, persian, how):
     data = arabic_pdf(lines, persian=persian, scramble=how == "scrambled",
-                      logical_tounicode=how == "ligature-as-letters")  # fmt: skip
+                      logical_tounicode=how == "ligature-as-letters",
+                      zwnj_as_space=how == "zwnj-as-space")  # fmt: skip
     assert page_text(data) == lines
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import yaml
 
+from docgen.chat import LAYOUTS
 from docgen.config import ShardConfig
+from docgen.rows import shard_name
 
 FEATURE_YAML = [
     {"name": "images", "list": "image"},
@@ -58,14 +61,22 @@ RATING_LINES = [
 def feature_yaml(
     metadata_columns: bool, config: str = "default", ratings: bool = False
 ) -> list[dict]:
-    base = FEATURE_YAML if config == "default" else PDF_YAML
-    return base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else [])
+    if config in LAYOUTS:
+        base = [FEATURE_YAML[0], LAYOUTS[config][3]]
+    else:
+        base = FEATURE_YAML if config == "default" else PDF_YAML
+    # A copy: YAML would write the entries shared between configs as anchors and aliases.
+    return copy.deepcopy(
+        base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else [])
+    )
 
 
 def header(result: dict, cfg: ShardConfig) -> dict:
     configs = {"default": ("data", result)}
     if "pdf" in result:
         configs["pdf"] = ("pdf", result["pdf"])
+    for name in cfg.chat_configs:
+        configs[name] = (name, result[name])
     infos = [
         {
             "config_name": name,
@@ -91,7 +102,8 @@ def header(result: dict, cfg: ShardConfig) -> dict:
                 "config_name": name,
                 **({"default": True} if name == "default" and len(configs) > 1 else {}),
                 "data_files": [
-                    {"split": split, "path": f"{folder}/{split}-*"} for split in splits_of(counts)
+                    {"split": split, "path": f"{folder}/{shard_name(name, split)}"}
+                    for split in splits_of(counts)
                 ],
             }
             for name, (folder, counts) in configs.items()
@@ -197,6 +209,7 @@ def write_card(
             '`load_dataset(REPO, "pdf", split="train")`.',
             "",
         ]
+    lines += chat_lines(result, cfg)
     if example:
         lines += [
             "## Example pair",
@@ -207,6 +220,37 @@ def write_card(
             "",
         ]
     (out / "README.md").write_text("\n".join(lines), "utf-8")
+
+
+def chat_lines(result: dict, cfg: ShardConfig) -> list[str]:
+    """How to train on the chat configs."""
+    lines = []
+    if "messages" in cfg.chat_configs:
+        lines += [
+            "## The `messages` config",
+            "",
+            f"The same {result['messages']['rows']} rows in TRL's conversational vision layout "
+            '(`images` + `messages`; one `{"type": "image"}` part per page heading the first '
+            "user turn), for `SFTTrainer` or a processor's chat template:",
+            "",
+            "```python",
+            'train = load_dataset(REPO, "messages", split="train")',
+            "trainer = SFTTrainer(model=model, processing_class=processor, train_dataset=train)",
+            "```",
+            "",
+        ]
+    if "sharegpt" in cfg.chat_configs:
+        splits = ", ".join(f"`docgen_{s}`" for s in splits_of(result["sharegpt"]))
+        lines += [
+            "## The `sharegpt` config",
+            "",
+            f"The same {result['sharegpt']['rows']} rows in LLaMA-Factory's ShareGPT layout "
+            "(`images` + `conversations`, an `<image>` tag per page in the first human turn), "
+            "a folder per split under `sharegpt/`. `dataset_info.json` declares the splits as "
+            f"{splits}: with this folder as `dataset_dir`, train with `dataset: docgen_train`.",
+            "",
+        ]
+    return lines
 
 
 def generator_line(gen_cfg: dict) -> str:

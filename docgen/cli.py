@@ -90,6 +90,8 @@ def cmd_shard(args) -> None:
     cfg = stage_config(args)
     if args.pdf_config:
         cfg.shard.pdf_config = True
+    if args.chat_configs:
+        cfg.shard.chat_configs = [c.strip() for c in args.chat_configs.split(",") if c.strip()]
     if args.max_shard_size:
         cfg.shard.max_shard_mb = parse_size(args.max_shard_size) / 2**20
     if args.metadata_columns:
@@ -113,11 +115,16 @@ def cmd_shard(args) -> None:
             f"pdf config: {result['pdf']['rows']} documents under {args.out}/pdf"
             + (f"; {missing} PDF(s) gone or changed since extract, left out" if missing else "")
         )
+    for config in cfg.shard.chat_configs:
+        print(f"{config} config: {result[config]['rows']} rows under {args.out}/{config}")
 
 
 def shard_stage(cfg, out: str) -> dict:
+    from docgen.config_check import check_config
     from docgen.orchestrate import cluster
     from docgen.shard import shard_on_workers, write_shards
+
+    check_config(cfg.shard, "shard.")  # the flags set values after the config was checked
 
     if shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, out):
         cfg.out = out
@@ -369,6 +376,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write a `pdf` config (OUT/pdf/): one row per document with its PDF file and "
         "all its pairs, as Docmatix offers",
+    )
+    s.add_argument(
+        "--chat-configs",
+        metavar="NAMES",
+        help="also write the rows as chats, comma-separated: `messages` (TRL's conversational "
+        "vision layout, OUT/messages/) and `sharegpt` (LLaMA-Factory's, OUT/sharegpt/ and "
+        "OUT/dataset_info.json)",
     )
     s.add_argument(
         "--test-fraction",

@@ -145,6 +145,8 @@ class ShardConfig:
     metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
     split_seed: int = 0
     pdf_config: bool = False  # also write a `pdf` config: each document's PDF file and its pairs
+    # Also the same rows as chats for trainers: `messages` (TRL), `sharegpt` (LLaMA-Factory)
+    chat_configs: list[str] = field(default_factory=list)
     # Per-turn rating columns (relevance_ratings, ...); None: when the pairs were rated
     rating_columns: bool | None = None
     # Write shards on the Dask workers (a task per shard) rather than streaming them through this

@@ -95,6 +95,7 @@ RULES: dict[str, Between | tuple] = {
     "shard.max_shard_mb": Between(0, low_open=True),
     "shard.row_group_mb": Between(0, low_open=True),
     "shard.test_fraction": Between(0, 1, high_open=True),  # 1 would leave no train split
+    "shard.chat_configs": ("messages", "sharegpt"),
     "run.workers": Between(1, 4096),
     "train.steps": POSITIVE,
     "train.batch_size": POSITIVE,
@@ -123,7 +124,10 @@ def check_config(cfg, section: str = "") -> None:
             continue
         if rule == "memory":  # 0 switches the ceiling off; below 256 MB nothing can be read
             rule = Between(256) if value else None
-        if isinstance(rule, tuple) and value not in rule:
+        if isinstance(rule, tuple) and isinstance(value, list):  # each item one of the choices
+            if bad := [v for v in value if v not in rule]:
+                raise ValueError(f"config {key}: {bad[0]!r} is not one of {', '.join(rule)}")
+        elif isinstance(rule, tuple) and value not in rule:
             raise ValueError(f"config {key}: {value!r} is not one of {', '.join(rule)}")
         if isinstance(rule, Between) and not rule.ok(value):
             raise ValueError(f"config {key}: {value!r} is out of range; it takes {rule}")

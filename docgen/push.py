@@ -15,10 +15,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docgen.rows import CONFIG_DIRS
 from docgen.secret import redact
 from docgen.storage import is_local, location
 
-SHARD_FOLDERS = ("data", "pdf")  # the default config's shards and the optional `pdf` config's
+SHARD_FOLDERS = tuple(CONFIG_DIRS.values())  # every config's shards
+EXTRA_FILES = ("dataset_info.json",)  # the ShareGPT config's LLaMA-Factory entries
 
 
 def sha256_of(path: Path) -> str:
@@ -102,10 +104,11 @@ def local_files(out: Path) -> list[tuple[str, Path]]:
     if not any((out / "data").glob("*.parquet")):
         raise ValueError(f"no shards in {out / 'data'}: run `docgen shard` first")
     files = [
-        (f"{folder}/{p.name}", p)
+        (p.relative_to(out).as_posix(), p)
         for folder in SHARD_FOLDERS
-        for p in sorted((out / folder).glob("*.parquet"))
+        for p in sorted((out / folder).glob("**/*.parquet"))
     ]
+    files += [(name, out / name) for name in EXTRA_FILES if (out / name).is_file()]
     if (out / "README.md").is_file():
         files.append(("README.md", out / "README.md"))
     return files
@@ -127,7 +130,8 @@ def plan_push(out: Path, remote: dict, hashes: HashCache) -> PushPlan:
     plan.deletes = sorted(
         p
         for p in remote
-        if p.split("/")[0] in SHARD_FOLDERS and p.endswith(".parquet") and p not in wanted
+        if (p.split("/")[0] in SHARD_FOLDERS and p.endswith(".parquet") or p in EXTRA_FILES)
+        and p not in wanted
     )
     return plan
 

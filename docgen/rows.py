@@ -1,9 +1,9 @@
 """Shard rows: what each output row holds, built from the kept pairs and the page records.
 
-The row layouts of the two configs (``default``: Docmatix's ``images`` + ``texts``, ``pdf``: the
-document's PDF + ``texts``), with the optional metadata and per-turn rating columns, and the rows
-of one work-dir partition, read lazily a row group of pages at a time (:mod:`docgen.shard` cuts
-them into shards).
+The row layouts of the configs (``default``: Docmatix's ``images`` + ``texts``, ``pdf``: the
+document's PDF + ``texts``, the chat configs of :mod:`docgen.chat`), with the optional metadata
+and per-turn rating columns, and the rows of one work-dir partition, read lazily a row group of
+pages at a time (:mod:`docgen.shard` cuts them into shards).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from itertools import accumulate
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from docgen.chat import LAYOUTS, chat_table, count_rows
 from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.filters import RATINGS
@@ -73,15 +74,29 @@ RATING_FEATURES = {
 # pairs (the metadata columns follow when asked).
 PDF_FEATURES = {"pdf": {"dtype": "binary", "_type": "Value"}, "texts": FEATURES["texts"]}
 PDF_FIELDS = [pa.field("pdf", pa.binary()), ROW_SCHEMA.field("texts")]
-CONFIG_DIRS = {"default": "data", "pdf": "pdf"}  # config name -> folder of its shards
+# config name -> folder of its shards; LLaMA-Factory reads a folder whole, so each ShareGPT
+# split has a folder of its own.
+CONFIG_DIRS = {"default": "data", "pdf": "pdf", "messages": "messages", "sharegpt": "sharegpt"}
+SPLIT_FOLDERS = {"sharegpt"}
+
+
+def shard_name(config: str, split: str, index: int | None = None, count: int = 0) -> str:
+    """A shard's path under its config's folder (without ``index``: the pattern of a split's)."""
+    name = f"{split}-*" if index is None else f"{split}-{index:05d}-of-{count:05d}.parquet"
+    return f"{split}/{name}" if config in SPLIT_FOLDERS else name
 
 
 def row_schema(
     metadata_columns: bool = False, config: str = "default", ratings: bool = False
 ) -> pa.Schema:
     """The output row layout of a config, with the optional metadata and rating columns."""
-    fields = list(ROW_SCHEMA) if config == "default" else list(PDF_FIELDS)
-    features = dict(FEATURES if config == "default" else PDF_FEATURES)
+    if config in LAYOUTS:
+        column, kind, chat_features, _ = LAYOUTS[config]
+        fields = [ROW_SCHEMA.field("images"), pa.field(column, kind)]
+        features = {"images": FEATURES["images"], column: chat_features}
+    else:
+        fields = list(ROW_SCHEMA) if config == "default" else list(PDF_FIELDS)
+        features = dict(FEATURES if config == "default" else PDF_FEATURES)
     if metadata_columns:
         fields += [pa.field(n, t) for n, t in META_FIELDS]
         features |= META_FEATURES
@@ -319,7 +334,28 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
     return chunks(), stats
 
 
-ROWS_OF = {"default": partition_rows, "pdf": pdf_rows}  # config -> its rows, partition by partition
+def chat_rows(config: str):
+    """The rows of a chat config: the default rows, chunk by chunk, in its layout (same sizes,
+    so the same cuts); counted as ``CONFIG_rows:SPLIT`` only."""
+
+    def rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
+        chunks, _ = partition_rows(wd, part, cfg, with_bytes)
+        stats: Counter = Counter()
+        schema = row_schema(cfg.metadata_columns, config, bool(cfg.rating_columns))
+
+        def converted():
+            for table, sizes, splits in chunks:
+                stats.update(count_rows(config, splits))
+                chat = None if table is None else chat_table(table, config, schema)
+                yield chat, sizes, splits
+
+        return converted(), stats
+
+    return rows
+
+
+# config -> its rows, partition by partition
+ROWS_OF = {"default": partition_rows, "pdf": pdf_rows} | {c: chat_rows(c) for c in LAYOUTS}
 
 
 def split_of(doc_id: str, cfg: ShardConfig) -> str:

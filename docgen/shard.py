@@ -21,9 +21,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from docgen.card import write_card
+from docgen.chat import write_dataset_info
 from docgen.config import ShardConfig
 from docgen.orchestrate import map_stage
-from docgen.rows import CONFIG_DIRS, ROWS_OF, row_schema
+from docgen.rows import CONFIG_DIRS, ROWS_OF, row_schema, shard_name
 from docgen.storage import arrow_path, is_local, location, move, remove_tree
 from docgen.streams import prefetched
 from docgen.workdir import WorkDir, parquet_file
@@ -201,8 +202,9 @@ def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[lis
 
 
 def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, client=None) -> dict:
-    """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` (and ``OUT/pdf/…`` with
-    ``shard.pdf_config``) and ``OUT/README.md``; return stats.
+    """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` (``OUT/pdf/…`` with ``shard.pdf_config``,
+    ``OUT/messages/…`` and ``OUT/sharegpt/SPLIT/…`` with ``shard.chat_configs``) and
+    ``OUT/README.md``; return stats.
 
     On the Dask cluster of ``client``, in two passes of tasks: each partition's rows are sized
     without reading the images, the shards are laid out from the sizes alone, then each shard is
@@ -216,7 +218,7 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
         cfg = replace(cfg, rating_columns=rated(wd))
     staging = out / ".staging"
     remove_tree(staging)
-    configs = ["default", *(["pdf"] if cfg.pdf_config else [])]
+    configs = ["default", *(["pdf"] if cfg.pdf_config else []), *cfg.chat_configs]
     for config in configs:
         (staging / config).mkdir(parents=True, exist_ok=True)
     write = on_workers if client is not None else in_process
@@ -229,8 +231,9 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
             (out / folder).mkdir(parents=True, exist_ok=True)
             names[config] = {}
             for split, n in sorted(counts.get(config, {}).items()):
-                names[config][split] = [f"{split}-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+                names[config][split] = [shard_name(config, split, i, n) for i in range(n)]
                 for i, name in enumerate(names[config][split]):
+                    (out / folder / name).parent.mkdir(parents=True, exist_ok=True)
                     move(staged(staging / config, split, i), out / folder / name)
     remove_tree(staging)
     data, default = out / "data", names.get("default", {})
@@ -254,6 +257,13 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
             "splits": pdf_splits,
             "missing": stats["pdf_missing"],
         }
+    for config in cfg.chat_configs:
+        chat_splits = split_summary(out / config, names.get(config, {}), stats, f"{config}_rows")
+        result[config] = {"rows": sum(s["rows"] for s in chat_splits.values()),
+                          "splits": chat_splits}  # fmt: skip
+    (out / "dataset_info.json").unlink(missing_ok=True)
+    if "sharegpt" in cfg.chat_configs:
+        write_dataset_info(out, sorted(names.get("sharegpt", {})))
     train = default.get("train") or shards
     write_card(out, result, wd.manifest(), cfg, example=first_example(data, train))
     return result

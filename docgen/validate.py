@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from docgen.card import dataset_infos, feature_yaml
+from docgen.chat import LAYOUTS, chat_problems, pairs_of
 from docgen.rows import CONFIG_DIRS, row_schema
 from docgen.storage import location
 from docgen.workdir import parquet_file
@@ -129,6 +130,23 @@ def check_pdf_rows(path: Path, problems: Problems, counts: Counter) -> None:
         check_texts(where, row, problems, counts)
 
 
+def check_chat_rows(config: str):
+    """Rows of a chat config: what a trainer would refuse (:func:`docgen.chat.chat_problems`)."""
+
+    def check(path: Path, problems: Problems, counts: Counter) -> None:
+        columns = ["images", LAYOUTS[config][0]]
+        for batch in parquet_file(path).iter_batches(batch_size=256, columns=columns):
+            # The images are checked in the default config; here only how many there are.
+            for row in batch.to_pylist():
+                where = f"{config}/{path.name} row {counts['rows']}"
+                counts["rows"] += 1
+                counts["pairs"] += pairs_of(config, row)
+                for problem in chat_problems(config, row):
+                    problems.add(config, f"{where}: {problem}")
+
+    return check
+
+
 def check_rows(path: Path, problems: Problems, counts: Counter) -> None:
     from PIL import Image
 
@@ -201,7 +219,7 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
 
     out = location(out)
     problems = Problems()
-    files = {c: sorted((out / d).glob("*.parquet")) for c, d in CONFIG_DIRS.items()}
+    files = {c: sorted((out / d).glob("**/*.parquet")) for c, d in CONFIG_DIRS.items()}
     if not files["default"]:
         problems.add("names", f"no Parquet shards in {out / 'data'}")
     counts: dict[str, dict[str, Counter]] = {}
@@ -212,7 +230,8 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
         if config != "default" and not config_files:
             continue
         counts[config] = defaultdict(Counter)
-        check = check_rows if config == "default" else check_pdf_rows
+        check = {"default": check_rows, "pdf": check_pdf_rows}.get(config)
+        check = check or check_chat_rows(config)
         for split, shards in check_names(config_files, problems).items():
             for path in shards:
                 try:
@@ -225,6 +244,12 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
                 counts[config][split]["shards"] += 1
                 bar.update()
     bar.close()
+    for config in counts.keys() & LAYOUTS.keys():  # the same rows as the default config
+        for split in sorted(counts[config].keys() | counts.get("default", {}).keys()):
+            mine, default = counts[config][split], counts.get("default", {}).get(split, Counter())
+            if (mine["rows"], mine["pairs"]) != (default["rows"], default["pairs"]):
+                problems.add(config, f"{split}: {mine['rows']} rows, {mine['pairs']} pairs; the "
+                             f"default config {default['rows']}, {default['pairs']}")  # fmt: skip
     check_card(out, counts, problems, columns)
     flat = {
         (split if config == "default" else f"{config}:{split}"): dict(c)

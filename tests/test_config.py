@@ -47,6 +47,7 @@ BAD_VALUES = [
     ("generate.concurrency=-4", "generate.concurrency: -4 is out of range"),
     ("shard.max_shard_mb=0", "shard.max_shard_mb: 0 is out of range; it takes above 0"),
     ("generate.backend=gpt", "generate.backend: 'gpt' is not one of rules, openai, vllm"),
+    ("shard.chat_configs=[messages,llava]", "shard.chat_configs: 'llava' is not one of messages,"),
     ("extract=3", "config extract: a section of keys, not 3"),
     ("extract.dpi=high", "extract.dpi: 'high' is not a whole number"),
     ("extract.dpi=150.5", "extract.dpi: 150.5 is not a whole number"),

@@ -2,8 +2,9 @@
 
 Checks the shard names (contiguous ``SPLIT-XXXXX-of-YYYYY.parquet``), each shard's schema and its
 ``huggingface`` features metadata, that every image decodes (every PDF opens, in the optional
-`pdf` config) and no question or answer is empty, and that the row and pair counts equal the
-dataset card's, config by config. Shards are read one row group at a
+`pdf` config) and no question or answer is empty, that the chat configs' rows are what their
+trainers take (:func:`docgen.chat.chat_problems`) and match the default config's, and that the row
+and pair counts equal the dataset card's, config by config. Shards are read one row group at a
 time, so validating a large dataset takes little memory.
 """
 

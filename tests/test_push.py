@@ -193,6 +193,21 @@ def test_the_pdf_config_is_pushed_and_removed_when_dropped(good_out, hub, tmp_pa
     assert hub.files == local(out)
 
 
+def test_the_chat_configs_and_their_dataset_info_are_pushed_and_removed(good_out, hub, tmp_path):  # noqa: F811
+    work, out = good_out.parent / "work", tmp_path / "out"
+    common = ["shard", "--work", str(work), "--out", str(out), "--scheduler", "sync"]
+    assert main([*common, "--chat-configs", "messages,sharegpt"]) == 0
+    chats = sorted(p.relative_to(out).as_posix() for folder in ("messages", "sharegpt")
+                   for p in (out / folder).glob("**/*.parquet"))  # fmt: skip
+    assert any(p.startswith("sharegpt/train/") for p in chats)
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    extra = {p: (out / p).read_bytes() for p in [*chats, "dataset_info.json"]}
+    assert hub.files == local(out) | extra
+    assert main(common) == 0  # without them
+    assert main(["push", str(out), "--repo", "me/docs"]) == 0
+    assert hub.files == local(out)
+
+
 def push_against(endpoint: str, out, *more: str):
     """`docgen push` in a process of its own, its Hub at ``endpoint`` (a local server)."""
     import os

@@ -40,7 +40,13 @@ PAGE_SCHEMA = pa.schema(
             "lines",
             pa.list_(
                 pa.struct(
-                    [("text", pa.string()), ("size", pa.float32()), ("bold", pa.bool_()), *_BOX]
+                    [
+                        ("text", pa.string()),
+                        ("size", pa.float32()),
+                        ("bold", pa.bool_()),
+                        ("mono", pa.bool_()),
+                        *_BOX,
+                    ]  # fmt: skip
                 )
             ),
         ),

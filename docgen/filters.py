@@ -18,12 +18,19 @@ import pyarrow as pa
 from docgen.config import FilterConfig
 from docgen.config_check import check_config
 from docgen.dedup import contamination_index, fingerprint_file, verdict_stats
+from docgen.facts import mathish
 from docgen.grounding import PageInfo, ungrounded
 from docgen.injection import addressed_to_a_model
 from docgen.text import CJK, STOPWORDS, normalize, script_counts
 from docgen.workdir import WorkDir, fingerprint
 
-CODE = re.compile(r"```|\bdef \w+\(|\bfunction\s*\(|</?\w+[^>]*>|\{\s*\"\w+\"\s*:|;\s*$|=>|\+\+")
+CODE = re.compile(
+    r"```|\bdef \w+\(|\bfunction\s*\(|</?\w+[^>]*>|\{\s*\"\w+\"\s*:|;\s*$|=>|\+\+"
+    # TeX macros and internal names (\setlength, \@starttoc), not a Windows path's C:\Users
+    r"|(?<![:\w])\\[A-Za-z@]{2,}|\\[@_]"
+)
+# A question ends as one does in its language (Japanese may end in the particle か).
+QUESTION_END = re.compile(r"[?？؟]\s*[\"”»」』']?\s*$|か。?\s*$")
 # Leaked numbering of the Docmatix prompt format ("Q1:", "A2："), not "Grade A1." or "Q3 2024".
 MARKERS = re.compile(r"(^|\s)(Q|A)\d+\s*[:：]", re.IGNORECASE)
 # "Unanswerable" and refusals in the supported languages (lower-cased comparison form).
@@ -96,7 +103,12 @@ def not_empty(pair, ctx):
 
 
 def no_code(pair, ctx):
-    return not (CODE.search(pair["question"]) or CODE.search(pair["answer"])), "code"
+    code = any(CODE.search(t) or mathish(t) for t in (pair["question"], pair["answer"]))
+    return not code, "code"
+
+
+def a_question(pair, ctx):
+    return QUESTION_END.search(pair["question"]) is not None, "not_a_question"
 
 
 def no_markers(pair, ctx):
@@ -229,6 +241,7 @@ FILTERS = (
     answerable,
     length_ok,
     needs_the_page,
+    a_question,
     in_language,
     grounded,
 )

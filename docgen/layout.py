@@ -7,10 +7,17 @@ share a baseline are joined here: left to right on LTR lines, right to left on R
 
 from __future__ import annotations
 
+import re
+
 from docgen.bidi import has_rtl, logical_line
 from docgen.text import fold, has_cjk, is_rtl
 
-BOLD = 16  # PyMuPDF span flag
+BOLD = 16  # PyMuPDF span flags
+MONOSPACED = 8
+# Monospaced fonts by name: TeX's typewriter fonts and others seldom carry the flag.
+MONO_FONT = re.compile(
+    r"mono|courier|consol|inconsolata|cmtt|lmtt|sftt|txtt|ectt|tctt|pcr[rb]", re.I
+)
 
 
 # TEXT_PRESERVE_LIGATURES: a ligature glyph comes out as its one character (U+FEFB lam-alef, U+FB03
@@ -86,6 +93,9 @@ def fragments(text: dict) -> list[dict]:
                     ).strip(),
                     "size": max(s["size"] for s in spans),
                     "bold": all(s["flags"] & BOLD or "bold" in s["font"].lower() for s in spans),
+                    "mono": all(
+                        s["flags"] & MONOSPACED or MONO_FONT.search(s["font"]) for s in spans
+                    ),
                     "bbox": list(line["bbox"]),
                 }
             )
@@ -235,6 +245,7 @@ def visual_lines(text: dict) -> list[dict]:
                     "text": join(row),
                     "size": float(max(f["size"] for f in row)),
                     "bold": all(f["bold"] for f in row),
+                    "mono": all(f["mono"] for f in row),  # a code or verbatim line
                     "x0": min(b[0] for b in boxes),
                     "y0": min(b[1] for b in boxes),
                     "x1": max(b[2] for b in boxes),

@@ -20,10 +20,11 @@ def test_good_pairs_keep_decimals_urls_and_abbreviations():
             ("What is the total?", "$1,234.50"),
             ("Which site is named?", "https://example.org/a?b=1"),
             ("What is the rate?", "3.5% p.a."),
-            ("請求書番号は何ですか？", "A-12"),
             ("ما رقم الفاتورة؟", "INV-7"),
+            ("Where is C:\\Users kept?", "$1,234.50"),  # a path, not a macro
+            ("請求書番号は何です か", "A-12"),  # Japanese: the particle か asks
         )
-        == [None] * 5
+        == [None] * 6
     )
 
 
@@ -37,6 +38,9 @@ def test_each_reason():
         ("What is the invoice?", "def f(): return 1;"),
         ("¿Cuál es el número?", "No se menciona"),
         ("What is the total owed?", "$1,234\ufffd50"),
+        ("What is the \\setlength{\\parindent} value?", "$1,234.50"),  # a TeX macro
+        ("Which formula holds?", "∑ x_i ≤ ∫ f = 1"),  # math
+        ("Tell me the total amount", "$1,234.50"),  # no question
     ) == [
         "empty",
         "ungrounded_value",
@@ -46,6 +50,9 @@ def test_each_reason():
         "code",
         "unanswerable",
         "unreadable",
+        "code",
+        "code",
+        "not_a_question",
     ]
 
 
@@ -163,7 +170,7 @@ def test_decontamination_by_ngram_overlap(tmp_path):
     )
     pairs = [
         ("What is the invoice number shown at the top right?", "INV-7"),
-        ("what is the invoice number shown at the top right corner", "INV-7"),
+        ("what is the invoice number shown at the top right corner?", "INV-7"),
         ("Which invoice is this?", "INV-7"),
     ]
     assert judged(pairs, PAGE, "en", decontaminate=str(eval_file)) == [

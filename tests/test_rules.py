@@ -1,7 +1,8 @@
 import json
 
 from docgen.backends import GenerationRequest
-from docgen.backends.rules import RulesBackend, key_values, korean_particles, table_cells, title_of
+from docgen.backends.rules import RulesBackend, korean_particles
+from docgen.facts import key_values, table_cells, title_of
 from docgen.layout import markdown_table
 
 

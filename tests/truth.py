@@ -29,17 +29,32 @@ def truth_index(samples: Path) -> dict:
 
 
 def score(kept: list[dict], samples: Path) -> dict[str, tuple[int, int]]:
-    """Per language: (pairs whose answer equals the ground-truth value of their fact, pairs)."""
+    """Per language: (pairs whose answer equals the ground-truth value of their fact, pairs).
+    A section asked by its title is right when the section of that number has that title; a
+    date under the title, when it is a date the page states (the sidecars give no such fact)."""
     index = truth_index(samples)
+    on_page = defaultdict(set)
+    for (file, page, _), (_, value) in index.items():
+        on_page[(file, page)].add(same(value))
     counts = defaultdict(lambda: [0, 0])
     for pair in kept:
         ev = json.loads(pair["evidence"])
         key = (
             json.dumps(ev["key"], ensure_ascii=False) if isinstance(ev["key"], list) else ev["key"]
         )
-        lang, value = index.get((pair["source"], pair["pages"][0], normalize(key)), (None, None))
+        where = (pair["source"], pair["pages"][0])
+        asked, told = (
+            (pair["answer"], key) if ev["kind"] == "section_number" else (key, pair["answer"])
+        )
+        lang, value = index.get((*where, normalize(asked)), (None, None))
         lang = lang or pair["source"].rsplit("-", 1)[-1].removesuffix(".pdf")
         counts[lang][1] += 1
-        if value is not None and " ".join(value.split()) == " ".join(pair["answer"].split()):
+        if ev["kind"] == "doc_date":
+            counts[lang][0] += same(pair["answer"]) in on_page[where]
+        elif value is not None and same(value) == same(told):
             counts[lang][0] += 1
     return {k: tuple(v) for k, v in counts.items()}
+
+
+def same(text: str) -> str:
+    return " ".join(text.split())

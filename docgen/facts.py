@@ -6,7 +6,8 @@
 - ``heading``: numbered section headings whose typography says so (larger or bold, prose words,
   no page number at the end, not a numbered paragraph);
 - ``caption``: "Figure 4.3: …", "Table 2. …" (in each supported language) — what it shows;
-- ``field``, ``date``, ``amount``: ``label: value`` lines where the label reads as a label;
+- ``field``, ``date``, ``amount``, ``definition``: ``label: value`` lines where the label reads as
+  a label (a value that opens with an article defines it: "Kerning: the space between …");
 - ``table``: table cells (row label × column header) of tables of words, not of symbols.
 
 What is not prose or a field is never asked about: monospaced lines (code and verbatim), lines
@@ -70,9 +71,17 @@ def is_amount(value: str) -> bool:
     )  # fmt: skip
 
 
+# A value that opens with an article defines its label ("Kerning: the space between …").
+DEFINES = re.compile(
+    r"^(the|a|an|any|le|la|les|un|une|der|die|das|ein|eine|el|los|las|una)\s", re.IGNORECASE
+)
+
+
 def kind_of(value: str) -> str:
     if DATE.match(value):
         return "date"
+    if DEFINES.match(value) and len(value.split()) >= 4:
+        return "definition"
     return "amount" if is_amount(value) else "field"
 
 

@@ -1,8 +1,9 @@
 """What a page states that a reader would ask about, found from its structure alone (the
 ``rules`` backend's facts; every answer is copied from the page).
 
-- ``title``, ``author``, ``doc_date``: the first page's largest line near the top, and the short
-  lines under it that name people or give a date (a title page, a manual's front matter);
+- ``title``, ``author``, ``doc_date``, ``version``: the first page's largest line near the top,
+  and the short lines under it that name people or give a date or a version (a title page, a
+  manual's front matter);
 - ``heading``: numbered section headings whose typography says so (larger or bold, prose words,
   no page number at the end, not a numbered paragraph);
 - ``caption``: "Figure 4.3: …", "Table 2. …" (in each supported language) — what it shows;
@@ -25,9 +26,10 @@ from docgen.triage import LEADER, codeish
 
 KV = re.compile(r"^(?P<key>[^:：]{1,60}?)\s*[:：]\s*(?P<value>\S.*)$")
 HEADING = re.compile(r"^(?P<n>\d{1,2}(?:\.\d{1,2})*)\s*\.?\s+(?P<title>\S.{1,80})$")
+CAPTION_LABEL = re.compile(r"\b(?:Figure|Fig\.|Table|Abbildung|Tabelle|Tableau|Tabla)\s*\d", re.I)
 CAPTION = re.compile(
     r"^(?P<label>(?:Figure|Fig\.|Table|Listing|Abbildung|Abb\.|Tabelle|Tableau|Figura|Tabla|"
-    r"図|表|图|그림|표|شكل|جدول)\s*\d{1,3}(?:[.\-]\d{1,3})?)\s*[:.：—–-]?\s+(?P<text>\S.{2,160})$",
+    r"図|表|图|그림|표|شكل|شکل|جدول)\s*\d{1,3}(?:[.\-]\d{1,3})?)\s*[:.：—–-]?\s+(?P<text>\S.{2,160})$",
     re.IGNORECASE,
 )
 DATE = re.compile(
@@ -48,6 +50,10 @@ SOME_DATE = re.compile(
     rf"|{MONTH} (?:\d{{1,2}}, )?\d{{4}}|\d{{1,2}}\.? {MONTH} \d{{4}}"
     rf"|\d{{4}}\s*年\s*\d{{1,2}}\s*月(?:\s*\d{{1,2}}\s*日)?)(?!\w)",
     re.IGNORECASE,
+)
+# A version under the title ("2019/12/09 v1.5", "Version 2.08").
+VERSION = re.compile(
+    r"(?<![\w.])(?:v|version\s|versión\s)\d+(?:\.\d+)+[a-z]?(?!\w|\.\d)", re.I
 )
 CURRENCY = "$€£¥₩₹円元원﷼"
 AMOUNT = re.compile(
@@ -117,6 +123,12 @@ def label_like(key: str) -> bool:
     )
 
 
+def runs_on(text: str, lines: list[dict], i: int) -> bool:
+    """Whether line ``i``'s ``text`` goes on in the next line (so it is only a part)."""
+    follows = lines[i + 1]["text"].strip() if i + 1 < len(lines) else ""
+    return len(text) > 40 and follows[:1].islower() and not KV.match(follows)
+
+
 def key_values(lines: list[dict]) -> list[dict]:
     """``label: value`` lines; labels seen twice with different values are ambiguous and dropped,
     and so is a value that runs on into the next line (only its start would be the answer)."""
@@ -130,9 +142,10 @@ def key_values(lines: list[dict]) -> list[dict]:
         key, value = m["key"].strip().lstrip(BULLET), m["value"].strip()
         if re.search(r"\d$", key) and re.match(r"\d", value):  # a time such as 14:30
             continue
-        follows = lines[i + 1]["text"].strip() if i + 1 < len(lines) else ""
-        runs_on = len(value) > 40 and follows[:1].islower() and not KV.match(follows)
-        if label_like(key) and 0 < len(value) <= 120 and not runs_on and not MACRO.search(value):
+        if CAPTION_LABEL.search(key) or value.endswith((":", "：")):
+            continue  # a caption after other text; a value cut where its line ends
+        fits = label_like(key) and 0 < len(value) <= 120 and not MACRO.search(value)
+        if fits and not runs_on(value, lines, i):
             if key not in found:
                 order.append(key)
             found.setdefault(key, set()).add(value)
@@ -157,13 +170,13 @@ def title_lines(lines: list[dict]) -> tuple[int, int] | None:
         end += 1  # a long title wraps onto lines of the same size
     text = " ".join(line["text"].strip() for line in lines[i:end])
     if lines[i]["size"] >= 1.3 * body and 2 <= len(text) <= 160 and not KV.match(text):
-        return i, end
+        return None if text.endswith((",", "-", "(")) else (i, end)  # (cut where it wraps)
     return None
 
 
 def front_matter(lines: list[dict], after: int) -> list[dict]:
     """Under the title: an author line (a name of two to four capitalised words that a footnote
-    mark, an e-mail address below it or a "by" marks as the author's) and a date."""
+    mark, an e-mail address below it or a "by" marks as the author's), a date and a version."""
     found = []
     for i in range(after, min(after + 6, len(lines))):
         raw = lines[i]["text"].strip()
@@ -180,8 +193,11 @@ def front_matter(lines: list[dict], after: int) -> list[dict]:
         if marked and 2 <= len(words) <= 4 and all(NAME_WORD.match(w) for w in words if w):
             if not any(f["kind"] == "author" for f in found):
                 found.append({"kind": "author", "key": "author", "answer": name.strip("∗*†‡ ")})
-        elif (m := SOME_DATE.search(text)) and not any(f["kind"] == "doc_date" for f in found):
+            continue
+        if (m := SOME_DATE.search(text)) and not any(f["kind"] == "doc_date" for f in found):
             found.append({"kind": "doc_date", "key": "date", "answer": m[0]})
+        if (m := VERSION.search(text)) and not any(f["kind"] == "version" for f in found):
+            found.append({"kind": "version", "key": "version", "answer": m[0]})
     return found
 
 
@@ -193,6 +209,7 @@ def heading_title(title: str) -> bool:
         and sum(c.isalpha() for c in title) >= 3
         and len(words) <= 12
         and not re.search(r"\s\d{1,4}$|[-,;:]$", title)
+        and not re.match(r"\d+(\.\d+)*\s", title)  # a running header: page, section, title
         and not (len(words) > 6 and re.search(r"[.!?]\s", title))
     )
 
@@ -213,9 +230,15 @@ def headings(lines: list[dict]) -> list[dict]:
 
 def captions(lines: list[dict]) -> list[dict]:
     out, seen = [], set()
-    for line in lines:
+    for i, line in enumerate(lines):
         m = CAPTION.match(line["text"].strip())
-        if m and prose(line) and letters_share(m["text"]) >= 0.6 and not MACRO.search(m["text"]):
+        if (
+            m
+            and prose(line)
+            and not runs_on(m["text"], lines, i)
+            and letters_share(m["text"]) >= 0.6
+            and not MACRO.search(m["text"])
+        ):
             label = " ".join(m["label"].split())
             if label.lower() not in seen:
                 seen.add(label.lower())

@@ -34,7 +34,12 @@ def korean_particles(word: str) -> tuple[str, str]:
 
 def mid_sentence(label: str, lang: str) -> str:
     """``Invoice number`` reads ``invoice number`` inside an English, French or Spanish question."""
-    if lang in LATIN_LOWER_FIRST and label[:2].istitle() and not label.isupper():
+    if (
+        lang in LATIN_LOWER_FIRST
+        and label[:1].isascii()
+        and label[:2].istitle()
+        and not label.isupper()
+    ):
         return label[0].lower() + label[1:]
     return label
 
@@ -64,13 +69,17 @@ def asked_by_number(fact: dict, rng: random.Random) -> dict:
     return {"kind": "section_number", "key": fact["answer"], "answer": fact["key"]}
 
 
+# Kinds drawn from one fact share a cap (a heading is asked by its number or by its title).
+FAMILY = {"section_number": "heading"}
+
+
 def pick(facts: list[dict], n: int, rng: random.Random) -> list[dict]:
     """Up to ``n`` facts, spread over kinds: round-robin over shuffled per-kind queues, and no
-    kind more than a third of ``n`` (a page of headings gives a few heading questions, not
-    ``n``: the dataset is not made of one kind of question)."""
+    kind (family of kinds) more than a third of ``n``: a page of headings gives a few heading
+    questions, not ``n``, so the dataset is not made of one kind of question."""
     queues: dict[str, list] = {}
     for f in facts:
-        queues.setdefault(f["kind"], []).append(f)
+        queues.setdefault(FAMILY.get(f["kind"], f["kind"]), []).append(f)
     for q in queues.values():
         rng.shuffle(q)
         del q[max(1, n // 3) :]
@@ -90,15 +99,22 @@ class RulesBackend(Backend):
     default_pairs_per_page = 6
 
     def generate(self, requests, cache=None, budget=None) -> list[GenerationResult]:
-        return [self.generate_one(r) for r in requests]
+        facts = {(r.doc_id, p["page"]): facts_of_page(p) for r in requests for p in r.pages}
+        # Per partition: what a partition gives must not depend on which others share its task.
+        common = {part: boilerplate([r for r in requests if r.part == part], facts)
+                  for part in {r.part for r in requests}}  # fmt: skip
+        return [self.generate_one(r, facts, common[r.part]) for r in requests]
 
-    def generate_one(self, request: GenerationRequest) -> GenerationResult:
+    def generate_one(
+        self, request: GenerationRequest, facts: dict, common: set
+    ) -> GenerationResult:
         pairs = []
         for page in request.pages:
             rng = random.Random(f"{request.seed}:{request.doc_id}:{page['page']}")
             lang = page["lang"] if page["lang"] != "und" else request.lang
-            facts = [asked_by_number(f, rng) for f in facts_of_page(page)]
-            for fact in pick(facts, request.n_pairs, rng):
+            found = [asked_by_number(f, rng) for f in facts[(request.doc_id, page["page"])]
+                     if said(f) not in common]  # fmt: skip
+            for fact in pick(found, request.n_pairs, rng):
                 pairs.append(
                     {
                         "question": question(fact, lang, rng),
@@ -113,3 +129,28 @@ class RulesBackend(Backend):
                     }
                 )
         return GenerationResult(pairs=pairs)
+
+
+# A label and value in this many documents of a task is boilerplate (an install step, a licence
+# line), not what a reader of one document asks about.
+BOILERPLATE_DOCS = 3
+FIELD_KINDS = {"field", "definition", "date", "amount"}
+
+
+def said(fact: dict) -> tuple:
+    return (
+        (fact["kind"], str(fact["key"]).lower(), fact["answer"])
+        if fact["kind"] in FIELD_KINDS
+        else ()
+    )
+
+
+def boilerplate(requests, facts: dict) -> set:
+    """Fields stated alike in ``BOILERPLATE_DOCS`` documents or more of ``requests``."""
+    docs: dict[tuple, set] = {}
+    for r in requests:
+        for p in r.pages:
+            for f in facts[(r.doc_id, p["page"])]:
+                if said(f):
+                    docs.setdefault(said(f), set()).add(r.doc_id)
+    return {k for k, d in docs.items() if len(d) >= BOILERPLATE_DOCS}

@@ -215,9 +215,18 @@ SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12
 
 
 def cmd_train(args) -> int:
+    cfg = load_config(args.config, list(args.set)).train
+    if args.plan:
+        from docgen.train.plan import fits, plan, report
+
+        gpu_gib = parse_size(args.gpu_memory) / 2**30
+        p = plan(args.model, cfg, args.gpus, gpu_gib, args.gradient_checkpointing)
+        print("\n".join(report(p)))
+        return 0 if fits(p) else 1
+    if not (args.data and args.output):
+        raise ValueError("train needs --data and --output (or --plan to size a run)")
     from docgen.train.loop import train
 
-    cfg = load_config(args.config, list(args.set)).train
     cfg.steps = args.steps or cfg.steps
     line = train(args.data, args.model, args.output, cfg, progress=not args.quiet)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for all processes
@@ -445,14 +454,28 @@ def parser() -> argparse.ArgumentParser:
         "checkpoint_every, ... For several GPUs: "
         "torchrun --nproc-per-node N -m docgen.cli train ...",
     )
-    s.add_argument("--data", required=True, help="output folder of `docgen shard`, or its URL")
+    s.add_argument("--data", help="output folder of `docgen shard`, or its URL")
     s.add_argument(
         "--model",
         required=True,
         help="'tiny' (a small random Idefics3 and a tokenizer trained on the data, offline) or an "
         "Idefics3 / SmolVLM checkpoint: a folder or a Hub id",
     )
-    s.add_argument("--output", required=True, help="folder for checkpoints, metrics and the model")
+    s.add_argument("--output", help="folder for checkpoints, metrics and the model")
+    s.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the memory each GPU needs for this model and train config (weights, "
+        "gradients, optimizer, activations, logits; DDP and FSDP) and whether it fits, then "
+        "exit (0: it fits under DDP, 1: it does not); reads no data",
+    )
+    s.add_argument("--gpus", type=int, default=1, help="with --plan: GPUs (default 1)")
+    s.add_argument("--gpu-memory", default="80GiB", help="with --plan: per GPU (default 80GiB)")
+    s.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="with --plan: activations as with gradient checkpointing",
+    )
     s.add_argument("--config", help="run config with a `train` section (e.g. the built-in `train`)")
     s.add_argument("--steps", type=int, help="optimizer steps (default: train.steps)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

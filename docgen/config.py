@@ -108,6 +108,7 @@ class FilterConfig:
     fuzzy_threshold: float = 90.0  # rapidfuzz partial_ratio of the answer's words to the pages
     min_token_coverage: float = 0.8  # long (abstractive) answers: share of words on the pages
     check_language: bool = True
+    check_question: bool = True  # a question must end as one does in its language
     language: str | None = None  # pairs expected in this language; default: each page's own
     near_duplicate_ratio: float = 90.0  # same answer, questions this similar: one is dropped
     decontaminate: str | None = None  # evaluation questions (JSON / JSON lines / Parquet)

@@ -108,7 +108,8 @@ def no_code(pair, ctx):
 
 
 def a_question(pair, ctx):
-    return QUESTION_END.search(pair["question"]) is not None, "not_a_question"
+    ok = not ctx.cfg.check_question or QUESTION_END.search(pair["question"]) is not None
+    return ok, "not_a_question"
 
 
 def no_markers(pair, ctx):

@@ -210,6 +210,20 @@ def test_resumed_run_ends_with_the_same_weights(
     assert steps == list(range(1, 9))  # each step logged once
 
 
+def test_gradient_checkpointing_gives_the_same_training(shards, base, tmp_path):
+    """Activations recomputed in the backward pass: the same losses and weights (fp32, CPU)."""
+    runs = {}
+    for on in (False, True):
+        out = fresh(base, tmp_path / f"ckpt-{on}")
+        loop.train(str(shards), "tiny", str(out), small(steps=4, gradient_checkpointing=on),
+                   progress=False)  # fmt: skip
+        lines = (out / "metrics.jsonl").read_text().splitlines()
+        runs[on] = ([json.loads(x)["loss"] for x in lines], weights(out))
+    (plain, a), (recomputed, b) = runs[False], runs[True]
+    assert len(plain) == 4 and plain == pytest.approx(recomputed, rel=1e-5)
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
 def test_freezing_and_adapters_touch_only_their_parts(shards, base, tmp_path):
     start = weights(base)
 

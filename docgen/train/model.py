@@ -74,6 +74,9 @@ def prepare(net, cfg: TrainConfig):
         inner.lm_head.requires_grad_(False)
     if not any(p.requires_grad for p in net.parameters()):
         raise ValueError("nothing left to train: every part is frozen")
+    if cfg.gradient_checkpointing:
+        # Non-reentrant: works with frozen inputs (adapters, a frozen encoder) and DDP.
+        inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return net
 
 

@@ -114,6 +114,7 @@ def layer_activations(tokens: int, hidden: int, checkpointing: bool, layers: int
 
 def plan(model: str, cfg: TrainConfig, gpus: int = 1, gpu_gib: float = 80.0,
          checkpointing: bool = False) -> Plan:  # fmt: skip
+    checkpointing = checkpointing or cfg.gradient_checkpointing
     parts, trainable, config = count(model, cfg)
     total = sum(parts.values())
     text, vision = config.text_config, config.vision_config

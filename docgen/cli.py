@@ -233,6 +233,10 @@ def cmd_train(args) -> int:
         print(
             f"trained {line.get('step', 0)} steps, loss {line.get('loss')}: model in {args.output}"
         )
+        if args.push_to_hub:
+            from docgen.train.publish import push_model
+
+            print(f"pushed to the Hub: {push_model(args.output, args.push_to_hub, args.private)}")
     return 0
 
 
@@ -250,6 +254,10 @@ def cmd_eval(args) -> int:
     for lang, r in report["per_language"].items():
         print(f"  {lang}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f} ({r['questions']})")
     print(f"predictions in {report['predictions']}")
+    if args.push_to_hub:  # the card gains the scores
+        from docgen.train.publish import push_model
+
+        print(f"pushed to the Hub: {push_model(args.model, args.push_to_hub, args.private)}")
     return 0
 
 
@@ -260,6 +268,16 @@ def parse_size(text: str) -> float:
     if not m or float(m[1]) <= 0 or m[2] not in SIZE_UNITS:
         raise ValueError(f"not a size: {text!r} (try 500MB or 1GB)")
     return float(m[1]) * SIZE_UNITS[m[2]]
+
+
+def push_to_hub(s) -> None:
+    s.add_argument(
+        "--push-to-hub",
+        metavar="USER/NAME",
+        help="then upload the model, its processor and a model card (base model, dataset, "
+        "training settings, eval scores) to this model repo; the token as for `docgen push`",
+    )
+    s.add_argument("--private", action="store_true", help="with --push-to-hub: a private repo")
 
 
 def cmd_config(args) -> None:
@@ -469,6 +487,7 @@ def parser() -> argparse.ArgumentParser:
         "gradients, optimizer, activations, logits; DDP and FSDP) and whether it fits, then "
         "exit (0: it fits under DDP, 1: it does not); reads no data",
     )
+    push_to_hub(s)
     s.add_argument("--gpus", type=int, default=1, help="with --plan: GPUs (default 1)")
     s.add_argument("--gpu-memory", default="80GiB", help="with --plan: per GPU (default 80GiB)")
     s.add_argument(
@@ -490,6 +509,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--split", help="split to score (default: eval.split, test)")
     s.add_argument("--limit", type=int, help="score only the first N questions")
     s.add_argument("--out", help="predictions file (default MODEL/eval-SPLIT.jsonl)")
+    push_to_hub(s)
     s.add_argument("--config", help="run config with an `eval` section")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     overrides(s, "eval.max_new_tokens=64")

@@ -96,7 +96,8 @@ def detect_language(text: str) -> tuple[str, str]:
     if counts["han"] > 0.2 * total:
         return "zh", "ltr"
     lower = text.lower()
-    words = re.findall(r"[a-zà-ÿß]+", lower)
+    # Whole words only: not the "al-" of a transliterated Arabic name, nor a lone letter.
+    words = re.findall(r"(?<![\w-])[a-zà-ÿß]{2,}(?![\w-])", lower)
     scores = {lang: sum(w in set(sw) for w in words) for lang, sw in STOPWORDS.items()}
     if not any(scores.values()):  # no function words (receipts, forms): letters and spellings
         scores = {lang: sum(lower.count(m) for m in ms) for lang, ms in SPELLINGS.items()}

@@ -70,6 +70,12 @@ def prepare(folder: Path, docs: int) -> None:
     print(f"shards in {folder}/data")
 
 
+def run_config(cfg: TrainConfig, mode: str) -> TrainConfig:
+    """``pad``, ``pack``, ``bucket``, each optionally ``+ckpt`` (gradient checkpointing)."""
+    batching, _, extra = mode.partition("+")
+    return replace(cfg, batching=batching, gradient_checkpointing=extra == "ckpt")
+
+
 def measure(data: str, base: Path, mode: str, cfg: TrainConfig, warmup: int) -> dict:
     """One training run from the shared base; throughput over the steps after ``warmup``."""
     import torch
@@ -81,7 +87,7 @@ def measure(data: str, base: Path, mode: str, cfg: TrainConfig, warmup: int) -> 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    train(data, "tiny", str(out), replace(cfg, batching=mode), progress=False)
+    train(data, "tiny", str(out), run_config(cfg, mode), progress=False)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     shutil.rmtree(out)
     a, b = lines[warmup - 1], lines[-1]
@@ -102,7 +108,7 @@ def main() -> None:
     p.add_argument("--docs", type=int, default=96, help="sample documents for --prepare")
     p.add_argument("--data", default="bench/train-data", help="shards (output of docgen shard)")
     p.add_argument("--size", choices=["smolvlm-256m", "tiny"], default="smolvlm-256m")
-    p.add_argument("--modes", default="pad,pack,bucket")
+    p.add_argument("--modes", default="pad,pack,bucket,pack+ckpt")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--warmup", type=int, default=10, help="steps left out of the timing")
     p.add_argument("--batch-size", type=int, default=8)
@@ -147,18 +153,23 @@ def main() -> None:
         f"timed after {args.warmup}; precision {cfg.precision}"
     )
     rows = [measure(args.data, root / "base", m, cfg, args.warmup) for m in args.modes.split(",")]
+    from docgen.train.plan import plan
+
+    for r in rows:  # what `docgen train --plan` predicts for the same run, beside the measure
+        predicted = plan(str(root / "base"), run_config(cfg, r["mode"]))
+        r["plan_gb"] = sum(predicted.rows["ddp"].values()) / 2**30
     shutil.rmtree(root)
     pad = next((r for r in rows if r["mode"] == "pad"), rows[0])
     print(
-        f"{'batching':9} {'chats/s':>9} {'vs pad':>7} {'tokens/s':>10} {'data wait':>10} "
-        f"{'peak GB':>8} {'loss':>7}"
+        f"{'batching':10} {'chats/s':>9} {'vs pad':>7} {'tokens/s':>10} {'data wait':>10} "
+        f"{'peak GB':>8} {'plan GB':>8} {'loss':>7}"
     )
     for r in rows:
         peak = f"{r['peak_gpu_gb']:.2f}" if r["peak_gpu_gb"] is not None else "-"
         print(
-            f"{r['mode']:9} {r['chats_per_s']:9.2f} {r['chats_per_s'] / pad['chats_per_s']:6.2f}x "
+            f"{r['mode']:10} {r['chats_per_s']:9.2f} {r['chats_per_s'] / pad['chats_per_s']:6.2f}x "
             f"{r['tokens_per_s']:10.0f} {r['data_wait_share']:9.0%} {peak:>8} "
-            f"{r['final_loss']:7.3f}"
+            f"{r['plan_gb']:8.2f} {r['final_loss']:7.3f}"
         )
 
 

@@ -106,6 +106,7 @@ RULES: dict[str, Between | tuple] = {
     "train.prefetch": NOT_NEGATIVE,
     "train.precision": ("auto", "bf16", "fp32"),
     "train.adapter": ("none", "lora", "dora"),
+    "train.sharding": ("ddp", "fsdp"),
     "train.checkpoint_every": POSITIVE,
     "eval.batch_size": POSITIVE,
     "eval.limit": POSITIVE,

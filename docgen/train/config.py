@@ -50,6 +50,9 @@ class TrainConfig:
     # Recompute each layer's activations in the backward pass instead of keeping them: much less
     # memory for about a third more compute (`docgen train --plan` shows how much).
     gradient_checkpointing: bool = False
+    # Several processes (torchrun): ddp keeps a whole copy of the model in each; fsdp splits
+    # weights, gradients and optimizer state between them (a model too big for one device).
+    sharding: str = "ddp"
     freeze_vision: bool = False
     freeze_lm: bool = False
     adapter: str = "none"  # none | lora | dora (peft), on the language model's projections

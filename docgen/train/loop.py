@@ -18,11 +18,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 from docgen.streams import prefetched
+from docgen.train import sharding
 from docgen.train.config import TrainConfig
 from docgen.train.data import Encoder, batches, split_files
 from docgen.train.model import load_base, prepare, save_final, trainable_state
 
 CHECKPOINTS = "checkpoints"
+
+
+def sharding_of(cfg: TrainConfig, world: int = 2) -> str:
+    """How a run's state is split: what a resumed run must do alike."""
+    return cfg.sharding if world > 1 else "ddp"
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -90,23 +96,32 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             processor, net = load_base(model, files, out, cfg)
     net = prepare(net, cfg).to(device)
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     step, position = 0, (0, 0)
     torch.manual_seed(cfg.seed + rank)
     ckpt = last_checkpoint(out)
-    if ckpt:
-        state = torch.load(ckpt / "state.pt", map_location=device, weights_only=False)
+    state = torch.load(ckpt / "state.pt", map_location=device, weights_only=False) if ckpt else None
+    if state:  # the weights go in whole, before any sharding
         net.load_state_dict(state["weights"], strict=False)
-        opt.load_state_dict(state["optimizer"])
+    sharded = world > 1 and cfg.sharding == "fsdp"
+    if sharded:
+        sharding.shard(net)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    if state:
+        if sharded:
+            sharding.load_optimizer(net, opt, state["optimizer"])
+        else:
+            opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
-        if len(state["positions"]) != world:
+        written = (len(state["positions"]), state.get("sharding", "ddp"))
+        if written != (world, sharding_of(cfg, world)):
             raise ValueError(
-                f"{ckpt} was written by {len(state['positions'])} processes, not {world}: "
-                "resume with the same number, or start a new OUTPUT"
+                f"{ckpt} was written by {written[0]} processes, not {world}"
+                + (f" ({written[1]}, not {sharding_of(cfg, world)})" if written[0] == world else "")
+                + ": resume the same way, or start a new OUTPUT"
             )
         step, position = state["step"], tuple(state["positions"][rank])
         if rank == 0:
@@ -126,7 +141,8 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         ),
         cfg.prefetch,
     )
-    runner = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    ddp = world > 1 and not sharded
+    runner = torch.nn.parallel.DistributedDataParallel(net) if ddp else net
     metrics_path = out / "metrics.jsonl"
     if rank == 0:  # the only writer: two processes rewriting the file at once lost lines
         keep_metrics(metrics_path, step)
@@ -149,7 +165,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         if world > 1:  # the logged loss is the mean over processes
             torch.distributed.all_reduce(loss_sum, op=torch.distributed.ReduceOp.AVG)
         loss_sum = loss_sum.item()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm).item()
+        grad_norm = sharding.norm_value(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -180,18 +196,28 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             if world > 1:
                 positions = [None] * world
                 torch.distributed.all_gather_object(positions, position)
+            if sharded:  # every process hands over its shard
+                weights, optimizer = sharding.full_state(net, opt)
+            elif rank == 0:
+                weights, optimizer = trainable_state(net), opt.state_dict()
         if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             state = {
                 "step": step,
                 "positions": positions,
-                "weights": trainable_state(net),
-                "optimizer": opt.state_dict(),
+                "sharding": sharding_of(cfg, world),
+                "weights": weights,
+                "optimizer": optimizer,
                 "schedule": sched.state_dict(),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
             }
             save_checkpoint(out, step, state, cfg.keep_checkpoints)
     bar.close()
     stream.close()  # stops the prefetching thread
+    if sharded:  # gathered whole, into an unsharded copy of the model that rank 0 saves
+        whole = sharding.full_weights(net)
+        if rank == 0:
+            net = prepare(load_base(model, files, out, cfg)[1], cfg)
+            net.load_state_dict(whole)
     if rank == 0:
         info = {
             "data": str(data),

@@ -16,9 +16,8 @@ is the trainer's accounting, per GPU:
   the vocabulary: large for 128k-word vocabularies);
 - overhead: 1 GiB for the CUDA context and kernels, and 5% for the allocator's fragments.
 
-DDP keeps it all on every GPU; FSDP (full sharding, ZeRO-3) divides weights, gradients and
-optimizer state by the GPU count. The trainer runs DDP today; the FSDP row says what sharding
-would take.
+DDP keeps it all on every GPU; FSDP (full sharding, ZeRO-3: ``train.sharding: fsdp``) divides
+weights, gradients and optimizer state by the GPU count.
 """
 
 from __future__ import annotations
@@ -158,7 +157,7 @@ def report(p: Plan) -> list[str]:
     ]
     for strategy, row in p.rows.items():
         need = sum(row.values())
-        name = "ddp (trainer)" if strategy == "ddp" else "fsdp (sharded)"
+        name = "ddp" if strategy == "ddp" else "fsdp (sharded)"
         cells = "".join(f"{row[k] / GiB:>{w}.1f}" for k, w in
                         (("weights", 9), ("gradients", 11), ("optimizer", 11),
                          ("activations", 13), ("logits", 8), ("overhead", 10)))  # fmt: skip

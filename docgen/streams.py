@@ -38,7 +38,8 @@ def prefetched(stream: Iterable, depth: int) -> Iterator:
         except BaseException as exc:  # handed to the consumer
             put((exc, None))
 
-    threading.Thread(target=fill, daemon=True, name="prefetch").start()
+    thread = threading.Thread(target=fill, daemon=True, name="prefetch")
+    thread.start()
     try:
         while True:
             exc, item = items.get()
@@ -49,3 +50,6 @@ def prefetched(stream: Iterable, depth: int) -> Iterator:
             yield item
     finally:
         stop.set()
+        # Let it finish the item it is making: a process that exits while that thread is inside
+        # native code (Arrow, torch) can abort ("terminate called without an active exception").
+        thread.join(timeout=60)

@@ -29,7 +29,7 @@ def train(shards, out: Path, processes: int, *sets: str) -> subprocess.Completed
            *(x for s in sets for x in ("--set", s))]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, (done.returncode, done.stdout[-500:], done.stderr[-3000:])
     return done
 
 

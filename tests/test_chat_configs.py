@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from docgen.chat import IMAGE_TAG, chat_problems
+from docgen.chat import IMAGE_TAG, chat_problems, conversations_of
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
 from docgen.validate import validate
@@ -79,6 +79,12 @@ def test_llama_factory_reads_the_sharegpt_splits_by_its_own_rules(out):
             tags_in_text = sum(t[tags["content_tag"]].count(IMAGE_TAG) for t in turns)
             assert tags_in_text == len(images) > 0
             assert all(im.size[0] > 0 for im in images)  # decoded, as its plugin takes them
+
+
+def test_a_page_that_shows_the_image_tag_does_not_add_an_image():
+    chat = conversations_of([{"user": "What does <image> mean here?", "assistant": "a tag"}], 1)
+    row = {"images": [b"x"], "conversations": chat}
+    assert chat[0]["value"].count(IMAGE_TAG) == 1 and chat_problems("sharegpt", row) == []
 
 
 def test_broken_chat_rows_are_found(out, tmp_path):

@@ -73,3 +73,12 @@ def test_the_command_prints_the_plan_and_says_whether_it_fits(capsys):
     assert "fsdp (sharded)" in capsys.readouterr().out
     assert main(["train", "--plan", "--model", "org/not-cached"]) == 2
     assert "no config.json" in capsys.readouterr().err
+    assert main([*argv, "--gpus", "0"]) == 2
+    assert "--gpus must be 1 or more" in capsys.readouterr().err
+
+
+def test_a_model_that_is_not_idefics3_style_is_one_line(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    assert main(["train", "--plan", "--model", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not an Idefics3-style model (model_type bert)" in err

@@ -92,6 +92,9 @@ def count(model: str, cfg: TrainConfig) -> tuple[dict, int, object]:
     from docgen.train.model import prepare
 
     config = model_config(model, cfg)
+    if getattr(config, "model_type", None) not in ("idefics3", "smolvlm"):
+        kind = getattr(config, "model_type", "unknown")
+        raise ValueError(f"--model {model}: not an Idefics3-style model (model_type {kind})")
     with torch.device("meta"):
         net = AutoModelForImageTextToText.from_config(config)
     if not hasattr(net.model, "connector"):
@@ -113,6 +116,10 @@ def layer_activations(tokens: int, hidden: int, checkpointing: bool, layers: int
 
 def plan(model: str, cfg: TrainConfig, gpus: int = 1, gpu_gib: float = 80.0,
          checkpointing: bool = False) -> Plan:  # fmt: skip
+    if gpus < 1 or gpu_gib <= 0:
+        raise ValueError(
+            f"--gpus must be 1 or more and --gpu-memory above 0 (got {gpus}, {gpu_gib:g})"
+        )
     checkpointing = checkpointing or cfg.gradient_checkpointing
     parts, trainable, config = count(model, cfg)
     total = sum(parts.values())

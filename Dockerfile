@@ -19,6 +19,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
        tesseract-ocr tesseract-ocr-osd tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-deu \
        tesseract-ocr-spa tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor \
+       tesseract-ocr-script-arab tesseract-ocr-script-hans tesseract-ocr-script-hang \
        fonts-noto-core \
     && rm -rf /var/lib/apt/lists/*
 

@@ -32,7 +32,7 @@ PIP_TRY = for try in 1 2 3; do $(1) && exit 0; echo "install failed (try $$try o
 APT_GET := apt-get -o Acquire::Retries=5
 
 .PHONY: dataset test lint samples fonts ocr browser clean serve-vllm vllm bench bench-extract bench-scale \
-	bench-vllm bench-arabic bench-vision bench-ocr push report preview train eval package container
+	bench-vllm bench-arabic bench-vision bench-ocr bench-eval push report preview train eval package container
 
 $(BIN)/docgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,11 +50,13 @@ fonts:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq fonts-noto-core >/dev/null; \
 	fi
 
-# OCR for scanned pages: Debian's Tesseract, its script detection and a pack per language.
+# OCR for scanned pages: Debian's Tesseract, its script detection, a pack per language, and the
+# script models that read Arabic, Simplified Chinese and Korean better than their packs.
 OCR_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-deu \
-	tesseract-ocr-spa tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor
+	tesseract-ocr-spa tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor \
+	tesseract-ocr-script-arab tesseract-ocr-script-hans tesseract-ocr-script-hang
 ocr:
-	@if ! (tesseract --list-langs 2>/dev/null | grep -q '^spa$$') && command -v apt-get >/dev/null; then \
+	@if ! (tesseract --list-langs 2>/dev/null | grep -q '^Hangul$$') && command -v apt-get >/dev/null; then \
 		$(SUDO) $(APT_GET) update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq $(OCR_PACKAGES) >/dev/null; \
 	fi
@@ -186,6 +188,10 @@ bench-vllm: $(VENV)/.dev $(VLLM_VENV)/.done
 
 bench-vision: $(VENV)/.dev $(VLLM_VENV)/.done fonts
 	$(BIN)/python bench/vision.py
+
+# `docgen eval` through vLLM's offline engine against transformers, the same model and questions.
+bench-eval: $(VENV)/.train $(VLLM_VENV)/.done fonts
+	$(BIN)/python bench/eval_engines.py --vllm-python $(VLLM_VENV)/bin/python
 
 # Arabic-script page text on Debian's Arabic and Persian TeX manuals against pdftotext.
 bench-arabic: $(VENV)/.dev fonts

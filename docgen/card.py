@@ -30,6 +30,7 @@ META_YAML = [
     {"name": "languages", "list": "string"},
     {"name": "page_numbers", "list": "int32"},
     {"name": "generator", "dtype": "string"},
+    {"name": "kinds", "list": "string"},
 ]
 
 
@@ -41,6 +42,7 @@ META_LINES = [
     "| `languages` | languages of the row's pages |",
     "| `page_numbers` | the row's pages in the source PDF (1-based) |",
     "| `generator` | backend:model that wrote the pairs |",
+    "| `kinds` | the kind of question of each turn (extractive, numeric, table, ...) |",
 ]
 
 

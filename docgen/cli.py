@@ -246,13 +246,16 @@ def cmd_eval(args) -> int:
     cfg = load_config(args.config, list(args.set)).eval
     cfg.split = args.split or cfg.split
     cfg.limit = args.limit if args.limit is not None else cfg.limit
+    cfg.engine = args.engine or cfg.engine
     report = evaluate(args.data, args.model, cfg, args.out, progress=not args.quiet)
     print(
         f"ANLS {report['anls']:.4f}, exact match {report['exact_match']:.4f} on "
         f"{report['questions']} questions ({cfg.split})"
     )
-    for lang, r in report["per_language"].items():
-        print(f"  {lang}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f} ({r['questions']})")
+    for group in ("language", "kind"):
+        for name, r in report[f"per_{group}"].items():
+            print(f"  {group} {name}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f} "
+                  f"({r['questions']})")  # fmt: skip
     print(f"predictions in {report['predictions']}")
     if args.push_to_hub:  # the card gains the scores
         from docgen.train.publish import push_model
@@ -509,6 +512,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--split", help="split to score (default: eval.split, test)")
     s.add_argument("--limit", type=int, help="score only the first N questions")
     s.add_argument("--out", help="predictions file (default MODEL/eval-SPLIT.jsonl)")
+    s.add_argument(
+        "--engine",
+        choices=["auto", "vllm", "transformers"],
+        help="who answers (default: eval.engine, auto: vLLM's offline engine when it is "
+        "installed or eval.engine_python names a Python that has it, else transformers)",
+    )
     push_to_hub(s)
     s.add_argument("--config", help="run config with an `eval` section")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -262,6 +262,9 @@ def settle_paths(cfg: RunConfig) -> RunConfig:
         g.prompts = absolute(g.prompts)
     if g.engine_python and "/" in g.engine_python:  # else a command found on each worker's PATH
         g.engine_python = absolute(g.engine_python)
+    e = cfg.eval
+    if e.engine_python and "/" in e.engine_python:
+        e.engine_python = absolute(e.engine_python)
     if g.backend == "vllm" and g.model and os.path.exists(g.model):  # a folder the engine loads
         g.model = absolute(g.model)  # (for a server, the model is the name it serves)
     if cfg.filter.decontaminate and local(cfg.filter.decontaminate):

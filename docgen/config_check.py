@@ -111,6 +111,7 @@ RULES: dict[str, Between | tuple] = {
     "eval.batch_size": POSITIVE,
     "eval.limit": POSITIVE,
     "eval.anls_threshold": SHARE,
+    "eval.engine": ("auto", "vllm", "transformers"),
 }
 
 

@@ -54,12 +54,14 @@ META_FIELDS = [
     ("languages", pa.list_(pa.string())),
     ("page_numbers", pa.list_(pa.int32())),
     ("generator", pa.string()),
+    ("kinds", pa.list_(pa.string())),
 ]
 META_FEATURES = {
     "doc_id": {"dtype": "string", "_type": "Value"},
     "languages": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
     "page_numbers": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"},
     "generator": {"dtype": "string", "_type": "Value"},
+    "kinds": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
 }
 
 # Optional per-turn ratings (``filter.rate``), as FineVision gives them: one list per scale,
@@ -134,7 +136,17 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
 
 def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
     """The kept pairs of a partition, per document, in their order."""
-    columns = ["doc_id", "source", "question", "answer", "pages", "keep", "backend", "model"]
+    columns = [
+        "doc_id",
+        "source",
+        "question",
+        "answer",
+        "pages",
+        "keep",
+        "backend",
+        "model",
+        "kind",
+    ]
     there = parquet_file(wd.part_path("kept", part)).schema_arrow.names
     columns += [c for c in ["translated_from", *(f"rating_{s}" for s in RATINGS)] if c in there]
     by_doc: dict[str, list] = {}
@@ -234,6 +246,7 @@ def rows_of_pages(
                     "languages": sorted({p["lang"] for p in chunk}),
                     "page_numbers": [p["page"] for p in chunk],
                     "generator": f"{first_pair['backend']}:{first_pair['model']}",
+                    "kinds": [q["kind"] for q in row_pairs],
                 }
             )
             stats[f"rows:{splits[-1]}"] += 1
@@ -329,6 +342,7 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
             "languages": sorted({lang for _, lang in pages}),
             "page_numbers": [n for n, _ in pages],
             "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
+            "kinds": [q["kind"] for q in pairs],
         } | {name: values[0] for name, values in turn_ratings([pairs]).items()}
 
     return chunks(), stats

@@ -41,6 +41,7 @@ COMPRESSION = {
     "languages.list.element": "ZSTD",
     "page_numbers.list.element": "ZSTD",
     "generator": "ZSTD",
+    "kinds.list.element": "ZSTD",
 }
 
 

@@ -60,3 +60,15 @@ def test_a_page_fed_sideways_is_turned_upright(samples):
     assert sideways["width"] > sideways["height"]
     assert max(w["x1"] for w in sideways["words"]) <= sideways["width"] + 1
     assert upright["lang"] == sideways["lang"] == "en"
+
+
+@pytest.mark.skipif(not {"Hangul", "Arabic", "HanS"} <= ocr.available_languages(),
+                    reason="Tesseract's script models: `make ocr`")  # fmt: skip
+def test_a_script_model_reads_in_place_of_its_language_pack():
+    # Installed script models replace the pack of a configured language: they read more of it.
+    assert ocr.packs_for("Hangul", ["eng", "kor"]) == ["Hangul"]
+    assert ocr.packs_for("Arabic", ["eng", "ara"]) == ["Arabic", "eng"]
+    assert ocr.packs_for("Han", ["chi_sim", "jpn"]) == ["HanS"]
+    assert ocr.packs_for("Japanese", ["jpn", "eng"]) == ["jpn", "eng"]  # its model reads less
+    # A language that is not configured is not read, through its script model either.
+    assert ocr.packs_for("Hangul", ["eng", "fra"]) == ["eng", "fra"]

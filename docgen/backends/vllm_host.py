@@ -10,7 +10,10 @@ Protocol (length-prefixed pickles over stdin and a duplicate of stdout; the real
 stderr, where vLLM's own logs go): ``("init", engine_kwargs)`` answered by ``("ready", info)``,
 then ``("chat", (conversations, sampling, schemas))`` (page images as ``image_pil`` parts
 holding the image's bytes) answered by ``("outputs", [(text,
-prompt_tokens, completion_tokens, finish_reason), ...])``; a failure is answered ``("error",
+prompt_tokens, completion_tokens, finish_reason), ...])``; or ``("generate", (prompts,
+sampling))``, raw prompts each with its images' bytes (``{"prompt": str, "images": [bytes]}``:
+``docgen eval``, which writes the trainer's own prompt), answered by ``("outputs",
+[(token_ids, prompt_tokens, finish_reason), ...])``. A failure is answered ``("error",
 "Type: message")``.
 End of input (the worker closed the pipe, or died) shuts the engine down and ends the process.
 """
@@ -51,6 +54,16 @@ def with_images(messages: list[dict]) -> list[dict]:
     ]
 
 
+def with_pictures(prompt: dict) -> dict:
+    """A raw prompt for ``LLM.generate``, its images' bytes opened as PIL images."""
+    import io
+
+    from PIL import Image
+
+    pictures = [Image.open(io.BytesIO(data)) for data in prompt["images"]]
+    return {"prompt": prompt["prompt"], "multi_modal_data": {"image": pictures}}
+
+
 def shut_down(llm) -> None:
     """Stop the engine's own processes now rather than at interpreter exit."""
     engine = getattr(llm, "llm_engine", None)
@@ -82,6 +95,13 @@ def serve(stdin, out) -> None:
                     conversations = [with_images(c) for c in conversations]
                     outputs = llm.chat(conversations, params, use_tqdm=False)
                     send(out, ("outputs", [result_of(o) for o in outputs]))
+                elif kind == "generate":
+                    from vllm import SamplingParams
+
+                    prompts, sampling = payload
+                    outputs = llm.generate([with_pictures(p) for p in prompts],
+                                           SamplingParams(**sampling), use_tqdm=False)  # fmt: skip
+                    send(out, ("outputs", [tokens_of(o) for o in outputs]))
                 else:
                     send(out, ("error", f"ValueError: unknown request {kind!r}"))
             except Exception as exc:  # noqa: BLE001 - reported to the worker, which goes on
@@ -99,6 +119,11 @@ def result_of(output) -> tuple:
         len(best.token_ids or []),
         best.finish_reason,
     )
+
+
+def tokens_of(output) -> tuple:
+    best = output.outputs[0]
+    return (list(best.token_ids or []), len(output.prompt_token_ids or []), best.finish_reason)
 
 
 def main() -> None:

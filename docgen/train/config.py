@@ -76,3 +76,8 @@ class EvalConfig:
     max_new_tokens: int = 32
     limit: int | None = None  # questions to score (None: all)
     anls_threshold: float = 0.5  # DocVQA's
+    # Who answers: vllm (its offline engine, batched), transformers (generate, batch_size at a
+    # time), auto: vllm when engine_python is set or vLLM is installed here, else transformers.
+    engine: str = "auto"
+    engine_python: str | None = None  # a Python with vLLM for the engine process; default ours
+    engine_args: dict = field(default_factory=dict)  # more vllm.LLM arguments

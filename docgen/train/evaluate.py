@@ -1,8 +1,10 @@
 """``docgen eval``: answer the held-out questions with a trained model and score them (ANLS).
 
 Each question is asked alone, with its document's page images, in the layout the trainer uses;
-answers are generated greedily until ``<end_of_utterance>``. Every prediction is written to a
-JSON-lines file beside the scores, overall and per language.
+answers are generated greedily until ``<end_of_utterance>``, by vLLM's offline engine when it is
+installed (:mod:`docgen.train.vllm_answers`: all questions of a batch at once), by transformers
+otherwise (``eval.engine``). Every prediction is written to a JSON-lines file beside the scores,
+overall, per language and per kind of question.
 """
 
 from __future__ import annotations
@@ -26,51 +28,91 @@ def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
     n = 0
     for path in files:
         pf = parquet_file(path)
-        columns = [c for c in ("images", "texts", "languages") if c in pf.schema_arrow.names]
+        names = ("images", "texts", "languages", "kinds")
+        columns = [c for c in names if c in pf.schema_arrow.names]
         for g in range(pf.num_row_groups):
             for row in pf.read_row_group(g, columns=columns).to_pylist():
-                golds = defaultdict(list)
-                for t in row["texts"]:
+                golds, kinds = defaultdict(list), {}
+                for t, kind in zip(row["texts"], row.get("kinds") or [None] * len(row["texts"])):
                     golds[t["user"]].append(t["assistant"])
+                    kinds.setdefault(t["user"], kind)
                 langs = row.get("languages") or []
                 for q, answers in golds.items():
                     if limit is not None and n >= limit:
                         return
                     n += 1
                     lang = langs[0] if len(langs) == 1 else detect_language(q)[0]
-                    yield {"row": row, "question": q, "answers": answers, "language": lang}
+                    yield {"row": row, "question": q, "answers": answers, "language": lang,
+                           "kind": kinds[q]}  # fmt: skip
 
 
-def generate(model, encoder: Encoder, items: list[dict], max_new_tokens: int) -> list[str]:
-    """Greedy answers for a batch of questions (prompts left-padded)."""
-    import torch
+class TransformersAnswers:
+    """Greedy answers from transformers' ``generate``, ``cfg.batch_size`` questions at a time
+    (prompts left-padded)."""
 
-    from docgen.train.data import stack_images
+    def __init__(self, model_dir: str, processor, cfg: EvalConfig):
+        import torch
+        from transformers import AutoModelForImageTextToText
 
-    prompts, pixels, done = [], [], {}
-    for item in items:
-        row = item["row"]  # questions of one document share its images: processed once
-        if id(row) not in done:
-            done[id(row)] = encoder.images(open_images(row))
-        pix, image_text = done[id(row)]
-        prompts.append(encoder.ids(encoder.prompt(image_text, item["question"])))
-        pixels.append([pix])
-    n = max(map(len, prompts))
-    pad = encoder.tok.pad_token_id
-    ids = torch.tensor([[pad] * (n - len(p)) + p for p in prompts])
-    mask = torch.tensor([[0] * (n - len(p)) + [1] * len(p) for p in prompts])
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        out = model.generate(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            pixel_values=stack_images(pixels).to(device, next(model.parameters()).dtype),
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=encoder.tok.convert_tokens_to_ids(encoder.eou),
-            pad_token_id=pad,
-        )
-    return [encoder.tok.decode(o[n:], skip_special_tokens=True).strip() for o in out.cpu().tolist()]
+        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        self.model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype).eval()
+        if torch.cuda.is_available():
+            self.model.to("cuda")
+        self.encoder = Encoder(processor, max_length=1 << 30)
+        self.max_new_tokens = cfg.max_new_tokens
+
+    def __call__(self, items: list[dict]) -> list[str]:
+        import torch
+
+        from docgen.train.data import stack_images
+
+        encoder, model = self.encoder, self.model
+        prompts, pixels, done = [], [], {}
+        for item in items:
+            row = item["row"]  # questions of one document share its images: processed once
+            if id(row) not in done:
+                done[id(row)] = encoder.images(open_images(row))
+            pix, image_text = done[id(row)]
+            prompts.append(encoder.ids(encoder.prompt(image_text, item["question"])))
+            pixels.append([pix])
+        n = max(map(len, prompts))
+        pad = encoder.tok.pad_token_id
+        ids = torch.tensor([[pad] * (n - len(p)) + p for p in prompts])
+        mask = torch.tensor([[0] * (n - len(p)) + [1] * len(p) for p in prompts])
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                pixel_values=stack_images(pixels).to(device, next(model.parameters()).dtype),
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                eos_token_id=encoder.tok.convert_tokens_to_ids(encoder.eou),
+                pad_token_id=pad,
+            )
+        tok = encoder.tok
+        return [tok.decode(o[n:], skip_special_tokens=True).strip() for o in out.cpu().tolist()]
+
+    def close(self) -> None:
+        pass
+
+
+def in_batches(items: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
+
+
+def most_images(files: list[Path]) -> int:
+    """The most page images a row of ``files`` holds (what vLLM must be told to expect)."""
+    import pyarrow.compute as pc
+
+    most = 0
+    for path in files:
+        pf = parquet_file(path)
+        for g in range(pf.num_row_groups):
+            column = pf.read_row_group(g, columns=["images"]).column("images")
+            most = max(most, pc.max(pc.list_value_length(column)).as_py() or 0)
+    return most
 
 
 def evaluate(
@@ -78,38 +120,37 @@ def evaluate(
 ) -> dict:
     """Scores of ``model_dir`` on the ``cfg.split`` shards of ``data``; predictions go to
     ``out`` (default MODEL_DIR/eval-SPLIT.jsonl) and the scores beside it (.json)."""
-    import torch
     from tqdm import tqdm
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoProcessor
     from transformers.utils import logging
+
+    from docgen.train.vllm_answers import BATCH, VLLMAnswers, wanted
 
     logging.disable_progress_bar()
     files = split_files(data, cfg.split)
     processor = AutoProcessor.from_pretrained(model_dir)
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=dtype).eval()
-    if torch.cuda.is_available():
-        model.to("cuda")
-    encoder = Encoder(processor, max_length=1 << 30)
+    if wanted(cfg):
+        answer, size = VLLMAnswers(model_dir, processor, cfg, most_images(files)), BATCH
+    else:
+        answer, size = TransformersAnswers(model_dir, processor, cfg), cfg.batch_size
     path = Path(out) if out else Path(model_dir) / f"eval-{cfg.split}.jsonl"
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     bar = tqdm(disable=not progress, unit="q", desc="eval")
-    with path.open("w", encoding="utf-8") as f:
-        batch: list[dict] = []
-        for item in itertools.chain(questions(files, cfg.limit), [None]):
-            if item is not None:
-                batch.append(item)
-            if batch and (item is None or len(batch) == cfg.batch_size):
-                for it, pred in zip(batch, generate(model, encoder, batch, cfg.max_new_tokens)):
+    try:
+        with path.open("w", encoding="utf-8") as f:
+            for batch in in_batches(questions(files, cfg.limit), size):
+                for it, pred in zip(batch, answer(batch)):
                     score = anls(pred, it["answers"], cfg.anls_threshold)
                     exact = exact_match(pred, it["answers"])
-                    for key in ("all", it["language"]):
+                    keys = ["all", ("language", it["language"])]
+                    for key in keys + ([("kind", it["kind"])] if it["kind"] else []):
                         totals[key][0] += 1
                         totals[key][1] += score
                         totals[key][2] += exact
                     record = {
                         "source": it["row"]["texts"][0]["source"],
                         "language": it["language"],
+                        "kind": it["kind"],
                         "question": it["question"],
                         "answers": it["answers"],
                         "prediction": pred,
@@ -118,7 +159,8 @@ def evaluate(
                     }
                     f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 bar.update(len(batch))
-                batch = []
+    finally:
+        answer.close()
     bar.close()
 
     def summary(n, s, e):
@@ -129,7 +171,10 @@ def evaluate(
         }
 
     report = summary(*totals.pop("all", [0, 0.0, 0.0]))
-    report["per_language"] = {lang: summary(*v) for lang, v in sorted(totals.items())}
+    for group in ("language", "kind"):  # kinds: shards with metadata columns
+        report[f"per_{group}"] = {
+            name: summary(*v) for (of, name), v in sorted(totals.items()) if of == group
+        }
     report["predictions"] = str(path)
     path.with_suffix(".json").write_text(json.dumps(report, indent=2), "utf-8")
     return report

@@ -64,15 +64,16 @@ def model_card(output: Path) -> str:
     ]
     scores = sorted(output.glob("eval-*.json"))
     if scores:
-        lines += ["## Evaluation (ANLS, DocVQA's)", "", "| split | language | questions | ANLS |"
-                  " exact match |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["## Evaluation (ANLS, DocVQA's)", "", "| split | subset | questions |"
+                  " ANLS | exact match |", "|---|---|---|---|---|"]  # fmt: skip
         for path in scores:
             r = json.loads(path.read_text("utf-8"))
             split = path.stem.removeprefix("eval-")
             lines.append(f"| {split} | all | {r['questions']} | {r['anls']} | {r['exact_match']} |")
-            for lang, s in r.get("per_language", {}).items():
-                lines.append(f"| {split} | {lang} | {s['questions']} | {s['anls']} | "
-                             f"{s['exact_match']} |")  # fmt: skip
+            for group in ("language", "kind"):
+                for name, s in r.get(f"per_{group}", {}).items():
+                    lines.append(f"| {split} | {group} {name} | {s['questions']} | {s['anls']} | "
+                                 f"{s['exact_match']} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 

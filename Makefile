@@ -120,7 +120,7 @@ browser:
 TORCH ?= torch==2.13.0
 $(VENV)/.train: $(BIN)/docgen
 	$(call PIP_TRY,$(BIN)/pip install --quiet '$(TORCH)')
-	$(call PIP_TRY,$(BIN)/pip install --quiet -e '.[train]')
+	$(call PIP_TRY,$(BIN)/pip install --quiet -e '.[train,trackers]')
 	touch $@
 
 # `make train [BASE=tiny|folder|org/name] [PDFS=dir]`: a dataset with a held-out test split

@@ -2,8 +2,9 @@
 the same model, the same questions, greedy decoding in the same precision.
 
 Shards are made from the sample corpus (``--docs`` documents, the ``train`` config: per-row
-languages and kinds); a tiny Idefics3 with heads of 64 (what vLLM's CPU attention takes) is
-trained on them for a few steps, so that it answers rather than rambles to ``max_new_tokens``.
+languages and kinds); a tiny Idefics3 with heads of 64 (what vLLM's CPU attention takes) answers,
+untrained by default so that every answer runs to ``--max-new-tokens`` (a few dozen tokens, as
+real answers; trained a few steps, it learns to end every answer at once).
 Every question of the shards (both splits) is answered by each engine. Printed: questions per
 second answering, the engine's start-up apart (vLLM's is large and paid once per run), the
 share of answers that agree, and the ANLS of each.
@@ -46,14 +47,22 @@ def shards(folder: Path, docs: int) -> None:
     shutil.rmtree(work)
 
 
-def tiny_model(data: Path, out: Path, steps: int) -> None:
+def tiny_model(data: Path, out: Path, steps: int) -> Path:
+    """The tiny model, trained ``steps`` steps (0: as initialised); returns its folder."""
     from docgen.train import loop
     from docgen.train.config import TinyModelConfig, TrainConfig
+    from docgen.train.data import split_files
+    from docgen.train.model import load_base
 
     tiny = TinyModelConfig(hidden_size=128, heads=2, vision_hidden_size=128, vision_heads=2)
-    cfg = replace(TrainConfig(), steps=steps, batch_size=4, lr=3e-3, warmup_steps=2,
-                  checkpoint_every=steps, batching="pack", max_length=1024, tiny=tiny)  # fmt: skip
+    every = max(1, steps)
+    cfg = replace(TrainConfig(), steps=every, batch_size=4, lr=3e-3, warmup_steps=2,
+                  checkpoint_every=every, batching="pack", max_length=1024, tiny=tiny)  # fmt: skip
+    if not steps:
+        load_base("tiny", split_files(data, "train"), out, cfg)
+        return out / "base"
     loop.train(str(data), "tiny", str(out), cfg, progress=False)
+    return out
 
 
 def timed(data: Path, model: Path, cfg, out: Path) -> tuple[dict, float]:
@@ -80,7 +89,9 @@ def main() -> None:
     p.add_argument("--vllm-python", default=str(ROOT / ".venv-vllm" / "bin" / "python"))
     p.add_argument("--model", help="a model folder (default: the tiny one, trained here)")
     p.add_argument("--docs", type=int, default=48, help="sample documents for the shards")
-    p.add_argument("--steps", type=int, default=40, help="training steps of the tiny model")
+    p.add_argument("--steps", type=int, default=0,
+                   help="training steps of the tiny model (0: untrained, so that every answer "
+                   "runs to --max-new-tokens; trained, it learns to stop at once)")  # fmt: skip
     p.add_argument("--max-new-tokens", type=int, default=32)
     args = p.parse_args()
     os.environ.update(VLLM_ENV)
@@ -88,9 +99,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="docgen-eval-engines-"))
     shards(root / "data", args.docs)
-    model = Path(args.model) if args.model else root / "model"
-    if not args.model:
-        tiny_model(root / "data", model, args.steps)
+    model = Path(args.model) if args.model else tiny_model(root / "data", root / "m", args.steps)
     positions = 4096
     engine_args = {"enable_chunked_prefill": False, "max_num_batched_tokens": positions,
                    "max_model_len": positions}  # fmt: skip

@@ -22,10 +22,11 @@ import argparse
 import json
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -71,9 +72,28 @@ def prepare(folder: Path, docs: int) -> None:
 
 
 def run_config(cfg: TrainConfig, mode: str) -> TrainConfig:
-    """``pad``, ``pack``, ``bucket``, each optionally ``+ckpt`` (gradient checkpointing)."""
-    batching, _, extra = mode.partition("+")
-    return replace(cfg, batching=batching, gradient_checkpointing=extra == "ckpt")
+    """``pad``, ``pack``, ``bucket``, each optionally ``+ckpt`` (gradient checkpointing) and
+    ``+fsdp`` (every GPU of the machine, or two CPU processes, under torchrun with FSDP)."""
+    batching, *extras = mode.split("+")
+    return replace(cfg, batching=batching, gradient_checkpointing="ckpt" in extras,
+                   sharding="fsdp" if "fsdp" in extras else "ddp")  # fmt: skip
+
+
+def launch(data: str, out: Path, cfg: TrainConfig) -> int:
+    """The run under torchrun, one process per GPU (two on a CPU): what users launch. Returns
+    the process count."""
+    import torch
+
+    procs = max(2, torch.cuda.device_count())
+    settings = [f"train.{k}={json.dumps(v)}" for k, v in asdict(cfg).items()
+                if k != "tiny" and v is not None]  # fmt: skip
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={procs}", "-m", "docgen.cli", "train", "--data", data,
+            "--model", "tiny", "--output", str(out), "--quiet"]  # fmt: skip
+    for setting in settings:
+        argv += ["--set", setting]
+    subprocess.run(argv, check=True, cwd=Path(__file__).resolve().parents[1])
+    return procs
 
 
 def measure(data: str, base: Path, mode: str, cfg: TrainConfig, warmup: int) -> dict:
@@ -87,13 +107,17 @@ def measure(data: str, base: Path, mode: str, cfg: TrainConfig, warmup: int) -> 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    train(data, "tiny", str(out), run_config(cfg, mode), progress=False)
+    run = run_config(cfg, mode)
+    procs = launch(data, out, run) if run.sharding == "fsdp" else 1
+    if procs == 1:
+        train(data, "tiny", str(out), run, progress=False)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     shutil.rmtree(out)
     a, b = lines[warmup - 1], lines[-1]
     span = b["elapsed_s"] - a["elapsed_s"]
     return {
         "mode": mode,
+        "procs": procs,  # chats/s are of all processes together
         "chats_per_s": (b["chats"] - a["chats"]) / span,
         "tokens_per_s": (b["tokens"] - a["tokens"]) / span,
         "data_wait_share": (b["data_wait_s"] - a["data_wait_s"]) / span,
@@ -108,7 +132,7 @@ def main() -> None:
     p.add_argument("--docs", type=int, default=96, help="sample documents for --prepare")
     p.add_argument("--data", default="bench/train-data", help="shards (output of docgen shard)")
     p.add_argument("--size", choices=["smolvlm-256m", "tiny"], default="smolvlm-256m")
-    p.add_argument("--modes", default="pad,pack,bucket,pack+ckpt")
+    p.add_argument("--modes", default="pad,pack,bucket,pack+ckpt,pack+ckpt+fsdp")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--warmup", type=int, default=10, help="steps left out of the timing")
     p.add_argument("--batch-size", type=int, default=8)
@@ -156,18 +180,20 @@ def main() -> None:
     from docgen.train.plan import plan
 
     for r in rows:  # what `docgen train --plan` predicts for the same run, beside the measure
-        predicted = plan(str(root / "base"), run_config(cfg, r["mode"]))
-        r["plan_gb"] = sum(predicted.rows["ddp"].values()) / 2**30
+        run = run_config(cfg, r["mode"])
+        predicted = plan(str(root / "base"), run, gpus=r["procs"])
+        r["plan_gb"] = sum(predicted.rows[run.sharding].values()) / 2**30
     shutil.rmtree(root)
     pad = next((r for r in rows if r["mode"] == "pad"), rows[0])
     print(
-        f"{'batching':10} {'chats/s':>9} {'vs pad':>7} {'tokens/s':>10} {'data wait':>10} "
+        f"{'batching':18} {'chats/s':>9} {'vs pad':>7} {'tokens/s':>10} {'data wait':>10} "
         f"{'peak GB':>8} {'plan GB':>8} {'loss':>7}"
     )
     for r in rows:
         peak = f"{r['peak_gpu_gb']:.2f}" if r["peak_gpu_gb"] is not None else "-"
+        label = r["mode"] + (f" x{r['procs']}" if r["procs"] > 1 else "")
         print(
-            f"{r['mode']:10} {r['chats_per_s']:9.2f} {r['chats_per_s'] / pad['chats_per_s']:6.2f}x "
+            f"{label:18} {r['chats_per_s']:9.2f} {r['chats_per_s'] / pad['chats_per_s']:6.2f}x "
             f"{r['tokens_per_s']:10.0f} {r['data_wait_share']:9.0%} {peak:>8} "
             f"{r['plan_gb']:8.2f} {r['final_loss']:7.3f}"
         )

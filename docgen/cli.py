@@ -222,7 +222,7 @@ def cmd_train(args) -> int:
         gpu_gib = parse_size(args.gpu_memory) / 2**30
         p = plan(args.model, cfg, args.gpus, gpu_gib, args.gradient_checkpointing)
         print("\n".join(report(p)))
-        return 0 if fits(p) else 1
+        return 0 if fits(p, cfg.sharding if args.gpus > 1 else "ddp") else 1
     if not (args.data and args.output):
         raise ValueError("train needs --data and --output (or --plan to size a run)")
     from docgen.train.loop import train
@@ -488,7 +488,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the memory each GPU needs for this model and train config (weights, "
         "gradients, optimizer, activations, logits; DDP and FSDP) and whether it fits, then "
-        "exit (0: it fits under DDP, 1: it does not); reads no data",
+        "exit (0: it fits under the config's train.sharding, 1: it does not); reads no data",
     )
     push_to_hub(s)
     s.add_argument("--gpus", type=int, default=1, help="with --plan: GPUs (default 1)")

@@ -108,6 +108,7 @@ RULES: dict[str, Between | tuple] = {
     "train.adapter": ("none", "lora", "dora"),
     "train.sharding": ("ddp", "fsdp"),
     "train.checkpoint_every": POSITIVE,
+    "train.report_to": ("tensorboard", "wandb"),
     "eval.batch_size": POSITIVE,
     "eval.limit": POSITIVE,
     "eval.anls_threshold": SHARE,

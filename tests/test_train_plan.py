@@ -71,6 +71,8 @@ def test_the_command_prints_the_plan_and_says_whether_it_fits(capsys):
     assert main([*argv, "--set", "train.adapter=lora", "--gradient-checkpointing"]) == 0
     assert main([*argv, "--gpus", "8", "--gpu-memory", "141GB"]) == 1  # fits under FSDP only
     assert "fsdp (sharded)" in capsys.readouterr().out
+    fsdp = ["--gpus", "8", "--gpu-memory", "141GB", "--set", "train.sharding=fsdp"]
+    assert main([*argv, *fsdp]) == 0
     assert main(["train", "--plan", "--model", "org/not-cached"]) == 2
     assert "no config.json" in capsys.readouterr().err
     assert main([*argv, "--gpus", "0"]) == 2
@@ -82,3 +84,21 @@ def test_a_model_that_is_not_idefics3_style_is_one_line(tmp_path, capsys):
     assert main(["train", "--plan", "--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not an Idefics3-style model (model_type bert)" in err
+
+
+@pytest.mark.parametrize("config,model,gpus", [
+    ("train-gpu", "HuggingFaceTB/SmolVLM-256M-Instruct", 1),
+    ("train-lora", IDEFICS3_8B, 1),
+    ("train-fsdp", IDEFICS3_8B, 8),
+])  # fmt: skip
+def test_the_shipped_gpu_configs_fit_the_gpus_they_name(config, model, gpus, capsys):
+    # Each config names its model and GPUs in its header; on 80 GB GPUs it fits as shipped.
+    from docgen.config import BUILTIN
+
+    header = (BUILTIN / f"{config}.yaml").read_text("utf-8")
+    assert model in header and (gpus == 1 or f"--nproc-per-node {gpus}" in header)
+    assert main(["train", "--config", config, "--model", model, "--plan", "--gpus", str(gpus)]) == 0
+    assert "gradient checkpointing" in capsys.readouterr().out
+    if config == "train-fsdp":  # the same run unsharded would not fit
+        assert main(["train", "--config", config, "--model", model, "--plan", "--gpus", str(gpus),
+                     "--set", "train.sharding=ddp"]) == 1  # fmt: skip

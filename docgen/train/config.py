@@ -65,6 +65,7 @@ class TrainConfig:
     checkpoint_every: int = 100  # steps; the run resumes from the newest one
     keep_checkpoints: int = 2
     log_every: int = 10  # steps between lines in metrics.jsonl
+    report_to: list[str] = field(default_factory=list)  # tensorboard, wandb (docgen[trackers])
     seed: int = 0
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
 

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from docgen.streams import prefetched
-from docgen.train import sharding
+from docgen.train import sharding, trackers
 from docgen.train.config import TrainConfig
 from docgen.train.data import Encoder, batches, split_files
 from docgen.train.model import load_base, prepare, save_final, trainable_state
@@ -85,6 +85,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # our own bar is enough
+    trackers.check(cfg.report_to)  # before anything slow
     rank, world, device = distributed()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,6 +148,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
     if rank == 0:  # the only writer: two processes rewriting the file at once lost lines
         keep_metrics(metrics_path, step)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, unit="step")
+    tracked = trackers.Trackers(cfg.report_to if rank == 0 else [], out, asdict(cfg))
     t0, seen, tokens, waited, line = time.perf_counter(), 0, 0, 0.0, {}
     runner.train()
     while step < cfg.steps:
@@ -191,6 +193,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             with metrics_path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(line) + "\n")
+            tracked.log(line)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             positions = [position]  # where each process is in its share of the stream
             if world > 1:
@@ -212,6 +215,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             }
             save_checkpoint(out, step, state, cfg.keep_checkpoints)
     bar.close()
+    tracked.close()
     stream.close()  # stops the prefetching thread
     if sharded:  # gathered whole, into an unsharded copy of the model that rank 0 saves
         whole = sharding.full_weights(net)

@@ -76,7 +76,13 @@ def prepare(net, cfg: TrainConfig):
         raise ValueError("nothing left to train: every part is frozen")
     if cfg.gradient_checkpointing:
         # Non-reentrant: works with frozen inputs (adapters, a frozen encoder) and DDP.
-        inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable = getattr(inner, "activation_checkpointing_enable", None)  # transformers >= 5.x
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            inner.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
     return net
 
 

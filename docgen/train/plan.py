@@ -39,6 +39,16 @@ PRESETS = {
         "scale_factor": 2,
         "tie_word_embeddings": False,
     },
+    "HuggingFaceTB/SmolVLM-256M-Instruct": {
+        "vision_config": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                          "num_attention_heads": 12, "image_size": 512, "patch_size": 16},
+        "text_config": {"model_type": "llama", "vocab_size": 49280, "hidden_size": 576,
+                        "intermediate_size": 1536, "num_hidden_layers": 30,
+                        "num_attention_heads": 9, "num_key_value_heads": 3,
+                        "max_position_embeddings": 8192, "tie_word_embeddings": True},
+        "scale_factor": 4,
+        "tie_word_embeddings": True,
+    },
 }  # fmt: skip
 
 

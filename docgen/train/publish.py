@@ -16,7 +16,7 @@ import yaml
 
 from docgen.push import hub_error
 
-LOCAL_ONLY = ["checkpoints/*", "base/*", "base.tmp/*", "*.jsonl", ".*"]
+LOCAL_ONLY = ["checkpoints/*", "base/*", "base.tmp/*", "wandb/*", "*.jsonl", ".*"]
 
 
 def dataset_name(data: str) -> tuple[str | None, str]:

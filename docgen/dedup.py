@@ -31,7 +31,10 @@ from docgen.workdir import WorkDir, read_table
 
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
 LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
-MIN_PAGE_TOKENS = 20  # pages with less text (covers, scans without OCR) are not compared
+# Pages with fewer words (a receipt, a short form, a cover) are compared by their sets of words:
+# their word 3-grams are too few for MinHash to estimate, and one changed word removes three of
+# them. Words and 3-grams never share an item (3-grams are joined with a separator words lack).
+MIN_PAGE_TOKENS = 20
 NUM_PERM = 64
 
 
@@ -212,15 +215,17 @@ def item_hashes(items: set) -> np.ndarray:
 
 
 def page_signatures(work: str, part: str, threshold: float) -> list[tuple]:
-    """``(doc_id, page, item hashes of its word 3-grams, band keys)`` for the pages of a
-    partition with enough text to compare: the tokenising, hashing and MinHash of the dataset
-    pass, which the workers do in parallel (a few KB a page come back)."""
+    """``(doc_id, page, item hashes, band keys)`` for the pages of a partition that hold words:
+    their word 3-grams, or for pages under MIN_PAGE_TOKENS words their set of words. The
+    tokenising, hashing and MinHash of the dataset pass, which the workers do in parallel (a
+    few KB a page come back)."""
     rows = WorkDir(work).read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
     found = []
     for row in rows:
         words = tokens(row["text"] or "")
-        if len(words) >= MIN_PAGE_TOKENS:
-            hashes = item_hashes(ngrams(words, 3))
+        if words:
+            items = ngrams(words, 3) if len(words) >= MIN_PAGE_TOKENS else set(words)
+            hashes = item_hashes(items)
             found.append((row["doc_id"], row["page"], hashes, band_keys(hashes, threshold)))
     return found
 

@@ -232,6 +232,30 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     assert [r for part in "ab" for r in wd.read("kept", part).to_pylist()] == rows
 
 
+def test_short_pages_are_near_duplicates_too(tmp_path):
+    # Receipts of a dozen words: too short for 3-gram MinHash, compared by their words. Copies
+    # differ in bytes (case, spacing, punctuation) and in one word of twelve (the receipt
+    # number): the first three keep their pairs; a short page with other words is no copy.
+    import pyarrow as pa
+
+    from docgen.dedup import dedup_dataset
+    from docgen.workdir import WorkDir
+
+    wd = WorkDir(tmp_path)
+    receipt = "{}RECEIPT no. {}{} Coffee shop Main Street: total paid 4.50 EUR, thank you!"
+    pages = [{"doc_id": f"r{i}", "page": 1, "text": receipt.format(" " * (i % 2), 100 + i,
+              "," if i % 3 else "")} for i in range(8)]  # fmt: skip
+    pages.append({"doc_id": "other", "page": 1, "text": "Parking ticket: 2 hours, 3.00 EUR"})
+    kept = [{"doc_id": p["doc_id"], "pages": [1], "question": f"What is {p['doc_id']}?",
+             "answer": p["doc_id"], "keep": True, "reason": None} for p in pages]  # fmt: skip
+    wd.write(wd.part_path("pages", "a"), pa.Table.from_pylist(pages), "fp", {})
+    wd.write(wd.part_path("kept", "a"), pa.Table.from_pylist(kept), "fp", {})
+    drops = dedup_dataset(str(tmp_path), ["a"], FilterConfig(max_page_copies=3))
+    verdicts = [r["reason"] for r in wd.read("kept", "a").to_pylist()]
+    assert verdicts == [None] * 3 + ["near_duplicate_page"] * 5 + [None]
+    assert drops == {"near_duplicate_page": 5}
+
+
 def test_minhash_estimates_jaccard_and_lsh_bands_are_optimal():
     import numpy as np
 

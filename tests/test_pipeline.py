@@ -207,7 +207,10 @@ def test_optional_metadata_columns(run, tmp_path):
         "languages",
         "page_numbers",
         "generator",
+        "kinds",
     ]
+    assert all(len(r["kinds"]) == len(r["texts"]) for r in ds)  # one kind per turn
+    assert {"title", "field", "amount"} <= {k for r in ds for k in r["kinds"]}
     two_pages = [r for r in ds if len(r["images"]) == 2]  # the multi-page reports and papers
     assert two_pages and all(r["page_numbers"] == [1, 2] for r in two_pages)
     assert ["ar"] in [r["languages"] for r in two_pages]

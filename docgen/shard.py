@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -53,7 +54,14 @@ def plan_partition(work: str, part: str, cfg: ShardConfig, config: str) -> dict:
     for _, chunk_sizes, chunk_splits in chunks:
         sizes += chunk_sizes
         splits += chunk_splits
-    return {"sizes": sizes, "splits": splits, "stats": dict(stats)}
+    names = sorted(set(splits))  # arrays, not lists of Python objects: the driver holds them all
+    codes = {name: k for k, name in enumerate(names)}
+    return {
+        "sizes": np.array(sizes, np.int64),
+        "split_names": names,
+        "split_codes": np.array([codes[s] for s in splits], np.uint8),
+        "stats": dict(stats),
+    }
 
 
 class Cutter:
@@ -81,18 +89,20 @@ class Cutter:
         return new, end
 
 
-def shard_layout(rows, cfg: ShardConfig) -> list[list[list]]:
-    """One split's rows (``(key, size)`` in output order) cut into shards of row groups of
-    keys."""
+def shard_layout(sizes: np.ndarray, cfg: ShardConfig) -> list[tuple[int, int, list[int]]]:
+    """One split's rows (their sizes, in output order) cut into shards: ``(first row, end,
+    row group lengths)`` for each."""
     cut, shards = Cutter(cfg), []
-    for key, size in rows:
-        new, end = cut.add(size)
-        if new:
-            shards.append([[]])
-        shards[-1][-1].append(key)
-        if end:
-            shards[-1].append([])
-    return [[group for group in shard if group] for shard in shards]
+    for at in range(0, len(sizes), 1 << 20):  # Python ints a million at a time
+        for i, size in enumerate(sizes[at : at + (1 << 20)].tolist(), at):
+            new, end = cut.add(size)
+            if new:
+                shards.append([i, i, [0]])
+            shards[-1][1] = i + 1
+            shards[-1][2][-1] += 1
+            if end:
+                shards[-1][2].append(0)
+    return [(first, last, [n for n in groups if n]) for first, last, groups in shards]
 
 
 def shard_writer(path, cfg: ShardConfig, config: str) -> pq.ParquetWriter:
@@ -159,15 +169,14 @@ def staged(staging, split: str, number: int):
     return staging / f"{split}-{number:05d}.parquet"
 
 
-def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[list]) -> None:
-    """Write one shard: ``groups`` are its row groups, each a list of ``(partition, row)`` in
-    output order (from :func:`shard_layout`). The partitions it draws on are read again chunk
-    by chunk and only its rows are taken, so at most a chunk and a row group are in memory (a
-    task of the shard stage's second pass on the workers)."""
+def write_shard(work: str, path, cfg: ShardConfig, config: str,
+                wanted: dict[str, np.ndarray], groups: list[int]) -> None:  # fmt: skip
+    """Write one shard: the rows ``wanted`` of each partition (ascending row numbers,
+    partitions in output order) in row groups of ``groups`` rows (from :func:`shard_layout`).
+    The partitions it draws on are read again chunk by chunk and only its rows are taken, so
+    at most a chunk and a row group are in memory (a task of the shard stage's second pass on
+    the workers)."""
     wd, path = WorkDir(work), location(path)
-    wanted: dict[str, list[int]] = {}
-    for part, row in (key for group in groups for key in group):
-        wanted.setdefault(part, []).append(row)
 
     def shard_chunks():
         """This shard's rows, a chunk at a time, in output order."""
@@ -176,14 +185,14 @@ def write_shard(work: str, path, cfg: ShardConfig, config: str, groups: list[lis
             first = 0  # index of the chunk's first row in the partition
             for table, _, _ in chunks:
                 last = first + table.num_rows
-                mine = [r - first for r in rows if first <= r < last]
+                mine = rows[(rows >= first) & (rows < last)] - first
                 first = last
-                if mine == list(range(mine[0], mine[-1] + 1)) if mine else False:
-                    yield table.slice(mine[0], len(mine))  # contiguous: no copy
-                elif mine:
+                if mine.size and mine[-1] - mine[0] + 1 == mine.size:
+                    yield table.slice(int(mine[0]), int(mine.size))  # contiguous: no copy
+                elif mine.size:
                     yield table.take(pa.array(mine, pa.int64()))
 
-    group_sizes = iter(len(group) for group in groups)
+    group_sizes = iter(groups)
     need, gathered = next(group_sizes), []
     with shard_writer(path, cfg, config) as writer:
         # Chunks are read and cut two ahead in a thread while the current one is written
@@ -302,15 +311,21 @@ def on_workers(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str
         mine = [(args[1], plan) for args, plan in zip(plan_args, plans) if args[3] == config]
         for _, plan in mine:
             stats.update(plan["stats"])
-        for split in sorted({s for _, plan in mine for s in plan["splits"]}):
-            rows = [((part, i), size) for part, plan in mine
-                    for i, (size, s) in enumerate(zip(plan["sizes"], plan["splits"]))
-                    if s == split]  # fmt: skip
-            shards = shard_layout(rows, cfg)
+        for split in sorted({s for _, plan in mine for s in plan["split_names"]}):
+            # The split's rows in output order, as arrays: partition (its place in `mine`),
+            # row in the partition, size.
+            taken = [(k, np.flatnonzero(p["split_codes"] == p["split_names"].index(split)))
+                     for k, (_, p) in enumerate(mine) if split in p["split_names"]]  # fmt: skip
+            part_of = np.concatenate([np.full(rows.size, k, np.int32) for k, rows in taken])
+            row_of = np.concatenate([rows for _, rows in taken])
+            sizes = np.concatenate([mine[k][1]["sizes"][rows] for k, rows in taken])
+            shards = shard_layout(sizes, cfg)
             counts.setdefault(config, {})[split] = len(shards)
-            for i, groups in enumerate(shards):
+            for i, (first, end, groups) in enumerate(shards):
+                parts, rows = part_of[first:end], row_of[first:end]
+                wanted = {mine[k][0]: rows[parts == k] for k in dict.fromkeys(parts.tolist())}
                 path = str(staged(staging / config, split, i))
-                tasks.append((work, path, cfg, config, groups))
+                tasks.append((work, path, cfg, config, wanted, groups))
     all_done(map_stage(client, write_shard, tasks, "shard", progress))
     return stats, counts
 

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from truth import score
@@ -305,7 +306,7 @@ def test_a_shard_whose_rows_are_gone_is_not_written(run, tmp_path):
     part = WorkDir(cfg.work).parts("kept")[0]
     path = tmp_path / "train-00000-of-00001.parquet"
     with pytest.raises(RuntimeError, match="rows missing"):
-        write_shard(cfg.work, path, cfg.shard, "default", [[(part, 0), (part, 10**6)]])
+        write_shard(cfg.work, path, cfg.shard, "default", {part: np.array([0, 10**6])}, [2])
     assert not path.exists()
 
 

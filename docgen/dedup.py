@@ -36,6 +36,7 @@ LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
 # them. Words and 3-grams never share an item (3-grams are joined with a separator words lack).
 MIN_PAGE_TOKENS = 20
 NUM_PERM = 64
+ONE_BY_ONE, BLOCK = 4, 4096  # candidates checked alone, then at once (Clusters.first_similar)
 
 
 def fingerprint_file(path: str | None) -> str:
@@ -84,6 +85,38 @@ def contamination_index(cfg: FilterConfig):
     return _index(cfg.decontaminate, digest, cfg.decontam_ngram, cfg.decontam_threshold)
 
 
+class Store:
+    """Every member's sorted item hashes end to end in one growing uint32 array, with offsets:
+    no object per member (a numpy array each cost ~110 bytes more than its items), and a block
+    of members is gathered in one indexing."""
+
+    def __init__(self):
+        self.flat = np.empty(1 << 16, np.uint32)
+        self.ends = np.zeros(1 << 10, np.int64)  # ends[k + 1]: where member k's items end
+        self.count = 0
+
+    def append(self, hashes: np.ndarray) -> None:
+        start, k = int(self.ends[self.count]), self.count
+        if start + hashes.size > self.flat.size:
+            self.flat = np.resize(self.flat, max(2 * self.flat.size, start + hashes.size))
+        if k + 2 > self.ends.size:
+            self.ends = np.resize(self.ends, 2 * self.ends.size)
+        self.flat[start : start + hashes.size] = hashes
+        self.ends[k + 1] = start + hashes.size
+        self.count += 1
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        return self.flat[self.ends[k] : self.ends[k + 1]]
+
+    def gather(self, keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(the members' items end to end, each member's item count)."""
+        at = np.asarray(keys)
+        starts, sizes = self.ends[at], self.ends[at + 1] - self.ends[at]
+        first = np.cumsum(sizes) - sizes  # where each member begins in the result
+        index = np.arange(int(sizes.sum())) + np.repeat(starts - first, sizes)
+        return self.flat[index], sizes
+
+
 class Clusters:
     """Near-duplicate clusters of token sets, filled in order; ``add`` says which copy it is.
 
@@ -99,9 +132,43 @@ class Clusters:
         self.threshold = threshold
         self.bands = lsh_bands(threshold)
         self.buckets: list[dict] = [{} for _ in self.bands]
-        self.members: list[np.ndarray] = []
+        self.members = Store()
         self.cluster_of: list[int] = []
         self.sizes: Counter = Counter()
+        # A set seen before, exactly: the member its first copy matched (or that copy itself).
+        self.exact: dict[bytes, int] = {}
+
+    def candidates(self, keys: list[bytes]) -> list[int]:
+        """The members sharing a bucket with ``keys``, each once, oldest first."""
+        lists = [found for found in (bucket.get(k) for bucket, k in zip(self.buckets, keys))
+                 if found is not None]  # fmt: skip
+        if len(lists) <= 1:  # a bucket's members are in the order they came: sorted already
+            return [lists[0]] if lists and isinstance(lists[0], int) else (lists or [[]])[0]
+        return np.unique(np.concatenate([np.asarray(x).reshape(-1) for x in lists])).tolist()
+
+    def first_similar(self, hashes: np.ndarray, candidates: list[int]) -> int | None:
+        """The first of ``candidates`` (oldest first) at ``threshold`` or more: the first few
+        one by one (near-identical pages most often match the first), then the rest a block at
+        a time in one numpy pass each (pairs that share a question but not an answer are
+        candidates by the thousand, and one ``intersect1d`` each cost ~8 us)."""
+        for other in candidates[:ONE_BY_ONE]:
+            theirs = self.members[other]
+            common = np.intersect1d(hashes, theirs, assume_unique=True).size
+            if common / (hashes.size + theirs.size - common) >= self.threshold:
+                return other
+        for at in range(ONE_BY_ONE, len(candidates), BLOCK):
+            if (found := self.similar_in(hashes, candidates[at : at + BLOCK])) is not None:
+                return found
+        return None
+
+    def similar_in(self, hashes: np.ndarray, block: list[int]) -> int | None:
+        """The first member of ``block`` at ``threshold`` or more, all measured at once."""
+        flat, sizes = self.members.gather(block)
+        at = np.minimum(np.searchsorted(hashes, flat), hashes.size - 1)
+        shared = hashes[at] == flat  # the sets' items are distinct: a count of the intersection
+        common = np.add.reduceat(shared, np.cumsum(sizes) - sizes)
+        similar = np.flatnonzero(common / (hashes.size + sizes - common) >= self.threshold)
+        return block[similar[0]] if similar.size else None
 
     def add(self, items: set) -> int:
         """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
@@ -109,36 +176,37 @@ class Clusters:
 
     def add_hashes(self, hashes: np.ndarray, keys: list[bytes] | None = None) -> int:
         """:meth:`add` for a set already hashed by :func:`item_hashes` (and its band keys, when
-        :func:`band_keys` ran elsewhere)."""
-        if keys is None:
-            keys = band_keys(hashes, self.threshold)
-        candidates: set[int] = set()
-        for bucket, k in zip(self.buckets, keys):
-            found = bucket.get(k)
-            if isinstance(found, int):
-                candidates.add(found)
-            elif found is not None:
-                candidates.update(found)
-        cluster = None
-        for key in sorted(candidates):
-            other = self.members[key]
-            common = np.intersect1d(hashes, other, assume_unique=True).size
-            if common / (hashes.size + other.size - common) >= self.threshold:
-                cluster = self.cluster_of[key]
-                break
-        key = len(self.members)
-        self.members.append(hashes)
-        self.cluster_of.append(key if cluster is None else cluster)
-        for bucket, k in zip(self.buckets, keys):
-            found = bucket.get(k)
-            if found is None:
-                bucket[k] = key
-            elif isinstance(found, int):
-                bucket[k] = [found, key]
-            else:
-                found.append(key)
-        copies = self.sizes[self.cluster_of[-1]]
-        self.sizes[self.cluster_of[-1]] += 1
+        :func:`band_keys` ran elsewhere).
+
+        A set joins the cluster of the oldest earlier member at ``threshold`` or more. An exact
+        copy of an earlier set E needs no search: members older than E are as similar to it as
+        to E, so the answer is the one E got (or E itself); and no later set can match it
+        before matching E, so it is neither stored nor put in the buckets. Without this, each
+        copy of a common pair ("What is the total?" / "$10") walked every same-question pair
+        before its own: quadratic in a cluster's size."""
+        key = self.members.count
+        digest = hashlib.blake2b(hashes.tobytes(), digest_size=16).digest()
+        match = self.exact.get(digest)
+        if match is None:
+            if keys is None:
+                keys = band_keys(hashes, self.threshold)
+            match = self.first_similar(hashes, self.candidates(keys))
+            self.exact[digest] = key if match is None else match
+            self.members.append(hashes)
+            for bucket, k in zip(self.buckets, keys):
+                found = bucket.get(k)
+                if found is None:
+                    bucket[k] = key
+                elif isinstance(found, int):
+                    bucket[k] = [found, key]
+                else:
+                    found.append(key)
+        else:  # an empty place: its number must still follow the order of arrival
+            self.members.append(hashes[:0])
+        cluster = key if match is None else self.cluster_of[match]
+        self.cluster_of.append(cluster)
+        copies = self.sizes[cluster]
+        self.sizes[cluster] += 1
         return copies
 
 

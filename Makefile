@@ -118,9 +118,11 @@ browser:
 # The trainer's extra. TORCH pins the CPU build this machine's pip has locally; on a GPU machine
 # use e.g. `make train TORCH=torch` for the registry's CUDA build.
 TORCH ?= torch==2.13.0
+# In a variable: a comma written inside $(call PIP_TRY,...) would split its arguments.
+TRAIN_EXTRAS := train,trackers
 $(VENV)/.train: $(BIN)/docgen
 	$(call PIP_TRY,$(BIN)/pip install --quiet '$(TORCH)')
-	$(call PIP_TRY,$(BIN)/pip install --quiet -e '.[train,trackers]')
+	$(call PIP_TRY,$(BIN)/pip install --quiet -e '.[$(TRAIN_EXTRAS)]')
 	touch $@
 
 # `make train [BASE=tiny|folder|org/name] [PDFS=dir]`: a dataset with a held-out test split

@@ -91,7 +91,7 @@ def check_schema(path: Path, problems: Problems, config: str = "default") -> tup
 
 def check_texts(where: str, row: dict, problems: Problems, counts: Counter) -> None:
     """A row's pairs are there and not empty; its per-turn ratings, when it has them, are one
-    per pair and 1-5 (or null: not rated)."""
+    per pair and 1-5 (or null: not rated); its kinds, when it has them, one per pair."""
     texts = row["texts"]
     if not texts:
         problems.add("texts", f"{where}: no question–answer pair")
@@ -106,6 +106,8 @@ def check_texts(where: str, row: dict, problems: Problems, counts: Counter) -> N
             r is not None and not 1 <= r <= 5 for r in ratings
         ):
             problems.add("ratings", f"{where}: {name} is not one 1-5 rating per pair: {ratings}")
+    if "kinds" in row and len(row["kinds"] or []) != len(texts or []):
+        problems.add("kinds", f"{where}: kinds is not one kind per pair: {row['kinds']}")
 
 
 def rows_of(path: Path, name: str, counts: Counter, batch_size: int):

@@ -217,6 +217,16 @@ def test_optional_metadata_columns(run, tmp_path):
     assert ["ar"] in [r["languages"] for r in two_pages]
     assert set(ds["generator"]) == {"rules:rules"} and len(set(ds["doc_id"])) == 48
     assert "name: doc_id" in (out / "README.md").read_text("utf-8")
+    # validate checks the kinds: one per pair
+    import pyarrow as pa
+
+    shard = next((out / "data").glob("*.parquet"))
+    table = pq.read_table(shard)
+    index = table.schema.get_field_index("kinds")
+    short = [kinds[:-1] for kinds in table.column("kinds").to_pylist()]
+    pq.write_table(table.set_column(index, table.schema.field(index), pa.array(short)), shard)
+    problems, _ = validate(out)
+    assert problems.counts["kinds"] == table.num_rows
 
 
 def test_pdf_config_holds_each_documents_file_and_loads_by_config_name(run, samples, tmp_path):

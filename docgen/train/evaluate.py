@@ -32,10 +32,10 @@ def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
         columns = [c for c in names if c in pf.schema_arrow.names]
         for g in range(pf.num_row_groups):
             for row in pf.read_row_group(g, columns=columns).to_pylist():
-                golds, kinds = defaultdict(list), {}
-                for t, kind in zip(row["texts"], row.get("kinds") or [None] * len(row["texts"])):
+                golds, kinds, given = defaultdict(list), {}, row.get("kinds") or []
+                for i, t in enumerate(row["texts"]):
                     golds[t["user"]].append(t["assistant"])
-                    kinds.setdefault(t["user"], kind)
+                    kinds.setdefault(t["user"], given[i] if i < len(given) else None)
                 langs = row.get("languages") or []
                 for q, answers in golds.items():
                     if limit is not None and n >= limit:

@@ -90,8 +90,10 @@ def shards(out: Path) -> dict:
 def test_configs_by_name_by_old_path_and_unknown():
     assert load_config("openai").generate.backend == "openai"
     assert load_config("pipelines/vllm.yaml").generate.backend == "vllm"  # the old path
-    with pytest.raises(ValueError, match="built-in config \\(default, openai, train, vllm\\)"):
+    builtins = "default, openai, train, train-fsdp, train-gpu, train-lora, vllm"
+    with pytest.raises(ValueError, match=f"built-in config \\({builtins}\\)"):
         load_config("nope")
+    assert load_config("train-fsdp").train.sharding == "fsdp"  # shipped in the package
 
 
 def test_a_prompt_set_of_ones_own_by_path(tmp_path):

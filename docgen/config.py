@@ -1,5 +1,6 @@
 """Run configuration: one dataclass per stage, loaded from a YAML file or a built-in config
-(``docgen/pipelines/*.yaml``: ``default``, ``openai``, ``vllm``, ``train``).
+(``docgen/pipelines/*.yaml``: ``default``, ``openai``, ``vllm``, ``train``, and the GPU training
+configs ``train-gpu``, ``train-lora``, ``train-fsdp``).
 
 A run config names ``input``, ``work`` and ``out`` at its top level, then one section per stage
 whose keys mirror that stage's CLI options. ``--set section.key=value`` overrides any of them;

@@ -42,3 +42,17 @@ def test_a_tracker_not_installed_is_one_line(monkeypatch):
     monkeypatch.setitem(trackers.TRACKERS, "wandb", "not_a_module_here")
     with pytest.raises(ValueError, match="train.report_to: wandb is not installed"):
         trackers.check(["tensorboard", "wandb"])
+
+
+def test_wandb_without_a_login_is_one_line(tmp_path, monkeypatch):
+    # Real wandb, online, no API key anywhere: it refuses; the run stops with one line.
+    import wandb
+
+    wandb.teardown()  # its process-wide settings (an earlier test's offline mode) start afresh
+    for name in ("WANDB_API_KEY", "WANDB_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    with pytest.raises(ValueError, match="wandb could not start a run"):
+        trackers.Trackers(["tensorboard", "wandb"], tmp_path, {"steps": 1})

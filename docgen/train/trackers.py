@@ -4,9 +4,10 @@
 - ``wandb``: a Weights & Biases run in project ``$WANDB_PROJECT`` (default ``docgen``), named
   after OUTPUT; ``WANDB_MODE=offline`` keeps it on disk (``wandb sync`` later).
 
-Each tracker is imported only when asked for, and one that is not installed stops the run before
-the model is loaded, in one line. Only the first process of a multi-process run reports; a
-resumed run goes on at the step it resumes from.
+Each tracker is imported only when asked for; one that is not installed stops the run before
+the model is loaded, and one that cannot start (wandb without a login) stops it, in one line.
+Only the first process of a multi-process run reports; a resumed run goes on at the step it
+resumes from.
 """
 
 from __future__ import annotations
@@ -42,8 +43,13 @@ class Trackers:
             import wandb
 
             project = os.environ.get("WANDB_PROJECT", "docgen")
-            run = wandb.init(project=project, name=output.resolve().name, config=config,
-                             dir=str(output))  # fmt: skip
+            try:
+                run = wandb.init(project=project, name=output.resolve().name, config=config,
+                                 dir=str(output))  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - no login, no network, a bad setting: one line
+                self.close()
+                raise ValueError(f"train.report_to: wandb could not start a run "
+                                 f"({type(exc).__name__}: {str(exc)[:200]})") from None  # fmt: skip
             self.writers.append(WandB(run))
 
     def log(self, line: dict) -> None:

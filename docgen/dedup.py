@@ -18,7 +18,7 @@ import hashlib
 import json
 import zlib
 from collections import Counter, defaultdict
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,7 @@ import pyarrow.parquet as pq
 
 from docgen.config import FilterConfig
 from docgen.text import ngrams, tokens
-from docgen.workdir import WorkDir, read_table
 
-DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
-LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
 # Pages with fewer words (a receipt, a short form, a cover) are compared by their sets of words:
 # their word 3-grams are too few for MinHash to estimate, and one changed word removes three of
 # them. Words and 3-grams never share an item (3-grams are joined with a separator words lack).
@@ -95,6 +92,15 @@ class Store:
         self.ends = np.zeros(1 << 10, np.int64)  # ends[k + 1]: where member k's items end
         self.count = 0
 
+    @classmethod
+    def of(cls, flat: np.ndarray, sizes: np.ndarray) -> Store:
+        """A store of members given end to end (``flat``) with their item counts."""
+        store = cls()
+        store.flat = flat
+        store.ends = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        store.count = len(sizes)
+        return store
+
     def append(self, hashes: np.ndarray) -> None:
         start, k = int(self.ends[self.count]), self.count
         if start + hashes.size > self.flat.size:
@@ -115,6 +121,31 @@ class Store:
         first = np.cumsum(sizes) - sizes  # where each member begins in the result
         index = np.arange(int(sizes.sum())) + np.repeat(starts - first, sizes)
         return self.flat[index], sizes
+
+
+def oldest_similar(
+    hashes: np.ndarray, candidates: list[int], store: Store, threshold: float
+) -> int | None:
+    """The first of ``candidates`` (members of ``store``, oldest first) whose Jaccard similarity
+    with ``hashes`` is ``threshold`` or more: the first few one by one (near-identical sets most
+    often match the first), then the rest a block at a time in one numpy pass each (pairs that
+    share a question but not an answer are candidates by the thousand, and one ``intersect1d``
+    each cost ~8 us)."""
+    for other in candidates[:ONE_BY_ONE]:
+        theirs = store[other]
+        common = np.intersect1d(hashes, theirs, assume_unique=True).size
+        if common / (hashes.size + theirs.size - common) >= threshold:
+            return other
+    for at in range(ONE_BY_ONE, len(candidates), BLOCK):
+        block = candidates[at : at + BLOCK]
+        flat, sizes = store.gather(block)
+        found = np.minimum(np.searchsorted(hashes, flat), hashes.size - 1)
+        shared = hashes[found] == flat  # the sets' items are distinct: counts the intersection
+        common = np.add.reduceat(shared, np.cumsum(sizes) - sizes)
+        similar = np.flatnonzero(common / (hashes.size + sizes - common) >= threshold)
+        if similar.size:
+            return block[similar[0]]
+    return None
 
 
 class Clusters:
@@ -147,28 +178,7 @@ class Clusters:
         return np.unique(np.concatenate([np.asarray(x).reshape(-1) for x in lists])).tolist()
 
     def first_similar(self, hashes: np.ndarray, candidates: list[int]) -> int | None:
-        """The first of ``candidates`` (oldest first) at ``threshold`` or more: the first few
-        one by one (near-identical pages most often match the first), then the rest a block at
-        a time in one numpy pass each (pairs that share a question but not an answer are
-        candidates by the thousand, and one ``intersect1d`` each cost ~8 us)."""
-        for other in candidates[:ONE_BY_ONE]:
-            theirs = self.members[other]
-            common = np.intersect1d(hashes, theirs, assume_unique=True).size
-            if common / (hashes.size + theirs.size - common) >= self.threshold:
-                return other
-        for at in range(ONE_BY_ONE, len(candidates), BLOCK):
-            if (found := self.similar_in(hashes, candidates[at : at + BLOCK])) is not None:
-                return found
-        return None
-
-    def similar_in(self, hashes: np.ndarray, block: list[int]) -> int | None:
-        """The first member of ``block`` at ``threshold`` or more, all measured at once."""
-        flat, sizes = self.members.gather(block)
-        at = np.minimum(np.searchsorted(hashes, flat), hashes.size - 1)
-        shared = hashes[at] == flat  # the sets' items are distinct: a count of the intersection
-        common = np.add.reduceat(shared, np.cumsum(sizes) - sizes)
-        similar = np.flatnonzero(common / (hashes.size + sizes - common) >= self.threshold)
-        return block[similar[0]] if similar.size else None
+        return oldest_similar(hashes, candidates, self.members, self.threshold)
 
     def add(self, items: set) -> int:
         """Insert a set; return how many earlier members its cluster had (0 for a new one)."""
@@ -280,92 +290,6 @@ def item_hashes(items: set) -> np.ndarray:
         (zlib.crc32(("\x1f".join(s) if isinstance(s, tuple) else s).encode()) for s in items),
         np.uint32, len(items),
     ))  # fmt: skip
-
-
-def page_signatures(work: str, part: str, threshold: float) -> list[tuple]:
-    """``(doc_id, page, item hashes, band keys)`` for the pages of a partition that hold words:
-    their word 3-grams, or for pages under MIN_PAGE_TOKENS words their set of words. The
-    tokenising, hashing and MinHash of the dataset pass, which the workers do in parallel (a
-    few KB a page come back)."""
-    rows = WorkDir(work).read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
-    found = []
-    for row in rows:
-        words = tokens(row["text"] or "")
-        if words:
-            items = ngrams(words, 3) if len(words) >= MIN_PAGE_TOKENS else set(words)
-            hashes = item_hashes(items)
-            found.append((row["doc_id"], row["page"], hashes, band_keys(hashes, threshold)))
-    return found
-
-
-def in_order(client, fn, work: str, parts: list[str]):
-    """``fn(work, part)`` for each part, in order: on the Dask workers when there is a client."""
-    if client is None:
-        yield from (fn(work, part) for part in parts)
-        return
-    futures = client.map(fn, [work] * len(parts), parts, pure=False)
-    for i, future in enumerate(futures):
-        yield future.result()
-        futures[i] = None  # its result need not stay on the worker
-
-
-def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None) -> Counter:
-    """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
-    dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided.
-    With a Dask ``client`` the pages are tokenised, hashed and MinHashed on the workers; the
-    clusters, which need every page in order, are built here (with the pairs')."""
-    wd = WorkDir(work)
-    drops: Counter = Counter()
-    surplus_pages: set[tuple[str, int]] = set()
-    if cfg.max_page_copies:
-        pages = Clusters(cfg.page_similarity)
-        signed = partial(page_signatures, threshold=cfg.page_similarity)
-        for signatures in in_order(client, signed, work, parts):
-            for doc_id, page, hashes, keys in signatures:
-                if pages.add_hashes(hashes, keys) >= cfg.max_page_copies:
-                    surplus_pages.add((doc_id, page))
-    pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
-    for part in parts:
-        path = wd.part_path("kept", part)
-        table = read_table(path)
-        columns = ["doc_id", "pages", "question", "answer", "keep", "reason"]
-        columns += [c for c in ["translated_from"] if c in table.schema.names]
-        rows = table.select(columns).to_pylist()
-        keep, reason = [], []
-        for row in rows:
-            if row.get("translated_from"):  # made after this pass, from a pair it kept
-                keep.append(row["keep"])
-                reason.append(row["reason"])
-                continue
-            # Pairs the judge dropped after an earlier pass still count as copies, so a rerun
-            # decides exactly as the first run did.
-            later = row["reason"] if row["reason"] in LATER_REASONS else None
-            verdict = (
-                row["reason"] if row["reason"] not in DATASET_REASONS + LATER_REASONS else None
-            )
-            if verdict is None and any((row["doc_id"], n) in surplus_pages for n in row["pages"]):
-                verdict = "near_duplicate_page"
-            if verdict is None and pairs is not None:
-                items = set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
-                if items and pairs.add(items) >= cfg.max_pair_copies:
-                    verdict = "duplicate_pair"
-            verdict = verdict or later
-            keep.append(verdict is None)
-            reason.append(verdict)
-            if verdict in DATASET_REASONS:
-                drops[verdict] += 1
-        if reason != [r["reason"] for r in rows]:
-            info = wd.info(path)
-            table = table.set_column(
-                table.schema.get_field_index("keep"), "keep", pa.array(keep, pa.bool_())
-            )
-            table = table.set_column(
-                table.schema.get_field_index("reason"), "reason", pa.array(reason, pa.string())
-            )
-            old = info.get("stats", {})
-            stats = {**old, **verdict_stats(table, old.get("seconds", 0))}
-            wd.write(path, table, info["fingerprint"], stats)
-    return drops
 
 
 def verdict_stats(table: pa.Table, seconds: float) -> dict:

@@ -17,7 +17,7 @@ from docgen import __version__, isolate, ocr
 from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig, local, settle_paths
 from docgen.config_check import check_config
-from docgen.dedup import dedup_dataset
+from docgen.dataset_pass import dedup_dataset
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
@@ -211,7 +211,7 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     wd = WorkDir(cfg.work)
     parts = wd.run_parts("kept")
     t = time.perf_counter()
-    dedup_dataset(cfg.work, parts, cfg.filter, client)
+    dedup_dataset(cfg.work, parts, cfg.filter, client, cfg.run.progress)
     release_memory()  # its index of every page and pair; the shard stage runs in this process
     passes = [(name, fn) for name, fn, on in [("judge", judge_parts, cfg.filter.judge),
               ("rate", rate_parts, cfg.filter.rate),

@@ -58,8 +58,9 @@ class WorkDir:
         have = set(existing)
         return [p for p in sorted(planned) if p in have]
 
-    def write(self, path: Path, table: pa.Table, fp: str, stats: dict) -> None:
-        """Write a table atomically (temp file, then rename) with its fingerprint and stats."""
+    def write(self, path: Path, table: pa.Table, fp: str, stats: dict, row_group=None) -> None:
+        """Write a table atomically (temp file, then rename) with its fingerprint and stats
+        (in row groups of ``row_group`` rows when given)."""
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = json.dumps({"fingerprint": fp, "stats": stats}).encode("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +70,7 @@ class WorkDir:
             table.replace_schema_metadata(meta),
             where,
             filesystem=fs,
+            row_group_size=row_group,
             **encoding_of(table.schema),
         )
         move(tmp, path)

@@ -188,7 +188,7 @@ def test_decontamination_by_ngram_overlap(tmp_path):
 def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     import pyarrow as pa
 
-    from docgen.dedup import dedup_dataset
+    from docgen.dataset_pass import dedup_dataset
     from docgen.workdir import WorkDir
 
     wd = WorkDir(tmp_path)
@@ -238,7 +238,7 @@ def test_short_pages_are_near_duplicates_too(tmp_path):
     # number): the first three keep their pairs; a short page with other words is no copy.
     import pyarrow as pa
 
-    from docgen.dedup import dedup_dataset
+    from docgen.dataset_pass import dedup_dataset
     from docgen.workdir import WorkDir
 
     wd = WorkDir(tmp_path)

@@ -67,6 +67,18 @@ def test_kept_answers_match_ground_truth_in_every_language(run, samples):
         assert right / total >= 0.95, f"{lang}: {right}/{total}"
 
 
+def test_the_dataset_pass_decides_as_one_pass_in_order(run):
+    from dataset_reference import reference_verdicts
+
+    # The samples hold no near-duplicates across documents (tests/test_dataset_pass.py's set
+    # does): this checks that every other verdict goes through the pass unchanged.
+    cfg, _ = run
+    wd = WorkDir(cfg.work)
+    parts = wd.run_parts("kept")
+    decided = {p: wd.read("kept", p)["reason"].to_pylist() for p in parts}
+    assert reference_verdicts(cfg.work, parts, cfg.filter) == decided
+
+
 def test_manifest_and_card(run):
     cfg, manifest = run
     ex = manifest["stages"]["extract"]

@@ -1,0 +1,140 @@
+"""The dataset pass as steps over files decides exactly as one in-process pass over every page and
+pair in order (tests/dataset_reference.py): on a generated set with known near-duplicates, in
+this process and on 1, 2 and 3 Dask worker processes, and with a worker killed mid-pass."""
+
+import os
+import random
+import signal
+import threading
+import time
+
+import pyarrow as pa
+import pytest
+from dataset_reference import reference_verdicts
+
+from docgen.config import FilterConfig
+from docgen.dataset_pass import dedup_dataset
+from docgen.workdir import WorkDir
+
+CFG = FilterConfig(max_page_copies=2, max_pair_copies=2)
+PARTS = [f"{i:03d}" for i in range(24)]
+
+
+def generated(work) -> dict:
+    """24 partitions of pages: forms filled in (near-duplicates), exact copies, short receipts
+    differing in one word, unique pages, empty pages; pairs shared across pages (common
+    questions with the same or a reworded answer), pairs dropped by a partition rule or by the
+    judge, translated pairs. Returns how many of each kind were made."""
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(3000)]
+    forms = [rng.choices(words, k=120) for _ in range(5)]
+    wd = WorkDir(work)
+    made: dict = {"pages": 0, "pairs": 0}
+    for part in PARTS:
+        pages, kept = [], []
+        for d in range(6):
+            doc = f"{part}-{d}"
+            kind = rng.choice(["form", "form", "copy", "receipt", "unique", "empty"])
+            if kind in ("form", "copy"):
+                text = list(rng.choice(forms))
+                if kind == "form":  # a filled-in form: a few fields differ
+                    for at in rng.sample(range(len(text)), rng.randint(1, 12)):
+                        text[at] = rng.choice(words)
+                text = " ".join(text)
+            elif kind == "receipt":
+                text = f"Receipt {rng.randint(1, 4)} coffee total paid 4.50 EUR thank you"
+            elif kind == "unique":
+                text = " ".join(rng.choices(words, k=rng.randint(30, 200)))
+            else:
+                text = ""
+            made[kind] = made.get(kind, 0) + 1
+            pages.append({"doc_id": doc, "page": 1, "text": text})
+            for q in range(rng.randint(1, 4)):
+                common = rng.random() < 0.5
+                question = f"What is field {rng.randint(1, 6)}?" if common else f"Q {doc} {q}?"
+                answer = rng.choice(["the city", "the city office", f"v{rng.randint(1, 3)}"])
+                reason = rng.choice([None] * 6 + ["ungrounded", "judge_low_score"])
+                kept.append({"doc_id": doc, "pages": [1, 2] if q == 3 else [1],
+                             "question": question, "answer": answer, "keep": reason is None,
+                             "reason": reason, "translated_from": None})  # fmt: skip
+                if rng.random() < 0.1:  # the translator's row, after its source
+                    kept.append({**kept[-1], "question": f"Quoi {q}?", "translated_from": "en"})
+        made["pages"] += len(pages)
+        made["pairs"] += len(kept)
+        wd.write(wd.part_path("pages", part), pa.Table.from_pylist(pages), f"p{part}", {})
+        wd.write(wd.part_path("kept", part), pa.Table.from_pylist(kept), f"k{part}", {})
+    return made
+
+
+def verdicts(work) -> dict[str, list]:
+    return {p: WorkDir(work).read("kept", p)["reason"].to_pylist() for p in PARTS}
+
+
+@pytest.fixture(scope="module")
+def expected(tmp_path_factory):
+    work = tmp_path_factory.mktemp("reference")
+    generated(work)
+    return reference_verdicts(str(work), PARTS, CFG)
+
+
+def test_the_generated_set_holds_near_duplicates(expected):
+    reasons = [r for part in expected.values() for r in part]
+    assert reasons.count("near_duplicate_page") >= 40
+    assert reasons.count("duplicate_pair") >= 40
+    assert reasons.count("ungrounded") and reasons.count("judge_low_score")
+
+
+def test_the_steps_decide_as_one_pass_in_order_and_a_rerun_rewrites_nothing(
+    tmp_path, expected, monkeypatch
+):
+    import docgen.dataset_pass
+
+    # Surplus lists in row groups of 4: each partition reads only the groups that can hold it.
+    monkeypatch.setattr(docgen.dataset_pass, "SURPLUS_ROW_GROUP", 4)
+    generated(tmp_path)
+    drops = dedup_dataset(str(tmp_path), PARTS, CFG)
+    assert verdicts(tmp_path) == expected
+    flat = [r for part in expected.values() for r in part]
+    assert drops == {k: flat.count(k) for k in ("near_duplicate_page", "duplicate_pair")}
+    written = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
+    assert dedup_dataset(str(tmp_path), PARTS, CFG) == drops
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")} == written
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_the_same_verdicts_on_any_number_of_workers(tmp_path, expected, workers):
+    from dask.distributed import Client, LocalCluster
+
+    generated(tmp_path)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        dedup_dataset(str(tmp_path), PARTS, CFG, client)
+    assert verdicts(tmp_path) == expected
+
+
+def test_a_worker_killed_mid_pass_changes_no_verdict(tmp_path, expected):
+    from dask.distributed import Client, LocalCluster
+
+    generated(tmp_path)
+    signatures = tmp_path / "dataset" / "page-signatures"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        pids = list(client.run(os.getpid).values())
+        killed = []
+
+        def kill_once_signatures_are_written():
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                written = len(list(signatures.glob("part-*.parquet")))
+                if written:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(written)
+                    return
+                time.sleep(0.005)
+
+        killer = threading.Thread(target=kill_once_signatures_are_written)
+        killer.start()
+        dedup_dataset(str(tmp_path), PARTS, CFG, client)
+        killer.join()
+    assert killed and killed[0] < len(PARTS)  # killed while the step was under way
+    assert verdicts(tmp_path) == expected

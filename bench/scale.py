@@ -1,6 +1,10 @@
 """The whole pipeline as the corpus and the cluster grow: memory and throughput of `docgen run`.
 
     .venv/bin/python bench/scale.py [--pages 3000] [--small 1000] [--big 10000] [--parts 12]
+    .venv/bin/python bench/scale.py --synthetic 100000,400000,1000000
+
+With ``--synthetic``, the dataset pass alone on generated work directories of those many pages
+(bench/synthetic.py); otherwise:
 
 Corpus: the TeX Live manuals Debian ships (see bench/extract.py, which fetches them once into
 $DOCGEN_BENCH_CACHE). Each run is `docgen run default` in a process of its own
@@ -145,7 +149,16 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=1000, help="small corpus for memory")
     ap.add_argument("--big", type=int, default=10000, help="big corpus for memory")
     ap.add_argument("--parts", default="12", help="which measurements to run (default 12)")
+    ap.add_argument(
+        "--synthetic", help="the dataset pass on generated pages: sizes, e.g. 1000,2000"
+    )
     args = ap.parse_args()
+    if args.synthetic:
+        import synthetic
+
+        cache = Path(os.environ.get("DOCGEN_BENCH_CACHE", "/tmp/docgen-bench"))
+        synthetic.report([int(n) for n in args.synthetic.split(",")], cache)
+        return
     docs = extract_bench.corpus()
     print(f"corpus: {len(docs)} PDFs, {sum(n for _, n in docs)} pages; {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="docgen-scale-") as tmp:

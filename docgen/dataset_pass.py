@@ -31,7 +31,7 @@ from docgen.dedup import (
     band_keys,
     item_hashes,
     lsh_bands,
-    oldest_similar,
+    oldest_similar_each,
     verdict_stats,
 )
 from docgen.orchestrate import map_stage
@@ -221,11 +221,9 @@ def edges(work, kind, band, parts, signed, cfg, page_surplus) -> dict:
     store = gather(paths, starts, need)
     for bucket in buckets:
         slots = np.searchsorted(need, bucket).tolist()  # oldest first, as in the bucket
-        for j in range(1, len(slots)):
-            found = oldest_similar(store[slots[j]], slots[:j], store, threshold)
-            if found is not None:
-                children.append(order[bucket[j]])
-                parents.append(order[need[found]])
+        for j, slot in oldest_similar_each(slots, store, threshold):
+            children.append(order[bucket[j]])
+            parents.append(order[need[slot]])
     edge_table = pa.table({"child": pa.array(children, pa.int64()),
                            "parent": pa.array(parents, pa.int64())})  # fmt: skip
     wd.write(path, edge_table, fp, {"edges": edge_table.num_rows})

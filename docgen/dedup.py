@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zlib
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -33,6 +34,7 @@ from docgen.text import ngrams, tokens
 # them. Words and 3-grams never share an item (3-grams are joined with a separator words lack).
 MIN_PAGE_TOKENS = 20
 NUM_PERM = 64
+SMALL_BUCKET = 8  # buckets of up to 8 distinct sets compare each with all (oldest_similar_each)
 ONE_BY_ONE, BLOCK = 4, 4096  # candidates checked alone, then at once (Clusters.first_similar)
 
 
@@ -146,6 +148,52 @@ def oldest_similar(
         if similar.size:
             return block[similar[0]]
     return None
+
+
+def oldest_similar_each(slots: list[int], store: Store, threshold: float) -> list[tuple]:
+    """``(j, slot)`` for each member ``slots[j]`` of a bucket (members of ``store``, oldest
+    first) that has a similar earlier member: the oldest of them, ``slot``.
+
+    Only members sharing a prefix item are compared (the prefix filter of similarity joins):
+    with the bucket's items ranked rarest first, two sets of Jaccard ``threshold`` or more share
+    at least ``a`` items, so their first ``size - a + 1`` items meet. A question asked of
+    thousands of pages with as many answers is one bucket whose members share their question's
+    words: compared each with all, the bucket costs its size squared; by prefix, each member
+    meets only those with its rare words (its answer)."""
+    if len(slots) <= SMALL_BUCKET:  # too few to be worth an index
+        found = ((j, oldest_similar(store[slots[j]], slots[:j], store, threshold))
+                 for j in range(1, len(slots)))  # fmt: skip
+        return [(j, slot) for j, slot in found if slot is not None]
+    flat, sizes = store.gather(slots)
+    items, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    rank = np.empty(items.size, np.int64)
+    rank[np.lexsort((items, counts))] = np.arange(items.size)  # rarest first, then by hash
+    ranks = rank[inverse]
+    index: dict[int, list[int]] = {}  # a prefix item -> the members whose prefix holds it
+    found, start = [], 0
+    for j, size in enumerate(sizes.tolist()):
+        prefix = np.sort(ranks[start : start + size])[: size - least_common(size, threshold) + 1]
+        start += size
+        met = sorted({k for item in prefix.tolist() for k in index.get(item, ())})
+        if met:
+            slot = oldest_similar(store[slots[j]], [slots[m] for m in met], store, threshold)
+            if slot is not None:
+                found.append((j, slot))
+        for item in prefix.tolist():
+            index.setdefault(item, []).append(j)
+    return found
+
+
+def least_common(size: int, threshold: float) -> int:
+    """The fewest items a set of ``size`` shares with any set at ``threshold`` or more: the
+    least ``c`` with ``c / size >= threshold`` as the check computes it (a Jaccard of c / union
+    is never above c / size)."""
+    c = min(size, math.ceil(threshold * size))
+    while c > 0 and (c - 1) / size >= threshold:
+        c -= 1
+    while c < size and c / size < threshold:
+        c += 1
+    return c
 
 
 class Clusters:

@@ -35,7 +35,8 @@ class ExtractConfig:
         default_factory=lambda: ["eng", "fra", "deu", "spa", "ara", "chi_sim", "jpn", "kor"]
     )
     ocr_dpi: int = 300
-    docs_per_partition: int = 16
+    docs_per_partition: int = 16  # at most; and at most partition_mb MB of input when set
+    partition_mb: float | None = None
     # -- hostile input: caps, and limits on the process that reads each document --
     max_file_mb: float = 200.0
     max_pages: int = 2000

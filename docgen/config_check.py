@@ -47,6 +47,7 @@ RULES: dict[str, Between | tuple] = {
     "extract.ocr": ("auto", "force", "off"),
     "extract.ocr_dpi": Between(72, 1200),
     "extract.docs_per_partition": POSITIVE,
+    "extract.partition_mb": Between(0, low_open=True),
     "extract.max_file_mb": Between(0, low_open=True),
     "extract.max_pages": POSITIVE,
     "extract.max_image_pixels": POSITIVE,

@@ -34,7 +34,7 @@ from docgen.dedup import (
     oldest_similar_each,
     verdict_stats,
 )
-from docgen.orchestrate import map_stage
+from docgen.orchestrate import map_reduce, map_stage
 from docgen.text import ngrams, tokens
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
@@ -69,19 +69,17 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
         )
         result = map_stage(client, surplus, [(work, kind, edge_fps, copies)], "", False)
         surplus_fp[kind] = fingerprints(result)[0]
-    drops = fingerprints(map_stage(client, apply, run, "dataset: verdicts", progress), "drops")
-    total: Counter = Counter()
-    for d in drops:
-        total.update(d)
-    return total
+    verdicts = map_reduce(client, apply, run, "dataset: verdicts", progress)
+    fingerprints([verdicts])
+    return Counter(verdicts.get("drops", {}))
 
 
-def fingerprints(results: list[dict], name: str = "fingerprint") -> list:
-    """Each task's ``name``; a task the cluster could not finish stops the pass (a rerun
-    resumes: finished steps are not run again)."""
+def fingerprints(results: list[dict]) -> list:
+    """Each task's output fingerprint; a task the cluster could not finish stops the pass (a
+    rerun resumes: finished steps are not run again)."""
     if any(r.get("failed_tasks") for r in results):
         raise SystemExit("the dataset pass lost a task to failing workers: run again to resume")
-    return [r[name] for r in results]
+    return [r.get("fingerprint") for r in results]
 
 
 def similarity(cfg: FilterConfig, kind: str) -> float:

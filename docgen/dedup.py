@@ -6,6 +6,9 @@ CJK) and confirmed with the Jaccard similarity of the sets (of their items' 32-b
 Clusters are filled in a fixed order (partition, then row), so the same data always keeps the same
 copies: the first ``max_page_copies`` pages of a boilerplate form seen 10,000 times keep their
 pairs, the rest do not; likewise the first ``max_pair_copies`` of a question–answer pair.
+This module holds the pieces (hashing, MinHash, bands, the similarity search) and ``Clusters``,
+which decides in one process, in order: the definition the dataset pass's steps over files
+(``docgen.dataset_pass``) decide like, and the reference of its tests and benchmarks.
 
 Decontamination drops pairs whose question shares at least ``decontam_threshold`` of its token
 n-grams with one question of an evaluation set the user supplies (JSON, JSON lines or Parquet with

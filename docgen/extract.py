@@ -99,11 +99,14 @@ BYTES_PER_WRITE = 16 * 2**20
 
 
 def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.inf,
-         skip: tuple = ()) -> tuple[list[tuple[str, list]], dict]:  # fmt: skip
+         skip: tuple = (), partition_mb: float | None = None) -> tuple[list, dict]:  # fmt: skip
     """Partitions ``(part_id, [(doc_id, Source), ...])`` and the counts of the inputs: how many
     PDFs were found, how many were the same bytes as another, and the error rows of inputs that
     could not be read at all (a broken tar shard, a file over ``max_file_mb``, a FIFO). Files
-    under the folders ``skip`` (WORK and OUT) are not inputs."""
+    under the folders ``skip`` (WORK and OUT) are not inputs. A partition closes at
+    ``docs_per_partition`` documents or, when given, ``partition_mb`` MB of input, whichever
+    comes first (documents in the order of their ids, so the same inputs make the same
+    partitions)."""
     docs: dict[str, Source] = {}
     found, unreadable = 0, []
     for src, doc_id in iter_sources(inputs, max_file_mb * 2**20, skip):
@@ -113,10 +116,14 @@ def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.i
         found += 1
         docs.setdefault(doc_id, src)
     ids = sorted(docs)
-    parts = []
-    for i in range(0, len(ids), docs_per_partition):
-        group = ids[i : i + docs_per_partition]
-        parts.append((fingerprint(group)[:12], [(d, docs[d]) for d in group]))
+    parts, group, size = [], [], 0
+    most = math.inf if partition_mb is None else partition_mb * 2**20
+    for i, doc_id in enumerate(ids):
+        group.append(doc_id)
+        size += docs[doc_id].size
+        if len(group) >= docs_per_partition or size >= most or i == len(ids) - 1:
+            parts.append((fingerprint(group)[:12], [(d, docs[d]) for d in group]))
+            group, size = [], 0
     counts = {"inputs": found, "duplicate_inputs": found - len(docs), "unreadable": unreadable}
     return parts, counts
 

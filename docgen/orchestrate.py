@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from docgen.workdir import add_stats
+
 
 @contextmanager
 def cluster(scheduler: str | None, workers: int | None):
@@ -109,7 +111,28 @@ def gpu_cluster(client):
 def map_stage(
     client, fn, args: list[tuple], desc: str, progress: bool = True, resources=None
 ) -> list:
-    """Run ``fn(*a)`` for every tuple in ``args``; results in the order of ``args``.
+    """Run ``fn(*a)`` for every tuple in ``args``; results in the order of ``args``."""
+    results: list = [None] * len(args)
+
+    def keep(i: int, result) -> None:
+        results[i] = result
+
+    run_tasks(client, fn, args, desc, progress, resources, keep)
+    return results
+
+
+def map_reduce(
+    client, fn, args: list[tuple], desc: str, progress: bool = True, resources=None
+) -> dict:
+    """Run ``fn(*a)`` for every tuple in ``args`` and add up their stats (``sum_stats``) as they
+    arrive: nothing is kept per task."""
+    total: dict = {}
+    run_tasks(client, fn, args, desc, progress, resources, lambda i, r: add_stats(total, r))
+    return total
+
+
+def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, deliver) -> None:
+    """Run ``fn(*a)`` for every tuple in ``args``, handing each result to ``deliver(i, result)``.
 
     ``resources`` (e.g. ``{"GPU": 1}``) restricts the tasks to workers that declare them. Tasks
     are handed to the scheduler a window at a time (four per worker, at least 16), a new one as
@@ -118,19 +141,17 @@ def map_stage(
     tasks), ~1 GB a stage at Docmatix's 81k partitions; a window left ~2.7 KB."""
     bar = tqdm(total=len(args), desc=desc, unit="part", disable=not progress)
     if client is None:
-        results = []
-        for a in args:
-            results.append(fn(*a))
+        for i, a in enumerate(args):
+            deliver(i, fn(*a))
             bar.update()
         bar.close()
-        return results
+        return
     from dask.distributed import KilledWorker, as_completed
 
     window = max(16, 4 * n_workers(client))
     todo = iter(enumerate(args))
-    results: list = [None] * len(args)
     index: dict = {}  # a task's key -> its place in args
-    done: list = []  # futures read but not yet released
+    done: dict = {}  # futures read but not yet released -> their results
     running = as_completed()
 
     def submit(count: int) -> None:
@@ -141,32 +162,39 @@ def map_stage(
 
     def release() -> None:
         """Note the tasks whose worker died under them (the scheduler forgets them once their
-        futures go), then let them go."""
+        futures go), hand their results on, then let them go."""
         retried = workers_lost(client, [f.key for f in done])
-        for f in done:
-            i = index.pop(f.key)
-            if retried.get(f.key) and "failed_tasks" not in results[i]:
-                results[i] = {**results[i], "retried_tasks": 1}
+        for f, result in done.items():
+            if retried.get(f.key) and "failed_tasks" not in result:
+                result = {**result, "retried_tasks": 1}
+            deliver(index.pop(f.key), result)
         done.clear()
 
     submit(window)
     for future in running:
-        i = index[future.key]
         try:
-            results[i] = future.result()
+            done[future] = future.result()
         except KilledWorker:
             # The scheduler moved the task to another worker each time its worker died
             # (distributed.scheduler.allowed-failures times, 3 by default), then gave up: the
             # task is recorded as failed and the stage goes on; a rerun tries it again.
-            results[i] = {"failed_tasks": 1, "failed": {task_name(args[i]): 1}}
-        done.append(future)
+            name = task_name(args[index[future.key]])
+            done[future] = {"failed_tasks": 1, "failed": {name: 1}}
         if len(done) >= window:
             release()
         submit(1)
         bar.update()
     release()
     bar.close()
-    return results
+
+
+def on_every_worker(client, fn) -> None:
+    """``fn()`` in each worker process (in this one without a cluster); best effort: a worker
+    that cannot be reached is skipped."""
+    if client is None:
+        fn()
+    else:
+        client.run(fn, on_error="ignore")
 
 
 def task_name(args: tuple) -> str:

@@ -23,7 +23,14 @@ from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
 from docgen.judge import judge_parts
 from docgen.lock import work_lock
-from docgen.orchestrate import cluster, gpu_cluster, map_stage, n_workers
+from docgen.orchestrate import (
+    cluster,
+    gpu_cluster,
+    map_reduce,
+    map_stage,
+    n_workers,
+    on_every_worker,
+)
 from docgen.rate import rate_parts
 from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
@@ -33,7 +40,8 @@ from docgen.workdir import WorkDir, release_memory, sum_stats
 
 def run_extract(client, cfg: RunConfig) -> dict:
     skip = tuple(Path(p).resolve() for p in (cfg.work, cfg.out) if local(p))
-    parts, counts = plan(cfg.input, cfg.extract.docs_per_partition, cfg.extract.max_file_mb, skip)
+    parts, counts = plan(cfg.input, cfg.extract.docs_per_partition, cfg.extract.max_file_mb, skip,
+                         cfg.extract.partition_mb)  # fmt: skip
     wd = WorkDir(cfg.work)
     unreadable = counts.pop("unreadable")
     wd.write(wd.error_path("extract", "inputs"), pa.Table.from_pylist(unreadable, ERROR_SCHEMA),
@@ -47,10 +55,7 @@ def run_extract(client, cfg: RunConfig) -> dict:
     results = map_stage(client, extract_partition, args, "extract", cfg.run.progress)
     # The isolation children (a few hundred MB each) are not needed by the later stages. Best
     # effort: a worker that cannot be reached now keeps its child, and the run goes on.
-    if client is None:
-        end_extraction()
-    else:
-        client.run(end_extraction, on_error="ignore")
+    on_every_worker(client, end_extraction)
     for (part, docs), result in zip(parts, results):
         if result.get("failed_tasks"):  # kept killing workers: every document gets its error row
             reason = "the worker running this partition died each time it was tried; rerun to retry"
@@ -110,10 +115,7 @@ def llm_workers(client, g):
 
 def end_llm(client) -> None:
     """Shut down the engines and clients the LLM stages built, on every worker."""
-    if client is None:
-        close_backends()
-    else:
-        client.run(close_backends, on_error="ignore")
+    on_every_worker(client, close_backends)
 
 
 def run_llm_pass(cfg: RunConfig, parts: list[str], fn, name: str, llm, budget=None) -> dict:
@@ -124,7 +126,7 @@ def run_llm_pass(cfg: RunConfig, parts: list[str], fn, name: str, llm, budget=No
     groups = task_groups(parts, cfg, n_workers(client))
     share = None if budget is None else max(0, budget) // max(1, len(groups))
     args = [(cfg.work, group, cfg.generate, cfg.filter, share) for group in groups]
-    return sum_stats(map_stage(client, fn, args, name, cfg.run.progress, resources))
+    return map_reduce(client, fn, args, name, cfg.run.progress, resources)
 
 
 def budget_left(cfg: RunConfig) -> int | None:
@@ -199,7 +201,7 @@ def check_generated(stats: dict) -> None:
 def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cfg) -> dict:
     parts = WorkDir(cfg.work).run_parts(source)
     args = [(cfg.work, part, stage_cfg) for part in parts]
-    stats = sum_stats(map_stage(client, fn, args, stage, cfg.run.progress))
+    stats = map_reduce(client, fn, args, stage, cfg.run.progress)
     return {**stats, "partitions": len(parts)}
 
 
@@ -212,7 +214,6 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     parts = wd.run_parts("kept")
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter, client, cfg.run.progress)
-    release_memory()  # its index of every page and pair; the shard stage runs in this process
     passes = [(name, fn) for name, fn, on in [("judge", judge_parts, cfg.filter.judge),
               ("rate", rate_parts, cfg.filter.rate),
               ("translate", translate_parts, bool(cfg.filter.translate_to))] if on]  # fmt: skip

@@ -219,15 +219,20 @@ def sum_stats(stats: list[dict]) -> dict:
     strings kept."""
     total: dict = {}
     for s in stats:
-        for key, value in s.items():
-            if isinstance(value, bool) or key == "part":
-                continue
-            if isinstance(value, (int, float)):
-                total[key] = total.get(key, 0) + value
-            elif isinstance(value, str):
-                total[key] = value  # e.g. the model a backend used: the same in every partition
-            elif isinstance(value, dict):
-                inner = total.setdefault(key, {})
-                for k, v in value.items():
-                    inner[k] = inner.get(k, 0) + v
+        add_stats(total, s)
     return total
+
+
+def add_stats(total: dict, s: dict) -> None:
+    """Add one partition's stats into ``total`` (see ``sum_stats``)."""
+    for key, value in s.items():
+        if isinstance(value, bool) or key == "part":
+            continue
+        if isinstance(value, (int, float)):
+            total[key] = total.get(key, 0) + value
+        elif isinstance(value, str):
+            total[key] = value  # e.g. the model a backend used: the same in every partition
+        elif isinstance(value, dict):
+            inner = total.setdefault(key, {})
+            for k, v in value.items():
+                inner[k] = inner.get(k, 0) + v

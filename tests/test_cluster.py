@@ -91,7 +91,7 @@ def test_workers_of_several_threads_are_refused_before_any_work(samples, tmp_pat
     assert not (tmp_path / "work" / "pages").exists()
 
 
-@pytest.mark.parametrize("stage", ["pages", "qa"])
+@pytest.mark.parametrize("stage", ["pages", "qa", "dataset/pair-signatures"])
 def test_a_run_killed_with_sigkill_resumes_to_identical_shards(samples, tmp_path, stage):
     """SIGKILL the whole run (driver, nannies, workers) once `stage` has partitions on disk, run
     it again: the shards are byte for byte those of a run never stopped."""

@@ -66,6 +66,26 @@ def test_every_kind_of_source_is_read_back_and_same_bytes_are_one_document(few_s
     assert counts["duplicate_inputs"] == counts["inputs"] - 3
 
 
+def test_partitions_close_at_a_number_of_documents_or_of_bytes(samples):
+    from docgen.extract import plan
+
+    by_docs, _ = plan([str(samples)], docs_per_partition=16)
+    sizes = [sum(src.size for _, src in docs) for _, docs in by_docs]
+    assert [len(docs) for _, docs in by_docs] == [16, 16, 16]
+    # Up to 1,000 documents, closed at a third of the corpus's bytes: three or four partitions,
+    # each past the size but for the last, in the same order of documents.
+    mb = sum(sizes) / 3 / 2**20
+    by_bytes, _ = plan([str(samples)], docs_per_partition=1000, partition_mb=mb)
+    assert [d for _, docs in by_bytes for d, _ in docs] == [
+        d for _, docs in by_docs for d, _ in docs
+    ]
+    assert len(by_bytes) in (3, 4)
+    for _, docs in by_bytes[:-1]:
+        assert sum(src.size for _, src in docs) >= mb * 2**20
+        assert sum(src.size for _, src in docs[:-1]) < mb * 2**20
+    assert plan([str(samples)], 1000, partition_mb=mb)[0] == by_bytes  # the same every time
+
+
 def test_a_damaged_tar_keeps_its_readable_members_and_says_why(few_samples, tmp_path):
     data = sorted(few_samples.glob("*.pdf"))[0].read_bytes()
     make_tar(tmp_path / "s.tar", {"a.pdf": data, "b.pdf": data + b" ", "c.pdf": data + b"  "})

@@ -19,6 +19,7 @@ band's oldest), exact copies join their first copy's; whatever the number of wor
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -42,6 +43,7 @@ DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not
 LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
 KINDS = ("page", "pair")
 ROW_BITS = 32  # a member's number: its partition's place in the run << ROW_BITS | its row
+MEMBERS_PER_TASK = 1_000_000  # an edges task's share of a band (~0.3 KB a member)
 SURPLUS_ROW_GROUP = 8192  # an apply task reads the row groups of its own numbers only
 
 
@@ -57,17 +59,24 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
     if not cfg.max_page_copies and not cfg.max_pair_copies:
         return Counter()
     run = [(work, part, i, cfg) for i, part in enumerate(parts)]
-    signed = fingerprints(map_stage(client, signatures, run, "dataset: signatures", progress))
+    signed = map_stage(client, signatures, run, "dataset: signatures", progress)
+    fingerprints(signed)
     surplus_fp: dict = {}
     for kind, copies in (("page", cfg.max_page_copies), ("pair", cfg.max_pair_copies)):
         if not copies:
             continue
-        bands = range(len(lsh_bands(similarity(cfg, kind))))
-        args = [(work, kind, band, parts, signed, cfg, surplus_fp.get("page")) for band in bands]
+        # Each band's buckets split by key so that a task holds MEMBERS_PER_TASK at most.
+        n = max(1, math.ceil(sum(r[f"{kind}s"] for r in signed) / MEMBERS_PER_TASK))
+        tasks = [(band, (i, n)) for band in range(len(lsh_bands(similarity(cfg, kind))))
+                 for i in range(n)]  # fmt: skip
+        fps = [r["fingerprint"] for r in signed]
+        args = [(work, kind, band, split, parts, fps, cfg, surplus_fp.get("page"))
+                for band, split in tasks]  # fmt: skip
         edge_fps = fingerprints(
             map_stage(client, edges, args, f"dataset: {kind} buckets", progress)
         )
-        result = map_stage(client, surplus, [(work, kind, edge_fps, copies)], "", False)
+        files = [f"{band}-{i}" for band, (i, _) in tasks]
+        result = map_stage(client, surplus, [(work, kind, files, edge_fps, copies)], "", False)
         surplus_fp[kind] = fingerprints(result)[0]
     verdicts = map_reduce(client, apply, run, "dataset: verdicts", progress)
     fingerprints([verdicts])
@@ -95,8 +104,9 @@ def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
     fp = fingerprint([wd.fingerprint_of(wd.part_path(s, part)) for s in ("pages", "kept")]
                      + [index, cfg.page_similarity, cfg.pair_similarity, ROW_BITS])  # fmt: skip
     paths = {kind: wd.part_path(folder(kind, "signatures"), part) for kind in KINDS}
-    if all(wd.done(path, fp) is not None for path in paths.values()):
-        return {"fingerprint": fp}
+    done = [wd.done(paths[kind], fp) for kind in KINDS]
+    if None not in done:
+        return {"fingerprint": fp, "pages": done[0]["members"], "pairs": done[1]["members"]}
     base = index << ROW_BITS
     pages = wd.read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
     page_rows, page_sets, page_of = [], [], {}
@@ -123,7 +133,7 @@ def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
     pair_table = pair_table.append_column("on_pages", pa.array(on_pages, pa.list_(pa.int64())))
     wd.write(paths["page"], page_table, fp, {"members": page_table.num_rows})
     wd.write(paths["pair"], pair_table, fp, {"members": pair_table.num_rows})
-    return {"fingerprint": fp}
+    return {"fingerprint": fp, "pages": page_table.num_rows, "pairs": pair_table.num_rows}
 
 
 def own_rows(path) -> list[dict]:
@@ -170,37 +180,47 @@ def digest(hashes: np.ndarray) -> bytes:
 # -- 2. edges --------------------------------------------------------------------------------
 
 
-def edges(work, kind, band, parts, signed, cfg, page_surplus) -> dict:
-    """Write, for one LSH band, each member's oldest similar earlier member of its bucket
-    (``child``, ``parent``); return the file's fingerprint. Members alone in their bucket (most
-    of them) cost a key and a number; hashes are read for the others only."""
+def edges(work, kind, band, split, parts, signed, cfg, page_surplus) -> dict:
+    """Write, for one LSH band's buckets whose key falls in ``split`` (``(i, n)``: keys equal
+    to i modulo n), each member's oldest similar earlier member of its bucket (``child``,
+    ``parent``); return the file's fingerprint. A task holds its share of the members only;
+    those alone in their bucket (most of them) cost a key, a number and a digest, and hashes
+    are read for the others only."""
     wd = WorkDir(work)
     threshold = similarity(cfg, kind)
-    fp = fingerprint([signed, kind, band, threshold, page_surplus])
-    path = wd.part_path(folder(kind, "edges"), str(band))
+    fp = fingerprint([signed, kind, band, split, threshold, page_surplus])
+    path = wd.part_path(folder(kind, "edges"), f"{band}-{split[0]}")
     if wd.done(path, fp) is not None:
         return {"fingerprint": fp}
     paths = [wd.part_path(folder(kind, "signatures"), part) for part in parts]
     columns = ["order", "digest", f"band_{band}"] + (["on_pages"] if kind == "pair" else [])
-    tables = [read_table(p, columns=columns) for p in paths]
-    starts = np.cumsum([0] + [t.num_rows for t in tables])  # where each file's rows begin
-    table = pa.concat_tables(tables)
-    del tables
-    order = table.column("order").to_numpy()
-    members = np.arange(len(order))
+    surplus_pages = None
     if kind == "pair" and page_surplus is not None:  # pairs on surplus pages are not members
-        on_pages = table.column("on_pages").combine_chunks()
         surplus_pages = read_table(wd.part_path(folder("page", "surplus"), "all"))["order"]
-        hit = np.isin(on_pages.values.to_numpy(), surplus_pages.to_numpy())
-        row_of = np.repeat(members, np.diff(on_pages.offsets.to_numpy()))
-        members = np.setdiff1d(members, row_of[hit])
-    key = table.column(f"band_{band}").to_numpy()
-    members = members[np.lexsort((order[members], key[members]))]  # by bucket, oldest first
-    key = key[members]
+    found = {"place": [], "order": [], "key": [], "digest": []}
+    starts = [0]  # where each file's rows begin, the files end to end
+    for file in paths:
+        table = read_table(file, columns=columns)
+        key = table.column(f"band_{band}").to_numpy()
+        mine = key % np.uint64(split[1]) == split[0]
+        if surplus_pages is not None:
+            on_pages = table.column("on_pages").combine_chunks()
+            hit = np.isin(on_pages.values.to_numpy(), surplus_pages.to_numpy())
+            mine[np.repeat(np.arange(len(key)), np.diff(on_pages.offsets.to_numpy()))[hit]] = False
+        rows = np.flatnonzero(mine)
+        found["place"].append(starts[-1] + rows)
+        found["order"].append(table.column("order").to_numpy()[rows])
+        found["key"].append(key[rows])
+        found["digest"].append(table.column("digest").take(pa.array(rows)))
+        starts.append(starts[-1] + len(key))
+    place, order, key = (np.concatenate(found[k]) for k in ("place", "order", "key"))
+    digest = pa.chunked_array(found.pop("digest"), pa.binary(16))
+    by_bucket = np.lexsort((order, key))  # by bucket, oldest first
+    key = key[by_bucket]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    sizes = np.diff(np.r_[first, members.size])
-    shared = members[np.repeat(sizes >= 2, sizes)]  # members with company, bucket by bucket
-    digests = table.column("digest").take(pa.array(shared)).to_pylist()
+    sizes = np.diff(np.r_[first, key.size])
+    shared = by_bucket[np.repeat(sizes >= 2, sizes)]  # members with company, bucket by bucket
+    digests = digest.take(pa.array(shared)).to_pylist()
     children, parents, buckets = [], [], []
     at = 0
     for size in sizes[sizes >= 2].tolist():
@@ -216,7 +236,7 @@ def edges(work, kind, band, parts, signed, cfg, page_surplus) -> dict:
             buckets.append(distinct)
         at += size
     need = np.unique(np.concatenate(buckets)) if buckets else np.empty(0, np.int64)
-    store = gather(paths, starts, need)
+    store = gather(paths, np.asarray(starts), place[need])  # members are in place order
     for bucket in buckets:
         slots = np.searchsorted(need, bucket).tolist()  # oldest first, as in the bucket
         for j, slot in oldest_similar_each(slots, store, threshold):
@@ -246,7 +266,7 @@ def gather(paths: list, starts: np.ndarray, rows: np.ndarray) -> Store:
 # -- 3. surplus ------------------------------------------------------------------------------
 
 
-def surplus(work: str, kind: str, edge_fps: list[str], copies: int) -> dict:
+def surplus(work: str, kind: str, files: list[str], edge_fps: list[str], copies: int) -> dict:
     """Write the members beyond the first ``copies`` of their cluster; return the fingerprint.
     Only members with an edge are held: the others are alone and never surplus."""
     wd = WorkDir(work)
@@ -254,9 +274,7 @@ def surplus(work: str, kind: str, edge_fps: list[str], copies: int) -> dict:
     path = wd.part_path(folder(kind, "surplus"), "all")
     if wd.done(path, fp) is not None:
         return {"fingerprint": fp}
-    found = pa.concat_tables(
-        [read_table(wd.part_path(folder(kind, "edges"), str(b))) for b in range(len(edge_fps))]
-    )
+    found = pa.concat_tables([read_table(wd.part_path(folder(kind, "edges"), f)) for f in files])
     child, parent = found["child"].to_numpy(), found["parent"].to_numpy()
     nodes = np.unique(np.concatenate([child, parent]))  # sorted: oldest first
     up = np.arange(nodes.size)

@@ -89,13 +89,16 @@ def test_the_steps_decide_as_one_pass_in_order_and_a_rerun_rewrites_nothing(
 ):
     import docgen.dataset_pass
 
-    # Surplus lists in row groups of 4: each partition reads only the groups that can hold it.
+    # Surplus lists in row groups of 4: each partition reads only the groups that can hold it;
+    # each band's buckets split over several tasks.
     monkeypatch.setattr(docgen.dataset_pass, "SURPLUS_ROW_GROUP", 4)
+    monkeypatch.setattr(docgen.dataset_pass, "MEMBERS_PER_TASK", 100)
     generated(tmp_path)
     drops = dedup_dataset(str(tmp_path), PARTS, CFG)
     assert verdicts(tmp_path) == expected
     flat = [r for part in expected.values() for r in part]
     assert drops == {k: flat.count(k) for k in ("near_duplicate_page", "duplicate_pair")}
+    assert len(list((tmp_path / "dataset" / "pair-edges").glob("part-0-*.parquet"))) > 2
     written = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
     assert dedup_dataset(str(tmp_path), PARTS, CFG) == drops
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")} == written

@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 
 from docgen.config import ShardConfig
 from docgen.rows import ROW_SCHEMA
-from docgen.shard import COMPRESSION, write_shards
+from docgen.shard import write_shards
+from docgen.shard_files import COMPRESSION
 from docgen.workdir import WorkDir
 
 DOCS_PER_PART = 64

@@ -165,7 +165,7 @@ def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, del
         futures go), hand their results on, then let them go."""
         retried = workers_lost(client, [f.key for f in done])
         for f, result in done.items():
-            if retried.get(f.key) and "failed_tasks" not in result:
+            if retried.get(f.key) and isinstance(result, dict) and "failed_tasks" not in result:
                 result = {**result, "retried_tasks": 1}
             deliver(index.pop(f.key), result)
         done.clear()

@@ -21,6 +21,33 @@ def samples(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def train_shards(samples, tmp_path_factory) -> Path:
+    """The sample corpus as shards with a test split and per-row languages (for the trainer's
+    test modules: test_train's `shards`)."""
+    from docgen.config import load_config
+    from docgen.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("trainset")
+    sets = [f"input={samples}", f"work={root / 'work'}", f"out={root / 'out'}",
+            "run.scheduler=sync", "run.progress=false", "shard.test_fraction=0.25"]  # fmt: skip
+    run_pipeline(load_config("train", sets))
+    return root / "out"
+
+
+@pytest.fixture(scope="session")
+def tiny_base(train_shards, tmp_path_factory) -> Path:
+    """A tiny base model (tokenizer trained on the shards), built once and copied per run."""
+    from test_train import small
+
+    from docgen.train.data import split_files
+    from docgen.train.model import load_base
+
+    out = tmp_path_factory.mktemp("tiny")
+    load_base("tiny", split_files(train_shards, "train"), out, small())
+    return out / "base"
+
+
 @pytest.fixture
 def few_samples(samples, tmp_path) -> Path:
     """A folder with three sample PDFs (one of them multi-page)."""

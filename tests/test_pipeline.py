@@ -322,7 +322,7 @@ def test_shards_go_to_the_workers_when_the_driver_would_move_every_image(monkeyp
 
 
 def test_a_shard_whose_rows_are_gone_is_not_written(run, tmp_path):
-    from docgen.shard import write_shard
+    from docgen.shard_files import write_shard
 
     cfg, _ = run
     part = WorkDir(cfg.work).parts("kept")[0]

@@ -13,32 +13,15 @@ pytest.importorskip("transformers")
 
 from safetensors.torch import load_file  # noqa: E402
 
-from docgen.config import load_config  # noqa: E402
-from docgen.pipeline import run_pipeline  # noqa: E402
 from docgen.train import loop  # noqa: E402
 from docgen.train.anls import anls, exact_match  # noqa: E402
 from docgen.train.config import EvalConfig, TrainConfig  # noqa: E402
 from docgen.train.data import IGNORE, Encoder, pack_batch, pad_batch, row_stream, split_files  # noqa: E402
-from docgen.train.model import load_base  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def shards(samples, tmp_path_factory) -> Path:
-    """The sample corpus as shards with a test split and per-row languages."""
-    root = tmp_path_factory.mktemp("trainset")
-    cfg = load_config(
-        "train",
-        [
-            f"input={samples}",
-            f"work={root / 'work'}",
-            f"out={root / 'out'}",
-            "run.scheduler=sync",
-            "run.progress=false",
-            "shard.test_fraction=0.25",
-        ],
-    )
-    run_pipeline(cfg)
-    return root / "out"
+def shards(train_shards) -> Path:
+    return train_shards  # made once for every trainer test module (conftest)
 
 
 def small(**kw) -> TrainConfig:
@@ -56,11 +39,8 @@ def small(**kw) -> TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def base(shards, tmp_path_factory) -> Path:
-    """A tiny base model (tokenizer trained on the shards), built once and copied per run."""
-    out = tmp_path_factory.mktemp("tiny")
-    load_base("tiny", split_files(shards, "train"), out, small())
-    return out / "base"
+def base(tiny_base) -> Path:
+    return tiny_base  # built once for every trainer test module (conftest)
 
 
 def fresh(base: Path, folder: Path) -> Path:

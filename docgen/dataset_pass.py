@@ -194,18 +194,21 @@ def edges(work, kind, band, split, parts, signed, cfg, page_surplus) -> dict:
         return {"fingerprint": fp}
     paths = [wd.part_path(folder(kind, "signatures"), part) for part in parts]
     columns = ["order", "digest", f"band_{band}"] + (["on_pages"] if kind == "pair" else [])
-    surplus_pages = None
+    surplus_pages = np.empty(0, np.int64)  # sorted: looked up by bisection, file by file
     if kind == "pair" and page_surplus is not None:  # pairs on surplus pages are not members
         surplus_pages = read_table(wd.part_path(folder("page", "surplus"), "all"))["order"]
+        surplus_pages = surplus_pages.to_numpy()
     found = {"place": [], "order": [], "key": [], "digest": []}
     starts = [0]  # where each file's rows begin, the files end to end
     for file in paths:
         table = read_table(file, columns=columns)
         key = table.column(f"band_{band}").to_numpy()
         mine = key % np.uint64(split[1]) == split[0]
-        if surplus_pages is not None:
+        if surplus_pages.size:
             on_pages = table.column("on_pages").combine_chunks()
-            hit = np.isin(on_pages.values.to_numpy(), surplus_pages.to_numpy())
+            pages = on_pages.values.to_numpy()
+            hit = surplus_pages[np.minimum(np.searchsorted(surplus_pages, pages),
+                                           surplus_pages.size - 1)] == pages  # fmt: skip
             mine[np.repeat(np.arange(len(key)), np.diff(on_pages.offsets.to_numpy()))[hit]] = False
         rows = np.flatnonzero(mine)
         found["place"].append(starts[-1] + rows)

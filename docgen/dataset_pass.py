@@ -5,8 +5,9 @@ the corpus (the way datatrove's MinHash deduplication runs):
 
 1. ``signatures``, a task per partition: each page's (and each pair's) item hashes, exact digest
    and LSH band keys, numbered in the fixed order of the dataset (partition, then row);
-2. ``edges``, a task per LSH band: the members sharing a bucket, and for each the oldest earlier
-   member of its bucket at the similarity threshold (or, for an exact copy, its first copy);
+2. ``edges``, a task per LSH band (and share of its bucket keys, when the members are many):
+   the members sharing a bucket, and for each the oldest earlier member of its bucket at the
+   similarity threshold (or, for an exact copy, its first copy);
 3. ``surplus``, one task: clusters from those edges, which only name members that have a
    near-duplicate; a member's place in its cluster says whether it is a surplus copy;
 4. ``apply``, a task per partition: the kept partition's verdicts, rewritten when they change.
@@ -19,6 +20,7 @@ band's oldest), exact copies join their first copy's; whatever the number of wor
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 
@@ -47,7 +49,7 @@ MEMBERS_PER_TASK = 1_000_000  # an edges task's share of a band (~0.3 KB a membe
 SURPLUS_ROW_GROUP = 8192  # an apply task reads the row groups of its own numbers only
 
 
-def folder(kind: str, step: str) -> dict:
+def folder(kind: str, step: str) -> str:
     return f"dataset/{kind}-{step}"
 
 
@@ -172,8 +174,7 @@ def signature_table(orders, sets: list[set], threshold: float) -> pa.Table:
 
 
 def digest(hashes: np.ndarray) -> bytes:
-    import hashlib
-
+    """A set's exact digest (as :meth:`docgen.dedup.Clusters.add_hashes` takes it)."""
     return hashlib.blake2b(hashes.tobytes(), digest_size=16).digest()
 
 

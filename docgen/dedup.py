@@ -1,4 +1,4 @@
-"""Across the dataset: near-duplicate pages and pairs (MinHash-LSH), and decontamination.
+"""Across the dataset: near-duplicate pages and pairs (MinHash-LSH).
 
 Near-duplicates are found with MinHash-LSH on token sets (words; single characters for
 CJK) and confirmed with the Jaccard similarity of the sets (of their items' 32-bit hashes: see
@@ -9,28 +9,18 @@ pairs, the rest do not; likewise the first ``max_pair_copies`` of a question–a
 This module holds the pieces (hashing, MinHash, bands, the similarity search) and ``Clusters``,
 which decides in one process, in order: the definition the dataset pass's steps over files
 (``docgen.dataset_pass``) decide like, and the reference of its tests and benchmarks.
-
-Decontamination drops pairs whose question shares at least ``decontam_threshold`` of its token
-n-grams with one question of an evaluation set the user supplies (JSON, JSON lines or Parquet with
-a ``question`` column, or a JSON list of strings).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import zlib
-from collections import Counter, defaultdict
+from collections import Counter
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
-
-from docgen.config import FilterConfig
-from docgen.text import ngrams, tokens
 
 # Pages with fewer words (a receipt, a short form, a cover) are compared by their sets of words:
 # their word 3-grams are too few for MinHash to estimate, and one changed word removes three of
@@ -39,52 +29,6 @@ MIN_PAGE_TOKENS = 20
 NUM_PERM = 64
 SMALL_BUCKET = 8  # buckets of up to 8 distinct sets compare each with all (oldest_similar_each)
 ONE_BY_ONE, BLOCK = 4, 4096  # candidates checked alone, then at once (Clusters.first_similar)
-
-
-def fingerprint_file(path: str | None) -> str:
-    if not path:
-        return ""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def eval_questions(path: str) -> list[str]:
-    """Questions of an evaluation set file (see the module docstring for the formats)."""
-    p = Path(path)
-    if p.suffix == ".parquet":
-        return [q for q in pq.read_table(p, columns=["question"]).column(0).to_pylist() if q]
-    text = p.read_text("utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError:  # JSON lines
-        data = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if isinstance(data, dict) and "question" in data:  # JSON lines with a single line
-        data = [data]
-    elif isinstance(data, dict):  # e.g. DocVQA's {"data": [{"question": ...}, ...]}
-        data = next((v for v in data.values() if isinstance(v, list)), [])
-    return [d if isinstance(d, str) else d.get("question", "") for d in data if d]
-
-
-@lru_cache(maxsize=4)
-def _index(path: str, digest: str, n: int, threshold: float):
-    """A function question -> contaminated?, built once per worker for an evaluation file."""
-    postings: dict[tuple, list[int]] = defaultdict(list)
-    for i, question in enumerate(eval_questions(path)):
-        for gram in ngrams(tokens(question), n):
-            postings[gram].append(i)
-
-    def contaminated(question: str) -> bool:
-        grams = ngrams(tokens(question), n)
-        shared = Counter(i for g in grams for i in set(postings.get(g, ())))
-        return bool(shared) and max(shared.values()) / len(grams) >= threshold
-
-    return contaminated
-
-
-def contamination_index(cfg: FilterConfig):
-    if not cfg.decontaminate:
-        return None
-    digest = fingerprint_file(cfg.decontaminate)
-    return _index(cfg.decontaminate, digest, cfg.decontam_ngram, cfg.decontam_threshold)
 
 
 class Store:

@@ -17,7 +17,8 @@ import pyarrow as pa
 
 from docgen.config import FilterConfig
 from docgen.config_check import check_config
-from docgen.dedup import contamination_index, fingerprint_file, verdict_stats
+from docgen.decontam import contamination_index, fingerprint_file
+from docgen.dedup import verdict_stats
 from docgen.facts import mathish
 from docgen.grounding import PageInfo, ungrounded
 from docgen.injection import addressed_to_a_model

@@ -62,7 +62,15 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
         return Counter()
     run = [(work, part, i, cfg) for i, part in enumerate(parts)]
     signed = map_stage(client, signatures, run, "dataset: signatures", progress)
-    fingerprints(signed)
+    # The partitions and their signatures' fingerprints go to the edges tasks as a file: sent
+    # with each task, the lists were unpickled and kept by the scheduler (its last 100
+    # computations), ~150 bytes a partition per task.
+    wd = WorkDir(work)
+    fps = fingerprints(signed)
+    listing = fingerprint([parts, fps])
+    if wd.done(wd.part_path("dataset", "signed"), listing) is None:
+        table = pa.table({"part": pa.array(parts, pa.string()), "fingerprint": fps})
+        wd.write(wd.part_path("dataset", "signed"), table, listing, {})
     surplus_fp: dict = {}
     for kind, copies in (("page", cfg.max_page_copies), ("pair", cfg.max_pair_copies)):
         if not copies:
@@ -71,8 +79,7 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
         n = max(1, math.ceil(sum(r[f"{kind}s"] for r in signed) / MEMBERS_PER_TASK))
         tasks = [(band, (i, n)) for band in range(len(lsh_bands(similarity(cfg, kind))))
                  for i in range(n)]  # fmt: skip
-        fps = [r["fingerprint"] for r in signed]
-        args = [(work, kind, band, split, parts, fps, cfg, surplus_fp.get("page"))
+        args = [(work, kind, band, split, listing, cfg, surplus_fp.get("page"))
                 for band, split in tasks]  # fmt: skip
         edge_fps = fingerprints(
             map_stage(client, edges, args, f"dataset: {kind} buckets", progress)
@@ -181,7 +188,7 @@ def digest(hashes: np.ndarray) -> bytes:
 # -- 2. edges --------------------------------------------------------------------------------
 
 
-def edges(work, kind, band, split, parts, signed, cfg, page_surplus) -> dict:
+def edges(work, kind, band, split, listing, cfg, page_surplus) -> dict:
     """Write, for one LSH band's buckets whose key falls in ``split`` (``(i, n)``: keys equal
     to i modulo n), each member's oldest similar earlier member of its bucket (``child``,
     ``parent``); return the file's fingerprint. A task holds its share of the members only;
@@ -189,10 +196,11 @@ def edges(work, kind, band, split, parts, signed, cfg, page_surplus) -> dict:
     are read for the others only."""
     wd = WorkDir(work)
     threshold = similarity(cfg, kind)
-    fp = fingerprint([signed, kind, band, split, threshold, page_surplus])
+    fp = fingerprint([listing, kind, band, split, threshold, page_surplus])
     path = wd.part_path(folder(kind, "edges"), f"{band}-{split[0]}")
     if wd.done(path, fp) is not None:
         return {"fingerprint": fp}
+    parts = read_table(wd.part_path("dataset", "signed"), columns=["part"])["part"].to_pylist()
     paths = [wd.part_path(folder(kind, "signatures"), part) for part in parts]
     columns = ["order", "digest", f"band_{band}"] + (["on_pages"] if kind == "pair" else [])
     surplus_pages = np.empty(0, np.int64)  # sorted: looked up by bisection, file by file

@@ -239,8 +239,9 @@ def edges(work, kind, band, split, listing, cfg, page_surplus) -> dict:
         firsts, distinct = {}, []
         for m, d in zip(shared[at : at + size].tolist(), digests[at : at + size]):
             if d in firsts:  # an exact copy joins its first copy (docgen.dedup.Clusters.add_hashes)
-                children.append(order[m])
-                parents.append(order[firsts[d]])
+                if band == 0:  # copies share a bucket in every band: said once, not per band
+                    children.append(order[m])
+                    parents.append(order[firsts[d]])
             else:
                 firsts[d] = m
                 distinct.append(m)

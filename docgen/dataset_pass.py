@@ -58,7 +58,7 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
     dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided.
     Every step runs as tasks (on the Dask workers when there is a ``client``); a step whose
     output is there with the same fingerprint is not run again."""
-    if not cfg.max_page_copies and not cfg.max_pair_copies:
+    if not parts or (not cfg.max_page_copies and not cfg.max_pair_copies):
         return Counter()
     run = [(work, part, i, cfg) for i, part in enumerate(parts)]
     signed = map_stage(client, signatures, run, "dataset: signatures", progress)

@@ -77,6 +77,20 @@ def expected(tmp_path_factory):
     return reference_verdicts(str(work), PARTS, CFG)
 
 
+def test_nothing_to_compare_is_no_error(tmp_path):
+    # No partitions at all; a partition whose pages hold no words and which has no pairs.
+    assert dedup_dataset(str(tmp_path), [], CFG) == {}
+    wd = WorkDir(tmp_path)
+    wd.write(wd.part_path("pages", "a"), pa.Table.from_pylist([{"doc_id": "d", "page": 1,
+             "text": ""}]), "p", {})  # fmt: skip
+    text, flag = pa.string(), pa.bool_()
+    schema = pa.schema([("doc_id", text), ("pages", pa.list_(pa.int64())), ("question", text),
+                        ("answer", text), ("keep", flag), ("reason", text)])  # fmt: skip
+    empty = schema.empty_table()
+    wd.write(wd.part_path("kept", "a"), empty, "k", {})
+    assert dedup_dataset(str(tmp_path), ["a"], CFG) == {}
+
+
 def test_the_generated_set_holds_near_duplicates(expected):
     reasons = [r for part in expected.values() for r in part]
     assert reasons.count("near_duplicate_page") >= 40

@@ -206,8 +206,8 @@ def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cf
 
 
 def run_filter(client, cfg: RunConfig, llm=None) -> dict:
-    """Judge each partition, then drop near-duplicates across the whole dataset (in this
-    process: it needs every partition's questions), then the LLM passes (judge, rating,
+    """Judge each partition, then drop near-duplicates across the whole dataset (the dataset
+    pass: steps of tasks over files, docgen.dataset_pass), then the LLM passes (judge, rating,
     translation) when asked for; counts are taken after all."""
     stats = run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter)
     wd = WorkDir(cfg.work)

@@ -54,6 +54,7 @@ def documents() -> list[Path]:
 def kept_pairs(folder: Path) -> list[dict]:
     """docgen's default run over ``folder``; every kept pair with the line it was read from."""
     from docgen.config import load_config
+    from docgen.passes import joined
     from docgen.pipeline import run_pipeline
     from docgen.workdir import WorkDir
 
@@ -68,7 +69,7 @@ def kept_pairs(folder: Path) -> list[dict]:
             text[(p["doc_id"], p["page"])] = p["text"]
     pairs = []
     for part in wd.parts("kept"):
-        for q in wd.read("kept", part).to_pylist():
+        for q in joined(wd, part).to_pylist():
             if q["keep"]:
                 page = text.get((q["doc_id"], q["pages"][0]), "")
                 q["line"] = next((ln for ln in page.splitlines() if q["answer"] in ln), "")

@@ -10,7 +10,8 @@ the corpus (the way datatrove's MinHash deduplication runs):
    similarity threshold (or, for an exact copy, its first copy);
 3. ``surplus``, one task: clusters from those edges, which only name members that have a
    near-duplicate; a member's place in its cluster says whether it is a surplus copy;
-4. ``apply``, a task per partition: the kept partition's verdicts, rewritten when they change.
+4. ``apply``, a task per partition: the partition's verdicts, ``WORK/dataset/verdicts/``
+   (the view of :mod:`docgen.passes` joins them to kept's rows).
 
 The pairs' steps run after the pages' surplus is known: pairs on surplus pages never enter them.
 The verdicts are those of :class:`docgen.dedup.Clusters` filled in the same order: a member joins
@@ -22,11 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 
+from docgen import passes
 from docgen.config import FilterConfig
 from docgen.dedup import (
     MIN_PAGE_TOKENS,
@@ -35,14 +38,12 @@ from docgen.dedup import (
     item_hashes,
     lsh_bands,
     oldest_similar_each,
-    verdict_stats,
 )
 from docgen.orchestrate import map_reduce, map_stage
 from docgen.text import ngrams, tokens
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
-LATER_REASONS = ("judge_low_score",)  # decided after this pass (docgen.judge)
 KINDS = ("page", "pair")
 ROW_BITS = 32  # a member's number: its partition's place in the run << ROW_BITS | its row
 MEMBERS_PER_TASK = 1_000_000  # an edges task's share of a band (~0.3 KB a member)
@@ -55,7 +56,8 @@ def folder(kind: str, step: str) -> str:
 
 def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, progress=False):
     """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
-    dataset; rewrite the kept partitions whose verdicts change. Returns the drops it decided.
+    dataset: each partition's verdicts go to ``WORK/dataset/verdicts/``. Returns the drops it
+    decided.
     Every step runs as tasks (on the Dask workers when there is a ``client``); a step whose
     output is there with the same fingerprint is not run again."""
     if not parts or (not cfg.max_page_copies and not cfg.max_pair_copies):
@@ -87,6 +89,9 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
         files = [f"{band}-{i}" for band, (i, _) in tasks]
         result = map_stage(client, surplus, [(work, kind, files, edge_fps, copies)], "", False)
         surplus_fp[kind] = fingerprints(result)[0]
+    marks = [surplus_fp.get("page"), surplus_fp.get("pair"), cfg.max_page_copies,
+             cfg.max_pair_copies]  # fmt: skip
+    run = [(work, part, i, cfg, marks) for i, part in enumerate(parts)]
     verdicts = map_reduce(client, apply, run, "dataset: verdicts", progress)
     fingerprints([verdicts])
     return Counter(verdicts.get("drops", {}))
@@ -129,8 +134,8 @@ def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
     for name in ("doc_id", "page"):
         page_table = page_table.append_column(name, pa.array([r[name] for r in page_rows]))
     pair_sets, pair_orders, on_pages = [], [], []
-    for n, row in enumerate(own_rows(wd.part_path("kept", part))):
-        if not counted(row):
+    for n, row in enumerate(kept_rows(wd, part)):
+        if row["reason"] is not None:  # dropped by a rule of its partition: not a copy
             continue
         items = set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
         if items:
@@ -145,19 +150,9 @@ def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
     return {"fingerprint": fp, "pages": page_table.num_rows, "pairs": pair_table.num_rows}
 
 
-def own_rows(path) -> list[dict]:
-    """A kept partition's rows made before this pass (not the translator's), in order."""
-    table = read_table(path)
+def kept_rows(wd: WorkDir, part: str) -> list[dict]:
     columns = ["doc_id", "pages", "question", "answer", "keep", "reason"]
-    columns += [c for c in ["translated_from"] if c in table.schema.names]
-    return [r for r in table.select(columns).to_pylist() if not r.get("translated_from")]
-
-
-def counted(row: dict) -> bool:
-    """Whether a pair enters the pair clusters (unless it stands on a surplus page): not dropped
-    by a rule of its partition. Pairs the judge dropped after an earlier pass still count as
-    copies, so a rerun decides exactly as the first run did."""
-    return row["reason"] in (None, *DATASET_REASONS, *LATER_REASONS)
+    return wd.read("kept", part, columns=columns).to_pylist()
 
 
 def signature_table(orders, sets: list[set], threshold: float) -> pa.Table:
@@ -325,9 +320,15 @@ def surplus_in(wd: WorkDir, kind: str, index: int) -> np.ndarray:
 # -- 4. apply --------------------------------------------------------------------------------
 
 
-def apply(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
-    """Rewrite a kept partition whose verdicts change; return the drops this pass decided."""
+def apply(work: str, part: str, index: int, cfg: FilterConfig, marks: list) -> dict:
+    """Write a partition's verdicts (kept's reasons and this pass's) unless they are there
+    from the same surplus lists; return the drops this pass decided."""
     wd = WorkDir(work)
+    source = wd.fingerprint_of(wd.part_path("kept", part))
+    mark = fingerprint([source, *marks])
+    if (stats := passes.done(wd, "dataset", part, mark, source)) is not None:
+        return {"drops": stats["drops"]}
+    start = time.perf_counter()
     surplus_pages: set = set()
     if cfg.max_page_copies:
         rows = surplus_in(wd, "page", index)
@@ -336,37 +337,18 @@ def apply(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
                                 columns=["doc_id", "page"]).take(pa.array(rows))  # fmt: skip
             surplus_pages = set(zip(signed["doc_id"].to_pylist(), signed["page"].to_pylist()))
     surplus_pairs = set(surplus_in(wd, "pair", index).tolist()) if cfg.max_pair_copies else set()
-    path = wd.part_path("kept", part)
-    table = read_table(path)
-    columns = ["doc_id", "pages", "keep", "reason"]
-    columns += [c for c in ["translated_from"] if c in table.schema.names]
-    rows = table.select(columns).to_pylist()
-    keep, reason, drops = [], [], Counter()
-    n = -1  # the row's place among the partition's own rows (its number's low bits)
-    for row in rows:
-        if row.get("translated_from"):  # made after this pass, from a pair it kept
-            keep.append(row["keep"])
-            reason.append(row["reason"])
-            continue
-        n += 1
-        later = row["reason"] if row["reason"] in LATER_REASONS else None
-        verdict = None if counted(row) else row["reason"]
+    reasons, drops = [], Counter()
+    for n, row in enumerate(kept_rows(wd, part)):
+        verdict = row["reason"]
         if verdict is None and any((row["doc_id"], p) in surplus_pages for p in row["pages"]):
             verdict = "near_duplicate_page"
         if verdict is None and n in surplus_pairs:
             verdict = "duplicate_pair"
-        verdict = verdict or later
-        keep.append(verdict is None)
-        reason.append(verdict)
+        reasons.append(verdict)
         if verdict in DATASET_REASONS:
             drops[verdict] += 1
-    if reason != [r["reason"] for r in rows]:
-        info = wd.info(path)
-        for name, values, kind in (("keep", keep, pa.bool_()), ("reason", reason, pa.string())):
-            at = table.schema.get_field_index(name)
-            table = table.set_column(at, name, pa.array(values, kind))
-        old = info.get("stats", {})
-        wd.write(
-            path, table, info["fingerprint"], {**old, **verdict_stats(table, old.get("seconds", 0))}
-        )
+    table = pa.table({"keep": pa.array([r is None for r in reasons], pa.bool_()),
+                      "reason": pa.array(reasons, pa.string())})  # fmt: skip
+    stats = {"drops": dict(drops), "seconds": time.perf_counter() - start}
+    passes.write_pass(wd, "dataset", part, table, table, mark, source, stats)
     return {"drops": dict(drops)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
@@ -180,6 +180,10 @@ def in_language(pair, ctx):
 # Kinds of question (prompts/llm/kinds.yaml) whose answer is not a span of the text layer by
 # nature: read off the image, a yes or no, where things are, what the document is. With
 # filter.rate on, the rater's image_correspondence grounds them instead of the span check.
+KEPT_LAYOUT = 2  # 2: kept/ holds the rules' verdicts only (see docgen.passes)
+LATER_PASS_SETTINGS = {"max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity",
+                       "judge", "judge_min_score", "min_ratings", "translate_to",
+                       "back_translation_ratio"}  # fmt: skip
 RATER_GROUNDED = ("visual", "yes_no", "layout", "document")
 # The scales of filter.rate (docgen/rate.py), as FineVision rates turns.
 RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
@@ -282,7 +286,11 @@ def judge(pairs: list[dict], pages: dict, cfg: FilterConfig) -> list[tuple[bool,
 def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     wd = WorkDir(work)
     # The evaluation set's content counts too: a changed file re-judges every partition.
-    fp = fingerprint([wd.step_fingerprint("qa", part, cfg), fingerprint_file(cfg.decontaminate)])
+    # The settings of the later passes are not the rules': turning the judge on does not
+    # filter again. KEPT_LAYOUT: kept/ holds these rules' verdicts only.
+    rules = {k: v for k, v in asdict(cfg).items() if k not in LATER_PASS_SETTINGS}
+    fp = fingerprint([wd.fingerprint_of(wd.part_path("qa", part)), rules,
+                      fingerprint_file(cfg.decontaminate), KEPT_LAYOUT])  # fmt: skip
     out = wd.part_path("kept", part)
     if (stats := wd.done(out, fp)) is not None:
         return {**stats, "skipped": 1}

@@ -21,14 +21,13 @@ from docgen.workdir import WorkDir
 def judge_parts(
     work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
 ) -> dict:
-    """Judge the kept pairs of ``parts``; rewrite each partition with its verdicts."""
+    """Judge the kept pairs of ``parts``; write each partition's verdicts (``WORK/judge/``)."""
     return over_kept_parts(work, parts, gen, cfg, "judge", judge_partition, budget)
 
 
 def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
     def apply(rows: list[dict], verdicts: dict[int, dict]) -> dict:
-        scores = [verdicts[i]["score"] if i in verdicts else r.get("judge_score")
-                  for i, r in enumerate(rows)]  # fmt: skip
+        scores = [verdicts[i]["score"] if i in verdicts else None for i in range(len(rows))]
         keep = [r["keep"] and (s is None or s >= cfg.judge_min_score)
                 for r, s in zip(rows, scores)]  # fmt: skip
         reason = [r["reason"] if k or r["reason"] else "judge_low_score"

@@ -1,9 +1,10 @@
 """What the LLM passes over the kept pairs share (the judge, the rater, the translator).
 
 Each pass runs on the generate backend (its engine or client built once per worker), reads a
-kept partition, asks the model about its pairs and rewrites the partition with what came back:
-new columns, verdicts, or rows. A pass marks a partition done only when every chat was
-answered, so a rerun asks again about the rest and nothing else.
+partition's view up to it (:func:`docgen.passes.joined`: kept and the passes before), asks the
+model about its pairs and writes what came back (new columns, verdicts, or rows) as a file of
+its own. A pass marks a partition done only when every chat was answered, so a rerun asks again
+(answers already received come from the cache).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import replace
 
 import pyarrow as pa
 
+from docgen import passes
 from docgen.config import FilterConfig, GenerateConfig
-from docgen.dedup import verdict_stats
 from docgen.prompting import Chat, PromptSet, marked, user_content
 from docgen.workdir import WorkDir, fingerprint
 
@@ -156,53 +157,21 @@ def pair_pass(
     answered: str,
     settings: list,
     apply,
-    reopen: str | None = None,
 ) -> Counter:
-    """One LLM pass (the judge, the rater) over a kept partition's pairs: nothing when it went
-    over the partition with the same ``settings`` already; else it asks about every kept pair
-    (:func:`ask_about_pairs`; pairs dropped for ``reopen`` by an earlier run are asked about
-    again), ``apply(rows, items)`` gives the columns to set (``keep`` and ``reason`` among
-    them), and the partition is rewritten."""
-    mark = mark_of(wd, part, *settings)
-    if done_before(wd, part, name, mark):
+    """One LLM pass (the judge, the rater) over a partition's kept pairs: nothing when it went
+    over the same view of the partition with the same ``settings`` already; else it asks about
+    every kept pair (:func:`ask_about_pairs`), ``apply(rows, items)`` gives the columns to set
+    (``keep`` and ``reason`` among them) and they are written as the pass's own file."""
+    source = passes.input_fingerprint(wd, part, name)
+    mark = fingerprint([source, *settings])
+    if passes.done(wd, name, part, mark, source) is not None:
         return Counter(skipped=1)
-    table = wd.read("kept", part)
-    rows = table.to_pylist()
-    for row in rows:
-        if reopen is not None and row["reason"] == reopen:
-            row["keep"], row["reason"] = True, None
+    view = passes.joined(wd, part, upto=name)
+    rows = view.to_pylist()
     items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered)
-    rewrite(wd, part, with_columns(table, apply(rows, items)), counts, name, mark)
+    columns = apply(rows, items)
+    table = pa.table({n: pa.array(values, kind) for n, (values, kind) in columns.items()})
+    after = passes.with_columns(view, {n: table[n] for n in table.schema.names})
+    passes.write_pass(wd, name, part, table, after, mark, source, dict(counts),
+                      finished=not counts[f"{name}_failed"])  # fmt: skip
     return counts
-
-
-def mark_of(wd: WorkDir, part: str, *settings) -> str:
-    """What a pass over a kept partition depends on: the partition as filtered and ``settings``."""
-    return fingerprint([wd.info(wd.part_path("kept", part)).get("fingerprint"), *settings])
-
-
-def done_before(wd: WorkDir, part: str, name: str, mark: str) -> bool:
-    """Whether pass ``name`` already went over the partition with the same ``mark``."""
-    return wd.info(wd.part_path("kept", part)).get("stats", {}).get(name) == mark
-
-
-def rewrite(wd: WorkDir, part: str, table: pa.Table, counts: Counter, name: str, mark: str):
-    """Write a kept partition back after pass ``name``, marked done with ``mark`` only when
-    every chat was answered: a rerun asks again about the rest."""
-    path = wd.part_path("kept", part)
-    info = wd.info(path)
-    done = mark if not counts[f"{name}_failed"] else None
-    stats = {**info.get("stats", {}), **verdict_stats(table, 0), **counts, name: done}
-    wd.write(path, table, info["fingerprint"], stats)
-
-
-def with_columns(table: pa.Table, columns: dict[str, tuple[list, pa.DataType]]) -> pa.Table:
-    """``table`` with each named column set (replaced, or appended when new)."""
-    for name, (values, kind) in columns.items():
-        column = pa.array(values, kind)
-        index = table.schema.get_field_index(name)
-        if index >= 0:
-            table = table.set_column(index, name, column)
-        else:
-            table = table.append_column(name, column)
-    return table

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from docgen import __version__, isolate, ocr
+from docgen import __version__, isolate, ocr, passes
 from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig, local, settle_paths
 from docgen.config_check import check_config
@@ -212,21 +212,22 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     stats = run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter)
     wd = WorkDir(cfg.work)
     parts = wd.run_parts("kept")
+    # What the shard stage joins to kept's rows from now on (docgen.passes).
+    wd.update_manifest(**{passes.MANIFEST_KEY: passes.active(cfg.filter)})
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter, client, cfg.run.progress)
-    passes = [(name, fn) for name, fn, on in [("judge", judge_parts, cfg.filter.judge),
-              ("rate", rate_parts, cfg.filter.rate),
-              ("translate", translate_parts, bool(cfg.filter.translate_to))] if on]  # fmt: skip
-    if passes and cfg.generate.backend not in ("openai", "vllm"):
+    run_pass = {"judge": judge_parts, "rate": rate_parts, "translate": translate_parts}
+    llm_passes = [(name, run_pass[name]) for name in passes.active(cfg.filter) if name in run_pass]
+    if llm_passes and cfg.generate.backend not in ("openai", "vllm"):
         raise SystemExit(
-            f"filter's {passes[0][0]} needs an LLM: set generate.backend to openai or vllm"
+            f"filter's {llm_passes[0][0]} needs an LLM: set generate.backend to openai or vllm"
         )
     with ExitStack() as stack:
-        if passes and llm is None:
+        if llm_passes and llm is None:
             check_generate(cfg)
             llm = stack.enter_context(llm_workers(client, cfg.generate))
         left = budget_left(cfg)
-        for name, fn in passes:
+        for name, fn in llm_passes:
             stats[name] = run_llm_pass(cfg, parts, fn, name, llm, left)
             check_llm_pass(name, stats[name])
             spent = stats[name].get("prompt_tokens", 0) + stats[name].get("completion_tokens", 0)
@@ -234,7 +235,7 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
             if stats[name].get("llm_failed:budget"):  # the rest waits for a rerun
                 stats["budget_stopped"] = name
                 break
-    final = [wd.info(wd.part_path("kept", part)).get("stats", {}) for part in parts]
+    final = [passes.final_stats(wd, part) for part in parts]
     dropped: Counter = Counter()
     for s in final:
         dropped.update(s.get("dropped", {}))

@@ -4,8 +4,8 @@ The generation backend reads the pages each kept pair cites, as generation saw t
 too when ``generate.input`` sends images), with the pairs (``prompts/rate``), and scores each pair
 from 1 to 5 on the four scales FineVision rates turns on: ``relevance``, ``visual_dependency``,
 ``image_correspondence`` and ``formatting``. The scores go into ``rating_<scale>`` columns of the
-kept pairs and from there into the shards; a pair rated below ``filter.min_ratings`` on a scale is
-dropped as ``rated_low:<scale>``.
+pass's own files (``WORK/rate/``) and from there into the shards; a pair rated below
+``filter.min_ratings`` on a scale is dropped as ``rated_low:<scale>``.
 
 Pairs of the kinds whose answer is not a span of the text layer by nature (``visual``: read off a
 chart or figure; ``yes_no``, ``layout``, ``document``: see ``filters.RATER_GROUNDED``) skip the
@@ -26,14 +26,14 @@ from docgen.workdir import WorkDir
 def rate_parts(
     work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
 ) -> dict:
-    """Rate the kept pairs of ``parts``; rewrite each partition with the ratings."""
+    """Rate the kept pairs of ``parts``; write each partition's ratings (``WORK/rate/``)."""
     return over_kept_parts(work, parts, gen, cfg, "rate", rate_partition, budget)
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
     def apply(rows: list[dict], items: dict[int, dict]) -> dict:
-        ratings = {s: [items[i][s] if i in items else row.get(f"rating_{s}")
-                       for i, row in enumerate(rows)] for s in RATINGS}  # fmt: skip
+        ratings = {s: [items[i][s] if i in items else None for i in range(len(rows))]
+                   for s in RATINGS}  # fmt: skip
         reason = [verdict(row, {s: ratings[s][i] for s in RATINGS}, cfg)
                   for i, row in enumerate(rows)]  # fmt: skip
         return {"keep": ([r is None for r in reason], pa.bool_()),
@@ -41,9 +41,7 @@ def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Fi
                 **{f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}}  # fmt: skip
 
     settings = [gen.model, gen.input, cfg.min_ratings]
-    # Pairs left unrated by an earlier run are asked about again.
-    return pair_pass(wd, part, backend, gen, "rate", "ratings", "rated_chats", settings, apply,
-                     reopen="unrated")  # fmt: skip
+    return pair_pass(wd, part, backend, gen, "rate", "ratings", "rated_chats", settings, apply)
 
 
 def verdict(row: dict, ratings: dict, cfg: FilterConfig) -> str | None:

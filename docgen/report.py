@@ -13,8 +13,10 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from docgen.filters import RATINGS
+from docgen.passes import joined
 from docgen.storage import location
-from docgen.workdir import WorkDir, parquet_file
+from docgen.workdir import WorkDir
 
 COLUMNS = ["doc_id", "question", "answer", "kind", "lang", "keep", "reason"]
 
@@ -43,9 +45,9 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
     ratings: dict[str, Counter] = {}
     judged = kept = 0
     for part in wd.run_parts("kept"):
-        there = parquet_file(wd.part_path("kept", part)).schema_arrow.names
-        rated = [c for c in there if c.startswith("rating_")]
-        for row in wd.read("kept", part, columns=COLUMNS + rated).to_pylist():
+        table = joined(wd, part, columns=COLUMNS + [f"rating_{s}" for s in RATINGS])
+        rated = [c for c in table.schema.names if c.startswith("rating_")]
+        for row in table.to_pylist():
             judged += 1
             if not row["keep"]:
                 reasons[row["reason"] or "unknown"] += 1

@@ -20,6 +20,7 @@ from docgen.chat import LAYOUTS, chat_table, count_rows
 from docgen.config import ShardConfig
 from docgen.extract import source_of
 from docgen.filters import RATINGS
+from docgen.passes import joined
 from docgen.sources import doc_id_of, read_bytes
 from docgen.workdir import WorkDir, parquet_file
 
@@ -135,7 +136,8 @@ def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
 
 
 def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
-    """The kept pairs of a partition, per document, in their order."""
+    """The kept pairs of a partition after every pass (:func:`docgen.passes.joined`), per
+    document, in their order."""
     columns = [
         "doc_id",
         "source",
@@ -147,10 +149,9 @@ def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
         "model",
         "kind",
     ]
-    there = parquet_file(wd.part_path("kept", part)).schema_arrow.names
-    columns += [c for c in ["translated_from", *(f"rating_{s}" for s in RATINGS)] if c in there]
+    columns += ["translated_from", *(f"rating_{s}" for s in RATINGS)]  # when there
     by_doc: dict[str, list] = {}
-    for q in wd.read("kept", part, columns=columns).to_pylist():
+    for q in joined(wd, part, columns=columns).to_pylist():
         if q["keep"]:
             by_doc.setdefault(q["doc_id"], []).append(q)
     return by_doc

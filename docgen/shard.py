@@ -25,6 +25,7 @@ from docgen.card import write_card
 from docgen.chat import write_dataset_info
 from docgen.config import ShardConfig
 from docgen.orchestrate import map_stage
+from docgen.passes import joined
 from docgen.rows import CONFIG_DIRS, ROWS_OF, shard_name
 from docgen.shard_files import SplitWriter, shard_layout, staged, write_shard
 from docgen.storage import is_local, location, move, remove_tree
@@ -120,11 +121,9 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
 
 def rated(wd: WorkDir) -> bool:
     """Whether the kept pairs carry ratings (``filter.rate`` ran)."""
-    parts = wd.parts("kept")
-    return (
-        bool(parts)
-        and "rating_relevance" in parquet_file(wd.part_path("kept", parts[0])).schema_arrow.names
-    )
+    parts = wd.run_parts("kept")
+    rating = "rating_relevance"
+    return bool(parts) and rating in joined(wd, parts[0], [rating]).schema.names
 
 
 def shard_on_workers(cfg: ShardConfig, scheduler: str | None, work: str, out: str) -> bool:

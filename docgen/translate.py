@@ -6,8 +6,8 @@ back-translation is not at least ``filter.back_translation_ratio`` alike (rapidf
 to the original question is not used (counted as ``translation_inconsistent``). The answer is NOT
 translated: it stays the span of the page in the page's language, since a translated answer about
 untranslated page text would no longer be on the page (as MTVQA warns). Translated pairs are new
-rows of ``WORK/kept`` with ``translated_from`` set to the source language, and their ``source``
-says so in the shards.
+rows (``WORK/translate/``, joined after the partition's rows by :mod:`docgen.passes`) with
+``translated_from`` set to the source language, and their ``source`` says so in the shards.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections import Counter
 
 import pyarrow as pa
 
+from docgen import passes
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
-from docgen.dedup import verdict_stats
-from docgen.llm_pass import done_before, indexed, mark_of, over_kept_parts, pass_cache
+from docgen.llm_pass import indexed, over_kept_parts, pass_cache
 from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
 from docgen.replies import clean_text
 from docgen.text import normalize
-from docgen.workdir import WorkDir
+from docgen.workdir import WorkDir, fingerprint
 
 
 def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Chat]:
@@ -60,22 +60,20 @@ def translate_all(backend, groups, counts: Counter, cache=None, part: str = ""):
 def translate_parts(
     work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
 ) -> dict:
-    """Add the translated pairs of ``parts``; rewrite each partition with them."""
+    """Translate the kept pairs of ``parts``; write each partition's new rows."""
     return over_kept_parts(work, parts, gen, cfg, "translate", translate_partition, budget)
 
 
 def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
     from rapidfuzz import fuzz
 
-    path = wd.part_path("kept", part)
-    info = wd.info(path)
-    mark = mark_of(wd, part, gen.model, cfg.translate_to, cfg.back_translation_ratio)
-    if done_before(wd, part, "translate", mark):
+    view_fp = passes.input_fingerprint(wd, part, "translate")
+    mark = fingerprint([view_fp, gen.model, cfg.translate_to, cfg.back_translation_ratio])
+    if passes.done(wd, "translate", part, mark, view_fp) is not None:
         return Counter(skipped=1)
-    table = wd.read("kept", part)
-    if "translated_from" not in table.schema.names:
-        table = table.append_column("translated_from", pa.nulls(table.num_rows, pa.string()))
-    rows = [r for r in table.to_pylist() if r["translated_from"] is None]  # drop earlier ones
+    view = passes.joined(wd, part, upto="translate")
+    view = view.append_column("translated_from", pa.nulls(view.num_rows, pa.string()))
+    rows = view.to_pylist()
     groups, owners = [], []  # (doc, source, target, questions), row indices
     by_key: dict[tuple, list[int]] = {}
     for i, row in enumerate(rows):
@@ -111,8 +109,11 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
             added.append({**original, "question": translated, "lang": target,
                           "pair_id": f"{original['pair_id']}-{target}",
                           "translated_from": source})  # fmt: skip
-    table = pa.Table.from_pylist(rows + added, table.schema)
-    stats = {**info.get("stats", {}), **verdict_stats(table, 0), "translate": mark,
-             "translated": len(added)}  # fmt: skip
-    wd.write(path, table, info["fingerprint"], stats)
+    table = pa.Table.from_pylist(added, view.schema)
+    stats = {**counts, "translated": len(added)}
+    # Requests that failed (a server down, the budget spent) are asked again by a rerun; a
+    # translation the model left empty is not.
+    unsent = any(k.startswith("llm_failed:") for k in counts)
+    passes.write_pass(wd, "translate", part, table, pa.concat_tables([view, table]), mark,
+                      view_fp, stats, finished=not unsent)  # fmt: skip
     return counts

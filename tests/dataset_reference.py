@@ -5,7 +5,6 @@ pass did before it ran as steps over files)."""
 from __future__ import annotations
 
 from docgen.config import FilterConfig
-from docgen.dataset_pass import DATASET_REASONS, LATER_REASONS
 from docgen.dedup import MIN_PAGE_TOKENS, Clusters
 from docgen.text import ngrams, tokens
 from docgen.workdir import WorkDir
@@ -30,18 +29,13 @@ def reference_verdicts(work: str, parts: list[str], cfg: FilterConfig) -> dict[s
     for part in parts:
         reasons = []
         for row in wd.read("kept", part).to_pylist():
-            if row.get("translated_from"):
-                reasons.append(row["reason"])
-                continue
-            later = row["reason"] if row["reason"] in LATER_REASONS else None
-            dataset = row["reason"] in DATASET_REASONS + LATER_REASONS
-            verdict = None if dataset else row["reason"]
+            verdict = row["reason"]
             if verdict is None and any((row["doc_id"], n) in surplus_pages for n in row["pages"]):
                 verdict = "near_duplicate_page"
             if verdict is None and pairs is not None:
                 items = set(tokens(row["question"])) | {f"a:{t}" for t in tokens(row["answer"])}
                 if items and pairs.add(items) >= cfg.max_pair_copies:
                     verdict = "duplicate_pair"
-            reasons.append(verdict or later)
+            reasons.append(verdict)
         verdicts[part] = reasons
     return verdicts

@@ -212,7 +212,7 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
         wd.write(wd.part_path("kept", part), pa.Table.from_pylist(kept), "fp", {})
     cfg = FilterConfig(max_page_copies=3, max_pair_copies=2)
     drops = dedup_dataset(str(tmp_path), ["a", "b"], cfg)
-    rows = [r for part in "ab" for r in wd.read("kept", part).to_pylist()]
+    rows = [r for part in "ab" for r in dataset_view(wd, part).to_pylist()]
     verdicts = {(r["doc_id"], r["question"][:5]): r["reason"] for r in rows}
     # The first three copies of the form keep their pairs, the other five do not.
     assert [verdicts[(f"d{i}", "Who a")] for i in range(8)] == [None] * 3 + [
@@ -222,14 +222,24 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     office = [verdicts[(d, "What ")] for d in ["d0", "d1", "d2", "ua", "ub"]]
     assert office == [None, None, "duplicate_pair", "duplicate_pair", "duplicate_pair"]
     assert drops == {"near_duplicate_page": 10, "duplicate_pair": 3}
-    assert wd.info(wd.part_path("kept", "b"))["stats"]["dropped"]["near_duplicate_page"] == 8
+    from docgen.passes import final_stats
+
+    assert final_stats(wd, "b")["dropped"]["near_duplicate_page"] == 8
     assert dedup_dataset(str(tmp_path), ["a", "b"], cfg) == drops  # a rerun decides the same
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as client:
         # pages hashed on the workers: the same decisions
         assert dedup_dataset(str(tmp_path), ["a", "b"], cfg, client) == drops
-    assert [r for part in "ab" for r in wd.read("kept", part).to_pylist()] == rows
+    assert [r for part in "ab" for r in dataset_view(wd, part).to_pylist()] == rows
+
+
+def dataset_view(wd, part):
+    """A partition's rows with the dataset pass's verdicts joined (as a run's shards see them)."""
+    from docgen import passes
+
+    wd.update_manifest(**{passes.MANIFEST_KEY: ["dataset"]})
+    return passes.joined(wd, part)
 
 
 def test_short_pages_are_near_duplicates_too(tmp_path):
@@ -251,7 +261,7 @@ def test_short_pages_are_near_duplicates_too(tmp_path):
     wd.write(wd.part_path("pages", "a"), pa.Table.from_pylist(pages), "fp", {})
     wd.write(wd.part_path("kept", "a"), pa.Table.from_pylist(kept), "fp", {})
     drops = dedup_dataset(str(tmp_path), ["a"], FilterConfig(max_page_copies=3))
-    verdicts = [r["reason"] for r in wd.read("kept", "a").to_pylist()]
+    verdicts = [r["reason"] for r in dataset_view(wd, "a").to_pylist()]
     assert verdicts == [None] * 3 + ["near_duplicate_page"] * 5 + [None]
     assert drops == {"near_duplicate_page": 5}
 

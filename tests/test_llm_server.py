@@ -11,6 +11,7 @@ import pymupdf
 import pytest
 
 from docgen.config import load_config
+from docgen.passes import joined
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
 
@@ -155,7 +156,7 @@ def test_prompt_injection_yields_only_valid_grounded_pairs(tmp_path, server_fact
     cfg = llm_config(folder, tmp_path, [server.url])
     run_pipeline(cfg)
     wd = WorkDir(cfg.work)
-    rows = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     assert rows and all(r["question"] and r["answer"] and r["pages"] == [1] for r in rows)
     assert {r["answer"] for r in rows} == {"HACKED"}  # the gullible model obeyed ...
     assert {r["reason"] for r in rows} == {"ungrounded"}  # ... and grounding dropped it all
@@ -216,7 +217,7 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     cfg = llm_config(folder, tmp_path, [server.url], *judge)
     manifest = run_pipeline(cfg)
     wd = WorkDir(cfg.work)
-    rows = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     hacked = [r for r in rows if r["answer"] == "HACKED"]
     honest = [r for r in rows if r["answer"] != "HACKED"]
     assert hacked and honest
@@ -229,6 +230,19 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     before = server.stats()["judge_requests"]
     run_pipeline(cfg)
     assert server.stats()["judge_requests"] == before  # judged partitions are not asked again
+    # The judge writes its own files; kept is the rules' alone. Turned off, its verdicts are no
+    # longer joined (not even with its files still there); turned on again, nothing is asked.
+    assert all("judge_score" not in wd.read("kept", p).schema.names for p in wd.parts("kept"))
+    kept_files = {p: wd.part_path("kept", p).read_bytes() for p in wd.parts("kept")}
+    cfg.filter.judge = False
+    unjudged = run_pipeline(cfg)["stages"]["filter"]
+    assert "judge_low_score" not in unjudged["dropped"] and wd.parts("judge")
+    assert unjudged["kept"] == manifest["stages"]["filter"]["kept"] + 1
+    assert sum(len(r["texts"]) for r in load_rows(cfg)) == unjudged["kept"]
+    cfg.filter.judge = True
+    assert run_pipeline(cfg)["stages"]["filter"]["kept"] == manifest["stages"]["filter"]["kept"]
+    assert server.stats()["judge_requests"] == before
+    assert {p: wd.part_path("kept", p).read_bytes() for p in wd.parts("kept")} == kept_files
 
     # A judge that cannot answer keeps the pairs; when no request at all was answered, the run
     # stops in one line rather than ship the dataset as if judged.
@@ -236,21 +250,23 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     run_pipeline(down)
     server.stop()
     wd = WorkDir(down.work)
-    for part in wd.parts("kept"):
-        wd.part_path("kept", part).unlink()  # judge again, now against a server that is gone:
+    for part in wd.parts("judge"):
+        wd.part_path("judge", part).unlink()  # judge again, now against a server that is gone:
     judged = run_pipeline(down)["stages"]["filter"]["judge"]  # its answers are in the cache
     assert judged["llm_cached"] == judged["llm_requests"] == 2 and "llm_failed" not in str(judged)
     assert "prompt_tokens" not in judged  # nothing was sent: nothing spent
     shutil.rmtree(wd.root / "cache" / "judge")
-    for part in wd.parts("kept"):
-        wd.part_path("kept", part).unlink()
+    for part in wd.parts("judge"):
+        wd.part_path("judge", part).unlink()
     with pytest.raises(SystemExit) as stop:
         run_pipeline(down)
     assert str(stop.value) == "filter's judge failed for every request (2; by cause: connection 2)"
-    rows = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     assert all(r["judge_score"] is None for r in rows)
     assert {r["answer"] for r in rows if r["keep"]} >= {"HACKED"}  # nothing scored, all kept
-    assert all(wd.info(wd.part_path("kept", p))["stats"]["judge"] is None for p in wd.parts("kept"))
+    # Judged, unfinished: no rerun takes it as done.
+    marks = [wd.fingerprint_of(wd.part_path("judge", p)) for p in wd.parts("kept")]
+    assert all(m.startswith("unfinished-") for m in marks)
 
 
 def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, server_factory):
@@ -265,7 +281,7 @@ def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, s
     cfg = llm_config(folder, tmp_path, [server.url], "filter.translate_to=[ar, en]")
     manifest = run_pipeline(cfg)
     wd = WorkDir(cfg.work)
-    rows = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     originals = [r for r in rows if r["translated_from"] is None and r["keep"]]
     translated = [r for r in rows if r["translated_from"]]
     assert originals and all(r["lang"] == "en" for r in originals)
@@ -286,7 +302,7 @@ def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, s
     before = server.stats()["translate_requests"]
     run_pipeline(cfg)
     assert server.stats()["translate_requests"] == before  # translated partitions are done
-    rerun = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]
+    rerun = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     assert len(rerun) == len(rows)
 
 

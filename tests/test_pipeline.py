@@ -9,6 +9,7 @@ import pytest
 from truth import score
 
 from docgen.config import load_config
+from docgen.passes import joined
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
 
@@ -59,7 +60,7 @@ def test_rows_load_with_datasets(run):
 def test_kept_answers_match_ground_truth_in_every_language(run, samples):
     cfg, _ = run
     wd = WorkDir(cfg.work)
-    kept = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist() if r["keep"]]
+    kept = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist() if r["keep"]]
     per_lang = score(kept, samples)
     assert set(per_lang) == {"en", "fr", "de", "es", "ar", "zh", "ja", "ko"}
     for lang, (right, total) in per_lang.items():
@@ -75,7 +76,7 @@ def test_the_dataset_pass_decides_as_one_pass_in_order(run):
     cfg, _ = run
     wd = WorkDir(cfg.work)
     parts = wd.run_parts("kept")
-    decided = {p: wd.read("kept", p)["reason"].to_pylist() for p in parts}
+    decided = {p: joined(wd, p)["reason"].to_pylist() for p in parts}
     assert reference_verdicts(cfg.work, parts, cfg.filter) == decided
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from docgen.config import load_config
 from docgen.orchestrate import cluster
+from docgen.passes import joined
 from docgen.pipeline import run_extract, run_filter, run_generate
 from docgen.values import answer_values
 from docgen.workdir import WorkDir
@@ -115,7 +116,7 @@ def test_noisy_generator_95_percent_bad_dropped_and_good_kept(work):
         stats = run_filter(client, work)
     outcome = Counter()
     for part in wd.run_parts("kept"):
-        t = wd.read("kept", part, columns=["label", "keep", "reason"]).to_pylist()
+        t = joined(wd, part, columns=["label", "keep", "reason"]).to_pylist()
         outcome.update((r["label"], r["keep"]) for r in t)
 
     def share(label, keep):

@@ -11,6 +11,7 @@ from test_llm_server import llm_config
 from docgen import images
 from docgen.backends.llm import check_input
 from docgen.config import GenerateConfig
+from docgen.passes import joined
 from docgen.pipeline import run_pipeline
 from docgen.report import collect
 from docgen.workdir import WorkDir
@@ -79,7 +80,7 @@ def test_the_rules_backend_refuses_images(few_samples, tmp_path):
 
 def kept_rows(work) -> list[dict]:
     wd = WorkDir(work)
-    return [r for part in wd.parts("kept") for r in wd.read("kept", part).to_pylist()]
+    return [r for part in wd.parts("kept") for r in joined(wd, part).to_pylist()]
 
 
 def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
@@ -185,7 +186,7 @@ def test_a_kind_over_its_share_is_cut_and_the_report_compares_the_mix(few_sample
     assert cut and stages["filter"]["dropped"]["kind_share:extractive"] == len(cut)
     wd = WorkDir(cfg.work)
     for part in wd.parts("kept"):  # per partition, at most half its kept pairs before the cut
-        mine = [r for r in wd.read("kept", part).to_pylist()]
+        mine = [r for r in joined(wd, part).to_pylist()]
         kept = sum(r["keep"] for r in mine)
         assert kept <= 0.5 * (kept + sum(r["reason"] == "kind_share:extractive" for r in mine))
     mix = collect(cfg.work)[0]["kind_mix"]

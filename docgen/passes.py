@@ -1,0 +1,123 @@
+"""The filter's passes after its partition rules, and the one view that joins their outputs.
+
+``WORK/kept/`` is written once, by the rules (:mod:`docgen.filters`). Each later pass writes a
+folder of its own, a file per partition, and never another pass's: the dataset pass
+(``WORK/dataset/verdicts/``), the judge (``WORK/judge/``) and the rater (``WORK/rate/``) hold
+``keep`` and ``reason`` for every row of the partition, with the columns they add
+(``judge_score``, ``rating_<scale>``); the translator (``WORK/translate/``) holds the rows it
+adds. A pass reads :func:`joined` up to itself and writes :func:`write_pass`; the shard stage,
+the report and the run's counts read :func:`joined` over all.
+
+The passes a run joins are those its filter config turns on (kept in the manifest under
+``filter_passes``), in the order of :data:`PASSES`. Each pass file stores the fingerprint of
+the view it was made from: a file made from another view (a filter rerun with other rules, a
+pass turned off since) ends the chain there, so a stale file is never joined.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pyarrow as pa
+
+from docgen.config import FilterConfig
+from docgen.dedup import verdict_stats
+from docgen.workdir import WorkDir, read_table
+
+PASSES = {"dataset": "dataset/verdicts", "judge": "judge", "rate": "rate", "translate": "translate"}
+ADDS_ROWS = ("translate",)  # its file holds new rows; the others', every row's verdict
+MANIFEST_KEY = "filter_passes"
+
+
+def active(cfg: FilterConfig) -> list[str]:
+    """The passes ``cfg`` runs, in order."""
+    on = {
+        "dataset": bool(cfg.max_page_copies or cfg.max_pair_copies),
+        "judge": cfg.judge,
+        "rate": cfg.rate,
+        "translate": bool(cfg.translate_to),
+    }
+    return [name for name in PASSES if on[name]]
+
+
+def chain(wd: WorkDir, part: str, upto: str | None = None, passes=None) -> list[tuple]:
+    """(folder, fingerprint, stats) of kept and of each pass file the view of ``part`` joins,
+    in order, up to (without) pass ``upto``: a pass whose file is missing, unfinished or made
+    from another view ends it."""
+    passes = wd.manifest().get(MANIFEST_KEY, []) if passes is None else passes
+    info = wd.info(wd.part_path("kept", part))
+    links = [("kept", info.get("fingerprint"), info.get("stats", {}))]
+    for name in passes:
+        if name == upto or name not in PASSES:
+            break
+        info = wd.info(wd.part_path(PASSES[name], part))
+        if not info or info["stats"].get("input") != links[-1][1]:
+            break
+        links.append((PASSES[name], info["fingerprint"], info["stats"]))
+    return links
+
+
+def input_fingerprint(wd: WorkDir, part: str, name: str) -> str | None:
+    """The fingerprint of the view pass ``name`` reads for ``part``."""
+    return chain(wd, part, upto=name)[-1][1]
+
+
+def final_stats(wd: WorkDir, part: str) -> dict:
+    """A partition's counts after every pass (pairs, kept, dropped), without reading rows."""
+    return chain(wd, part)[-1][2]
+
+
+def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None) -> pa.Table:
+    """Kept's rows of ``part`` with each pass's verdicts and rows (see :func:`chain`), up to
+    pass ``upto``; only ``columns`` (those there are) when given."""
+    links = chain(wd, part, upto)
+    wanted = None if columns is None else {*columns, "keep", "reason", "translated_from"}
+    table = read_table(wd.part_path("kept", part), columns=present(wd, "kept", part, wanted))
+    for folder, _, _ in links[1:]:
+        add = read_table(wd.part_path(folder, part), columns=present(wd, folder, part, wanted))
+        if folder == PASSES["translate"]:
+            if "translated_from" not in table.schema.names:
+                table = table.append_column("translated_from", pa.nulls(len(table), pa.string()))
+            table = pa.concat_tables([table, add.select(table.schema.names).cast(table.schema)])
+        else:
+            table = with_columns(table, {n: add[n] for n in add.schema.names})
+    if columns is not None:
+        table = table.select([c for c in columns if c in table.schema.names])
+    return table
+
+
+def present(wd: WorkDir, folder: str, part: str, wanted) -> list[str] | None:
+    from docgen.workdir import parquet_file
+
+    if wanted is None:
+        return None
+    return [n for n in parquet_file(wd.part_path(folder, part)).schema_arrow.names if n in wanted]
+
+
+def with_columns(table: pa.Table, columns: dict) -> pa.Table:
+    """``table`` with each named column set (replaced, or appended when new)."""
+    for name, column in columns.items():
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, column)
+        else:
+            table = table.append_column(name, column)
+    return table
+
+
+def write_pass(wd: WorkDir, name: str, part: str, table: pa.Table, view: pa.Table, mark: str,
+               source: str | None, stats: dict, finished: bool = True) -> None:  # fmt: skip
+    """Write pass ``name``'s file for ``part``: ``table`` (its columns, or its new rows), made
+    with fingerprint ``mark`` from the view fingerprinted ``source``; ``view`` is the view with
+    it, whose counts are stored. An unfinished pass (some chats unanswered) gets a fingerprint
+    no rerun matches, so the rerun asks again, and every later pass reads it anew."""
+    fp = mark if finished else f"unfinished-{mark}-{time.time_ns()}"
+    stats = {**stats, **verdict_stats(view, stats.get("seconds", 0)), "input": source}
+    wd.write(wd.part_path(PASSES[name], part), table, fp, stats)
+
+
+def done(wd: WorkDir, name: str, part: str, mark: str, source: str | None) -> dict | None:
+    """The stats of pass ``name``'s finished file for ``part`` made with ``mark`` from the view
+    ``source``, else None."""
+    stats = wd.done(wd.part_path(PASSES[name], part), mark)
+    return stats if stats is not None and stats.get("input") == source else None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections import Counter
 
 import numpy as np
@@ -321,34 +320,36 @@ def surplus_in(wd: WorkDir, kind: str, index: int) -> np.ndarray:
 
 
 def apply(work: str, part: str, index: int, cfg: FilterConfig, marks: list) -> dict:
-    """Write a partition's verdicts (kept's reasons and this pass's) unless they are there
-    from the same surplus lists; return the drops this pass decided."""
+    """Write a partition's verdicts (kept's reasons and this pass's), run by
+    :func:`docgen.passes.run_pass` (nothing when done from the same surplus lists); return the
+    drops this pass decided."""
     wd = WorkDir(work)
-    source = wd.fingerprint_of(wd.part_path("kept", part))
-    mark = fingerprint([source, *marks])
-    if (stats := passes.done(wd, "dataset", part, mark, source)) is not None:
-        return {"drops": stats["drops"]}
-    start = time.perf_counter()
-    surplus_pages: set = set()
-    if cfg.max_page_copies:
-        rows = surplus_in(wd, "page", index)
-        if rows.size:
-            signed = read_table(wd.part_path(folder("page", "signatures"), part),
-                                columns=["doc_id", "page"]).take(pa.array(rows))  # fmt: skip
-            surplus_pages = set(zip(signed["doc_id"].to_pylist(), signed["page"].to_pylist()))
-    surplus_pairs = set(surplus_in(wd, "pair", index).tolist()) if cfg.max_pair_copies else set()
-    reasons, drops = [], Counter()
-    for n, row in enumerate(kept_rows(wd, part)):
-        verdict = row["reason"]
-        if verdict is None and any((row["doc_id"], p) in surplus_pages for p in row["pages"]):
-            verdict = "near_duplicate_page"
-        if verdict is None and n in surplus_pairs:
-            verdict = "duplicate_pair"
-        reasons.append(verdict)
-        if verdict in DATASET_REASONS:
-            drops[verdict] += 1
-    table = pa.table({"keep": pa.array([r is None for r in reasons], pa.bool_()),
-                      "reason": pa.array(reasons, pa.string())})  # fmt: skip
-    stats = {"drops": dict(drops), "seconds": time.perf_counter() - start}
-    passes.write_pass(wd, "dataset", part, table, table, mark, source, stats)
-    return {"drops": dict(drops)}
+
+    def make(kept: pa.Table):
+        surplus_pages: set = set()
+        if cfg.max_page_copies:
+            rows = surplus_in(wd, "page", index)
+            if rows.size:
+                signed = read_table(wd.part_path(folder("page", "signatures"), part),
+                                    columns=["doc_id", "page"]).take(pa.array(rows))  # fmt: skip
+                surplus_pages = set(zip(signed["doc_id"].to_pylist(), signed["page"].to_pylist()))
+        surplus_pairs = (
+            set(surplus_in(wd, "pair", index).tolist()) if cfg.max_pair_copies else set()
+        )
+        reasons, drops = [], Counter()
+        for n, row in enumerate(kept.select(["doc_id", "pages", "reason"]).to_pylist()):
+            verdict = row["reason"]
+            if verdict is None and any((row["doc_id"], p) in surplus_pages for p in row["pages"]):
+                verdict = "near_duplicate_page"
+            if verdict is None and n in surplus_pairs:
+                verdict = "duplicate_pair"
+            reasons.append(verdict)
+            if verdict in DATASET_REASONS:
+                drops[verdict] += 1
+        table = pa.table({"keep": pa.array([r is None for r in reasons], pa.bool_()),
+                          "reason": pa.array(reasons, pa.string())})  # fmt: skip
+        return table, table, {"drops": dict(drops)}, True
+
+    return passes.run_pass(
+        wd, "dataset", part, marks, make, lambda stats: {"drops": stats["drops"]}
+    )

@@ -17,7 +17,7 @@ import pyarrow as pa
 from docgen import passes
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.prompting import Chat, PromptSet, marked, user_content
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir
 
 
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
@@ -158,20 +158,17 @@ def pair_pass(
     settings: list,
     apply,
 ) -> Counter:
-    """One LLM pass (the judge, the rater) over a partition's kept pairs: nothing when it went
-    over the same view of the partition with the same ``settings`` already; else it asks about
+    """One LLM pass (the judge, the rater) over a partition's kept pairs, run by
+    :func:`docgen.passes.run_pass` (nothing when done with the same ``settings``): it asks about
     every kept pair (:func:`ask_about_pairs`), ``apply(rows, items)`` gives the columns to set
-    (``keep`` and ``reason`` among them) and they are written as the pass's own file."""
-    source = passes.input_fingerprint(wd, part, name)
-    mark = fingerprint([source, *settings])
-    if passes.done(wd, name, part, mark, source) is not None:
-        return Counter(skipped=1)
-    view = passes.joined(wd, part, upto=name)
-    rows = view.to_pylist()
-    items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered)
-    columns = apply(rows, items)
-    table = pa.table({n: pa.array(values, kind) for n, (values, kind) in columns.items()})
-    after = passes.with_columns(view, {n: table[n] for n in table.schema.names})
-    passes.write_pass(wd, name, part, table, after, mark, source, dict(counts),
-                      finished=not counts[f"{name}_failed"])  # fmt: skip
-    return counts
+    (``keep`` and ``reason`` among them), written as the pass's own file."""
+
+    def make(view: pa.Table):
+        rows = view.to_pylist()
+        items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered)
+        columns = apply(rows, items)
+        table = pa.table({n: pa.array(values, kind) for n, (values, kind) in columns.items()})
+        after = passes.with_columns(view, {n: table[n] for n in table.schema.names})
+        return table, after, counts, not counts[f"{name}_failed"]
+
+    return passes.run_pass(wd, name, part, settings, make)

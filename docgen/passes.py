@@ -5,8 +5,9 @@ folder of its own, a file per partition, and never another pass's: the dataset p
 (``WORK/dataset/verdicts/``), the judge (``WORK/judge/``) and the rater (``WORK/rate/``) hold
 ``keep`` and ``reason`` for every row of the partition, with the columns they add
 (``judge_score``, ``rating_<scale>``); the translator (``WORK/translate/``) holds the rows it
-adds. A pass reads :func:`joined` up to itself and writes :func:`write_pass`; the shard stage,
-the report and the run's counts read :func:`joined` over all.
+adds. A pass is a function of that view, run by :func:`run_pass` (the fingerprint, the skip, the
+atomic write, the counts); the shard stage, the report and the run's counts read :func:`joined`
+over all.
 
 The passes a run joins are those its filter config turns on (kept in the manifest under
 ``filter_passes``), in the order of :data:`PASSES`. Each pass file stores the fingerprint of
@@ -17,12 +18,13 @@ pass turned off since) ends the chain there, so a stale file is never joined.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pyarrow as pa
 
 from docgen.config import FilterConfig
 from docgen.dedup import verdict_stats
-from docgen.workdir import WorkDir, read_table
+from docgen.workdir import WorkDir, fingerprint, read_table
 
 PASSES = {"dataset": "dataset/verdicts", "judge": "judge", "rate": "rate", "translate": "translate"}
 ADDS_ROWS = ("translate",)  # its file holds new rows; the others', every row's verdict
@@ -105,19 +107,35 @@ def with_columns(table: pa.Table, columns: dict) -> pa.Table:
     return table
 
 
+def run_pass(wd: WorkDir, name: str, part: str, settings: list, make, on_skip=None):
+    """The one runner of a pass over a partition. Nothing when pass ``name`` went over the same
+    view of ``part`` with the same ``settings`` already (``on_skip(stored stats)`` is returned,
+    ``{"skipped": 1}`` by default); else ``make(view)`` gives (the pass's table, the view with
+    it, its counts, whether it finished) and the file is written. Returns the counts."""
+    view_fp = input_fingerprint(wd, part, name)
+    mark = fingerprint([view_fp, *settings])
+    if (stats := done(wd, name, part, mark, view_fp)) is not None:
+        return on_skip(stats) if on_skip else Counter(skipped=1)
+    start = time.perf_counter()
+    table, after, counts, finished = make(joined(wd, part, upto=name))
+    stats = {**counts, "seconds": round(time.perf_counter() - start, 3)}
+    write_pass(wd, name, part, table, after, mark, view_fp, stats, finished)
+    return counts
+
+
 def write_pass(wd: WorkDir, name: str, part: str, table: pa.Table, view: pa.Table, mark: str,
-               source: str | None, stats: dict, finished: bool = True) -> None:  # fmt: skip
+               view_fp: str | None, stats: dict, finished: bool = True) -> None:  # fmt: skip
     """Write pass ``name``'s file for ``part``: ``table`` (its columns, or its new rows), made
-    with fingerprint ``mark`` from the view fingerprinted ``source``; ``view`` is the view with
+    with fingerprint ``mark`` from the view fingerprinted ``view_fp``; ``view`` is the view with
     it, whose counts are stored. An unfinished pass (some chats unanswered) gets a fingerprint
     no rerun matches, so the rerun asks again, and every later pass reads it anew."""
     fp = mark if finished else f"unfinished-{mark}-{time.time_ns()}"
-    stats = {**stats, **verdict_stats(view, stats.get("seconds", 0)), "input": source}
+    stats = {**stats, **verdict_stats(view, stats.get("seconds", 0)), "input": view_fp}
     wd.write(wd.part_path(PASSES[name], part), table, fp, stats)
 
 
-def done(wd: WorkDir, name: str, part: str, mark: str, source: str | None) -> dict | None:
+def done(wd: WorkDir, name: str, part: str, mark: str, view_fp: str | None) -> dict | None:
     """The stats of pass ``name``'s finished file for ``part`` made with ``mark`` from the view
-    ``source``, else None."""
+    ``view_fp``, else None."""
     stats = wd.done(wd.part_path(PASSES[name], part), mark)
-    return stats if stats is not None and stats.get("input") == source else None
+    return stats if stats is not None and stats.get("input") == view_fp else None

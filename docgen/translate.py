@@ -23,7 +23,7 @@ from docgen.llm_pass import indexed, over_kept_parts, pass_cache
 from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
 from docgen.replies import clean_text
 from docgen.text import normalize
-from docgen.workdir import WorkDir, fingerprint
+from docgen.workdir import WorkDir
 
 
 def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Chat]:
@@ -65,15 +65,29 @@ def translate_parts(
 
 
 def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+    """The translated rows of a partition's kept pairs, run by :func:`docgen.passes.run_pass`."""
+
+    def make(view: pa.Table):
+        view = view.append_column("translated_from", pa.nulls(view.num_rows, pa.string()))
+        counts: Counter = Counter()
+        added = translations(wd, part, backend, gen, cfg, view.to_pylist(), counts)
+        table = pa.Table.from_pylist(added, view.schema)
+        counts["translated"] = len(added)
+        # Requests that failed (a server down, the budget spent) are asked again by a rerun; a
+        # translation the model left empty is not.
+        unsent = any(k.startswith("llm_failed:") for k in counts)
+        return table, pa.concat_tables([view, table]), counts, not unsent
+
+    settings = [gen.model, cfg.translate_to, cfg.back_translation_ratio]
+    return passes.run_pass(wd, "translate", part, settings, make)
+
+
+def translations(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig,
+                 rows: list[dict], counts: Counter) -> list[dict]:  # fmt: skip
+    """The rows to add: each kept question in every other target language, when its
+    back-translation is alike enough to the original."""
     from rapidfuzz import fuzz
 
-    view_fp = passes.input_fingerprint(wd, part, "translate")
-    mark = fingerprint([view_fp, gen.model, cfg.translate_to, cfg.back_translation_ratio])
-    if passes.done(wd, "translate", part, mark, view_fp) is not None:
-        return Counter(skipped=1)
-    view = passes.joined(wd, part, upto="translate")
-    view = view.append_column("translated_from", pa.nulls(view.num_rows, pa.string()))
-    rows = view.to_pylist()
     groups, owners = [], []  # (doc, source, target, questions), row indices
     by_key: dict[tuple, list[int]] = {}
     for i, row in enumerate(rows):
@@ -86,7 +100,6 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
             batch = indices[start : start + gen.max_pairs_per_request]
             groups.append((doc_id, source, target, [rows[i]["question"] for i in batch]))
             owners.append(batch)
-    counts: Counter = Counter()
     cache = pass_cache(wd, "translate")
     forward = translate_all(backend, groups, counts, cache, part)
     back_groups = [(d, t, s, [q or "" for q in texts])
@@ -109,11 +122,4 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
             added.append({**original, "question": translated, "lang": target,
                           "pair_id": f"{original['pair_id']}-{target}",
                           "translated_from": source})  # fmt: skip
-    table = pa.Table.from_pylist(added, view.schema)
-    stats = {**counts, "translated": len(added)}
-    # Requests that failed (a server down, the budget spent) are asked again by a rerun; a
-    # translation the model left empty is not.
-    unsent = any(k.startswith("llm_failed:") for k in counts)
-    passes.write_pass(wd, "translate", part, table, pa.concat_tables([view, table]), mark,
-                      view_fp, stats, finished=not unsent)  # fmt: skip
-    return counts
+    return added

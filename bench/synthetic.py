@@ -12,8 +12,9 @@ answers), 10% are a common question with a common answer (copies across the data
 rest are unique; 10% were dropped by a rule of their partition. The same seed makes the same
 directory.
 
-Each measured pass runs in a process of its own with a LocalCluster of N worker processes, on a
-fresh copy of ``kept`` (hard links: the pass replaces files, never writes into them).
+Each measured pass runs in a process of its own with a LocalCluster of N worker processes, with
+no ``WORK/dataset`` left from an earlier one (``kept`` is hard-linked from the generated
+``kept.orig``: the pass only reads it).
 """
 
 from __future__ import annotations

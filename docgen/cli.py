@@ -382,7 +382,11 @@ def parser() -> argparse.ArgumentParser:
     scheduler(s)
     s.set_defaults(func=cmd_stage)
 
-    s = sub.add_parser("filter", help="judge every pair; WORK/kept with keep and reason")
+    s = sub.add_parser(
+        "filter",
+        help="judge every pair: WORK/kept (keep, reason), then the dataset pass and the "
+        "judge, rater and translator when on, each to a folder of its own",
+    )
     common(s)
     scheduler(s)
     s.set_defaults(func=cmd_stage)

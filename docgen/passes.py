@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from docgen.config import FilterConfig
 from docgen.dedup import verdict_stats
-from docgen.workdir import WorkDir, fingerprint, read_table
+from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
 PASSES = {"dataset": "dataset/verdicts", "judge": "judge", "rate": "rate", "translate": "translate"}
 ADDS_ROWS = ("translate",)  # its file holds new rows; the others', every row's verdict
@@ -42,20 +42,19 @@ def active(cfg: FilterConfig) -> list[str]:
     return [name for name in PASSES if on[name]]
 
 
-def chain(wd: WorkDir, part: str, upto: str | None = None, passes=None) -> list[tuple]:
-    """(folder, fingerprint, stats) of kept and of each pass file the view of ``part`` joins,
-    in order, up to (without) pass ``upto``: a pass whose file is missing, unfinished or made
-    from another view ends it."""
-    passes = wd.manifest().get(MANIFEST_KEY, []) if passes is None else passes
+def chain(wd: WorkDir, part: str, upto: str | None = None) -> list[tuple]:
+    """(name, fingerprint, stats) of kept and of each pass file the view of ``part`` joins, in
+    order, up to (without) pass ``upto``: a pass whose file is missing or was made from another
+    view ends it."""
     info = wd.info(wd.part_path("kept", part))
     links = [("kept", info.get("fingerprint"), info.get("stats", {}))]
-    for name in passes:
+    for name in wd.manifest().get(MANIFEST_KEY, []):
         if name == upto or name not in PASSES:
             break
         info = wd.info(wd.part_path(PASSES[name], part))
         if not info or info["stats"].get("input") != links[-1][1]:
             break
-        links.append((PASSES[name], info["fingerprint"], info["stats"]))
+        links.append((name, info["fingerprint"], info["stats"]))
     return links
 
 
@@ -75,9 +74,10 @@ def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None) -> pa.
     links = chain(wd, part, upto)
     wanted = None if columns is None else {*columns, "keep", "reason", "translated_from"}
     table = read_table(wd.part_path("kept", part), columns=present(wd, "kept", part, wanted))
-    for folder, _, _ in links[1:]:
+    for name, _, _ in links[1:]:
+        folder = PASSES[name]
         add = read_table(wd.part_path(folder, part), columns=present(wd, folder, part, wanted))
-        if folder == PASSES["translate"]:
+        if name in ADDS_ROWS:
             if "translated_from" not in table.schema.names:
                 table = table.append_column("translated_from", pa.nulls(len(table), pa.string()))
             table = pa.concat_tables([table, add.select(table.schema.names).cast(table.schema)])
@@ -89,8 +89,7 @@ def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None) -> pa.
 
 
 def present(wd: WorkDir, folder: str, part: str, wanted) -> list[str] | None:
-    from docgen.workdir import parquet_file
-
+    """The columns of ``wanted`` a file holds (None: all)."""
     if wanted is None:
         return None
     return [n for n in parquet_file(wd.part_path(folder, part)).schema_arrow.names if n in wanted]

@@ -27,15 +27,15 @@ from docgen.orchestrate import (
     cluster,
     gpu_cluster,
     map_reduce,
-    map_stage,
     n_workers,
     on_every_worker,
+    run_tasks,
 )
 from docgen.rate import rate_parts
 from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
 from docgen.translate import translate_parts
-from docgen.workdir import WorkDir, release_memory, sum_stats
+from docgen.workdir import WorkDir, add_stats, release_memory
 
 
 def run_extract(client, cfg: RunConfig) -> dict:
@@ -52,17 +52,21 @@ def run_extract(client, cfg: RunConfig) -> dict:
     parts.sort(key=lambda p: -sum(src.size for _, src in p[1]))
     args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
-    results = map_stage(client, extract_partition, args, "extract", cfg.run.progress)
-    # The isolation children (a few hundred MB each) are not needed by the later stages. Best
-    # effort: a worker that cannot be reached now keeps its child, and the run goes on.
-    on_every_worker(client, end_extraction)
-    for (part, docs), result in zip(parts, results):
+    stats: dict = {}
+
+    def arrived(i: int, result: dict) -> None:  # added up as they arrive: nothing kept per task
+        add_stats(stats, result)
         if result.get("failed_tasks"):  # kept killing workers: every document gets its error row
+            part, docs = parts[i]
             reason = "the worker running this partition died each time it was tried; rerun to retry"
             rows = [error_row(doc_id, src.name, None, reason) for doc_id, src in docs]
             wd.write(wd.error_path("extract", part), pa.Table.from_pylist(rows, ERROR_SCHEMA), "",
                      {"failed": len(rows)})  # fmt: skip
-    stats = sum_stats(results)
+
+    run_tasks(client, extract_partition, args, "extract", cfg.run.progress, None, arrived)
+    # The isolation children (a few hundred MB each) are not needed by the later stages. Best
+    # effort: a worker that cannot be reached now keeps its child, and the run goes on.
+    on_every_worker(client, end_extraction)
     return {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
 
 
@@ -151,20 +155,18 @@ def run_generate(client, cfg: RunConfig, llm=None) -> dict:
     groups = task_groups(parts, cfg, workers)
     if g.token_budget is None:
         args = [(cfg.work, group, g) for group in groups]
-        results = map_stage(client, generate_parts, args, "generate", cfg.run.progress, resources)
+        stats = map_reduce(client, generate_parts, args, "generate", cfg.run.progress, resources)
     else:
-        results, spent = [], 0
+        stats = {}
         for i in range(0, len(groups), workers):
-            left = g.token_budget - spent
+            left = g.token_budget - stats.get("spent_tokens", 0)
             if left <= 0:
                 break
             wave = groups[i : i + workers]
             args = [(cfg.work, group, g, left // len(wave)) for group in wave]
-            results += map_stage(
-                client, generate_parts, args, "generate", cfg.run.progress, resources
-            )
-            spent = sum(r.get("spent_tokens", 0) for r in results)
-    stats = {**sum_stats(results), "partitions": len(parts)}
+            add_stats(stats, map_reduce(client, generate_parts, args, "generate",
+                                        cfg.run.progress, resources))  # fmt: skip
+    stats = {**stats, "partitions": len(parts)}
     unfinished = len(parts) - stats.get("finished_parts", 0)
     if unfinished:
         stats["unfinished_partitions"] = unfinished

@@ -306,6 +306,29 @@ def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, s
     assert len(rerun) == len(rows)
 
 
+def test_translations_that_could_not_be_asked_are_asked_on_a_rerun(tmp_path, server_factory):
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "Purchase order\n\nOrder number: PO-4471\n", fontsize=11)
+    doc.save(folder / "order.pdf")
+    server = server_factory()
+    cfg = llm_config(folder, tmp_path, [server.url], "generate.max_attempts=1")
+    run_pipeline(cfg)  # generated and filtered; nothing to translate yet
+    server.stop()
+    cfg.filter.translate_to = ["ar"]
+    with pytest.raises(SystemExit, match="translate failed for every request"):
+        run_pipeline(cfg)
+    wd = WorkDir(cfg.work)
+    assert wd.parts("translate")  # written, with nothing translated, and not taken as done
+    port = server.url.split(":")[2].split("/")[0]
+    server = server_factory("--port", port)  # back, where it was: nothing else changed
+    translated = run_pipeline(cfg)["stages"]["filter"]["translate"]
+    assert translated["translated:en->ar"] > 0 and "llm_failed" not in str(translated)
+    rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
+    assert sum(r["translated_from"] == "en" for r in rows) == translated["translated:en->ar"]
+
+
 def load_rows(cfg):
     import pyarrow.parquet as pq
 

@@ -68,19 +68,27 @@ def final_stats(wd: WorkDir, part: str) -> dict:
     return chain(wd, part)[-1][2]
 
 
-def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None) -> pa.Table:
-    """Kept's rows of ``part`` with each pass's verdicts and rows (see :func:`chain`), up to
-    pass ``upto``; only ``columns`` (those there are) when given."""
-    links = chain(wd, part, upto)
+def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None, links=None) -> pa.Table:
+    """Kept's rows of ``part`` with each pass's verdicts and rows (``links``, or :func:`chain`
+    up to pass ``upto``); only ``columns`` (those there are) when given. A pass file that cannot
+    be read, or holds verdicts for another number of rows, is one clear error (its fingerprint
+    says it was made from this view: only a damaged or edited file can do that)."""
+    links = chain(wd, part, upto) if links is None else links
     wanted = None if columns is None else {*columns, "keep", "reason", "translated_from"}
     table = read_table(wd.part_path("kept", part), columns=present(wd, "kept", part, wanted))
     for name, _, _ in links[1:]:
-        folder = PASSES[name]
-        add = read_table(wd.part_path(folder, part), columns=present(wd, folder, part, wanted))
+        path = wd.part_path(PASSES[name], part)
+        try:
+            add = read_table(path, columns=present(wd, PASSES[name], part, wanted))
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"{path} cannot be read ({exc}): remove it and filter again") from None
         if name in ADDS_ROWS:
             if "translated_from" not in table.schema.names:
                 table = table.append_column("translated_from", pa.nulls(len(table), pa.string()))
             table = pa.concat_tables([table, add.select(table.schema.names).cast(table.schema)])
+        elif add.num_rows != table.num_rows:
+            raise ValueError(f"{path} holds {add.num_rows} verdicts for {table.num_rows} rows: "
+                             "remove it and filter again")  # fmt: skip
         else:
             table = with_columns(table, {n: add[n] for n in add.schema.names})
     if columns is not None:
@@ -111,12 +119,13 @@ def run_pass(wd: WorkDir, name: str, part: str, settings: list, make, on_skip=No
     view of ``part`` with the same ``settings`` already (``on_skip(stored stats)`` is returned,
     ``{"skipped": 1}`` by default); else ``make(view)`` gives (the pass's table, the view with
     it, its counts, whether it finished) and the file is written. Returns the counts."""
-    view_fp = input_fingerprint(wd, part, name)
+    links = chain(wd, part, upto=name)  # read once: the fingerprint and the view come from it
+    view_fp = links[-1][1]
     mark = fingerprint([view_fp, *settings])
     if (stats := done(wd, name, part, mark, view_fp)) is not None:
         return on_skip(stats) if on_skip else Counter(skipped=1)
     start = time.perf_counter()
-    table, after, counts, finished = make(joined(wd, part, upto=name))
+    table, after, counts, finished = make(joined(wd, part, links=links))
     stats = {**counts, "seconds": round(time.perf_counter() - start, 3)}
     write_pass(wd, name, part, table, after, mark, view_fp, stats, finished)
     return counts

@@ -10,6 +10,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from docgen.cli import main
 from docgen.config import load_config
 from docgen.passes import joined
 from docgen.pipeline import run_pipeline
@@ -202,7 +203,7 @@ def test_token_budget_stops_cleanly_and_resumes(samples, tmp_path, server_factor
 
 
 def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
-    tmp_path, server_factory
+    tmp_path, server_factory, capsys
 ):
     folder = tmp_path / "pdfs"
     folder.mkdir()
@@ -243,6 +244,13 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     assert run_pipeline(cfg)["stages"]["filter"]["kept"] == manifest["stages"]["filter"]["kept"]
     assert server.stats()["judge_requests"] == before
     assert {p: wd.part_path("kept", p).read_bytes() for p in wd.parts("kept")} == kept_files
+    # A judge file damaged or edited by hand (its verdicts for fewer rows): one line, no shards.
+    damaged = wd.part_path("judge", wd.parts("judge")[0])
+    info = wd.info(damaged)
+    wd.write(damaged, wd.read("judge", wd.parts("judge")[0]).slice(1), info["fingerprint"],
+             info["stats"])  # fmt: skip
+    assert main(["shard", "--work", str(wd.root), "--out", str(tmp_path / "out2")]) == 2
+    assert "verdicts for" in capsys.readouterr().err and not (tmp_path / "out2" / "data").exists()
 
     # A judge that cannot answer keeps the pairs; when no request at all was answered, the run
     # stops in one line rather than ship the dataset as if judged.

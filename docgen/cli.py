@@ -555,9 +555,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from docgen.errors import Interrupted, interrupted_line, signals_interrupt
+
     args = parser().parse_args(argv)
     try:
-        return args.func(args) or 0
+        with signals_interrupt():
+            return args.func(args) or 0
+    except Interrupted as exc:
+        print(f"\ndocgen {args.command}: {interrupted_line(exc)}", file=sys.stderr)
+        return exc.exit_code
     except (ValueError, FileNotFoundError) as exc:
         print(f"docgen {args.command}: error: {exc}", file=sys.stderr)
         return 2

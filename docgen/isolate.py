@@ -74,6 +74,9 @@ class Child:
             stdout=subprocess.PIPE,
             bufsize=0,  # unbuffered: select() on the pipe must see every byte not yet read
             env={**os.environ, **MALLOC_ENV},
+            # A group of its own: a terminal's Ctrl-C (sent to the whole foreground group) is the
+            # driver's to handle; killed by it, the document would count as a failure.
+            process_group=0,
         )
         try:  # Linux: a page's message (a PNG of a few hundred KB) fits the pipe in one write
             fcntl.fcntl(self.proc.stdout.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
@@ -184,6 +187,7 @@ def child_main(memory_mb: int) -> None:
     if memory_mb > 0:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    watch_parent()
     stdin = sys.stdin.buffer
     while True:
         try:
@@ -193,12 +197,30 @@ def child_main(memory_mb: int) -> None:
         module, name = func_path.rsplit(".", 1)
         func = getattr(importlib.import_module(module), name)
         try:
-            for message in func(*args):
-                send(out, message)
-        except MemoryError:
-            send(out, ("failed", "out of memory (memory ceiling reached)"))
-            continue
-        send(out, ("end", None))
+            try:
+                for message in func(*args):
+                    send(out, message)
+            except MemoryError:
+                send(out, ("failed", "out of memory (memory ceiling reached)"))
+                continue
+            send(out, ("end", None))
+        except (BrokenPipeError, ConnectionError):  # the parent is gone: nobody to tell
+            os._exit(1)
+
+
+def watch_parent() -> None:
+    """End this child when its parent is gone. In a process group of its own, it no longer dies
+    with the parent's group; a document that loops would otherwise keep it running."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,53 @@ the scheduler. PyMuPDF is not thread-safe, hence processes with one thread each.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import signal
 from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from docgen import errors
 from docgen.workdir import add_stats
+
+
+def dask_log_level() -> int:
+    """Dask's own warnings (a port in use, a worker restarted) stay out of the terminal unless
+    ``-v`` (``DOCGEN_VERBOSE``) asks for them."""
+    return logging.WARNING if os.environ.get("DOCGEN_VERBOSE") else logging.ERROR
+
+
+def leave_signals_to_the_driver() -> None:
+    """In a worker process of our own LocalCluster: a process group of its own, and SIGINT
+    ignored. A terminal's Ctrl-C (and `kill -- -PGID`) goes to the whole foreground group; a
+    worker it killed would end its task half-done. The driver stops the cluster itself, and a
+    worker whose driver is gone exits (Dask watches the parent)."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def local_client(**kwargs):
+    """A client of a LocalCluster of one-thread worker processes that leave signals to the
+    driver (a worker the nanny starts again gets the same: a plugin runs on every worker that
+    joins)."""
+    from dask.distributed import Client, LocalCluster, WorkerPlugin
+
+    class LeaveSignalsToTheDriver(WorkerPlugin):
+        name = "docgen-leave-signals-to-the-driver"
+
+        def setup(self, worker):
+            leave_signals_to_the_driver()
+
+    logging.getLogger("distributed").setLevel(dask_log_level())
+    with (
+        LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None,
+                     silence_logs=dask_log_level(), **kwargs) as lc,
+        Client(lc) as client,
+    ):  # fmt: skip
+        client.register_plugin(LeaveSignalsToTheDriver())
+        yield client
 
 
 @contextmanager
@@ -23,7 +64,7 @@ def cluster(scheduler: str | None, workers: int | None):
         yield None
         return
     import dask
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if scheduler:
@@ -46,12 +87,7 @@ def cluster(scheduler: str | None, workers: int | None):
     # Without a dashboard nobody reads the workers' statistical profiles; sampling every thread's
     # stack every 10 ms costs CPU the stages need.
     dask.config.set({"distributed.worker.profile.enabled": False})
-    with (
-        LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as lc,
-        Client(lc) as client,
-    ):
+    with local_client(n_workers=n) as client:
         yield client
 
 
@@ -93,18 +129,7 @@ def gpu_cluster(client):
             "no worker of the Dask cluster declares a GPU: start GPU workers with "
             "`dask worker ADDRESS --nthreads 1 --resources GPU=1` (one per GPU)"
         )
-    from dask.distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            resources={"GPU": 1},
-        ) as lc,
-        Client(lc) as gpu_client,
-    ):
+    with local_client(n_workers=1, resources={"GPU": 1}) as gpu_client:
         yield gpu_client
 
 
@@ -139,13 +164,37 @@ def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, del
     each ends, and each is released once its result is read: submitted all at once, every task
     left ~12 KB in the driver (its future, the scheduler's record of it; measured over 10,000
     tasks), ~1 GB a stage at Docmatix's 81k partitions; a window left ~2.7 KB."""
-    bar = tqdm(total=len(args), desc=desc, unit="part", disable=not progress)
-    if client is None:
-        for i, a in enumerate(args):
-            deliver(i, fn(*a))
-            bar.update()
+    with progress_bar(desc, len(args), progress) as bar:
+        if client is None:
+            for i, a in enumerate(args):
+                deliver(i, fn(*a))
+                bar.update()
+        else:
+            run_on_cluster(client, fn, args, resources, deliver, bar)
+
+
+@contextmanager
+def progress_bar(desc: str, total: int, progress: bool):
+    """A bar over a stage's tasks that also tells :mod:`docgen.errors` how far the stage got
+    (for the line an interrupt prints); closed on the way out, whatever happens."""
+    bar = tqdm(total=total, desc=desc, unit="part", disable=not progress)
+    errors.progress.update(stage=desc, done=0, total=total)
+    update = bar.update
+
+    def step(n: int = 1) -> None:
+        errors.progress["done"] += n
+        update(n)
+
+    bar.update = step
+    try:
+        yield bar
+    finally:
         bar.close()
-        return
+        errors.progress["stage"] = None
+
+
+def run_on_cluster(client, fn, args: list[tuple], resources, deliver, bar) -> None:
+    """:func:`run_tasks` on a Dask cluster, a window of tasks at a time."""
     from dask.distributed import KilledWorker, as_completed
 
     window = max(16, 4 * n_workers(client))
@@ -185,7 +234,6 @@ def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, del
         submit(1)
         bar.update()
     release()
-    bar.close()
 
 
 def on_every_worker(client, fn) -> None:

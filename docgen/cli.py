@@ -29,6 +29,8 @@ def cmd_run(args) -> None:
     overrides = list(args.set)
     if args.scheduler:
         overrides.append(f"run.scheduler={args.scheduler}")
+    if args.retry_failed:
+        overrides.append("run.retry_failed=true")
     cfg = load_config(args.config, overrides)
     # The common case in flags: they win over the config and --set.
     cfg.input = args.input or cfg.input
@@ -59,6 +61,7 @@ def cmd_stage(args) -> None:
     check_writable(cfg.work)
     if args.command == "extract":
         cfg.input = args.inputs
+        cfg.run.retry_failed = args.retry_failed or cfg.run.retry_failed
     if args.command == "generate":
         cfg.generate.backend = args.backend or cfg.generate.backend
         cfg.generate.base_urls = args.base_url or cfg.generate.base_urls
@@ -335,6 +338,15 @@ def parser() -> argparse.ArgumentParser:
         )
         overrides(sp)
 
+    def retry_failed(sp):
+        sp.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="extract again the documents that failed for good last time (not a PDF, "
+            "encrypted, ...); those that may pass (a killed process, a timeout, a server that "
+            "did not answer) are retried by every rerun anyway",
+        )
+
     def scheduler(sp):
         sp.add_argument(
             "--scheduler",
@@ -353,6 +365,7 @@ def parser() -> argparse.ArgumentParser:
     )
     common(s)
     scheduler(s)
+    retry_failed(s)
     s.set_defaults(func=cmd_stage)
 
     s = sub.add_parser("generate", help="page records to QA pairs in WORK/qa")
@@ -550,6 +563,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model name or path for openai / vllm")
     overrides(s, "generate.pairs_per_page=4")
     scheduler(s)
+    retry_failed(s)
     s.set_defaults(func=cmd_run)
     return p
 

@@ -163,6 +163,9 @@ class RunOptions:
     scheduler: str | None = None  # None: a LocalCluster of processes; "sync": in this process
     workers: int | None = None  # LocalCluster size; default one per core
     progress: bool = True
+    # Extract again the documents that failed for good last time (not a PDF, encrypted, ...);
+    # failures that may pass (a killed process, a timeout) are retried by every rerun anyway.
+    retry_failed: bool = False
 
 
 @dataclass

@@ -24,7 +24,7 @@ from docgen import images, layout, ocr
 from docgen.config import ExtractConfig
 from docgen.sources import Source, doc_id_of, iter_sources, looks_like_pdf, read_bytes
 from docgen.text import detect_language, dominant_script
-from docgen.workdir import WorkDir, fingerprint, release_memory
+from docgen.workdir import WorkDir, fingerprint, outcome_fingerprint, release_memory
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
 PAGE_SCHEMA = pa.schema(
@@ -329,12 +329,22 @@ def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
     yield from run_isolated(task, cfg.memory_mb, cfg.page_timeout_s, cfg.doc_timeout_s)
 
 
-def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> dict:
-    """Extract one partition unless it is already done with the same config; return its stats."""
+def may_pass(reason: str) -> bool:
+    """A failure a rerun may not meet again: the document's process killed from outside (the
+    kernel's out-of-memory killer, an interrupt) or out of time on a busy machine. Not a PDF,
+    encrypted, the memory ceiling: the same every time."""
+    return reason.startswith(("timed out", "worker process killed by"))
+
+
+def extract_partition(
+    work: str, part: str, docs: list, cfg: ExtractConfig, retry_failed: bool = False
+) -> dict:
+    """Extract one partition unless it is already done with the same config (``retry_failed``:
+    and none of its documents failed); return its stats."""
     wd = WorkDir(work)
     fp = fingerprint({"docs": [(d, asdict(s)) for d, s in docs], "cfg": asdict(cfg)})
     out = wd.part_path("pages", part)
-    if (stats := wd.done(out, fp)) is not None:
+    if (stats := wd.done(out, fp, retry_failed)) is not None:
         return {**stats, "skipped": 1}
     start = time.perf_counter()
     stats = {"documents": 0, "failed_documents": 0, "pages": 0, "failed_pages": 0}
@@ -375,8 +385,10 @@ def extract_partition(work: str, part: str, docs: list, cfg: ExtractConfig) -> d
         if batch:
             writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
         stats["failed_pages"] = sum(e["page"] is not None for e in errors)
+        stats["retryable_documents"] = len({e["doc_id"] for e in errors if may_pass(e["error"])})
         stats["seconds"] = round(time.perf_counter() - start, 3)
         stats["skipped"] = 0
+        fp = outcome_fingerprint(fp, errors, stats["retryable_documents"] > 0)
         # Documents and errors first, pages last: the pages file marks the partition complete.
         wd.write(wd.part_path("documents", part), pa.Table.from_pylist(documents, DOCUMENT_SCHEMA),
                  fp, stats)  # fmt: skip

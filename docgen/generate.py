@@ -17,12 +17,18 @@ from itertools import groupby
 import pyarrow as pa
 
 from docgen import images
-from docgen.backends import Backend, GenerationRequest, GenerationResult, get_backend
+from docgen.backends import (
+    MAY_PASS,
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+    get_backend,
+)
 from docgen.config import GenerateConfig
 from docgen.extract import ERROR_SCHEMA
 from docgen.gencache import GenerationCache
 from docgen.triage import model_triage, triage
-from docgen.workdir import WorkDir, fingerprint, parquet_file, sum_stats
+from docgen.workdir import WorkDir, fingerprint, outcome_fingerprint, parquet_file, sum_stats
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
 # What triage looks at, when the pages have it (pages extracted before they carried it do not).
@@ -154,6 +160,9 @@ def part_stats(requests, results) -> dict:
         "completion_tokens": sum(r.completion_tokens for r in results),
         "spent_tokens": sum(r.spent_tokens for r in results),
         "pairs_per_document": dict(per_doc),
+        "retryable_documents": sum(
+            r.error is not None and bool(MAY_PASS & set(r.failures)) for r in results
+        ),  # fmt: skip
         **({"first_error": errors[0]} if (errors := [r.error for r in results if r.error]) else {}),
     }
 
@@ -229,6 +238,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
                     }
                 )
         stats.update(seconds=seconds, skipped=0, finished_parts=1, model=backend.model)
+        fp = outcome_fingerprint(fp, errors, stats["retryable_documents"] > 0)
         if engine := getattr(backend, "engine_id", None):
             stats["engines"] = {engine: 1}  # partitions per engine (process id)
         wd.write(

@@ -50,7 +50,7 @@ def run_extract(client, cfg: RunConfig) -> dict:
         print(f"extract: {message}")  # said once for the run, not once per page
     # Largest partitions first, so that no worker is left with a big one at the end.
     parts.sort(key=lambda p: -sum(src.size for _, src in p[1]))
-    args = [(cfg.work, part, docs, cfg.extract) for part, docs in parts]
+    args = [(cfg.work, part, docs, cfg.extract, cfg.run.retry_failed) for part, docs in parts]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
     stats: dict = {}
 

@@ -11,8 +11,8 @@ def summary(manifest: dict) -> str:
     return "\n".join(
         [
             "docgen run summary",
-            f"  documents   {ex.get('documents', 0)} ok, {ex.get('failed_documents', 0)} failed, "
-            f"{ex.get('duplicate_inputs', 0)} duplicate inputs",
+            f"  documents   {ex.get('documents', 0)} ok, {ex.get('failed_documents', 0)} failed"
+            f"{may_pass(ex)}, {ex.get('duplicate_inputs', 0)} duplicate inputs",
             f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
             *triage_lines(ge),
             f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
@@ -27,6 +27,12 @@ def summary(manifest: dict) -> str:
             *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
         ]
     )
+
+
+def may_pass(stage: dict) -> str:
+    """How many of a stage's failed documents a rerun will try again."""
+    n = stage.get("retryable_documents", 0)
+    return f" ({n} may pass: run the same command to try again)" if n else ""
 
 
 def fault_lines(stages: dict) -> list[str]:

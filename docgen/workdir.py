@@ -28,6 +28,21 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+FAILED_MARK = "+failed-"
+RETRY_MARK = "retry-"
+
+
+def outcome_fingerprint(fp: str, failures: list, may_pass: bool) -> str:
+    """The fingerprint a partition file is stored with, by how its inputs fared. All well: ``fp``.
+    Some failed for good (not a PDF, encrypted): ``fp`` and a hash of the failures, so a later
+    step sees another input when ``--retry-failed`` changes them. Some failed in a way that may
+    pass (a killed process, a timeout, a server that did not answer): a mark that never equals
+    ``fp``, so a rerun does the partition again (and every later step with it)."""
+    if may_pass:
+        return f"{RETRY_MARK}{fp}-{time.time_ns()}"
+    return f"{fp}{FAILED_MARK}{fingerprint(failures)}" if failures else fp
+
+
 class WorkDir:
     """Paths and reads/writes inside one work directory: a local folder or an fsspec URL
     (see :mod:`docgen.storage`); paths below are ``Path`` or ``UPath`` accordingly."""
@@ -95,10 +110,15 @@ class WorkDir:
         upstream = self.fingerprint_of(self.part_path(source, part))
         return fingerprint({"input": upstream, "cfg": dataclasses.asdict(cfg)})
 
-    def done(self, path: Path, fp: str) -> dict | None:
-        """The stats of a finished partition made with fingerprint ``fp``, else None."""
+    def done(self, path: Path, fp: str, retry_failed: bool = False) -> dict | None:
+        """The stats of a finished partition made with fingerprint ``fp``, else None. A partition
+        some of whose inputs failed for good (see :func:`outcome_fingerprint`) is finished too,
+        unless ``retry_failed``; one with failures that may pass never is."""
         info = self.info(path)
-        return info["stats"] if info.get("fingerprint") == fp else None
+        stored = info.get("fingerprint") or ""
+        if stored == fp or (not retry_failed and stored.partition(FAILED_MARK)[0] == fp):
+            return info["stats"]
+        return None
 
     def read(self, stage: str, part: str, columns: list[str] | None = None) -> pa.Table:
         return read_table(self.part_path(stage, part), columns=columns)

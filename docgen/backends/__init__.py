@@ -45,6 +45,12 @@ class GenerationResult:
     budget_stopped: bool = False  # some chats were not sent: the token budget was spent
 
 
+# Causes of a failed chat that a rerun may not meet again: the server slow, down, busy or
+# refusing the key (until it is fixed), the engine crashed. A document that failed for one of
+# them is asked again by a rerun (answers already received come from the cache).
+MAY_PASS = frozenset({"timeout", "connection", "http_429", "http_5xx", "engine", "fatal"})
+
+
 class Backend:
     """Base class: ``setup`` once per worker, ``generate`` per batch, ``teardown`` at the end."""
 

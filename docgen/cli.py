@@ -39,7 +39,7 @@ def cmd_run(args) -> None:
     cfg.generate.base_urls = args.base_url or cfg.generate.base_urls
     cfg.generate.model = args.model or cfg.generate.model
     manifest = run_pipeline(cfg)
-    print(summary(manifest))
+    print(summary(manifest, cfg.work))
     if not manifest.get("stopped"):
         print(f"shards in {cfg.out}/data, manifest in {cfg.work}/manifest.json")
 
@@ -52,12 +52,34 @@ def stage_config(args):
     return cfg
 
 
+# What each stage command reads from WORK, and the command that writes it.
+NEEDS = {"generate": ("pages", "extract"), "filter": ("qa", "generate"),
+         "shard": ("kept", "filter"), "report": ("kept", "filter")}  # fmt: skip
+
+
+def require(work: str, command: str) -> None:
+    """A stage run on a WORK that lacks what it reads: one line naming the stage to run first."""
+    from docgen.errors import UsageError
+    from docgen.storage import location
+    from docgen.workdir import WorkDir
+
+    folder, before = NEEDS[command]
+    if not location(work).exists():
+        raise UsageError(f"no work directory {work}: run `docgen run` or the stages before "
+                         f"{command} first (`docgen extract INPUT... --work {work}`)")  # fmt: skip
+    if not WorkDir(work).run_parts(folder):
+        raise UsageError(f"{work} has no {folder}/ of this run: run `docgen {before} --work "
+                         f"{work}` first")  # fmt: skip
+
+
 def cmd_stage(args) -> None:
     """extract / generate / filter alone, each over the partitions of the work directory."""
     from docgen import pipeline
     from docgen.orchestrate import cluster
 
     cfg = stage_config(args)
+    if args.command != "extract":
+        require(cfg.work, args.command)
     check_writable(cfg.work)
     if args.command == "extract":
         cfg.input = args.inputs
@@ -105,6 +127,7 @@ def cmd_shard(args) -> None:
         cfg.shard.test_fraction = args.test_fraction
     if args.scheduler:
         cfg.run.scheduler = args.scheduler
+    require(cfg.work, "shard")
     check_writable(args.out)  # WORK is only read, but not while another run writes it
     with work_lock(cfg.work):
         result = shard_stage(cfg, args.out)
@@ -128,6 +151,11 @@ def shard_stage(cfg, out: str) -> dict:
     from docgen.shard import shard_on_workers, write_shards
 
     check_config(cfg.shard, "shard.")  # the flags set values after the config was checked
+    from docgen.pipeline import check_kept, kept_counts
+    from docgen.workdir import WorkDir
+
+    wd = WorkDir(cfg.work)
+    check_kept(kept_counts(wd, wd.run_parts("kept")))  # no empty dataset, no empty card
 
     if shard_on_workers(cfg.shard, cfg.run.scheduler, cfg.work, out):
         cfg.out = out
@@ -158,13 +186,21 @@ def cmd_validate(args) -> int:
 def cmd_report(args) -> int:
     from docgen.report import write_report
 
+    require(args.work, "report")
+    check_writable(args.out)
+    from docgen.reasons import cause_lines, drop_lines, failure_causes
+
     stats = write_report(args.work, args.out)
-    dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items()) or "none"
-    print(
-        f"report: {stats['pairs_kept']} of {stats['pairs_judged']} pairs kept over "
-        f"{stats['documents']} documents; dropped: {dropped}\n"
-        f"{args.out}/stats.json and {len(stats['plots'])} plots"
-    )
+    print(f"report: {stats['pairs_kept']} of {stats['pairs_judged']} pairs kept over "
+          f"{stats['documents']} documents")  # fmt: skip
+    if causes := failure_causes(args.work):
+        print(f"  failures: {sum(n for *_, n, _ in causes)}, by reason:")
+        print("\n".join(cause_lines(causes)))
+    dropped = stats["dropped"]
+    print(f"  dropped: {sum(dropped.values())} pairs, by reason:" if dropped else "  dropped: none")
+    for line in drop_lines(dropped):
+        print(line)
+    print(f"{args.out}/stats.json and {len(stats['plots'])} plots")
     return 0
 
 
@@ -568,19 +604,40 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# The extra each command's optional packages come with, and how to install it.
+EXTRAS = {"train": "make train, or pip install 'docgen[train]'",
+          "eval": "make train, or pip install 'docgen[train]'",
+          "push": "pip install huggingface_hub"}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
-    from docgen.errors import Interrupted, interrupted_line, signals_interrupt
+    """The one place errors become a line on stderr and an exit status (docgen.errors): 0 done,
+    1 the run failed, 2 bad usage, config or input before any work, 130/143 interrupted."""
+    from docgen.errors import DocgenError, Interrupted, interrupted_line, signals_interrupt
 
     args = parser().parse_args(argv)
+    prefix = f"docgen {args.command}"
     try:
         with signals_interrupt():
             return args.func(args) or 0
     except Interrupted as exc:
-        print(f"\ndocgen {args.command}: {interrupted_line(exc)}", file=sys.stderr)
+        print(f"\n{prefix}: {interrupted_line(exc)}", file=sys.stderr)
         return exc.exit_code
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"docgen {args.command}: error: {exc}", file=sys.stderr)
+    except DocgenError as exc:
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ModuleNotFoundError as exc:
+        how = EXTRAS.get(args.command, "pip install docgen's extras (pyproject.toml)")
+        print(f"{prefix}: error: a package it needs is missing ({exc}); install: {how}",
+              file=sys.stderr)  # fmt: skip
         return 2
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`docgen ... | head`): nothing left to say, and nowhere to say it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

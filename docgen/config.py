@@ -219,7 +219,18 @@ def apply_override(data: dict, assignment: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ValueError(f"--set {key}: {p} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    node[leaf] = read_yaml(raw, f"--set {key.strip()}")
+
+
+def read_yaml(text: str, where: str):
+    """``text`` as YAML, or a one-line error naming ``where`` and the line it stumbled on."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ValueError(f"{where}: not valid YAML ({problem}{at})") from None
 
 
 BUILTIN = Path(str(files("docgen") / "pipelines"))  # run configs shipped with docgen
@@ -283,7 +294,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
     data = {}
     if path is not None:
         path = config_path(path)
-        data = yaml.safe_load(path.read_text("utf-8")) or {}
+        data = read_yaml(path.read_text("utf-8"), str(path)) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a run config is a mapping of sections")
     for assignment in overrides:

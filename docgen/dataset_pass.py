@@ -32,6 +32,7 @@ from docgen import passes
 from docgen.config import FilterConfig
 from docgen.dataset_members import ROW_BITS, edges, folder, signatures, similarity
 from docgen.dedup import lsh_bands
+from docgen.errors import RunFailed
 from docgen.orchestrate import map_reduce, map_stage
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
@@ -87,7 +88,7 @@ def fingerprints(results: list[dict]) -> list:
     """Each task's output fingerprint; a task the cluster could not finish stops the pass (a
     rerun resumes: finished steps are not run again)."""
     if any(r.get("failed_tasks") for r in results):
-        raise SystemExit("the dataset pass lost a task to failing workers: run again to resume")
+        raise RunFailed("the dataset pass lost a task to failing workers: run again to resume")
     return [r.get("fingerprint") for r in results]
 
 

@@ -13,6 +13,7 @@ import os
 import socket
 from contextlib import contextmanager
 
+from docgen.errors import RunFailed
 from docgen.storage import is_local, location
 
 LOCK = ".lock"
@@ -48,7 +49,7 @@ def alive(owner: dict) -> bool:
 
 @contextmanager
 def work_lock(work: str):
-    """Hold WORK's lock for the block; raise SystemExit (one line) if another run holds it."""
+    """Hold WORK's lock for the block; raise RunFailed (one line) if another run holds it."""
     folder = location(work)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK
@@ -72,7 +73,7 @@ def work_lock(work: str):
                 owner = {}
             owner = owner if isinstance(owner, dict) else {}
             if attempt or (owner and alive(owner)):
-                raise SystemExit(
+                raise RunFailed(
                     f"{work} is in use by another docgen run (host {owner.get('host')}, pid "
                     f"{owner.get('pid')}); wait for it, or, if that run is gone, delete {path}"
                 ) from None

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 from docgen import errors
+from docgen.errors import UsageError
 from docgen.workdir import add_stats
 
 
@@ -77,7 +78,7 @@ def cluster(scheduler: str | None, workers: int | None):
             )
             client = Client(**where, timeout="10s")
         except OSError as exc:
-            raise SystemExit(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         with client:
             check_one_thread(client, scheduler)
             print(f"Dask scheduler {scheduler}, dashboard {client.dashboard_link}")
@@ -96,7 +97,7 @@ def check_one_thread(client, scheduler: str) -> None:
     `dask worker`'s default (a thread per core) would run partitions side by side in it."""
     threads = {w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()}
     if max(threads, default=1) > 1:
-        raise SystemExit(
+        raise UsageError(
             f"the Dask workers at {scheduler} run {max(threads)} threads each; docgen's stages "
             "need one thread per worker process: start them with `dask worker ADDRESS "
             "--nthreads 1 --nworkers N`"
@@ -125,7 +126,7 @@ def gpu_cluster(client):
         yield client
         return
     if client.cluster is None:  # someone else's cluster: we cannot add a GPU worker to it
-        raise SystemExit(
+        raise UsageError(
             "no worker of the Dask cluster declares a GPU: start GPU workers with "
             "`dask worker ADDRESS --nthreads 1 --resources GPU=1` (one per GPU)"
         )

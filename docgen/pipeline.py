@@ -18,6 +18,7 @@ from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig, local, settle_paths
 from docgen.config_check import check_config
 from docgen.dataset_pass import dedup_dataset
+from docgen.errors import RunFailed, UsageError
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
@@ -32,6 +33,7 @@ from docgen.orchestrate import (
     run_tasks,
 )
 from docgen.rate import rate_parts
+from docgen.reasons import failure_causes, in_one_line
 from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
 from docgen.translate import translate_parts
@@ -44,6 +46,11 @@ def run_extract(client, cfg: RunConfig) -> dict:
                          cfg.extract.partition_mb)  # fmt: skip
     wd = WorkDir(cfg.work)
     unreadable = counts.pop("unreadable")
+    if not parts and not unreadable:
+        raise UsageError(
+            f"no PDFs in {', '.join(cfg.input)} (searched for *.pdf, *.tar shards, *.parquet "
+            "and list files; WORK and OUT are left out)"
+        )
     wd.write(wd.error_path("extract", "inputs"), pa.Table.from_pylist(unreadable, ERROR_SCHEMA),
              "", {"unreadable_inputs": len(unreadable)})  # fmt: skip
     if cfg.extract.ocr != "off" and (message := ocr.missing_message(cfg.extract.ocr_languages)):
@@ -67,7 +74,12 @@ def run_extract(client, cfg: RunConfig) -> dict:
     # The isolation children (a few hundred MB each) are not needed by the later stages. Best
     # effort: a worker that cannot be reached now keeps its child, and the run goes on.
     on_every_worker(client, end_extraction)
-    return {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
+    stats = {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
+    if not stats.get("documents"):  # nothing to go on with: not an empty dataset
+        failed = stats.get("failed_documents", 0) + len(unreadable)
+        raise RunFailed(f"every document failed ({failed}): {in_one_line(failure_causes(cfg.work))}"
+                        f"; the rest in {cfg.work}/errors")  # fmt: skip
+    return stats
 
 
 def end_extraction() -> None:
@@ -181,7 +193,7 @@ def check_llm_pass(name: str, stats: dict) -> None:
     # A spent token budget is a clean stop (the run says so), not a failure.
     if sent and sum(failed.values()) >= sent and set(failed) != {"budget"}:
         causes = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
-        raise SystemExit(f"filter's {name} failed for every request ({sent}; by cause: {causes})")
+        raise RunFailed(f"filter's {name} failed for every request ({sent}; by cause: {causes})")
 
 
 def check_generated(stats: dict) -> None:
@@ -191,10 +203,10 @@ def check_generated(stats: dict) -> None:
     causes = ", ".join(f"{k} {v}" for k, v in sorted(stats.get("failures", {}).items()))
     first = stats.get("first_error", "")
     if stats.get("failures", {}).get("fatal"):  # a refused key, a model that is not there
-        raise SystemExit(f"generate stopped at the server's answer: {first}")
+        raise RunFailed(f"generate stopped at the server's answer: {first}")
     if not documents or stats.get("pairs", 0) or stats.get("failed_documents", 0) < documents:
         return
-    raise SystemExit(
+    raise RunFailed(
         f"generate failed for every document ({documents}; failed requests by cause: "
         f"{causes or 'none'}); first error: {first}"
     )
@@ -221,7 +233,7 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     run_pass = {"judge": judge_parts, "rate": rate_parts, "translate": translate_parts}
     llm_passes = [(name, run_pass[name]) for name in passes.active(cfg.filter) if name in run_pass]
     if llm_passes and cfg.generate.backend not in ("openai", "vllm"):
-        raise SystemExit(
+        raise UsageError(
             f"filter's {llm_passes[0][0]} needs an LLM: set generate.backend to openai or vllm"
         )
     with ExitStack() as stack:
@@ -237,23 +249,41 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
             if stats[name].get("llm_failed:budget"):  # the rest waits for a rerun
                 stats["budget_stopped"] = name
                 break
+    stats = {**stats, **kept_counts(wd, parts),
+             "dataset_pass_seconds": round(time.perf_counter() - t, 3)}  # fmt: skip
+    if not stats.get("budget_stopped"):
+        check_kept(stats)
+    return stats
+
+
+def kept_counts(wd: WorkDir, parts: list[str]) -> dict:
+    """Pairs judged, kept and dropped by reason, after every pass (from the files' counts)."""
     final = [passes.final_stats(wd, part) for part in parts]
     dropped: Counter = Counter()
     for s in final:
         dropped.update(s.get("dropped", {}))
     return {
-        **stats,
         "pairs": sum(s.get("pairs", 0) for s in final),
         "kept": sum(s.get("kept", 0) for s in final),
         "dropped": dict(sorted(dropped.items())),
-        "dataset_pass_seconds": round(time.perf_counter() - t, 3),
     }
+
+
+def check_kept(counts: dict) -> None:
+    """No pair kept is a failed run, not an empty dataset: one line saying why."""
+    if counts.get("kept"):
+        return
+    if not counts.get("pairs"):
+        raise RunFailed("no pairs were generated, so none could be kept: nothing to shard")
+    top = "; ".join(f"{n} × {r}" for r, n in sorted(counts["dropped"].items(),
+                                                    key=lambda kv: -kv[1])[:3])  # fmt: skip
+    raise RunFailed(f"no pair was kept: all {counts['pairs']} dropped ({top}); see docgen report")
 
 
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
     if not cfg.input:
-        raise SystemExit("no input: give PDF files or folders (config `input:`)")
+        raise UsageError("no input: give PDF files or folders (config `input:`)")
     check_config(cfg)  # before anything reads a value (a config built in code is not loaded)
     settle_paths(cfg)
     missing = [p for p in cfg.input if local(p) and not os.path.exists(p)]

@@ -24,6 +24,7 @@ import pyarrow as pa
 from docgen.card import write_card
 from docgen.chat import write_dataset_info
 from docgen.config import ShardConfig
+from docgen.errors import RunFailed
 from docgen.orchestrate import map_stage
 from docgen.passes import joined
 from docgen.rows import CONFIG_DIRS, ROWS_OF, shard_name
@@ -216,7 +217,7 @@ def all_done(results: list) -> list:
     nothing, so the stage stops (the work directory is untouched; run it again)."""
     failed = [name for r in results if isinstance(r, dict) for name in r.get("failed", {})]
     if failed:
-        raise SystemExit(
+        raise RunFailed(
             f"shard: {len(failed)} task(s) failed, their workers died ({', '.join(failed[:3])}); "
             "nothing was published: run shard again"
         )

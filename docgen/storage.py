@@ -14,6 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
+from docgen.errors import UsageError
+
 
 def location(where: str | Path):
     """A folder or file to read and write: ``Path`` for local paths, ``UPath`` for URLs."""
@@ -28,7 +30,7 @@ def location(where: str | Path):
     try:
         return UPath(where)
     except (ValueError, ImportError) as exc:  # unknown protocol, or its package missing
-        raise SystemExit(f"{where}: {exc}") from None
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def is_local(path) -> bool:
@@ -62,10 +64,12 @@ def check_writable(where: str | Path) -> None:
     cannot be reached, missing credentials, no permission), rather than with a traceback once
     the first partition is done."""
     path = location(where)
+    if is_local(path) and path.exists() and not path.is_dir():
+        raise UsageError(f"{where} is a file: give a folder (it is made if missing)")
     probe = path / f".docgen-write-check-{os.getpid()}"
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")
         probe.unlink()
     except Exception as exc:  # noqa: BLE001 - each store raises its own kinds of error
-        raise SystemExit(f"cannot write to {where}: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"cannot write to {where}: {type(exc).__name__}: {exc}") from None

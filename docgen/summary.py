@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from docgen.reasons import cause_lines, drop_lines, failure_causes
 
-def summary(manifest: dict) -> str:
-    """The closing summary printed after a run."""
+
+def summary(manifest: dict, work=None) -> str:
+    """The closing summary printed after a run (with ``work``: why documents failed, from its
+    error rows)."""
     s, t = manifest.get("stages", {}), manifest.get("timings", {})
     ex, ge, fi, sh = (s.get(k, {}) for k in ("extract", "generate", "filter", "shard"))
-    dropped = ", ".join(f"{k} {v}" for k, v in sorted(fi.get("dropped", {}).items())) or "none"
+    drops = fi.get("dropped", {})
+    dropped = f"{sum(drops.values())} pairs, by reason:" if drops else "none"
     return "\n".join(
         [
             "docgen run summary",
@@ -18,7 +22,9 @@ def summary(manifest: dict) -> str:
             f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
             *llm_lines(ge),
             *pass_lines(fi),
+            *failure_lines(work),
             f"  dropped     {dropped}",
+            *drop_lines(drops),
             f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
             f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
             f"{fi.get('skipped', 0)} filter partitions already done",
@@ -27,6 +33,15 @@ def summary(manifest: dict) -> str:
             *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
         ]
     )
+
+
+def failure_lines(work) -> list[str]:
+    """The most common reasons documents and pages failed, with an example each."""
+    causes = failure_causes(work) if work else []
+    if not causes:
+        return []
+    total = sum(n for _, _, n, _ in causes)
+    return [f"  failures    {total}, by reason:", *cause_lines(causes)]
 
 
 def may_pass(stage: dict) -> str:

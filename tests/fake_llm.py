@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 RETRIED = ("429", "500", "hang", "drop", "non_json", "schema")  # the default --faults
-FAULTS = (*RETRIED, "401", "echo_key", "huge", "many_pairs", "drip", "quota")
+FAULTS = (*RETRIED, "401", "404", "echo_key", "huge", "many_pairs", "drip", "quota")
 PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
 
 
@@ -273,6 +273,9 @@ class FakeLLM:
         if self.rng.random() < self.args.fault_rate:
             fault = self.rng.choice(self.args.faults)
             self.stats[f"fault_{fault}"] += 1
+        if fault == "404":  # the model listed, then gone (a server restarted with another one)
+            message = f"The model `{body.get('model')}` does not exist."
+            return 404, {}, {"error": {"message": message, "code": 404}}
         if fault == "401":
             return 401, {}, {"error": {"message": f"invalid key in {authorization}", "code": 401}}
         if fault == "quota":  # OpenAI's answer when the account's credit is spent

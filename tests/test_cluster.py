@@ -15,6 +15,7 @@ import pytest
 from dask_procs import DaskProcesses
 
 from docgen.config import load_config
+from docgen.errors import DocgenError
 from docgen.pipeline import run_pipeline
 
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -78,7 +79,7 @@ def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
         [f"input={samples}", f"work={tmp_path / 'work'}",
          f"run.scheduler=tcp://127.0.0.1:{free_port()}"],
     )  # fmt: skip
-    with pytest.raises(SystemExit, match="cannot reach the Dask scheduler"):
+    with pytest.raises(DocgenError, match="cannot reach the Dask scheduler"):
         run_pipeline(cfg)
 
 
@@ -86,7 +87,7 @@ def test_workers_of_several_threads_are_refused_before_any_work(samples, tmp_pat
     with DaskProcesses(DASK, tmp_path / "dask", nthreads=2) as (address, _):
         cfg = load_config("default", [f"input={samples}", f"work={tmp_path / 'work'}",
                                       f"run.scheduler={address}"])  # fmt: skip
-        with pytest.raises(SystemExit, match="run 2 threads each; .* --nthreads 1 --nworkers N"):
+        with pytest.raises(DocgenError, match="run 2 threads each; .* --nthreads 1 --nworkers N"):
             run_pipeline(cfg)
     assert not (tmp_path / "work" / "pages").exists()
 

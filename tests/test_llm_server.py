@@ -12,6 +12,7 @@ import pytest
 
 from docgen.cli import main
 from docgen.config import load_config
+from docgen.errors import DocgenError
 from docgen.passes import joined
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
@@ -113,7 +114,7 @@ def test_faults_at_30_percent_lose_nothing_and_rerun_sends_nothing(
 def test_retries_give_up_with_the_cause(few_samples, tmp_path, server_factory):
     server = server_factory("--fault-rate", "1", "--faults", "500")
     cfg = llm_config(few_samples, tmp_path, [server.url])
-    with pytest.raises(SystemExit) as stop:  # every document failed: the run stops, in one line
+    with pytest.raises(DocgenError) as stop:  # every document failed: the run stops, in one line
         run_pipeline(cfg)
     assert str(stop.value).startswith("generate failed for every document (3; failed requests")
     assert "http_5xx 3" in str(stop.value) and "\n" not in str(stop.value)
@@ -162,7 +163,8 @@ def test_prompt_injection_yields_only_valid_grounded_pairs(tmp_path, server_fact
     doc.save(folder / "injection.pdf")
     server = server_factory()
     cfg = llm_config(folder, tmp_path, [server.url])
-    run_pipeline(cfg)
+    with pytest.raises(DocgenError, match="no pair was kept: all 2 dropped"):  # nothing to publish
+        run_pipeline(cfg)
     wd = WorkDir(cfg.work)
     rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     assert rows and all(r["question"] and r["answer"] and r["pages"] == [1] for r in rows)
@@ -273,7 +275,7 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     shutil.rmtree(wd.root / "cache" / "judge")
     for part in wd.parts("judge"):
         wd.part_path("judge", part).unlink()
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(DocgenError) as stop:
         run_pipeline(down)
     assert str(stop.value) == "filter's judge failed for every request (2; by cause: connection 2)"
     rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
@@ -332,7 +334,7 @@ def test_translations_that_could_not_be_asked_are_asked_on_a_rerun(tmp_path, ser
     run_pipeline(cfg)  # generated and filtered; nothing to translate yet
     server.stop()
     cfg.filter.translate_to = ["ar"]
-    with pytest.raises(SystemExit, match="translate failed for every request"):
+    with pytest.raises(DocgenError, match="translate failed for every request"):
         run_pipeline(cfg)
     wd = WorkDir(cfg.work)
     assert wd.parts("translate")  # written, with nothing translated, and not taken as done

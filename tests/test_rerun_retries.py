@@ -11,6 +11,7 @@ from test_cluster import free_port
 from docgen import isolate
 from docgen.cli import main
 from docgen.config import load_config
+from docgen.errors import DocgenError
 from docgen.pipeline import run_pipeline
 from docgen.summary import summary
 from docgen.workdir import WorkDir
@@ -91,7 +92,7 @@ def test_documents_the_server_could_not_answer_are_asked_again_by_the_rerun(
                                  "run.progress=false", *sets])  # fmt: skip
     try:
         run_pipeline(cfg)
-    except SystemExit as stop:  # every document failed: the run stops
+    except DocgenError as stop:  # every document failed: the run stops
         assert "generate failed for every document" in str(stop)
     assert down.requests == 3 * 2
     down.stop()

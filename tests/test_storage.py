@@ -7,6 +7,7 @@ import pytest
 from test_llm_server import llm_config
 
 from docgen import gencache
+from docgen.errors import DocgenError
 from docgen.gencache import GenerationCache
 from docgen.pipeline import run_pipeline
 from docgen.storage import is_local, location
@@ -18,7 +19,7 @@ def test_local_paths_stay_paths_and_urls_get_their_filesystem(tmp_path, s3_bucke
     remote = location(f"{s3_bucket}/work")
     assert not is_local(remote) and remote.fs.protocol[0] in ("s3", "s3a")
     assert str(remote / "pages") == f"{s3_bucket}/work/pages"
-    with pytest.raises(SystemExit, match="nosuchproto://x"):
+    with pytest.raises(DocgenError, match="nosuchproto://x"):
         location("nosuchproto://x/work")
 
 
@@ -61,14 +62,14 @@ def test_an_unwritable_work_dir_fails_before_any_work(tmp_path, s3_bucket, monke
 
     check_writable(f"{s3_bucket}/fine")  # reachable: no error
     (tmp_path / "a-file").write_text("")
-    with pytest.raises(SystemExit, match="cannot write to .*a-file/work"):
+    with pytest.raises(DocgenError, match="cannot write to .*a-file/work"):
         check_writable(str(tmp_path / "a-file" / "work"))
     # A store that cannot be reached: one line, not a traceback after the first partition.
     monkeypatch.setitem(fsspec.config.conf["s3"], "endpoint_url", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     s3fs.S3FileSystem.clear_instance_cache()
     try:
-        with pytest.raises(SystemExit, match="cannot write to s3://docgen-test/work: .*Connect"):
+        with pytest.raises(DocgenError, match="cannot write to s3://docgen-test/work: .*Connect"):
             check_writable(f"{s3_bucket}/work")
     finally:
         s3fs.S3FileSystem.clear_instance_cache()

@@ -3,6 +3,7 @@ run in one line before any document is sent; a key revoked mid-run stops the sta
 reply that quotes the key, one of 5 MB and one of 2,000 pairs are each bounded, and the key
 reaches no file and no screen."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,15 +54,25 @@ def test_a_key_revoked_mid_run_stops_the_stage_at_once(few_samples, tmp_path, se
                                                        capsys, secret_key):  # fmt: skip
     server = server_factory("--fault-rate", "1", "--faults", "401")
     stop = "generate stopped at the server's answer: fatal: the server refused the API key"
-    with pytest.raises(SystemExit, match=stop):
-        run(few_samples, tmp_path, server.url, "generate.concurrency=1")
+    assert run(few_samples, tmp_path, server.url) == 1
+    assert re.search(stop, capsys.readouterr().err)
     assert server.requests == 1  # one refusal, and nothing more asked of that server
     assert not files_holding(tmp_path, SECRET)  # the 401's text quoted the key
     assert SECRET not in capsys.readouterr().err
 
 
+def test_a_model_gone_mid_run_stops_the_stage_at_the_first_answer(
+    few_samples, tmp_path, server_factory, capsys
+):
+    server = server_factory("--fault-rate", "1", "--faults", "404")
+    stop = "generate stopped at the server's answer: fatal: the server has no such model"
+    assert run(few_samples, tmp_path, server.url) == 1
+    assert re.search(stop, capsys.readouterr().err)
+    assert server.requests == 1
+
+
 def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
-    few_samples, tmp_path, server_factory, secret_key
+    few_samples, tmp_path, server_factory, secret_key, capsys
 ):
     from docgen.workdir import WorkDir
 
@@ -77,41 +88,44 @@ def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
         wd = WorkDir(tmp_path / fault / "work")
         return code, wd.read_errors().to_pylist(), wd.manifest()["stages"].get("generate", {})
 
-    with pytest.raises(SystemExit, match="failed for every document"):  # malformed, all of them
-        run_with("echo_key")
+    assert run_with("echo_key")[0] == 1  # malformed, all of them
+    assert re.search("failed for every document", capsys.readouterr().err)
     echoed = WorkDir(tmp_path / "echo_key" / "work").read_errors().to_pylist()
     assert echoed and all("You sent Bearer [API key]" in row["error"] for row in echoed)
 
-    with pytest.raises(
-        SystemExit, match=r"too_large 3\); first error: too_large: reply over \S+ \(256\)"
-    ):
-        run_with("huge")  # not read past 256 KB
+    assert run_with("huge")[0] == 1  # not read past 256 KB
+    err = capsys.readouterr().err
+    assert re.search(r"too_large 3\); first error: too_large: reply over \S+ \(256\)", err)
 
     code, errors, stats = run_with("many_pairs")
-    assert code == 0 and stats["failures"] == {"too_many_pairs": 3}
+    # Its pairs are one question too short to keep: the run keeps none and fails, as it must.
+    assert code == 1 and stats["failures"] == {"too_many_pairs": 3}
     assert {row["error"] for row in errors} == {"too_many_pairs: reply held 2000 pairs; "
                                                 "the first 24 kept"}  # fmt: skip
     assert stats["pairs"] == 3 * 24  # generate.max_pairs_per_reply
     assert not files_holding(tmp_path, SECRET)
 
 
-def test_a_reply_dripped_a_byte_a_second_is_cut_at_the_request_timeout(few_samples, tmp_path,
-                                                                      server_factory):  # fmt: skip
+def test_a_reply_dripped_a_byte_a_second_is_cut_at_the_request_timeout(
+    few_samples, tmp_path, server_factory, capsys
+):
     import time
 
     server = server_factory("--fault-rate", "1", "--faults", "drip")
     start = time.monotonic()
-    with pytest.raises(SystemExit, match=r"timeout 3\); first error: timeout: request timed out"):
-        run(few_samples, tmp_path, server.url, "generate.request_timeout=2",
-            "generate.max_attempts=1")  # fmt: skip
+    code = run(few_samples, tmp_path, server.url, "generate.request_timeout=2",
+               "generate.max_attempts=1")  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert re.search(r"timeout 3\); first error: timeout: request timed out", err)
     assert time.monotonic() - start < 20  # each request 2 s, not its reply's 300+ bytes
 
 
-def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory):
+def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory, capsys):
     server = server_factory("--fault-rate", "1", "--faults", "quota")
     stop = "generate stopped at the server's answer: fatal: the account's quota is spent"
-    with pytest.raises(SystemExit, match=stop):
-        run(few_samples, tmp_path, server.url, "generate.concurrency=1")
+    assert run(few_samples, tmp_path, server.url) == 1
+    assert re.search(stop, capsys.readouterr().err)
     assert server.requests == 1  # not retried, and nothing more sent
 
 

@@ -11,6 +11,7 @@ from test_llm_server import llm_config
 from docgen import images
 from docgen.backends.llm import check_input
 from docgen.config import GenerateConfig
+from docgen.errors import DocgenError
 from docgen.passes import joined
 from docgen.pipeline import run_pipeline
 from docgen.report import collect
@@ -48,7 +49,7 @@ def test_image_and_text_go_out_as_parts_with_each_page_image_sized(few_samples, 
 def test_image_only_sends_no_page_text(few_samples, tmp_path, server_factory):
     server = server_factory()
     cfg = llm_config(few_samples, tmp_path, [server.url], "generate.input=image")
-    with pytest.raises(SystemExit):  # the fake model writes pairs from text: it was given none
+    with pytest.raises(DocgenError):  # the fake model writes pairs from text: it was given none
         run_pipeline(cfg)
     sent = server.stats()["multimodal"]
     assert len(sent) == 3  # a request per document: no more than 4 pages each
@@ -74,7 +75,7 @@ def test_the_rules_backend_refuses_images(few_samples, tmp_path):
     cfg = load_config(None, [f"input={few_samples}", f"work={tmp_path / 'w'}",
                              f"out={tmp_path / 'o'}", "generate.input=image",
                              "run.scheduler=sync", "run.progress=false"])  # fmt: skip
-    with pytest.raises((SystemExit, ValueError), match="needs a vision-language model"):
+    with pytest.raises((DocgenError, ValueError), match="needs a vision-language model"):
         run_pipeline(cfg)
 
 

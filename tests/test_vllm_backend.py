@@ -13,6 +13,7 @@ from conftest import VLLM_ENGINE_ARGS, engine_processes
 from test_llm_server import cache_lines, outcome
 
 from docgen.config import load_config
+from docgen.errors import DocgenError
 from docgen.pipeline import run_pipeline
 from docgen.prompting import load_prompts
 from docgen.workdir import WorkDir
@@ -144,7 +145,7 @@ def test_vllm_engine_on_an_existing_scheduler(few_samples, tmp_path, tiny_llm, v
 def test_an_engine_that_cannot_start_stops_the_run_in_one_line(few_samples, tmp_path, vllm_python):
     cfg = vllm_config(few_samples, tmp_path, tmp_path / "no-such-model", vllm_python,
                       "run.scheduler=sync")  # fmt: skip
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(DocgenError) as stop:
         run_pipeline(cfg)
     message = str(stop.value)
     assert message.startswith("generate failed for every document (3") and "engine" in message
@@ -155,7 +156,7 @@ def test_a_python_without_vllm_is_named_with_the_way_to_get_one(few_samples, tmp
     import sys
 
     cfg = vllm_config(few_samples, tmp_path, "some/model", sys.executable, "run.scheduler=sync")
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(DocgenError) as stop:
         run_pipeline(cfg)
     assert "No module named 'vllm'" in str(stop.value) and "make vllm" in str(stop.value)
     assert not engine_processes()
@@ -169,5 +170,5 @@ def test_a_cluster_without_gpu_workers_is_refused_clearly(few_samples, tmp_path)
             f"input={few_samples}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
             "generate.model=some/model", f"run.scheduler={lc.scheduler_address}",
         ])  # fmt: skip
-        with pytest.raises(SystemExit, match="--resources GPU=1"):
+        with pytest.raises(DocgenError, match="--resources GPU=1"):
             run_pipeline(cfg)

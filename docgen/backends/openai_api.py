@@ -69,6 +69,7 @@ class OpenAIBackend(LLMBackend):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.base_urls = base_urls_of(cfg)
+        self.answered = False  # has the server answered one request of this process yet
 
     def configure(self, cfg) -> None:
         super().configure(cfg)
@@ -180,6 +181,12 @@ class OpenAIBackend(LLMBackend):
 
         key, most = api_key_of(cfg), cfg.max_reply_kb * 1024
         stopped = []  # a fatal answer: no more requests of this task are sent
+        # Until this process has had one answer from the server, one request goes alone: a key
+        # refused or a model missing (a fatal answer) then costs one request, not a batch.
+        first_answer = asyncio.Event()
+        if self.answered:
+            first_answer.set()
+        asking = []
 
         async def post(i: int, chat) -> str:
             url = f"{self.base_urls[i]}/chat/completions"
@@ -213,11 +220,17 @@ class OpenAIBackend(LLMBackend):
                     if stopped:
                         done(k, Completion(requests=attempts, cause="fatal", error=stopped[0]))
                         return
+                    if not first_answer.is_set():
+                        if asking:
+                            await first_answer.wait()
+                            continue  # the answer may have been fatal
+                        asking.append(k)
                     attempts += 1
                     i = pick()
                     in_flight[i] += 1
                     try:
                         completion = completion_of(await post(i, chat), attempts)
+                        self.answered = True
                     except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
                         cause, retry, message = classify(exc, aiohttp)
                         if cause == "fatal":
@@ -234,6 +247,7 @@ class OpenAIBackend(LLMBackend):
                         continue
                     finally:
                         in_flight[i] -= 1
+                        first_answer.set()
                     spent[0] += completion.tokens
                     done(k, completion)
                     return

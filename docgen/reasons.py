@@ -1,0 +1,63 @@
+"""Why documents failed and pairs were dropped, as a short table for the screen.
+
+The run's error rows (``WORK/errors/``, this run's partitions only) grouped by reason, most
+common first, each with one example source; the drops come from the filter's counts. The summary
+after a run, the one line a run that produced nothing stops with, and ``docgen report`` use them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from docgen.workdir import WorkDir, read_table
+
+TOP = 3
+# What varies from one document to the next inside a reason: which pages were left undone.
+PAGES_LEFT = re.compile(r"; pages \d+-\d+ not extracted$")
+
+
+def failure_causes(work, stages=("extract", "generate")) -> list[tuple[str, str, int, str]]:
+    """``(stage, reason, count, example source)`` for the run's failed documents and pages,
+    most common first."""
+    wd = WorkDir(work)
+    parts = wd.manifest().get("parts") or []
+    counts: Counter = Counter()
+    example: dict = {}
+    for stage in stages:
+        names = [*parts, "inputs"] if stage == "extract" else parts
+        for part in names:
+            path = wd.error_path(stage, part)
+            if not path.exists():
+                continue
+            for row in read_table(path, columns=["source", "error"]).to_pylist():
+                key = (stage, PAGES_LEFT.sub("", row["error"] or "unknown")[:120])
+                counts[key] += 1
+                example.setdefault(key, row["source"])
+    return [(s, r, n, example[(s, r)]) for (s, r), n in counts.most_common()]
+
+
+def cause_lines(causes: list, indent: str = "    ", top: int = TOP) -> list[str]:
+    """The most common causes, one line each, and where the rest are."""
+    lines = [f"{indent}{n} × {reason} ({stage}; e.g. {source})"
+             for stage, reason, n, source in causes[:top]]  # fmt: skip
+    if len(causes) > top:
+        rest = sum(n for *_, n, _ in causes[top:])
+        lines.append(f"{indent}{rest} more, {len(causes) - top} other reason(s): WORK/errors/")
+    return lines
+
+
+def drop_lines(dropped: dict, indent: str = "    ", top: int = TOP) -> list[str]:
+    """The most common reasons pairs were dropped, one line each."""
+    ranked = sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = [f"{indent}{n} × {reason}" for reason, n in ranked[:top]]
+    if len(ranked) > top:
+        rest = sum(n for _, n in ranked[top:])
+        lines.append(f"{indent}{rest} more, {len(ranked) - top} other reason(s): docgen report")
+    return lines
+
+
+def in_one_line(causes: list, top: int = TOP) -> str:
+    """The most common causes, for a one-line error."""
+    said = "; ".join(f"{n} × {reason} (e.g. {source})" for _, reason, n, source in causes[:top])
+    return said or "no reason recorded"

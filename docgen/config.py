@@ -166,6 +166,8 @@ class RunOptions:
     # Extract again the documents that failed for good last time (not a PDF, encrypted, ...);
     # failures that may pass (a killed process, a timeout) are retried by every rerun anyway.
     retry_failed: bool = False
+    limit: int | None = None  # only the first N documents found: a trial run
+    dashboard: bool = False  # a LocalCluster serves Dask's dashboard (its address is printed)
 
 
 @dataclass

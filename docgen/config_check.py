@@ -98,6 +98,7 @@ RULES: dict[str, Between | tuple] = {
     "shard.test_fraction": Between(0, 1, high_open=True),  # 1 would leave no train split
     "shard.chat_configs": ("messages", "sharegpt"),
     "run.workers": Between(1, 4096),
+    "run.limit": POSITIVE,
     "train.steps": POSITIVE,
     "train.batch_size": POSITIVE,
     "train.grad_accum": POSITIVE,

@@ -99,14 +99,15 @@ BYTES_PER_WRITE = 16 * 2**20
 
 
 def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.inf,
-         skip: tuple = (), partition_mb: float | None = None) -> tuple[list, dict]:  # fmt: skip
+         skip: tuple = (), partition_mb: float | None = None,
+         limit: int | None = None) -> tuple[list, dict]:  # fmt: skip
     """Partitions ``(part_id, [(doc_id, Source), ...])`` and the counts of the inputs: how many
     PDFs were found, how many were the same bytes as another, and the error rows of inputs that
     could not be read at all (a broken tar shard, a file over ``max_file_mb``, a FIFO). Files
     under the folders ``skip`` (WORK and OUT) are not inputs. A partition closes at
     ``docs_per_partition`` documents or, when given, ``partition_mb`` MB of input, whichever
     comes first (documents in the order of their ids, so the same inputs make the same
-    partitions)."""
+    partitions). ``limit``: only the first N documents found (in the inputs' order)."""
     docs: dict[str, Source] = {}
     found, unreadable = 0, []
     for src, doc_id in iter_sources(inputs, max_file_mb * 2**20, skip):
@@ -115,6 +116,8 @@ def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.i
             continue
         found += 1
         docs.setdefault(doc_id, src)
+        if limit and len(docs) >= limit:
+            break
     ids = sorted(docs)
     parts, group, size = [], [], 0
     most = math.inf if partition_mb is None else partition_mb * 2**20

@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import signal
+import sys
 from contextlib import contextmanager
 
 from tqdm import tqdm
@@ -50,8 +51,8 @@ def local_client(**kwargs):
 
     logging.getLogger("distributed").setLevel(dask_log_level())
     with (
-        LocalCluster(threads_per_worker=1, processes=True, dashboard_address=None,
-                     silence_logs=dask_log_level(), **kwargs) as lc,
+        LocalCluster(**{"dashboard_address": None, **kwargs}, threads_per_worker=1,
+                     processes=True, silence_logs=dask_log_level()) as lc,
         Client(lc) as client,
     ):  # fmt: skip
         client.register_plugin(LeaveSignalsToTheDriver())
@@ -59,8 +60,9 @@ def local_client(**kwargs):
 
 
 @contextmanager
-def cluster(scheduler: str | None, workers: int | None):
-    """A Dask client (LocalCluster of processes unless ``scheduler`` is an address), or None."""
+def cluster(scheduler: str | None, workers: int | None, dashboard: bool = False):
+    """A Dask client (LocalCluster of processes unless ``scheduler`` is an address), or None;
+    ``dashboard``: a LocalCluster serves Dask's dashboard, on a free port."""
     if scheduler == "sync":
         yield None
         return
@@ -87,8 +89,10 @@ def cluster(scheduler: str | None, workers: int | None):
     n = workers or os.cpu_count() or 1
     # Without a dashboard nobody reads the workers' statistical profiles; sampling every thread's
     # stack every 10 ms costs CPU the stages need.
-    dask.config.set({"distributed.worker.profile.enabled": False})
-    with local_client(n_workers=n) as client:
+    dask.config.set({"distributed.worker.profile.enabled": dashboard})
+    with local_client(n_workers=n, dashboard_address=":0" if dashboard else None) as client:
+        if dashboard:
+            print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
         yield client
 
 
@@ -178,7 +182,8 @@ def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, del
 def progress_bar(desc: str, total: int, progress: bool):
     """A bar over a stage's tasks that also tells :mod:`docgen.errors` how far the stage got
     (for the line an interrupt prints); closed on the way out, whatever happens."""
-    bar = tqdm(total=total, desc=desc, unit="part", disable=not progress)
+    # Shown after half a second: a stage a rerun finds done leaves no bar behind.
+    bar = tqdm(total=total, desc=desc, unit="part", disable=not progress, delay=0.5)
     errors.progress.update(stage=desc, done=0, total=total)
     update = bar.update
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import sys
 import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager, nullcontext
@@ -43,7 +44,7 @@ from docgen.workdir import WorkDir, add_stats, release_memory
 def run_extract(client, cfg: RunConfig) -> dict:
     skip = tuple(Path(p).resolve() for p in (cfg.work, cfg.out) if local(p))
     parts, counts = plan(cfg.input, cfg.extract.docs_per_partition, cfg.extract.max_file_mb, skip,
-                         cfg.extract.partition_mb)  # fmt: skip
+                         cfg.extract.partition_mb, cfg.run.limit)  # fmt: skip
     wd = WorkDir(cfg.work)
     unreadable = counts.pop("unreadable")
     if not parts and not unreadable:
@@ -282,18 +283,23 @@ def check_kept(counts: dict) -> None:
 
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
-    if not cfg.input:
-        raise UsageError("no input: give PDF files or folders (config `input:`)")
     check_config(cfg)  # before anything reads a value (a config built in code is not loaded)
+    check_inputs(cfg)
     settle_paths(cfg)
-    missing = [p for p in cfg.input if local(p) and not os.path.exists(p)]
-    if missing:  # before WORK and OUT are made
-        raise FileNotFoundError(f"input not found: {missing[0]}")
     check_generate(cfg)
     check_writable(cfg.work)
     check_writable(cfg.out)
     with work_lock(cfg.work):  # a second run on this WORK refuses, in one line
         return run_stages(cfg)
+
+
+def check_inputs(cfg: RunConfig) -> None:
+    """Inputs given, and those on this machine there, before WORK and OUT are made."""
+    if not cfg.input:
+        raise UsageError("no input: give PDF files or folders (--input, or the config's `input:`)")
+    missing = [p for p in cfg.input if local(p) and not os.path.exists(os.path.expanduser(p))]
+    if missing:
+        raise UsageError(f"input not found: {missing[0]}")
 
 
 def run_stages(cfg: RunConfig) -> dict:
@@ -312,10 +318,12 @@ def run_stages(cfg: RunConfig) -> dict:
         stages[name] = step()
         timings[name] = round(time.perf_counter() - t, 2)
         wd.update_manifest(stages=stages, timings=timings)
+        if cfg.run.progress and (line := nothing_done(name, stages[name])):
+            print(line, file=sys.stderr)
         return stages[name]
 
     uses_llm = cfg.generate.backend in ("openai", "vllm")
-    with cluster(cfg.run.scheduler, cfg.run.workers) as client:
+    with cluster(cfg.run.scheduler, cfg.run.workers, cfg.run.dashboard) as client:
         timed("extract", lambda: run_extract(client, cfg))
         # The generate backend's workers (and engines) serve the filter's LLM passes too.
         with llm_workers(client, cfg.generate) if uses_llm else nullcontext((client, None)) as llm:
@@ -337,6 +345,14 @@ def run_stages(cfg: RunConfig) -> dict:
         timings["shard"] = round(time.perf_counter() - t, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
     return wd.update_manifest(stages=stages, timings=timings)
+
+
+def nothing_done(stage: str, stats: dict) -> str | None:
+    """A stage whose every partition was done before (a rerun), in one line."""
+    n = stats.get("partitions", 0)
+    if n and stats.get("skipped", 0) >= n:
+        return f"{stage}: nothing to do ({n} partition(s) done before)"
+    return None
 
 
 def budget_stop(wd: WorkDir, cfg: RunConfig, stages, timings, start: float, where: str) -> dict:

@@ -185,7 +185,7 @@ def in_process(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str
 
     stats: Counter = Counter()
     writers: dict[tuple[str, str], SplitWriter] = {}
-    bar = tqdm(desc="shard", unit="row", disable=not progress)
+    bar = tqdm(desc="shard", unit="row", disable=not progress, delay=0.5)
     # Chunks are read two ahead in a thread while the current one is written (reading and
     # writing Parquet let go of the GIL); at most three chunks of rows are in memory.
     for config, chunk, part_stats in prefetched(chunks(), 2):

@@ -29,6 +29,7 @@ def summary(manifest: dict, work=None) -> str:
             f"  skipped     {ex.get('skipped', 0)} extract, {ge.get('skipped', 0)} generate, "
             f"{fi.get('skipped', 0)} filter partitions already done",
             *fault_lines(s),
+            *[f"  note        {n}" for n in [empty_test_split(sh, test_fraction(manifest))] if n],
             f"  time        {t.get('total', 0):.1f} s",
             *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
         ]
@@ -42,6 +43,18 @@ def failure_lines(work) -> list[str]:
         return []
     total = sum(n for _, _, n, _ in causes)
     return [f"  failures    {total}, by reason:", *cause_lines(causes)]
+
+
+def test_fraction(manifest: dict) -> float:
+    return (manifest.get("config") or {}).get("shard", {}).get("test_fraction") or 0.0
+
+
+def empty_test_split(shard: dict, fraction: float) -> str | None:
+    """A test split asked for and left empty (too few documents for the fraction), in words."""
+    if not fraction or not shard or "test" in shard.get("splits", {}):
+        return None
+    return (f"no document fell in the test split (test_fraction {fraction:g} of "
+            f"{shard.get('rows', 0)} documents): every row is in train")  # fmt: skip
 
 
 def may_pass(stage: dict) -> str:

@@ -71,7 +71,7 @@ samples: $(SAMPLES)/.complete
 # `make dataset` runs the bundled samples; `make dataset PDFS=dir` runs your own folder.
 ifeq ($(strip $(PDFS)),)
 dataset: $(SAMPLES)/.complete ocr $(if $(filter vllm,$(LLM)),$(VLLM_VENV)/.done)
-	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES) $(LLM_SET)
+	$(BIN)/docgen run $(CONFIG) --set input=$(SAMPLES) --set shard.name=docgen-samples $(LLM_SET)
 else
 dataset: $(BIN)/docgen ocr $(if $(filter vllm,$(LLM)),$(VLLM_VENV)/.done)
 	$(BIN)/docgen run $(CONFIG) --set input=$(PDFS) $(LLM_SET)

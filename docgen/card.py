@@ -8,6 +8,17 @@ from pathlib import Path
 
 import yaml
 
+from docgen.card_sections import (
+    LIMITATIONS,
+    citation_lines,
+    licence_fields,
+    licence_lines,
+    loading_lines,
+    made_lines,
+    size_category,
+    source_lines,
+    title,
+)
 from docgen.chat import LAYOUTS
 from docgen.config import ShardConfig
 from docgen.rows import shard_name
@@ -73,7 +84,10 @@ def feature_yaml(
     )
 
 
-def header(result: dict, cfg: ShardConfig) -> dict:
+TASKS = ["visual-question-answering", "document-question-answering"]
+
+
+def header(result: dict, cfg: ShardConfig, name: str) -> dict:
     configs = {"default": ("data", result)}
     if "pdf" in result:
         configs["pdf"] = ("pdf", result["pdf"])
@@ -94,11 +108,13 @@ def header(result: dict, cfg: ShardConfig) -> dict:
         for name, (_, counts) in configs.items()
     ]
     return {
-        "license": cfg.license,
+        **licence_fields(cfg),
         "language": sorted(k for k in result["languages"] if k != "und"),
-        "task_categories": ["visual-question-answering"],
+        "size_categories": [size_category(result["rows"])],
+        "task_categories": TASKS,
+        "task_ids": TASKS,
         "tags": ["document-vqa", "synthetic", "docgen"],
-        "pretty_name": cfg.name,
+        "pretty_name": name,
         "configs": [
             {
                 "config_name": name,
@@ -134,24 +150,25 @@ def splits_of(result: dict) -> dict:
     return dict(sorted(splits.items(), key=lambda kv: (kv[0] != "train", kv[0])))
 
 
-def write_card(
-    out: Path, result: dict, manifest: dict, cfg: ShardConfig, example: dict | None
-) -> None:
+def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
+               example: dict | None) -> None:  # fmt: skip
+    """OUT/README.md: the header the Hub reads, then what a reader needs to use the data well."""
     stages = manifest.get("stages", {})
     extract, generate, filt = (stages.get(s, {}) for s in ("extract", "generate", "filter"))
-    dropped = filt.get("dropped", {})
     gen_cfg = manifest.get("config", {}).get("generate", {})
+    name = title(cfg, out)
     lines = [
         "---",
-        yaml.safe_dump(header(result, cfg), sort_keys=False, allow_unicode=True).strip(),
+        yaml.safe_dump(header(result, cfg, name), sort_keys=False, allow_unicode=True).strip(),
         "---",
         "",
-        f"# {cfg.name}",
+        f"# {name}",
         "",
         "Document visual question answering pairs generated from PDFs by docgen, in the layout of "
         "Docmatix and The Cauldron: one row per document (up to "
         f"{cfg.max_pages_per_row} pages), its page images and its question–answer pairs.",
         "",
+        *([] if cfg.license else ["**Licence not set**: see [Licence](#licence).", ""]),
         "## Statistics",
         "",
         "| | count |",
@@ -163,26 +180,8 @@ def write_card(
         f"| rows | {result['rows']} |",
         f"| shards | {len(result['shards'])} |",
         "",
-        "Pages per language: "
-        + (", ".join(f"{k} {v}" for k, v in result["languages"].items()) or "none")
-        + ".",
-        "",
-        "## Recipe",
-        "",
-        f"- Made with docgen {manifest.get('versions', {}).get('docgen', 'unknown')}.",
-        f"- Generator: {generator_line(gen_cfg)}",
-        "- Filters: empty or unreadable text, code and markup debris, leaked Q/A markers, "
-        "refusals and 'unanswerable' (8 languages), length bounds (500 characters per turn), "
-        "questions that give their answer away or copy a line of the page, question language, "
-        "answers grounded in the cited pages (spans, fuzzy spans, numbers and dates as values), "
-        "exact and near-duplicate questions within a document, near-duplicate pairs and "
-        "boilerplate pages across the dataset (MinHash-LSH), decontamination against an "
-        "evaluation set when one is given, and an LLM judge when enabled. Translated questions, "
-        "if any, keep the page's answer and say so in `source` (`translated-from:LANG`).",
-        "- Dropped by reason: "
-        + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none")
-        + ".",
-        "",
+        *made_lines(manifest, generator_line(gen_cfg), filt.get("dropped", {}), result["pairs"]),
+        *source_lines(extract, result["languages"]),
         "## Row layout",
         "",
         "| column | type |",
@@ -192,15 +191,7 @@ def write_card(
         *(META_LINES if cfg.metadata_columns else []),
         *(RATING_LINES if cfg.rating_columns else []),
         "",
-        "## Loading",
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        "",
-        'ds = load_dataset("parquet", data_files="data/train-*.parquet", split="train")',
-        'row = ds[0]  # row["images"]: list of PIL images; row["texts"]: list of dicts',
-        "```",
-        "",
+        *loading_lines(None),
     ]
     if "pdf" in result:
         lines += [
@@ -213,14 +204,9 @@ def write_card(
         ]
     lines += chat_lines(result, cfg)
     if example:
-        lines += [
-            "## Example pair",
-            "",
-            "```json",
-            json.dumps(example, ensure_ascii=False, indent=2),
-            "```",
-            "",
-        ]
+        lines += ["## Example pair", "", "```json",
+                  json.dumps(example, ensure_ascii=False, indent=2), "```", ""]  # fmt: skip
+    lines += [*licence_lines(cfg), *LIMITATIONS, *citation_lines(name, None)]
     (out / "README.md").write_text("\n".join(lines), "utf-8")
 
 

@@ -142,8 +142,12 @@ class ShardConfig:
     max_pages_per_row: int = 4  # as in Docmatix
     max_shard_mb: float = 500.0
     row_group_mb: float = 100.0
-    license: str = "other"
-    name: str = "docgen-dataset"
+    # The Hub's licence id (cc-by-4.0, apache-2.0, ..., other); None: not set, and the card says
+    # so. With `other`: its name and a link to its text.
+    license: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
+    name: str | None = None  # the dataset's title; None: OUT's folder name
     test_fraction: float = 0.0  # documents held out as a `test` split, chosen by a seeded hash
     metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
     split_seed: int = 0

@@ -179,6 +179,11 @@ def push(
         remote = remote_files(api, repo)
     except Exception as exc:  # noqa: BLE001 - HTTP and network errors of every kind: one line
         raise ValueError(hub_error(exc, repo)) from None
+    card = out / "README.md"
+    if card.is_file() and not dry_run:  # the card's loading snippet and citation name the repo
+        from docgen.card_sections import on_the_hub
+
+        card.write_text(on_the_hub(card.read_text("utf-8"), repo), "utf-8")
     hashes = HashCache(out)
     plan = plan_push(out, remote, hashes)
     if dry_run:

@@ -290,7 +290,8 @@ def test_shards_written_by_workers_are_the_bytes_written_in_process(run, tmp_pat
 
     cfg, _ = run
     args = ["--work", cfg.work, "--max-shard-size", "1MB", "--set", "shard.row_group_mb=0.2",
-            "--test-fraction", "0.25", "--pdf-config", "--metadata-columns"]  # fmt: skip
+            "--test-fraction", "0.25", "--pdf-config", "--metadata-columns",
+            "--set", "shard.name=same-title"]  # fmt: skip
     assert main(["shard", *args, "--out", str(tmp_path / "sync"), *SYNC]) == 0
     on_workers = ["--set", "shard.on_workers=true", "--set", "run.workers=2"]
     assert main(["shard", *args, "--out", str(tmp_path / "workers"), *on_workers]) == 0

@@ -42,13 +42,15 @@ class Interrupted(BaseException):
 
 
 # Where the stage in flight is, for the line printed on an interrupt (set by docgen.orchestrate).
-progress = {"stage": None, "done": 0, "total": 0}
+progress = {"stage": None, "done": 0, "total": 0, "unit": "part"}
 
 
 def interrupted_line(exc: Interrupted) -> str:
     where = ""
     if progress["stage"]:
-        where = f" during {progress['stage']}, {progress['done']} of {progress['total']} tasks done"
+        unit = "documents" if progress.get("unit") == "doc" else "tasks"
+        total = f" of {progress['total']}" if progress["total"] else ""
+        where = f" during {progress['stage']}, {progress['done']}{total} {unit} done"
     return (
         f"interrupted ({exc}){where}: finished partitions are kept; run the same command to go on"
     )

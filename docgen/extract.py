@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from docgen import images, layout, ocr
 from docgen.config import ExtractConfig
+from docgen.progress import tell
 from docgen.sources import Source, doc_id_of, iter_sources, looks_like_pdf, read_bytes
 from docgen.text import detect_language, dominant_script
 from docgen.workdir import WorkDir, fingerprint, outcome_fingerprint, release_memory
@@ -382,6 +383,7 @@ def extract_partition(
                     last = payload["page"]
             stats["pages"] += pages
             stats["documents" if pages else "failed_documents"] += 1
+            tell(documents=1)
             stats["javascript"] += any("JavaScript" in n for n in notes)
             stats["embedded_files"] += any("embedded file" in n for n in notes)
             documents.append(document_row(doc_id, src, notes))

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from docgen import errors
 from docgen.errors import UsageError
+from docgen.progress import StageBar, clear_pending
 from docgen.workdir import add_stats
 
 
@@ -152,39 +153,57 @@ def map_stage(
 
 
 def map_reduce(
-    client, fn, args: list[tuple], desc: str, progress: bool = True, resources=None
+    client, fn, args: list[tuple], desc: str, progress: bool = True, resources=None, docs=None
 ) -> dict:
     """Run ``fn(*a)`` for every tuple in ``args`` and add up their stats (``sum_stats``) as they
-    arrive: nothing is kept per task."""
+    arrive: nothing is kept per task. ``docs``: see :func:`run_tasks`."""
     total: dict = {}
-    run_tasks(client, fn, args, desc, progress, resources, lambda i, r: add_stats(total, r))
+    run_tasks(client, fn, args, desc, progress, resources, lambda i, r: add_stats(total, r), docs)
     return total
 
 
-def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, deliver) -> None:
+def run_tasks(client, fn, args: list[tuple], desc: str, progress, resources, deliver,
+              docs=None) -> None:  # fmt: skip
     """Run ``fn(*a)`` for every tuple in ``args``, handing each result to ``deliver(i, result)``.
 
-    ``resources`` (e.g. ``{"GPU": 1}``) restricts the tasks to workers that declare them. Tasks
-    are handed to the scheduler a window at a time (four per worker, at least 16), a new one as
-    each ends, and each is released once its result is read: submitted all at once, every task
-    left ~12 KB in the driver (its future, the scheduler's record of it; measured over 10,000
-    tasks), ~1 GB a stage at Docmatix's 81k partitions; a window left ~2.7 KB."""
-    with progress_bar(desc, len(args), progress) as bar:
-        if client is None:
-            for i, a in enumerate(args):
-                deliver(i, fn(*a))
+    ``resources`` (e.g. ``{"GPU": 1}``) restricts the tasks to workers that declare them.
+    ``docs``: ``(total, docs_of)``: the bar counts documents (as tasks tell them, see
+    :mod:`docgen.progress`; ``docs_of(result)`` settles each task's count when it ends; total
+    None: not known ahead), not partitions. Tasks are handed to the scheduler a window at a time
+    (four per worker, at least 16), a new one as each ends, and each is released once its result
+    is read: submitted all at once, every task left ~12 KB in the driver (its future, the
+    scheduler's record of it; measured over 10,000 tasks), ~1 GB a stage at Docmatix's 81k
+    partitions; a window left ~2.7 KB."""
+    total, docs_of = docs if docs else (len(args), None)
+    with progress_bar(desc, total, progress, "doc" if docs else "part") as bar:
+        counter = StageBar(bar, docs_of, client) if docs_of else None
+
+        def arrived(key, result) -> None:  # on the bar at once; delivered a window at a time
+            if counter is not None:
+                counter.settle(key, result)
+            else:
                 bar.update()
-        else:
-            run_on_cluster(client, fn, args, resources, deliver, bar)
+
+        try:
+            if client is None:
+                for i, a in enumerate(args):
+                    result = fn(*a)
+                    arrived(None, result)
+                    deliver(i, result)
+            else:
+                run_on_cluster(client, fn, args, resources, deliver, arrived)
+        finally:
+            if counter is not None:
+                counter.close()
 
 
 @contextmanager
-def progress_bar(desc: str, total: int, progress: bool):
+def progress_bar(desc: str, total: int | None, progress: bool, unit: str = "part"):
     """A bar over a stage's tasks that also tells :mod:`docgen.errors` how far the stage got
     (for the line an interrupt prints); closed on the way out, whatever happens."""
     # Shown after half a second: a stage a rerun finds done leaves no bar behind.
-    bar = tqdm(total=total, desc=desc, unit="part", disable=not progress, delay=0.5)
-    errors.progress.update(stage=desc, done=0, total=total)
+    bar = tqdm(total=total, desc=desc, unit=unit, disable=not progress, delay=0.5)
+    errors.progress.update(stage=desc, done=0, total=total, unit=unit)
     update = bar.update
 
     def step(n: int = 1) -> None:
@@ -199,7 +218,16 @@ def progress_bar(desc: str, total: int, progress: bool):
         errors.progress["stage"] = None
 
 
-def run_on_cluster(client, fn, args: list[tuple], resources, deliver, bar) -> None:
+def run_task(fn, *args):
+    """A task as a worker runs it: counts left from the task before are not this one's."""
+    clear_pending()
+    try:
+        return fn(*args)
+    finally:
+        clear_pending()
+
+
+def run_on_cluster(client, fn, args: list[tuple], resources, deliver, arrived) -> None:
     """:func:`run_tasks` on a Dask cluster, a window of tasks at a time."""
     from dask.distributed import KilledWorker, as_completed
 
@@ -211,7 +239,7 @@ def run_on_cluster(client, fn, args: list[tuple], resources, deliver, bar) -> No
 
     def submit(count: int) -> None:
         for i, a in itertools.islice(todo, count):
-            future = client.submit(fn, *a, pure=False, resources=resources)
+            future = client.submit(run_task, fn, *a, pure=False, resources=resources)
             index[future.key] = i
             running.add(future)
 
@@ -235,10 +263,10 @@ def run_on_cluster(client, fn, args: list[tuple], resources, deliver, bar) -> No
             # task is recorded as failed and the stage goes on; a rerun tries it again.
             name = task_name(args[index[future.key]])
             done[future] = {"failed_tasks": 1, "failed": {name: 1}}
+        arrived(str(future.key), done[future])
         if len(done) >= window:
             release()
         submit(1)
-        bar.update()
     release()
 
 

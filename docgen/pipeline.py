@@ -71,7 +71,11 @@ def run_extract(client, cfg: RunConfig) -> dict:
             wd.write(wd.error_path("extract", part), pa.Table.from_pylist(rows, ERROR_SCHEMA), "",
                      {"failed": len(rows)})  # fmt: skip
 
-    run_tasks(client, extract_partition, args, "extract", cfg.run.progress, None, arrived)
+    docs = (
+        sum(len(d) for _, d in parts),
+        lambda r: r.get("documents", 0) + r.get("failed_documents", 0),
+    )
+    run_tasks(client, extract_partition, args, "extract", cfg.run.progress, None, arrived, docs)
     # The isolation children (a few hundred MB each) are not needed by the later stages. Best
     # effort: a worker that cannot be reached now keeps its child, and the run goes on.
     on_every_worker(client, end_extraction)
@@ -81,6 +85,11 @@ def run_extract(client, cfg: RunConfig) -> dict:
         raise RunFailed(f"every document failed ({failed}): {in_one_line(failure_causes(cfg.work))}"
                         f"; the rest in {cfg.work}/errors")  # fmt: skip
     return stats
+
+
+def extracted_documents(stats: dict) -> int:
+    """The documents an extract task went through, read or not (for the stage's bar)."""
+    return stats.get("documents", 0) + stats.get("failed_documents", 0)
 
 
 def end_extraction() -> None:
@@ -166,9 +175,13 @@ def run_generate(client, cfg: RunConfig, llm=None) -> dict:
     client, resources = llm
     workers = n_workers(client)
     groups = task_groups(parts, cfg, workers)
+    # The bar counts documents: those the extract stage made pages of.
+    extracted = WorkDir(cfg.work).manifest().get("stages", {}).get("extract", {})
+    docs = (extracted.get("documents"), lambda r: r.get("documents", 0))
     if g.token_budget is None:
         args = [(cfg.work, group, g) for group in groups]
-        stats = map_reduce(client, generate_parts, args, "generate", cfg.run.progress, resources)
+        stats = map_reduce(client, generate_parts, args, "generate", cfg.run.progress, resources,
+                           docs)  # fmt: skip
     else:
         stats = {}
         for i in range(0, len(groups), workers):
@@ -178,7 +191,7 @@ def run_generate(client, cfg: RunConfig, llm=None) -> dict:
             wave = groups[i : i + workers]
             args = [(cfg.work, group, g, left // len(wave)) for group in wave]
             add_stats(stats, map_reduce(client, generate_parts, args, "generate",
-                                        cfg.run.progress, resources))  # fmt: skip
+                                        cfg.run.progress, resources, docs))  # fmt: skip
     stats = {**stats, "partitions": len(parts)}
     unfinished = len(parts) - stats.get("finished_parts", 0)
     if unfinished:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from docgen.backends import Backend, GenerationRequest, GenerationResult
 from docgen.config_check import check_config
 from docgen.gencache import cache_key
+from docgen.progress import tell
 from docgen.prompting import Chat, build_chats, load_prompts
 from docgen.replies import AnswerError, loads_lenient, parse_answer
 from docgen.workdir import fingerprint
@@ -97,18 +98,27 @@ class LLMBackend(Backend):
                 chats.append(chat)
                 owners.append(i)
         parts = [requests[i].part for i in owners]
-        completions = self.answers(chats, parts, cache, budget, self.read)
+        left = Counter(owners)  # chats still unanswered, per document
+
+        def answered(j: int, c: Completion) -> None:  # for the stage's progress bar
+            left[owners[j]] -= 1
+            pairs = len(c.parsed[0]) if c.parsed else 0
+            tell(documents=int(left[owners[j]] == 0), requests=int(c.requests > 0), pairs=pairs,
+                 tokens=c.completion_tokens if c.requests else 0)  # fmt: skip
+
+        completions = self.answers(chats, parts, cache, budget, self.read, answered)
         results = [GenerationResult() for _ in requests]
         for chat, owner, completion in zip(chats, owners, completions):
             self.merge(results[owner], chat, completion)
         return results
 
     def answers(self, chats: list[Chat], parts: list[str], cache=None, budget=None,
-                read=None) -> list[Completion]:  # fmt: skip
+                read=None, answered=None) -> list[Completion]:  # fmt: skip
         """A completion per chat: from the cache (``parts``: each chat's partition, whose cache
         file holds it), else asked of the model and cached as it arrives. ``read(chat,
         completion)`` runs on each reply as it arrives (while other requests are in flight);
-        what it returns is kept as the completion's ``parsed``."""
+        what it returns is kept as the completion's ``parsed``; then ``answered(j, completion)``
+        (chat ``j``), for progress."""
         params = fingerprint(self.sampling())  # the schema is serialised once, not per chat
         keys = [cache_key(self.model, c.messages, params) for c in chats]
         completions: list[Completion | None] = [None] * len(chats)
@@ -122,6 +132,8 @@ class LLMBackend(Backend):
                     completion_tokens=hit.get("completion_tokens", 0),
                     finish_reason=hit.get("finish_reason"),
                 )
+                if answered is not None:
+                    answered(j, completions[j])
             else:
                 to_send.append(j)
 
@@ -130,6 +142,8 @@ class LLMBackend(Backend):
             if read is not None:
                 completion.parsed = read(chats[j], completion)
             completions[j] = completion
+            if answered is not None:
+                answered(j, completion)
             if cache is not None and completion.error is None:
                 cache.put(parts[j], keys[j], {
                     "doc_id": chats[j].doc_id, "chunk": chats[j].index, "model": self.model,

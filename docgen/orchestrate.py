@@ -215,7 +215,7 @@ def progress_bar(desc: str, total: int | None, progress: bool, unit: str = "part
         yield bar
     finally:
         bar.close()
-        errors.progress["stage"] = None
+    errors.progress["stage"] = None  # not on the way out of an interrupt: its line says where
 
 
 def run_task(fn, *args):

@@ -75,8 +75,10 @@ def test_the_command_prints_the_plan_and_says_whether_it_fits(capsys):
     assert main([*argv, *fsdp]) == 0
     assert main(["train", "--plan", "--model", "org/not-cached"]) == 2
     assert "no config.json" in capsys.readouterr().err
-    assert main([*argv, "--gpus", "0"]) == 2
-    assert "--gpus must be 1 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal: usage, then the line
+        main([*argv, "--gpus", "0"])
+    assert refused.value.code == 2
+    assert "argument --gpus: 0 is not a positive whole number" in capsys.readouterr().err
 
 
 def test_a_model_that_is_not_idefics3_style_is_one_line(tmp_path, capsys):

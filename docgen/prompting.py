@@ -167,13 +167,24 @@ class Chat:
         ]  # fmt: skip
 
 
-def pages_schema(schema: dict, pages: list[int]) -> dict:
-    """The answer schema with the cited pages limited to ``pages`` (the chunk's): under a
-    grammar, a model can then only cite pages it was shown."""
+# The longest question and answer a grammar lets a model write: what the filter keeps at most
+# (filter.max_question_chars, max_answer_chars), so a model cannot loop inside a string.
+MAX_TEXT_CHARS = 500
+
+
+def chat_schema(schema: dict, pages: list[int], n_pairs: int) -> dict:
+    """The answer schema a server's grammar holds one chat to: the cited pages limited to
+    ``pages`` (the chunk's), at most as many as it has; at most ``n_pairs`` pairs (the number
+    asked); questions and answers of at most MAX_TEXT_CHARS. A model can then only cite pages it
+    was shown, and cannot loop (`"pages": [1, 1, 1, ...`, a string of one character repeated)
+    until max_tokens. Replies are still read against the prompt set's own schema."""
     pair = schema["properties"]["pairs"]["items"]
-    cited = {**pair["properties"]["pages"], "items": {"type": "integer", "enum": list(pages)}}
-    items = {**pair, "properties": {**pair["properties"], "pages": cited}}
-    pairs = {**schema["properties"]["pairs"], "items": items}
+    props = pair["properties"]
+    cited = {**props["pages"], "items": {"type": "integer", "enum": list(pages)},
+             "maxItems": len(pages)}  # fmt: skip
+    bounded = {k: {**props[k], "maxLength": MAX_TEXT_CHARS} for k in ("question", "answer")}
+    items = {**pair, "properties": {**props, **bounded, "pages": cited}}
+    pairs = {**schema["properties"]["pairs"], "items": items, "maxItems": max(1, n_pairs)}
     return {**schema, "properties": {**schema["properties"], "pairs": pairs}}
 
 
@@ -279,7 +290,7 @@ def build_chats(
                 role=role,
                 lang=request.lang,
                 n_pairs=n_pairs,
-                schema=pages_schema(prompts.schema, [p["page"] for p in chunk]),
+                schema=chat_schema(prompts.schema, [p["page"] for p in chunk], n_pairs),
                 images=images,
             )
         )

@@ -14,7 +14,8 @@ from docgen.prompting import PromptSet
 
 
 class AnswerError(ValueError):
-    """A reply that yields no valid pairs; ``cause`` is ``malformed`` or ``schema``."""
+    """A reply that yields no valid pairs; ``cause`` is ``malformed``, ``schema``, ``pages`` or
+    ``placeholder`` (the prompt's example copied)."""
 
     def __init__(self, cause: str, message: str):
         super().__init__(message)
@@ -41,6 +42,35 @@ def loads_lenient(text: str):
         return json.loads(FENCE.sub(r"\1", text or "").strip(), strict=False)
     except RecursionError:  # "[[[[…" a hundred thousand deep
         raise ValueError("JSON nested too deeply") from None
+
+
+# What a model copies from a prompt's example instead of writing a pair: "...", "string".
+PLACEHOLDERS = {"", "string", "question", "answer", "text", "placeholder", "your question",
+                "your answer", "?"}  # fmt: skip
+
+
+def is_placeholder(text: str) -> bool:
+    return text.strip(" .…").lower() in PLACEHOLDERS
+
+
+def complete_pairs(text: str) -> list:
+    """The pair objects a reply cut short had finished before the cut: of
+    ``{"pairs": [{...}, {...}, {"quest`` the first two (a reply cut at max_tokens)."""
+    at = (text or "").find('"pairs"')
+    start = text.find("[", at) if at >= 0 else -1
+    if start < 0:
+        return []
+    decoder, pairs, i = json.JSONDecoder(strict=False), [], start + 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            return pairs
+        try:
+            pair, i = decoder.raw_decode(text, i)
+        except ValueError:  # the pair the cut went through
+            return pairs
+        pairs.append(pair)
 
 
 def clean_text(text: str) -> str:
@@ -82,13 +112,17 @@ def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[d
             "schema", f"reply does not match the answer schema at {where}: {error.message[:160]}"
         )
     allowed = set(chat_pages)
-    pairs = []
+    pairs, placeholders = [], 0
     for p in data["pairs"]:
         pages = sorted(set(p["pages"]) & allowed)
         question, answer = clean_text(p["question"]), clean_text(p["answer"])
-        if pages and question and answer:
+        if is_placeholder(question) or is_placeholder(answer):
+            placeholders += 1
+        elif pages and question and answer:
             pairs.append({"question": question, "answer": answer, "kind": p["kind"],
                           "pages": pages})  # fmt: skip
+    if not pairs and placeholders:
+        raise AnswerError("placeholder", f"reply holds placeholders, not pairs: {text[:120]!r}")
     if not pairs:
         first, last = min(chat_pages), max(chat_pages)
         raise AnswerError(

@@ -25,7 +25,18 @@ from collections import Counter
 from pathlib import Path
 
 RETRIED = ("429", "500", "hang", "drop", "non_json", "schema")  # the default --faults
-FAULTS = (*RETRIED, "401", "404", "echo_key", "huge", "many_pairs", "drip", "quota")
+FAULTS = (
+    *RETRIED,
+    "401",
+    "404",
+    "echo_key",
+    "huge",
+    "many_pairs",
+    "drip",
+    "quota",
+    "placeholder",
+    "cut",
+)
 PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
 
 
@@ -40,6 +51,8 @@ def fault_text(fault: str | None, authorization: str) -> str | None:
         return f"You sent {authorization}; I cannot help."
     if fault == "huge":
         return json.dumps({"pairs": [pair | {"answer": "x" * 5_000_000}]})
+    if fault == "placeholder":  # the prompt's example copied, as a small model does
+        return json.dumps({"pairs": [pair | {"question": "...", "answer": "..."}]})
     if fault == "many_pairs":
         return json.dumps({"pairs": [pair | {"question": f"Q{i}?"} for i in range(2000)]})
     return None
@@ -291,6 +304,10 @@ class FakeLLM:
             return 0, {}, None
         text = fault_text(fault, authorization)
         text = text if text is not None else self.reply(body)
+        finish = "stop"
+        if fault == "cut":  # the reply as it stood when max_tokens ran out, mid-pair
+            finish = "length"
+            text = text[: text.rfind('"question"') + 14] if '"question"' in text else text[:10]
         prompt_tokens = sum(len(text_of(m["content"])) for m in body["messages"]) // 4
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -309,7 +326,7 @@ class FakeLLM:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "finish_reason": finish,
                     }
                 ],
                 "usage": usage,

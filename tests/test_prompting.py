@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -193,3 +194,23 @@ def test_replies_with_no_pairs_are_malformed(prompts):
         with pytest.raises(AnswerError) as err:
             parse_answer(text, prompts, [1])
         assert err.value.cause == "malformed"
+
+
+def test_the_schema_a_server_holds_a_chat_to_is_bounded():
+    """A model under a grammar cannot cite a page twice over, loop in a string or write more
+    pairs than asked: each until max_tokens, as a real small model did."""
+    from docgen.prompting import MAX_TEXT_CHARS, chat_schema, load_prompts
+
+    schema = chat_schema(load_prompts("llm").schema, [3, 4], 5)
+    pairs = schema["properties"]["pairs"]
+    props = pairs["items"]["properties"]
+    assert pairs["maxItems"] == 5 and pairs["minItems"] == 1
+    assert props["pages"]["maxItems"] == 2 and props["pages"]["items"]["enum"] == [3, 4]
+    assert props["question"]["maxLength"] == props["answer"]["maxLength"] == MAX_TEXT_CHARS
+    # The prompt set's own schema, which replies are read against, is left as it was.
+    assert "maxItems" not in load_prompts("llm").schema["properties"]["pairs"]
+
+
+def test_the_prompt_shows_no_example_to_copy():
+    text = (Path(__file__).parents[1] / "docgen" / "prompts" / "llm" / "user.j2").read_text()
+    assert '"..."' not in text

@@ -144,3 +144,27 @@ def test_a_completion_body_is_checked_field_by_field():
     for bad in ("[" * 100_000, '{"choices": [{"message": {"content": [1]}}]}', '{"choices": 3}'):
         with pytest.raises(BadResponse):
             completion_of(bad, 1)
+
+
+def test_a_reply_of_placeholders_is_its_own_cause(few_samples, tmp_path, server_factory, capsys):
+    """A small model copies the prompt's shape ("..."): not a pair, and not `question_length`."""
+    from docgen.workdir import WorkDir
+
+    server = server_factory("--fault-rate", "1", "--faults", "placeholder")
+    assert run(few_samples, tmp_path, server.url) == 1  # no pair at all: the run fails
+    assert "placeholder 3" in capsys.readouterr().err
+    stats = WorkDir(tmp_path / "work").manifest()["stages"]["generate"]
+    assert stats["failures"] == {"placeholder": 3}
+
+
+def test_the_complete_pairs_of_a_cut_reply_are_kept(few_samples, tmp_path, server_factory):
+    from docgen.workdir import WorkDir
+
+    server = server_factory("--fault-rate", "1", "--faults", "cut")
+    assert run(few_samples, tmp_path, server.url) == 0
+    wd = WorkDir(tmp_path / "work")
+    stats = wd.manifest()["stages"]["generate"]
+    assert stats["failures"] == {"truncated": 3}  # the cut is counted ...
+    assert stats["pairs"] >= 3  # ... and the pairs finished before it are kept
+    errors = [r["error"] for r in wd.read_errors().to_pylist() if r["stage"] == "generate"]
+    assert all("complete pair(s) before the cut kept" in e for e in errors)

@@ -18,7 +18,7 @@ from docgen.config_check import check_config
 from docgen.gencache import cache_key
 from docgen.progress import tell
 from docgen.prompting import Chat, build_chats, load_prompts
-from docgen.replies import AnswerError, loads_lenient, parse_answer
+from docgen.replies import AnswerError, complete_pairs, loads_lenient, parse_answer
 from docgen.workdir import fingerprint
 
 
@@ -164,14 +164,22 @@ class LLMBackend(Backend):
         """(pairs, failure cause, failure message) of one completion."""
         if c.error is not None:
             return [], c.cause, c.error
+        cause, message = None, None
         try:
             pairs = parse_answer(c.text, self.prompts, chat.pages)
         except AnswerError as exc:
-            return [], "truncated" if c.finish_reason == "length" else exc.cause, str(exc)
+            if c.finish_reason != "length":
+                return [], exc.cause, str(exc)
+            pairs = before_the_cut(c.text, self.prompts, chat.pages)
+            cause = "truncated"  # counted, whether or not pairs came before the cut
+            message = (f"reply cut at generate.max_tokens; the {len(pairs)} complete pair(s) "
+                       "before the cut kept" if pairs else str(exc))  # fmt: skip
+            if not pairs:
+                return [], cause, message
         prompt_id = f"{self.prompts.name}/{chat.role}"
         evidence = json.dumps({"chunk": chat.index, "role": chat.role})
         extra = {"lang": chat.lang, "prompt_id": prompt_id, "evidence": evidence, "raw": c.text}
-        most, cause, message = self.cfg.max_pairs_per_reply, None, None
+        most = self.cfg.max_pairs_per_reply
         if len(pairs) > most:  # what a prompt asks for is no bound on what a model writes
             cause = "too_many_pairs"
             message = f"reply held {len(pairs)} pairs; the first {most} kept"
@@ -195,6 +203,15 @@ class LLMBackend(Backend):
             note = f"{cause}: {message}"
             note = f"chunk {chat.index}, {note}" if chat.index > 1 else note
             result.error = f"{result.error}; {note}" if result.error else note
+
+
+def before_the_cut(text: str, prompts, pages: list[int]) -> list[dict]:
+    """The valid pairs a reply cut at max_tokens had finished (none: [])."""
+    finished = complete_pairs(text)
+    try:
+        return parse_answer(json.dumps({"pairs": finished}), prompts, pages) if finished else []
+    except AnswerError:
+        return []
 
 
 def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Counter,

@@ -53,6 +53,31 @@ QA_SCHEMA = pa.schema(
 
 _backends: dict[str, Backend] = {}
 
+# How requests travel, not what a model replies: changed (a longer timeout after timeouts, more
+# servers, more in flight), they leave finished partitions finished. The answer cache's keys do
+# not hold them either.
+TRANSPORT = (
+    "concurrency",
+    "request_timeout",
+    "max_attempts",
+    "backoff_base",
+    "backoff_max",
+    "token_budget",
+    "parts_per_task",
+    "api_key_env",
+    "base_urls",
+    "engine_python",
+)
+# A partition's counts of the requests it took (its tokens describe its pairs, and stay): a rerun
+# that skips it asks nothing.
+THIS_RUN_ONLY = ("requests", "retries", "cached_requests")
+
+
+def reply_settings(cfg: GenerateConfig) -> GenerateConfig:
+    """``cfg`` with the TRANSPORT settings at their defaults: what a partition's pairs depend on."""
+    defaults = GenerateConfig()
+    return replace(cfg, **{name: getattr(defaults, name) for name in TRANSPORT})
+
 
 # What an engine or client is built from (images per prompt included: vLLM is told at start);
 # other settings (sampling, prompts) change per task.
@@ -176,10 +201,11 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     start = time.perf_counter()
     done_stats, todo = [], []
     for part in parts:
-        fp = wd.step_fingerprint("pages", part, cfg)
+        fp = wd.step_fingerprint("pages", part, reply_settings(cfg))
         if (stats := wd.done(wd.part_path("qa", part), fp)) is not None:
-            # Nothing was spent on it in this run, whatever its first run spent.
-            done_stats.append({**stats, "skipped": 1, "finished_parts": 1, "spent_tokens": 0})
+            # Nothing was asked for it in this run, whatever its first run asked and spent.
+            done_stats.append({**stats, "skipped": 1, "finished_parts": 1, "spent_tokens": 0,
+                               **dict.fromkeys(THIS_RUN_ONLY, 0)})  # fmt: skip
         else:
             todo.append((part, fp))
     if not todo:

@@ -351,3 +351,31 @@ def load_rows(cfg):
 
     files = sorted((Path(cfg.out) / "data").glob("*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_settings_that_cannot_change_a_reply_keep_finished_work(
+    few_samples, tmp_path, server_factory
+):
+    """A longer timeout after timeouts, more in flight, another server of the same model: the
+    partitions already generated stay done, and the rerun asks nothing and says so."""
+    from docgen.summary import summary
+
+    first = server_factory()
+    cfg = llm_config(few_samples, tmp_path, [first.url])
+    run_pipeline(cfg)
+    sent = first.requests
+    assert sent == 3
+
+    second = server_factory()
+    cfg = llm_config(few_samples, tmp_path, [second.url], "generate.request_timeout=600",
+                     "generate.concurrency=3", "generate.max_attempts=9",
+                     "generate.backoff_max=1")  # fmt: skip
+    manifest = run_pipeline(cfg)
+    generated = manifest["stages"]["generate"]
+    assert generated["skipped"] == generated["partitions"] == 1
+    assert first.requests == sent and second.requests == 0
+    assert " sent (" not in summary(manifest)  # no earlier run's requests counted as this one's
+
+    # A setting that does change replies does redo the work (from the cache: nothing sent).
+    cfg = llm_config(few_samples, tmp_path, [second.url], "generate.temperature=0.1")
+    assert run_pipeline(cfg)["stages"]["generate"].get("skipped", 0) == 0

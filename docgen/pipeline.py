@@ -216,6 +216,7 @@ def check_generated(stats: dict) -> None:
     documents = stats.get("documents", 0)
     causes = ", ".join(f"{k} {v}" for k, v in sorted(stats.get("failures", {}).items()))
     first = stats.get("first_error", "")
+    first = first if len(first) <= 300 else f"{first[:300]}… (whole in WORK/errors)"
     if stats.get("failures", {}).get("fatal"):  # a refused key, a model that is not there
         raise RunFailed(f"generate stopped at the server's answer: {first}")
     if not documents or stats.get("pairs", 0) or stats.get("failed_documents", 0) < documents:

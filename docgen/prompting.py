@@ -245,11 +245,13 @@ def build_chats(
     input: str = "text",
     max_images: int = 4,
     kind_shares: dict | None = None,
+    plain: bool = False,
 ) -> list[Chat]:
     """The chats for one document: one per chunk of pages. ``input`` says what the model sees
     of each page: its ``text``, its ``image`` (the page record's ``image`` bytes, already sized
     for the model), or both; a chunk then holds at most ``max_images`` pages. The prompt asks
-    for a mix of kinds of question (``kind_shares``, default the prompt set's kinds.yaml)."""
+    for a mix of kinds of question (``kind_shares``, default the prompt set's kinds.yaml), as
+    JSON, or with ``plain`` (no structured output) as Question:/Answer: lines."""
     shares = prompts.shares(kind_shares)
     role = choose_role(prompts, request.doc_id, request.seed)
     text, image = input != "image", input != "text"
@@ -273,6 +275,7 @@ def build_chats(
             last_page=chunk[-1]["page"],
             text=text,
             image=image,
+            plain=plain,
             # Visual questions only where triage found a figure (pages not triaged: maybe).
             mix=kind_mix(
                 prompts, shares, image and any(p.get("visual", True) for p in chunk), len(chunk)

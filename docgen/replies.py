@@ -23,9 +23,13 @@ class AnswerError(ValueError):
 
 
 FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+# Pairs in plain text, in the shapes models write them: `Q1:`/`A1:` (Docmatix's), `Q:`/`A:`,
+# `Question:`/`Answer:` (numbered or not, bold or not, the text on the same line or the next).
+QUESTION = r"(?:\d+[.)]\s*)?\**(?:Q|Question)\s*\d*\**\s*[:：.]\**"
+ANSWER = r"\**(?:A|Answer)\s*\d*\**\s*[:：.]\**"
 QA_FORM = re.compile(
-    r"^\s*\**Q(\d+)\**\s*[:：.]\s*(.+?)\s*\n\s*\**A\1\**\s*[:：.]\s*(.+?)\s*(?=^\s*\**Q\d+\**\s*[:：.]|\Z)",
-    re.DOTALL | re.MULTILINE,
+    rf"^\s*{QUESTION}\s*(.+?)\s*\n\s*{ANSWER}\s*(.+?)\s*(?=^\s*{QUESTION}|\Z)",
+    re.DOTALL | re.MULTILINE | re.IGNORECASE,
 )
 
 
@@ -46,7 +50,7 @@ def loads_lenient(text: str):
 
 # What a model copies from a prompt's example instead of writing a pair: "...", "string".
 PLACEHOLDERS = {"", "string", "question", "answer", "text", "placeholder", "your question",
-                "your answer", "?"}  # fmt: skip
+                "your answer", "the question", "the answer", "?"}  # fmt: skip
 
 
 def is_placeholder(text: str) -> bool:
@@ -95,13 +99,13 @@ def parse_answer(text: str, prompts: PromptSet, chat_pages: list[int]) -> list[d
         pairs = [
             {"question": clean_text(q), "answer": clean_text(a), "kind": "extractive",
              "pages": list(chat_pages)}
-            for _, q, a in QA_FORM.findall(body)
+            for q, a in QA_FORM.findall(body)
         ]  # fmt: skip
         if pairs := [p for p in pairs if p["question"] and p["answer"]]:
             return pairs
         snippet = " ".join(body.split())[:120]
         raise AnswerError(
-            "malformed", f"reply is neither JSON nor Q:/A: pairs: {snippet!r}"
+            "malformed", f"reply is neither JSON nor Question:/Answer: pairs: {snippet!r}"
         ) from None
     from jsonschema.exceptions import best_match
 

@@ -214,3 +214,36 @@ def test_the_schema_a_server_holds_a_chat_to_is_bounded():
 def test_the_prompt_shows_no_example_to_copy():
     text = (Path(__file__).parents[1] / "docgen" / "prompts" / "llm" / "user.j2").read_text()
     assert '"..."' not in text
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["Question:\nWhat is the total?\nAnswer:\n$77.47\n\nQuestion:\nWho signed?\nAnswer:\nJ. Doe",
+     "1. Question: What is the total?\n   Answer: $77.47\n2. Question: Who signed?\n"
+     "   Answer: J. Doe",
+     "**Q:** What is the total?\n**A:** $77.47\n**Q:** Who signed?\n**A:** J. Doe",
+     "Q1: What is the total?\nA1: $77.47\nQ2: Who signed?\nA2: J. Doe"],
+)  # fmt: skip
+def test_plain_text_replies_are_read_in_the_shapes_models_write(reply):
+    pairs = parse_answer(reply, load_prompts("llm"), [2])
+    assert [(p["question"], p["answer"], p["pages"]) for p in pairs] == [
+        ("What is the total?", "$77.47", [2]), ("Who signed?", "J. Doe", [2])]  # fmt: skip
+
+
+def test_without_structured_output_the_prompt_asks_for_that_shape():
+    request = GenerationRequest(doc_id="d", source="s.pdf", lang="en", n_pairs=2, seed=0,
+                                part="p", pages=[{"page": 1, "text": "Total: $5", "tables": [],
+                                                  "lang": "en"}])  # fmt: skip
+    plain = build_chats(request, load_prompts("llm"), 6000, 24, plain=True)[0]
+    assert "Question: the question\nAnswer: the answer" in plain.messages[1]["content"]
+    assert "JSON" not in plain.messages[1]["content"]
+
+
+def test_a_server_error_is_kept_whole():
+    from docgen.backends.openai_api import HTTPStatusError
+
+    text = ("This model's maximum context length is 8192 tokens. However, you requested 9731 "
+            "tokens (7683 in the messages, 2048 in the completion). Please reduce the length of "
+            "the messages or completion.") * 2  # fmt: skip
+    assert str(HTTPStatusError(400, text, None)) == f"HTTP 400: {text}"
+    assert len(str(HTTPStatusError(400, "x" * 10**6, None))) < 2100  # and still bounded

@@ -45,6 +45,10 @@ class GenerationResult:
     budget_stopped: bool = False  # some chats were not sent: the token budget was spent
 
 
+# How much of a server's or engine's error text an error row keeps: whole, as servers write them
+# (a context-length refusal is ~300 characters), and bounded, as a server is not trusted.
+ERROR_CHARS = 2000
+
 # Causes of a failed chat that a rerun may not meet again: the server slow, down, busy or
 # refusing the key (until it is fixed), the engine crashed. A document that failed for one of
 # them is asked again by a rerun (answers already received come from the cache).

@@ -94,6 +94,7 @@ class LLMBackend(Backend):
                 self.cfg.input,
                 self.cfg.max_images_per_request,
                 self.cfg.kind_shares,
+                plain=getattr(self, "structured_output", "json_schema") == "none",
             ):
                 chats.append(chat)
                 owners.append(i)

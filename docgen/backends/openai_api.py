@@ -17,6 +17,7 @@ import os
 import random
 
 from docgen import images
+from docgen.backends import ERROR_CHARS
 from docgen.backends.llm import Completion, LLMBackend
 from docgen.secret import redact
 
@@ -59,7 +60,7 @@ class HTTPStatusError(Exception):
     """A response other than 200, with the server's words and its ``Retry-After``."""
 
     def __init__(self, status: int, text: str, retry_after: str | None):
-        super().__init__(f"HTTP {status}: {' '.join(text.split())[:160]}")
+        super().__init__(f"HTTP {status}: {' '.join(text.split())[:ERROR_CHARS]}")
         self.status, self.retry_after = status, retry_after
 
 
@@ -318,4 +319,4 @@ def classify(exc: Exception, aiohttp) -> tuple[str, bool, str]:
         return "too_large", False, str(exc)
     if isinstance(exc, BadResponse):
         return "bad_response", False, str(exc)
-    return "bad_response", False, f"{type(exc).__name__}: {str(exc)[:160]}"
+    return "bad_response", False, f"{type(exc).__name__}: {str(exc)[:ERROR_CHARS]}"

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+from docgen.backends import ERROR_CHARS
 from docgen.backends.llm import Completion, LLMBackend
 from docgen.isolate import receive, send
 
@@ -199,7 +200,7 @@ class VLLMBackend(LLMBackend):
         except (EngineError, ValueError) as exc:  # isolate the chat that broke the batch
             if len(chats) == 1 or self.engine is None or not self.engine.alive():
                 for k in ks:
-                    yield k, Completion(requests=1, cause="engine", error=str(exc)[:300])
+                    yield k, Completion(requests=1, cause="engine", error=str(exc)[:ERROR_CHARS])
                 return
             for chat, k in zip(chats, ks):
                 yield from self.run_batch([chat], params, [k])

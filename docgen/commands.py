@@ -229,11 +229,14 @@ def cmd_report(args) -> int:
     require(args.work, "report")
     check_writable(args.out)
     from docgen.reasons import cause_lines, drop_lines, failure_causes
+    from docgen.summary import any_failed
+    from docgen.workdir import WorkDir
 
     stats = write_report(args.work, args.out)
     print(f"report: {stats['pairs_kept']} of {stats['pairs_judged']} pairs kept over "
           f"{stats['documents']} documents")  # fmt: skip
-    if causes := failure_causes(args.work):
+    stages = WorkDir(args.work).manifest().get("stages", {})
+    if any_failed(stages) and (causes := failure_causes(args.work)):
         print(f"  failures: {sum(n for *_, n, _ in causes)}, by reason:")
         print("\n".join(cause_lines(causes)))
     dropped = stats["dropped"]

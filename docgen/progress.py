@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 
 TOPIC = "docgen-progress"
 FLUSH_S = 0.5  # a worker sends its counts at most twice a second
+SETTLED_KEPT = 4096
 
 _pending: Counter = Counter()
 _last_flush = [0.0]
@@ -63,7 +64,10 @@ class StageBar:
     def __init__(self, bar, units_of, client=None):
         self.bar, self.units_of, self.client = bar, units_of, client
         self.told: dict = {}  # task key -> Counter of what its events said
-        self.settled: set = set()  # tasks whose result came: their late events are not news
+        # Tasks whose result came: their late events are not news. The last few thousand only
+        # (an event trails its task's result by moments, not by thousands of tasks), so the
+        # driver keeps no entry per task of a large run.
+        self.settled: OrderedDict = OrderedDict()
         self.totals: Counter = Counter()
         self.start = time.monotonic()
         self.lock = threading.Lock()
@@ -91,7 +95,9 @@ class StageBar:
             return
         with self.lock:
             if key is not None:
-                self.settled.add(key)
+                self.settled[key] = None
+                if len(self.settled) > SETTLED_KEPT:
+                    self.settled.popitem(last=False)
             said = self.told.pop(key, Counter()) + self.told.pop(None, Counter())
             self.bar.update(max(0, self.units_of(result) - said["documents"]))
             for extra, stat in (("requests", "requests"), ("pairs", "pairs"),

@@ -10,16 +10,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from docgen.workdir import WorkDir, read_table
+from docgen.workdir import WorkDir, parquet_file
 
 TOP = 3
+MOST_REASONS = 1000  # distinct reasons kept in memory; the rest counted together
 # What varies from one document to the next inside a reason: which pages were left undone.
 PAGES_LEFT = re.compile(r"; pages \d+-\d+ not extracted$")
 
 
 def failure_causes(work, stages=("extract", "generate")) -> list[tuple[str, str, int, str]]:
     """``(stage, reason, count, example source)`` for the run's failed documents and pages,
-    most common first."""
+    most common first. One error file per partition is looked at: callers ask only when the
+    stages' counts say something failed."""
     wd = WorkDir(work)
     parts = wd.manifest().get("parts") or []
     counts: Counter = Counter()
@@ -30,11 +32,26 @@ def failure_causes(work, stages=("extract", "generate")) -> list[tuple[str, str,
             path = wd.error_path(stage, part)
             if not path.exists():
                 continue
-            for row in read_table(path, columns=["source", "error"]).to_pylist():
+            errors = parquet_file(path)
+            if not errors.metadata.num_rows:  # most partitions: read the footer, not the rows
+                continue
+            for row in errors.read(columns=["source", "error"]).to_pylist():
                 key = (stage, PAGES_LEFT.sub("", row["error"] or "unknown")[:120])
+                if key not in counts and len(counts) >= MOST_REASONS:
+                    key = (stage, "other reasons")  # a reason per document: counted, not kept
                 counts[key] += 1
                 example.setdefault(key, row["source"])
-    return [(s, r, n, example[(s, r)]) for (s, r), n in counts.most_common()]
+    return [(s, printable(r), n, printable(example[(s, r)]))
+            for (s, r), n in counts.most_common()]  # fmt: skip
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """A file name or a server's words as the terminal may show them: control characters (an
+    escape sequence, a newline in a file name) written as \\xNN, not obeyed."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
 
 
 def cause_lines(causes: list, indent: str = "    ", top: int = TOP) -> list[str]:

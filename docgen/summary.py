@@ -22,7 +22,7 @@ def summary(manifest: dict, work=None) -> str:
             f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
             *llm_lines(ge),
             *pass_lines(fi),
-            *failure_lines(work),
+            *failure_lines(work, s),
             f"  dropped     {dropped}",
             *drop_lines(drops),
             f"  rows        {sh.get('rows', 0)} in {len(sh.get('shards', []))} shard(s)",
@@ -36,9 +36,10 @@ def summary(manifest: dict, work=None) -> str:
     )
 
 
-def failure_lines(work) -> list[str]:
-    """The most common reasons documents and pages failed, with an example each."""
-    causes = failure_causes(work) if work else []
+def failure_lines(work, stages: dict) -> list[str]:
+    """The most common reasons documents and pages failed, with an example each (the error
+    files are read only when the counts say something failed)."""
+    causes = failure_causes(work) if work and any_failed(stages) else []
     if not causes:
         return []
     total = sum(n for _, _, n, _ in causes)
@@ -55,6 +56,12 @@ def empty_test_split(shard: dict, fraction: float) -> str | None:
         return None
     return (f"no document fell in the test split (test_fraction {fraction:g} of "
             f"{shard.get('rows', 0)} documents): every row is in train")  # fmt: skip
+
+
+def any_failed(stages: dict) -> bool:
+    ex, ge = stages.get("extract", {}), stages.get("generate", {})
+    keys = ("failed_documents", "failed_pages", "unreadable_inputs", "failed_tasks")
+    return any(ex.get(k) for k in keys) or bool(ge.get("failed_documents"))
 
 
 def may_pass(stage: dict) -> str:

@@ -145,3 +145,12 @@ def test_missing_extras_name_how_to_install_them(tmp_path):
     assert result.returncode == 2
     line = one_line(result)
     assert "a package it needs is missing (No module named" in line and "make train" in line
+
+
+def test_a_file_name_cannot_drive_the_terminal(few_samples, tmp_path):
+    """A name holding an escape sequence and a newline is shown, not obeyed."""
+    (few_samples / "bad\x1b[31mred\nline.pdf").write_text("not a PDF")
+    result = run(few_samples, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "e.g. bad\\x1b[31mred\\x0aline.pdf)" in result.stdout
+    assert "\x1b" not in result.stdout

@@ -44,16 +44,24 @@ MAX_LEN = 8192
 
 
 def start_server(
-    model: Path, log: Path, max_len: int = MAX_LEN, extra: list[str] = ()
+    model: Path,
+    log: Path,
+    max_len: int = MAX_LEN,
+    extra: list[str] = (),
+    name: str = "tiny",
+    cpu: bool = True,
 ) -> tuple[subprocess.Popen, str]:
+    """`vllm serve` of ``model`` as ``name`` (with the CPU build's settings when ``cpu``; JSON
+    without whitespace under the grammar either way); (process, base URL) once it answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "2"}
+    on_cpu = ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max_len),
+              "--dtype", "float32"] if cpu else []  # fmt: skip
     command = [PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-               "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
-               "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max_len),
-               "--max-model-len", str(max_len), "--dtype", "float32", "--max-num-seqs", "256",
+               "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
+               *on_cpu, "--max-model-len", str(max_len), "--max-num-seqs", "256",
                "--structured-outputs-config",
                json.dumps({"backend": "xgrammar", "disable_any_whitespace": True}),
                *extra]  # fmt: skip

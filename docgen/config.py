@@ -82,8 +82,15 @@ class GenerateConfig:
     base_urls: list[str] = field(default_factory=list)  # default $OPENAI_BASE_URL
     api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never stored
     structured_output: str = "json_schema"  # json_schema | json_object | none
-    concurrency: int = 256  # requests in flight per base URL (vLLM batches 256 by default)
-    request_timeout: float = 300.0  # seconds for a whole request, reply included
+    # Requests in flight per base URL at most (vLLM batches 256 by default); fewer while the
+    # server is slow to start answering or pushes back (timeouts, 429, 503): see backends/window.py
+    concurrency: int = 256
+    stream: bool = True  # replies streamed: a silent server is told from a slow one
+    silence_timeout: float = 60.0  # seconds without a byte of the reply: the request is cut
+    # A request's deadline: request_timeout plus max_tokens at min_tokens_per_second (2,048
+    # tokens: 120 s + 34 min), so a reply trickling out slower than that is cut.
+    request_timeout: float = 120.0
+    min_tokens_per_second: float = 1.0
     max_reply_kb: int = 1024  # a longer reply is not read on (cause too_large)
     max_attempts: int = 5  # on 429, 5xx, timeouts and connection errors
     backoff_base: float = 1.0  # seconds; doubled per attempt, with jitter

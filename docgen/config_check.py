@@ -71,6 +71,8 @@ RULES: dict[str, Between | tuple] = {
     "generate.structured_output": ("json_schema", "json_object", "none"),
     "generate.concurrency": Between(1, 100_000),
     "generate.request_timeout": SECONDS,
+    "generate.silence_timeout": SECONDS,
+    "generate.min_tokens_per_second": SECONDS,
     "generate.max_reply_kb": Between(1, 1 << 20),
     "generate.max_attempts": Between(1, 100),
     "generate.backoff_base": NOT_NEGATIVE,

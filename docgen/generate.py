@@ -59,6 +59,9 @@ _backends: dict[str, Backend] = {}
 TRANSPORT = (
     "concurrency",
     "request_timeout",
+    "stream",
+    "silence_timeout",
+    "min_tokens_per_second",
     "max_attempts",
     "backoff_base",
     "backoff_max",
@@ -180,6 +183,7 @@ def part_stats(requests, results) -> dict:
         "requests": sum(r.requests for r in results),
         "retries": sum(r.retries for r in results),
         "cached_requests": sum(r.cached for r in results),
+        "resplit_chats": sum(r.resplit for r in results),
         "failures": dict(failures),
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),

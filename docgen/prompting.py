@@ -153,6 +153,13 @@ class Chat:
     # Page images, in the order of the image parts in ``messages``: there each is named by its
     # hash (which is what the cache key sees); a backend puts the bytes in as it sends.
     images: list[bytes] = field(default_factory=list)
+    page_budget: int = 0  # the estimated tokens of page text it was built to hold at most
+
+    def estimated_tokens(self) -> int:
+        """The estimate of its whole prompt's text, instructions included."""
+        return sum(estimate_tokens(m["content"] if isinstance(m["content"], str) else
+                                   " ".join(p.get("text", "") for p in m["content"]))
+                   for m in self.messages)  # fmt: skip
 
     def wire_messages(self, image_part) -> list[dict]:
         """``messages`` with each image part replaced by ``image_part(bytes)``."""
@@ -295,6 +302,7 @@ def build_chats(
                 n_pairs=n_pairs,
                 schema=chat_schema(prompts.schema, [p["page"] for p in chunk], n_pairs),
                 images=images,
+                page_budget=max_prompt_tokens,
             )
         )
     return chats

@@ -8,7 +8,10 @@ sample corpus's charts (``--truth``: see :class:`Sight`) and rates pairs as a VL
 It can add latency and inject faults (429, 500, hung and dropped connections, non-JSON and
 schema-violating replies; a 401 as from a revoked key, a 429 for a spent quota, a reply quoting
 the request's Authorization header, a reply of 5 MB, a reply of 2,000 pairs, a reply sent one
-byte a second) at a given rate. With
+byte a second) at a given rate. Asked to stream (``"stream": true``), it sends server-sent events,
+a delta per few characters, and the usage last, as vLLM does. Like a real server, it can run only
+so many requests at once (``--max-running``: the rest wait in silence) and refuse a prompt over
+its context (``--max-context``, tokens at 4 characters each: HTTP 400 in vLLM's words). With
 ``--api-key`` it refuses other keys (401) and, like vLLM, a model it does not serve (404).
 ``GET /stats`` returns what it received. Run: ``python tests/fake_llm.py --port 0``; it prints
 ``PORT <n>`` once listening.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -36,6 +40,7 @@ FAULTS = (
     "quota",
     "placeholder",
     "cut",
+    "503",
 )
 PAGE = re.compile(r"^=== Page (\d+) ===$", re.MULTILINE)
 
@@ -227,6 +232,8 @@ class FakeLLM:
         self.auth = Counter()
         self.multimodal: list[dict] = []  # per request with images: its parts and image sizes
         self.sight = Sight(args.truth)
+        self.running = None  # made in the server's loop, when first needed
+        self.open = 0  # chat requests being answered now
 
     def reply(self, body: dict) -> str:
         prompt = "\n".join(text_of(m["content"]) for m in body["messages"] if m["role"] == "user")
@@ -252,14 +259,61 @@ class FakeLLM:
             f"Q{i}: {p['question']}\nA{i}: {p['answer']}" for i, p in enumerate(pairs, 1)
         )
 
+    def slot(self):
+        """A place among the requests running at once (``--max-running``); others wait."""
+        if self.running is None and self.args.max_running:
+            self.running = asyncio.Semaphore(self.args.max_running)
+        return self.running or contextlib.nullcontext()
+
     async def chat(self, body: dict, authorization: str = "") -> tuple[int, dict, dict | None]:
         """(status, extra headers, JSON body); None body means drop the connection. The reply is
-        made first and sent when the latency is up, so the latency is the same for all."""
-        loop = asyncio.get_running_loop()
-        due = loop.time() + self.args.latency
-        reply = await self.answer(body, authorization)
-        await asyncio.sleep(max(0.0, due - loop.time()))
-        return reply
+        made first and sent when the latency is up, so the latency is the same for all; a
+        streamed reply is paced as it is sent (:meth:`stream`)."""
+        if body.get("stream"):
+            return await self.answer(body, authorization)
+        async with self.slot():
+            loop = asyncio.get_running_loop()
+            due = loop.time() + self.args.latency
+            reply = await self.answer(body, authorization)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            return reply
+
+    async def stream(self, writer, payload: dict, usage: bool, drip: bool) -> None:
+        """``payload`` (a chat completion) sent as vLLM streams one: once it runs, a first event,
+        the latency, then the text a few characters an event (one a second with ``drip``), the
+        finish reason, the usage when asked, ``[DONE]``."""
+
+        def send(event) -> None:
+            data = f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n".encode()
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+        head = {k: payload[k] for k in ("id", "created", "model")} | {
+            "object": "chat.completion.chunk"
+        }
+
+        def delta(part: dict, finish=None) -> dict:
+            return head | {"choices": [{"index": 0, "delta": part, "finish_reason": finish}]}
+
+        async with self.slot():
+            writer.write(b"HTTP/1.1 200 X\r\ncontent-type: text/event-stream\r\n"
+                         b"transfer-encoding: chunked\r\n\r\n")  # fmt: skip
+            send(delta({"role": "assistant", "content": ""}))
+            await writer.drain()
+            await asyncio.sleep(self.args.latency)
+            choice = payload["choices"][0]
+            text = choice["message"]["content"]
+            step = max(4, len(text) // 2000)  # a huge reply in ~2,000 events, not a million
+            for i in range(0, len(text), step):
+                send(delta({"content": text[i : i + step]}))
+                if drip:
+                    await writer.drain()
+                    await asyncio.sleep(1)
+            send(delta({}, choice["finish_reason"]))
+            if usage:
+                send(head | {"choices": [], "usage": payload["usage"]})
+            send("[DONE]")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
 
     def record_images(self, body: dict) -> None:
         parts = [p for m in body["messages"] if not isinstance(m["content"], str)
@@ -278,6 +332,7 @@ class FakeLLM:
 
     async def answer(self, body: dict, authorization: str = "") -> tuple[int, dict, dict | None]:
         self.stats["chat_requests"] += 1
+        self.stats[f"seed_{body.get('seed')}"] += 1
         self.record_images(body)
         if body.get("model") != self.args.model:
             message = f"The model `{body.get('model')}` does not exist."
@@ -298,6 +353,21 @@ class FakeLLM:
             return 429, {"retry-after": "0"}, {"error": {"message": "rate limited", "code": 429}}
         if fault == "500":
             return 500, {}, {"error": {"message": "internal error", "code": 500}}
+        if fault == "503":  # an overloaded server, as a proxy in front of one answers
+            return 503, {}, {"error": {"message": "service unavailable", "code": 503}}
+        chars = sum(len(text_of(m["content"])) for m in body["messages"])
+        prompt_tokens = chars // self.args.chars_per_token
+        asked = prompt_tokens + body.get("max_tokens", 0)
+        if self.args.max_context and asked > self.args.max_context:
+            self.stats["too_long"] += 1
+            message = (
+                f"This model's maximum context length is {self.args.max_context} tokens. "
+                f"However, you requested {prompt_tokens + body['max_tokens']} tokens "
+                f"({prompt_tokens} in the messages, {body['max_tokens']} in the "
+                "completion). Please reduce the length of the messages or completion."
+            )
+            return 400, {}, {"object": "error", "message": message, "type": "BadRequestError",
+                             "code": 400}  # fmt: skip
         if fault == "hang":
             await asyncio.sleep(self.args.hang_seconds)
         if fault in ("hang", "drop"):
@@ -308,15 +378,18 @@ class FakeLLM:
         if fault == "cut":  # the reply as it stood when max_tokens ran out, mid-pair
             finish = "length"
             text = text[: text.rfind('"question"') + 14] if '"question"' in text else text[:10]
-        prompt_tokens = sum(len(text_of(m["content"])) for m in body["messages"]) // 4
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(text) // 4,
             "total_tokens": prompt_tokens + len(text) // 4,
         }
+        extra = {"x-drip": "1"} if fault == "drip" else {}
+        if body.get("stream"):
+            options = body.get("stream_options") or {}
+            extra["x-stream"] = "usage" if options.get("include_usage") else "1"
         return (
             200,
-            {"x-drip": "1"} if fault == "drip" else {},
+            extra,
             {
                 "id": f"chatcmpl-{self.stats['chat_requests']}",
                 "object": "chat.completion",
@@ -347,6 +420,11 @@ class FakeLLM:
                     "object": "list",
                     "data": [
                         {"id": self.args.model, "object": "model", "created": 0, "owned_by": "test"}
+                        | (
+                            {"max_model_len": self.args.max_context}
+                            if self.args.max_context
+                            else {}
+                        )
                     ],
                 },
             )
@@ -369,9 +447,18 @@ class FakeLLM:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", 0)))
-                status, extra, payload = await self.route(method, path, headers, body)
-                if payload is None:
-                    break
+                chat = path.rstrip("/").endswith("/chat/completions")
+                self.open += chat
+                self.stats["peak_open"] = max(self.stats["peak_open"], self.open)
+                try:
+                    status, extra, payload = await self.route(method, path, headers, body)
+                    if payload is None:
+                        break
+                    if stream := extra.pop("x-stream", None):
+                        await self.stream(writer, payload, stream == "usage", "x-drip" in extra)
+                        continue
+                finally:
+                    self.open -= chat
                 data = json.dumps(payload, ensure_ascii=False).encode()
                 lines = [
                     f"HTTP/1.1 {status} X",
@@ -411,6 +498,9 @@ def main() -> None:
     p.add_argument("--hang-seconds", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--api-key", default="", help="refuse other keys (401), as vllm serve does")
+    p.add_argument("--max-running", type=int, default=0, help="requests run at once (0: all)")
+    p.add_argument("--max-context", type=int, default=0, help="tokens a request may hold")
+    p.add_argument("--chars-per-token", type=int, default=4, help="how it counts prompt tokens")
     p.add_argument("--truth", help="sample corpus folder: its sidecars say what images show")
     args = p.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]

@@ -183,3 +183,17 @@ def scan_of(pdf: bytes, page: int = 0, dpi: int = 200, turn: int = 0) -> bytes:
         pymupdf.Rect(0, 0, width, height), pixmap=picture
     )
     return doc.tobytes()
+
+
+def long_arabic(samples, pages: int = 32) -> bytes:
+    """One long Arabic document: the sample corpus's Arabic pages, over and over. Its text in
+    one chat is far more tokens than docgen's estimate for a model whose tokenizer splits Arabic
+    finely (SmolLM2's: 3x), so the model's context refuses it."""
+    sources = [pymupdf.open(p) for p in sorted(samples.glob("*-ar.pdf"))]
+    book = pymupdf.open()
+    while book.page_count < pages:
+        for src in sources:
+            for n in range(src.page_count):
+                if book.page_count < pages:
+                    book.insert_pdf(src, from_page=n, to_page=n)
+    return book.tobytes()

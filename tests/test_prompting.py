@@ -240,7 +240,7 @@ def test_without_structured_output_the_prompt_asks_for_that_shape():
 
 
 def test_a_server_error_is_kept_whole():
-    from docgen.backends.openai_api import HTTPStatusError
+    from docgen.backends.openai_wire import HTTPStatusError
 
     text = ("This model's maximum context length is 8192 tokens. However, you requested 9731 "
             "tokens (7683 in the messages, 2048 in the completion). Please reduce the length of "

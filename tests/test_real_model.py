@@ -6,6 +6,7 @@ kept; nothing sent again on a rerun."""
 import shutil
 
 import pytest
+from pdfs import long_arabic
 
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
@@ -27,14 +28,19 @@ def test_a_real_model_writes_pairs_that_are_kept_and_a_rerun_sends_nothing(
     # filters rightly drop; what is measured here is docgen with a model that follows the prompt.
     for name in ("0000-invoice-en.pdf", "0001-receipt-en.pdf"):
         shutil.copy(samples / name, folder / name)
+    # And a long Arabic one, far more tokens for this tokenizer than docgen estimates: the
+    # server refuses it whole, and it is asked again in pieces that fit.
+    (folder / "0100-book-ar.pdf").write_bytes(long_arabic(samples, pages=20))
     cfg = load_config("openai", [
         f"input={folder}", f"work={tmp_path / 'work'}", f"out={tmp_path / 'out'}",
         f'generate.base_urls=["{url}"]', "run.workers=2", "run.progress=false",
         "generate.temperature=0",  # the same replies on every run of the suite
+        "generate.max_tokens=512",  # what the Arabic pieces may write: the suite's time in hand
     ])  # fmt: skip
     stages = run_pipeline(cfg)["stages"]
     generated = stages["generate"]
-    assert generated["documents"] == 2
+    assert generated["documents"] == 3
+    assert generated["resplit_chats"] >= 1  # refused whole ("context"), then asked in pieces
     assert generated["retries"] == 0  # nothing timed out and was asked again
     assert set(generated.get("failures", {})) <= REPLY_CAUSES
     assert generated["pairs"] > 0

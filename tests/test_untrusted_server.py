@@ -106,19 +106,24 @@ def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
     assert not files_holding(tmp_path, SECRET)
 
 
-def test_a_reply_dripped_a_byte_a_second_is_cut_at_the_request_timeout(
-    few_samples, tmp_path, server_factory, capsys
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_reply_trickling_out_is_cut_at_its_deadline(
+    few_samples, tmp_path, server_factory, capsys, stream
 ):
+    """Streamed a few characters a second (never silent), or a byte a second: the deadline
+    (request_timeout plus max_tokens at min_tokens_per_second) cuts it, not its 300+ s."""
     import time
 
     server = server_factory("--fault-rate", "1", "--faults", "drip")
     start = time.monotonic()
     code = run(few_samples, tmp_path, server.url, "generate.request_timeout=2",
+               "generate.min_tokens_per_second=1000", f"generate.stream={str(stream).lower()}",
                "generate.max_attempts=1")  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
-    assert re.search(r"timeout 3\); first error: timeout: request timed out", err)
-    assert time.monotonic() - start < 20  # each request 2 s, not its reply's 300+ bytes
+    assert re.search(r"timeout 3\); first error: timeout: request timed out: no reply within "
+                     r"its deadline of 4.048 s", err)  # fmt: skip
+    assert time.monotonic() - start < 20
 
 
 def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory, capsys):
@@ -132,7 +137,7 @@ def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory, caps
 def test_a_completion_body_is_checked_field_by_field():
     import json
 
-    from docgen.backends.openai_api import BadResponse, completion_of
+    from docgen.backends.openai_wire import BadResponse, completion_of
 
     def body(**usage):
         return json.dumps({"choices": [{"message": {"content": "{}"}, "finish_reason": 7}],

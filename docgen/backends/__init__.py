@@ -10,6 +10,7 @@ of the pages directly.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -43,11 +44,23 @@ class GenerationResult:
     cached: int = 0  # chats answered from the generation cache
     failures: Counter = field(default_factory=Counter)  # failed chats by cause
     budget_stopped: bool = False  # some chats were not sent: the token budget was spent
+    resplit: int = 0  # chats too long for the model's context, asked again in smaller pieces
 
 
 # How much of a server's or engine's error text an error row keeps: whole, as servers write them
 # (a context-length refusal is ~300 characters), and bounded, as a server is not trusted.
 ERROR_CHARS = 2000
+
+# How servers and engines refuse a prompt longer than the model's context (vLLM serve: "This
+# model's maximum context length is 8192 tokens. However, you requested 9000 tokens (7000 in the
+# messages, 2048 in the completion)"; vLLM's engine: "The decoder prompt (length 9000) is longer
+# than the maximum model length of 8192"; OpenAI: "context_length_exceeded"): cause ``context``,
+# and the chat is cut in smaller pieces and asked again.
+TOO_LONG = re.compile(
+    r"maximum context length|context_length_exceeded|context window|"
+    r"prompt is too long|longer than the maximum (model )?length",
+    re.IGNORECASE,
+)
 
 # Causes of a failed chat that a rerun may not meet again: the server slow, down, busy or
 # refusing the key (until it is fixed), the engine crashed. A document that failed for one of

@@ -9,15 +9,17 @@ of a document back into one result) lives here, so both backends behave the same
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 from docgen.backends import Backend, GenerationRequest, GenerationResult
 from docgen.config_check import check_config
 from docgen.gencache import cache_key
 from docgen.progress import tell
-from docgen.prompting import Chat, build_chats, load_prompts
+from docgen.prompting import Chat, build_chats, load_prompts, page_tokens
 from docgen.replies import AnswerError, complete_pairs, loads_lenient, parse_answer
 from docgen.workdir import fingerprint
 
@@ -46,8 +48,17 @@ def check_input(cfg) -> None:
     check_config(cfg, "generate.")
 
 
+# How often a chat too long for the model's context is cut smaller and asked again.
+RESPLITS = 5
+# What vLLM says it counted, when it refuses a prompt (``TOO_LONG``).
+CONTEXT = re.compile(r"maximum (?:context|model) length (?:is |of )(\d+)")
+COUNTED = re.compile(r"(\d+) (?:in the messages|input tokens)|prompt \(length (\d+)\)")
+
+
 class LLMBackend(Backend):
     """Base of the ``openai`` and ``vllm`` backends."""
+
+    context: int | None = None  # the model's context in tokens, where the server says it
 
     def __init__(self, cfg):
         self.configure(cfg)
@@ -81,37 +92,100 @@ class LLMBackend(Backend):
         ``budget`` was spent before it could start)."""
         raise NotImplementedError
 
+    def chats_of(self, request: GenerationRequest, prompt_tokens: int) -> list[Chat]:
+        """The chats of one document, its pages cut in chunks of ``prompt_tokens``."""
+        return build_chats(
+            request,
+            self.prompts,
+            prompt_tokens,
+            self.cfg.max_pairs_per_request,
+            self.cfg.input,
+            self.cfg.max_images_per_request,
+            self.cfg.kind_shares,
+            plain=getattr(self, "structured_output", "json_schema") == "none",
+        )
+
+    def prompt_tokens(self) -> int:
+        """Page text per chat: ``max_prompt_tokens``, less where the model's context (when known)
+        leaves less beside ``max_tokens`` (a fifth kept for the instructions and the estimate's
+        error)."""
+        if not self.context:
+            return self.cfg.max_prompt_tokens
+        return min(self.cfg.max_prompt_tokens, int((self.context - self.cfg.max_tokens) * 0.8))
+
     def generate(
         self, requests: list[GenerationRequest], cache=None, budget: int | None = None
     ) -> list[GenerationResult]:
-        chats, owners = [], []
-        for i, request in enumerate(requests):
-            for chat in build_chats(
-                request,
-                self.prompts,
-                self.cfg.max_prompt_tokens,
-                self.cfg.max_pairs_per_request,
-                self.cfg.input,
-                self.cfg.max_images_per_request,
-                self.cfg.kind_shares,
-                plain=getattr(self, "structured_output", "json_schema") == "none",
-            ):
-                chats.append(chat)
-                owners.append(i)
-        parts = [requests[i].part for i in owners]
-        left = Counter(owners)  # chats still unanswered, per document
+        asking = [(chat, i) for i, r in enumerate(requests) for chat in self.chats_of(
+            r, self.prompt_tokens())]  # fmt: skip
+        left = Counter(owner for _, owner in asking)  # chats still unanswered, per document
+        results = [GenerationResult() for _ in requests]
 
-        def answered(j: int, c: Completion) -> None:  # for the stage's progress bar
-            left[owners[j]] -= 1
+        def answered(owners: list[int], j: int, c: Completion) -> None:  # for progress
+            owner = owners[j]
+            if c.cause == "context":  # asked again in pieces, or settled below
+                tell(requests=int(c.requests > 0))
+                return
+            left[owner] -= 1
             pairs = len(c.parsed[0]) if c.parsed else 0
-            tell(documents=int(left[owners[j]] == 0), requests=int(c.requests > 0), pairs=pairs,
+            tell(documents=int(left[owner] == 0), requests=int(c.requests > 0), pairs=pairs,
                  tokens=c.completion_tokens if c.requests else 0)  # fmt: skip
 
-        completions = self.answers(chats, parts, cache, budget, self.read, answered)
-        results = [GenerationResult() for _ in requests]
-        for chat, owner, completion in zip(chats, owners, completions):
-            self.merge(results[owner], chat, completion)
+        # A chat the model's context cannot hold is asked again in smaller pieces, down to a
+        # page cut short; what a round spent comes off the next round's budget.
+        for round in range(RESPLITS + 1):
+            chats = [chat for chat, _ in asking]
+            owners = [owner for _, owner in asking]
+            parts = [requests[owner].part for owner in owners]
+            completions = self.answers(
+                chats, parts, cache, budget, self.read, partial(answered, owners)
+            )
+            if budget is not None:
+                budget -= sum(c.tokens for c in completions if c.requests)
+            again = []
+            for (chat, owner), c in zip(asking, completions):
+                pieces = self.smaller(requests[owner], chat, c) if round < RESPLITS else []
+                if c.cause == "context" and pieces:
+                    results[owner].requests += c.requests
+                    results[owner].retries += max(0, c.requests - 1)
+                    results[owner].resplit += 1
+                    left[owner] += len(pieces)
+                    again += [(piece, owner) for piece in pieces]
+                    continue
+                if c.cause == "context":
+                    left[owner] -= 1
+                    tell(documents=int(left[owner] == 0))
+                self.merge(results[owner], chat, c)
+            if not again:
+                break
+            asking = again
         return results
+
+    def smaller(self, request: GenerationRequest, chat: Chat, c: Completion) -> list[Chat]:
+        """The pages of ``chat``, which the model's context could not hold (cause ``context``),
+        in chats of half its page text, or of what fits by the tokens the server said it
+        counted; none where no prompt fits beside ``max_tokens``."""
+        if c.cause != "context":
+            return []
+        shown = set(chat.pages)
+        pages = [p for p in request.pages if p["page"] in shown]
+        sent = min(sum(page_tokens(p) for p in pages), chat.page_budget)  # estimated
+        budget = sent // 2
+        context, counted = CONTEXT.search(c.error or ""), COUNTED.search(c.error or "")
+        if context and counted:
+            room = int(context[1]) - self.cfg.max_tokens
+            if room <= 0:
+                return []
+            # Real tokens per estimated one, and the instructions' share, from this prompt.
+            estimate = chat.estimated_tokens()
+            ratio = int(next(n for n in counted.groups() if n)) / max(1, estimate)
+            budget = min(budget, int(room * 0.9 / ratio) - (estimate - sent))
+        if budget < 16:
+            return []
+        pieces = self.chats_of(replace(request, pages=pages), budget)
+        for piece in pieces:
+            piece.index = chat.index  # errors and evidence name the chunk the document had
+        return pieces
 
     def answers(self, chats: list[Chat], parts: list[str], cache=None, budget=None,
                 read=None, answered=None) -> list[Completion]:  # fmt: skip

@@ -1,30 +1,38 @@
 """The ``openai`` backend: any OpenAI-compatible chat server, first of all ``vllm serve``.
 
-Requests go out through ``aiohttp`` with many in flight at once (``concurrency`` per base URL,
-enough to keep a vLLM server's batch full) and are spread over the base URLs by picking the one
-with the fewest requests in flight (through ``AsyncOpenAI``'s own HTTP client the same requests
-kept a real vLLM server 10-15% less busy: bench/llm_vllm.py). 429s, 5xx, timeouts and dropped
-connections are retried with exponential backoff and jitter (honouring ``Retry-After``) up to
-``max_attempts``; then the chat is reported failed with its cause. The API key comes from the
-environment and is never logged.
+Requests go out through ``aiohttp``, many in flight at once, each server getting as many as its
+window allows (docgen/backends/window.py: it grows while the server answers promptly, up to
+``concurrency``, and halves when it pushes back) and the next request going to the server with
+the most room (through ``AsyncOpenAI``'s own HTTP client the same requests kept a real vLLM server
+10-15% less busy: bench/llm_vllm.py). Replies are streamed, so a silent server
+(``silence_timeout``) is told from a busy one, and a request's deadline grows with the tokens it
+asks for. A request cut short is closed (the server stops its work) and its streamed tokens count
+against the budget. 429s, 5xx, timeouts and dropped connections are retried with exponential
+backoff and jitter (honouring ``Retry-After``), with another seed, up to ``max_attempts``; then
+the chat is reported failed with its cause. The API key comes from the environment and is never
+logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
+import time
 
 from docgen import images
-from docgen.backends import ERROR_CHARS
 from docgen.backends.llm import Completion, LLMBackend
+from docgen.backends.openai_wire import (
+    FATAL_STATUS,
+    DeadlinePassed,
+    HTTPStatusError,
+    ReplyTooLarge,
+    StreamedReply,
+    classify,
+    completion_of,
+)
+from docgen.backends.window import Windows, signal_of
 from docgen.secret import redact
-
-RETRYABLE_STATUS = {408, 409, 429}
-# Answers that no retry and no other document will change: the stage stops on them.
-FATAL_STATUS = {401: "the server refused the API key", 403: "the API key may not do this",
-                404: "the server has no such model or endpoint"}  # fmt: skip
 
 
 def base_urls_of(cfg) -> list[str]:
@@ -56,14 +64,6 @@ def retry_after_of(exc) -> float | None:
         return None
 
 
-class HTTPStatusError(Exception):
-    """A response other than 200, with the server's words and its ``Retry-After``."""
-
-    def __init__(self, status: int, text: str, retry_after: str | None):
-        super().__init__(f"HTTP {status}: {' '.join(text.split())[:ERROR_CHARS]}")
-        self.status, self.retry_after = status, retry_after
-
-
 class OpenAIBackend(LLMBackend):
     name = "openai"
 
@@ -79,34 +79,42 @@ class OpenAIBackend(LLMBackend):
         self.structured_output = cfg.structured_output
 
     def setup(self) -> None:
-        if not self.model:
-            self.model = self.check_servers()
+        self.model = self.check_servers()
 
     def check_servers(self) -> str:
         """The model to ask, checked with each server before any work: ``generate.model``, or
         the first model the first server lists (what ``vllm serve`` serves). A key the server
         refuses, or a model it does not serve, is one line here rather than a failed request
         for every document."""
-        model = self.model
+        model, contexts = self.model, []
         for url in self.base_urls:
             served = self.served_models(url)
-            model = model or (served[0] if served else "")
+            model = model or next(iter(served or {}), "")
             if served is not None and model not in served:
-                listed = ", ".join(served[:5]) + (" ..." if len(served) > 5 else "")
+                listed = ", ".join(list(served)[:5]) + (" ..." if len(served) > 5 else "")
                 raise ValueError(f"{url} does not serve model {model!r}; it serves: {listed}")
+            contexts.append((served or {}).get(model))
         if not model:
             raise ValueError(f"{self.base_urls[0]} lists no model: name one with generate.model")
+        if all(contexts):  # vLLM says how long a prompt its model takes: chats are cut to fit
+            self.context = min(contexts)
+            if self.context - self.cfg.max_tokens < 256:
+                raise ValueError(
+                    f"generate.max_tokens ({self.cfg.max_tokens}) leaves no room for a prompt in "
+                    f"{model}'s context of {self.context} tokens (from {self.base_urls[0]}/models)"
+                )
         return model
 
-    def served_models(self, url: str) -> list[str] | None:
-        """The models ``url`` lists (``/v1/models``); None where it lists none, or cannot be
+    def served_models(self, url: str) -> dict[str, int | None] | None:
+        """The models ``url`` lists (``/v1/models``), each with its context in tokens where the
+        server says it (vLLM's ``max_model_len``); None where it lists none, or cannot be
         reached while a model is named."""
         import openai
 
         client = openai.OpenAI(base_url=url, api_key=api_key_of(self.cfg), max_retries=2,
                                timeout=30)  # fmt: skip
         try:
-            return [m.id for m in client.models.list().data]
+            return {m.id: context_of(m) for m in client.models.list().data}
         except openai.NotFoundError:
             return None
         except openai.APIStatusError as exc:
@@ -141,19 +149,18 @@ class OpenAIBackend(LLMBackend):
         import aiohttp
 
         cfg = self.cfg
-        per_url = max(1, cfg.concurrency)
-        headers = {"Authorization": f"Bearer {api_key_of(cfg)}"}
-        timeout = aiohttp.ClientTimeout(total=cfg.request_timeout)
+        most_per_url = max(1, cfg.concurrency)
+        silence = cfg.silence_timeout if cfg.stream else None  # whole replies come at the end
+        deadline = cfg.request_timeout + cfg.max_tokens / cfg.min_tokens_per_second
         sessions = [
             aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=per_url, keepalive_timeout=30),
-                headers=headers,
-                timeout=timeout,
+                connector=aiohttp.TCPConnector(limit=most_per_url, keepalive_timeout=30),
+                headers={"Authorization": f"Bearer {api_key_of(cfg)}"},
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=silence),
             )
             for _ in self.base_urls
         ]
-        in_flight = [0] * len(sessions)
-        gate = asyncio.Semaphore(per_url * len(self.base_urls))
+        windows = Windows(len(sessions), most_per_url, late=(silence or deadline) / 2)
         spent = [0]
         # The request body is built here once and sent as it is: no typed client walks every
         # argument (the JSON schema included) or builds objects for every reply.
@@ -163,24 +170,21 @@ class OpenAIBackend(LLMBackend):
             "top_p": cfg.top_p,
             "max_tokens": cfg.max_tokens,
         }
-        if cfg.send_seed:
-            body["seed"] = cfg.seed
+        if cfg.stream:
+            body |= {"stream": True, "stream_options": {"include_usage": True}}
 
-        turn = [0]
-
-        def request_body(chat) -> dict:
+        def request_body(chat, attempt: int) -> dict:
             fmt = self.response_format(chat.schema)
             messages = chat.wire_messages(image_url_part)  # images inline, made as it is sent
-            return {**body, "messages": messages} | ({"response_format": fmt} if fmt else {})
-
-        def pick() -> int:
-            """The server with the fewest requests in flight (ties taken in turn)."""
-            least = min(in_flight)
-            tied = [u for u, n in enumerate(in_flight) if n == least]
-            turn[0] += 1
-            return tied[turn[0] % len(tied)]
+            # A retry samples anew: the same seed would redo the reply that timed out.
+            seed = {"seed": cfg.seed + attempt - 1} if cfg.send_seed else {}
+            fmt = {"response_format": fmt} if fmt else {}
+            return {**body, **seed, "messages": messages, **fmt}
 
         key, most = api_key_of(cfg), cfg.max_reply_kb * 1024
+        # A streamed reply carries ~150 bytes of envelope per token: its text is held to `most`,
+        # the bytes read to that plus the envelopes of max_tokens tokens.
+        most_bytes = most + (512 * cfg.max_tokens if cfg.stream else 0)
         stopped = []  # a fatal answer: no more requests of this task are sent
         # Until this process has had one answer from the server, one request goes alone: a key
         # refused or a model missing (a fatal answer) then costs one request, not a batch.
@@ -189,134 +193,101 @@ class OpenAIBackend(LLMBackend):
             first_answer.set()
         asking = []
 
-        async def post(i: int, chat) -> str:
+        async def post(i: int, chat, attempt: int, reply: StreamedReply, clock: dict) -> Completion:
             url = f"{self.base_urls[i]}/chat/completions"
-            async with sessions[i].post(url, json=request_body(chat)) as reply:
-                body = bytearray()
-                async for piece in reply.content.iter_chunked(1 << 16):
-                    body += piece
-                    if len(body) > most:  # read no further: a bounded reply, bounded memory
-                        raise ReplyTooLarge(
-                            f"reply over generate.max_reply_kb ({cfg.max_reply_kb})"
-                        )
-                text = redact(body.decode("utf-8", errors="replace"), key)
-                if reply.status != 200:
-                    raise HTTPStatusError(reply.status, text, reply.headers.get("retry-after"))
-                return text
+            async with sessions[i].post(url, json=request_body(chat, attempt)) as response:
+                raw = bytearray()
+                async for piece in response.content.iter_any():
+                    clock.setdefault("first_byte", time.monotonic() - clock["sent"])
+                    if response.status != 200 or not cfg.stream:
+                        raw += piece
+                    else:
+                        reply.feed(piece)
+                    clock["bytes"] = clock.get("bytes", 0) + len(piece)
+                    if clock["bytes"] > most_bytes:  # read no further: bounded memory
+                        raise ReplyTooLarge(f"reply over generate.max_reply_kb ({most // 1024})")
+                text = redact(raw.decode("utf-8", errors="replace"), key)
+                if response.status != 200:
+                    raise HTTPStatusError(
+                        response.status, text, response.headers.get("retry-after")
+                    )
+                if not cfg.stream:
+                    return completion_of(text, attempt)
+            completion = reply.completion(attempt)
+            completion.text = redact(completion.text, key)
+            return completion
 
         async def one(k: int, chat) -> None:
-            attempts = 0
-            async with gate:
-                while True:
-                    if budget is not None and spent[0] >= budget:
-                        done(
-                            k,
-                            Completion(
-                                requests=attempts,
-                                cause="budget",
-                                error="token budget spent before this request",
-                            ),
-                        )
-                        return
+            attempts, streamed = 0, 0  # streamed: tokens of replies cut short, spent all the same
+            while True:
+                if not first_answer.is_set():
+                    if asking:
+                        await first_answer.wait()
+                        continue  # the answer may have been fatal
+                    asking.append(k)
+                i, started = await windows.take()  # the budget is checked with a place taken
+                if stopped or (budget is not None and spent[0] >= budget):
+                    await windows.give(i, started, "none", None)
                     if stopped:
-                        done(k, Completion(requests=attempts, cause="fatal", error=stopped[0]))
-                        return
-                    if not first_answer.is_set():
-                        if asking:
-                            await first_answer.wait()
-                            continue  # the answer may have been fatal
-                        asking.append(k)
-                    attempts += 1
-                    i = pick()
-                    in_flight[i] += 1
-                    try:
-                        completion = completion_of(await post(i, chat), attempts)
-                        self.answered = True
-                    except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
-                        cause, retry, message = classify(exc, aiohttp)
-                        if cause == "fatal":
-                            stopped.append(message)
-                        if not retry or attempts >= cfg.max_attempts:
-                            if retry:
-                                message += f" (gave up after {attempts} attempts)"
-                            done(k, Completion(requests=attempts, cause=cause, error=message))
-                            return
-                        wait = backoff(
-                            attempts, cfg.backoff_base, cfg.backoff_max, retry_after_of(exc)
-                        )
-                        await asyncio.sleep(wait)
-                        continue
-                    finally:
-                        in_flight[i] -= 1
-                        first_answer.set()
-                    spent[0] += completion.tokens
-                    done(k, completion)
+                        error, cause = stopped[0], "fatal"
+                    else:
+                        error, cause = "token budget spent before this request", "budget"
+                    done(k, Completion(requests=attempts, cause=cause, error=error,
+                                       completion_tokens=streamed))  # fmt: skip
                     return
+                attempts += 1
+                reply, clock = StreamedReply(most), {"sent": time.monotonic()}
+                try:
+                    try:
+                        async with asyncio.timeout(deadline):
+                            completion = await post(i, chat, attempts, reply, clock)
+                    except TimeoutError as exc:
+                        if isinstance(exc, aiohttp.ServerTimeoutError):
+                            raise  # the silence, not the deadline
+                        raise DeadlinePassed() from None
+                    self.answered = True
+                except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
+                    cause, retry, message = classify(exc, aiohttp, silence or 0, deadline)
+                    message = redact(message, key)  # a server may quote the request's header
+                    status = getattr(exc, "status", None)
+                    streamed += reply.tokens
+                    spent[0] += reply.tokens
+                    await windows.give(i, started, signal_of(cause, status), None)
+                    if cause == "fatal":
+                        stopped.append(message)
+                    if not retry or attempts >= cfg.max_attempts:
+                        if retry:
+                            message += f" (gave up after {attempts} attempts)"
+                        done(k, Completion(requests=attempts, cause=cause, error=message,
+                                           completion_tokens=streamed))  # fmt: skip
+                        return
+                    wait = backoff(attempts, cfg.backoff_base, cfg.backoff_max,
+                                   retry_after_of(exc))  # fmt: skip
+                    await asyncio.sleep(wait)
+                    continue
+                finally:
+                    first_answer.set()
+                first_byte = clock.get("first_byte") if cfg.stream else None
+                await windows.give(i, started, "ok", first_byte)
+                completion.completion_tokens += streamed
+                spent[0] += completion.tokens
+                done(k, completion)
+                return
 
         try:
             await asyncio.gather(*(one(k, chat) for k, chat in enumerate(chats)))
         finally:
             for session in sessions:
                 await session.close()
+            self.peak_in_flight = max(windows.peak)
+
+
+def context_of(model) -> int | None:
+    """A listed model's ``max_model_len``, if the server gave a sane one."""
+    value = (model.model_extra or {}).get("max_model_len")
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+    return value if ok else None
 
 
 def image_url_part(data: bytes) -> dict:
     return {"type": "image_url", "image_url": {"url": images.data_url(data)}}
-
-
-def completion_of(text: str, attempts: int) -> Completion:
-    """A Completion from the JSON body of a chat completion response."""
-    try:
-        reply = json.loads(text)
-        choice = reply["choices"][0]
-        content = choice["message"].get("content") or ""
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
-        raise BadResponse(f"not a chat completion: {' '.join(str(text).split())[:120]!r}") from None
-    usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
-    if not isinstance(content, str):
-        raise BadResponse(f"the reply's content is not text: {type(content).__name__}")
-    finish = choice.get("finish_reason")
-    return Completion(
-        text=content,
-        prompt_tokens=token_count(usage.get("prompt_tokens")),
-        completion_tokens=token_count(usage.get("completion_tokens")),
-        finish_reason=finish if isinstance(finish, str) else None,
-        requests=attempts,
-    )
-
-
-def token_count(value) -> int:
-    """A usage count as the server gave it, if it is one: not a string, not 10^30."""
-    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
-    return value if ok else 0
-
-
-class BadResponse(ValueError):
-    """A 200 response whose body is not a chat completion."""
-
-
-class ReplyTooLarge(ValueError):
-    """A response longer than ``generate.max_reply_kb``."""
-
-
-def classify(exc: Exception, aiohttp) -> tuple[str, bool, str]:
-    """(cause, retry?, message) for a failed request; messages never include the API key."""
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timeout", True, "request timed out"
-    if isinstance(exc, aiohttp.ClientError):  # refused, reset, dropped mid-reply
-        return "connection", True, f"connection failed: {type(exc).__name__}"
-    if isinstance(exc, HTTPStatusError):
-        if exc.status in FATAL_STATUS:
-            return "fatal", False, f"{FATAL_STATUS[exc.status]} ({exc})"
-        if exc.status == 429 and "insufficient_quota" in str(exc):  # no wait will bring credit
-            return "fatal", False, f"the account's quota is spent ({exc})"
-        if exc.status == 429:
-            return "http_429", True, str(exc)
-        if exc.status >= 500:
-            return "http_5xx", True, str(exc)
-        return "http_4xx", exc.status in RETRYABLE_STATUS, str(exc)
-    if isinstance(exc, ReplyTooLarge):
-        return "too_large", False, str(exc)
-    if isinstance(exc, BadResponse):
-        return "bad_response", False, str(exc)
-    return "bad_response", False, f"{type(exc).__name__}: {str(exc)[:ERROR_CHARS]}"

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from docgen.backends import ERROR_CHARS
+from docgen.backends import ERROR_CHARS, TOO_LONG
 from docgen.backends.llm import Completion, LLMBackend
 from docgen.isolate import receive, send
 
@@ -131,6 +131,8 @@ class VLLMBackend(LLMBackend):
         if cfg.engine_python is not None and not isinstance(cfg.engine_python, str):
             raise ValueError(f"generate.engine_python must be a path, got {cfg.engine_python!r}")
         self.engine: EngineProcess | None = None
+        told = self.engine_kwargs().get("max_model_len")  # chats are cut to fit it
+        self.context = told if isinstance(told, int) and told > self.cfg.max_tokens else None
 
     def engine_kwargs(self) -> dict:
         c = self.cfg
@@ -199,8 +201,9 @@ class VLLMBackend(LLMBackend):
             outputs = self.engine.ask("chat", (conversations, params, schemas))
         except (EngineError, ValueError) as exc:  # isolate the chat that broke the batch
             if len(chats) == 1 or self.engine is None or not self.engine.alive():
+                cause = "context" if TOO_LONG.search(str(exc)) else "engine"
                 for k in ks:
-                    yield k, Completion(requests=1, cause="engine", error=str(exc)[:ERROR_CHARS])
+                    yield k, Completion(requests=1, cause=cause, error=str(exc)[:ERROR_CHARS])
                 return
             for chat, k in zip(chats, ks):
                 yield from self.run_batch([chat], params, [k])

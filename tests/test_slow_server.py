@@ -3,8 +3,10 @@ backend adapts how many requests it keeps in flight, resamples on a retry, count
 cut short streamed, and cuts a chat the model's context cannot hold until it fits."""
 
 import pymupdf
+import pytest
 from test_llm_server import llm_config, outcome
 
+from docgen.errors import DocgenError
 from docgen.pipeline import run_pipeline
 from docgen.workdir import WorkDir
 
@@ -12,19 +14,34 @@ from docgen.workdir import WorkDir
 def test_an_overloaded_server_gets_fewer_requests_at_once_and_answers_them_all(
     samples, tmp_path, server_factory
 ):
-    """The server runs 2 requests at once, the rest wait in its queue in silence. 256 at once
-    (the default concurrency, what the old client sent) would have 46 waiting, timing out and
-    resent together; the window starts at 8, stops growing when answers start late and halves
-    when they time out, so every document is answered."""
-    server = server_factory("--max-running", "2", "--latency", "0.4")
+    """The server runs 2 requests at once, the rest wait in its queue in silence (far longer than
+    the silence allowed, 1.5 s), and answers a tenth of them 503. 256 at once (the default
+    concurrency, what the old client sent) would have 46 waiting, timing out together and resent
+    with the queue still full. The window starts at 8, stops growing when answers start late and
+    halves on a 503; a request queued at a server that is answering others is waiting, not
+    lost: nothing times out, every document is answered."""
+    server = server_factory("--max-running", "2", "--latency", "0.3", "--fault-rate", "0.1",
+                            "--faults", "503")  # fmt: skip
     cfg = llm_config(samples, tmp_path, [server.url], "generate.silence_timeout=1.5",
-                     "generate.max_attempts=6")  # fmt: skip
+                     "generate.max_attempts=8")  # fmt: skip
     gen = run_pipeline(cfg)["stages"]["generate"]
     pairs, errors = outcome(cfg.work)
     assert not errors and gen["failures"] == {} and len(pairs) == 48
     stats = server.stats()
     assert stats["peak_open"] <= 16  # never all 48 documents at once
-    assert gen["requests"] == stats["chat_requests"] <= 48 + 16  # few timed out and resent
+    assert gen["requests"] == stats["chat_requests"]
+    assert gen["retries"] == stats["fault_503"] > 0  # every retry a 503's: no request timed out
+
+
+def test_a_silent_server_is_cut_at_the_silence_allowed(few_samples, tmp_path, server_factory):
+    server = server_factory("--fault-rate", "1", "--faults", "hang", "--hang-seconds", "60")
+    cfg = llm_config(few_samples, tmp_path, [server.url], "generate.silence_timeout=1",
+                     "generate.max_attempts=2")  # fmt: skip
+    with pytest.raises(DocgenError, match="timeout 3"):
+        run_pipeline(cfg)
+    _, errors = outcome(cfg.work)
+    assert set(errors.values()) == {"timeout: request timed out: the server sent nothing for 1 s "
+                                    "(gave up after 2 attempts)"}  # fmt: skip
 
 
 def test_a_retry_samples_anew_and_a_reply_cut_short_still_counts(

@@ -16,6 +16,7 @@ logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
@@ -31,7 +32,7 @@ from docgen.backends.openai_wire import (
     classify,
     completion_of,
 )
-from docgen.backends.window import Windows, signal_of
+from docgen.backends.window import ServerSilent, Silence, Windows, signal_of
 from docgen.secret import redact
 
 
@@ -156,11 +157,12 @@ class OpenAIBackend(LLMBackend):
             aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=most_per_url, keepalive_timeout=30),
                 headers={"Authorization": f"Bearer {api_key_of(cfg)}"},
-                timeout=aiohttp.ClientTimeout(total=None, sock_read=silence),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
             )
             for _ in self.base_urls
         ]
         windows = Windows(len(sessions), most_per_url, late=(silence or deadline) / 2)
+        quiet = Silence(len(sessions), silence) if silence else None
         spent = [0]
         # The request body is built here once and sent as it is: no typed client walks every
         # argument (the JSON schema included) or builds objects for every reply.
@@ -195,9 +197,12 @@ class OpenAIBackend(LLMBackend):
 
         async def post(i: int, chat, attempt: int, reply: StreamedReply, clock: dict) -> Completion:
             url = f"{self.base_urls[i]}/chat/completions"
-            async with sessions[i].post(url, json=request_body(chat, attempt)) as response:
+            listen = quiet.listen(i, clock) if quiet else contextlib.nullcontext()
+            async with listen, sessions[i].post(url, json=request_body(chat, attempt)) as response:
                 raw = bytearray()
                 async for piece in response.content.iter_any():
+                    if quiet:
+                        quiet.hear(i, clock)
                     clock.setdefault("first_byte", time.monotonic() - clock["sent"])
                     if response.status != 200 or not cfg.stream:
                         raw += piece
@@ -242,8 +247,8 @@ class OpenAIBackend(LLMBackend):
                         async with asyncio.timeout(deadline):
                             completion = await post(i, chat, attempts, reply, clock)
                     except TimeoutError as exc:
-                        if isinstance(exc, aiohttp.ServerTimeoutError):
-                            raise  # the silence, not the deadline
+                        if isinstance(exc, ServerSilent | aiohttp.ServerTimeoutError):
+                            raise  # the server's silence, or no connection: not the deadline
                         raise DeadlinePassed() from None
                     self.answered = True
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a cause
@@ -277,6 +282,8 @@ class OpenAIBackend(LLMBackend):
         try:
             await asyncio.gather(*(one(k, chat) for k, chat in enumerate(chats)))
         finally:
+            if quiet:
+                quiet.close()
             for session in sessions:
                 await session.close()
             self.peak_in_flight = max(windows.peak)

@@ -8,6 +8,7 @@ import json
 
 from docgen.backends import ERROR_CHARS, TOO_LONG
 from docgen.backends.llm import Completion
+from docgen.backends.window import ServerSilent
 
 RETRYABLE_STATUS = {408, 409, 429}
 # Answers that no retry and no other document will change: the stage stops on them.
@@ -139,8 +140,10 @@ def classify(exc: BaseException, aiohttp, silence: float, deadline: float) -> tu
     """(cause, retry?, message) for a failed request; messages never include the API key."""
     if isinstance(exc, DeadlinePassed):
         return "timeout", True, f"request timed out: no reply within its deadline of {deadline:g} s"
-    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's read timeout: a silent server
+    if isinstance(exc, ServerSilent):
         return "timeout", True, f"request timed out: the server sent nothing for {silence:g} s"
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's: no connection made in time
+        return "timeout", True, "request timed out: no connection to the server"
     if isinstance(exc, aiohttp.ClientError):  # refused, reset, dropped mid-reply
         return "connection", True, f"connection failed: {type(exc).__name__}"
     if isinstance(exc, HTTPStatusError):

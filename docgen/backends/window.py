@@ -11,12 +11,14 @@ flight that starts small and:
   many requests that time out together halve it once.
 
 It never goes above ``generate.concurrency`` nor below one. NeMo Data Designer and TCP congestion
-control work the same way.
+control work the same way. And a request is cut for silence only when its whole server is silent
+(:class:`Silence`): one queued behind others at a busy server is waiting, not lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 START = 8  # requests in flight per server before it has answered any
@@ -77,3 +79,50 @@ class Windows:
                 self.last_shrink[i] = time.monotonic()
                 self.shrinks += 1
             self.changed.notify_all()
+
+
+class ServerSilent(asyncio.TimeoutError):
+    """A request's server sent nothing, to it or to any other request, for the silence allowed."""
+
+
+class Silence:
+    """Cuts a request when its server has gone silent for ``seconds``: no byte to this request
+    nor to any other in flight there. A request queued behind others at a busy server waits
+    (its deadline bounds it): the server is working. Each request's cut is moved on, once a
+    second or so, to ``seconds`` after the last byte heard from its server."""
+
+    def __init__(self, servers: int, seconds: float):
+        self.seconds = seconds
+        self.heard = [0.0] * servers  # loop time of the last byte from each server
+        self.listening: dict[int, tuple] = {}
+        self.watcher: asyncio.Task | None = None
+
+    def hear(self, i: int, clock: dict) -> None:
+        clock["last"] = self.heard[i] = asyncio.get_running_loop().time()
+
+    @contextlib.asynccontextmanager
+    async def listen(self, i: int, clock: dict):
+        """Run the block (one request to server ``i``) until the server goes silent."""
+        if self.watcher is None:
+            self.watcher = asyncio.create_task(self.watch())
+        clock["last"] = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout_at(clock["last"] + self.seconds) as quiet:
+                self.listening[id(clock)] = (quiet, i, clock)
+                yield
+        except TimeoutError:
+            if quiet.expired():
+                raise ServerSilent() from None
+            raise
+        finally:
+            self.listening.pop(id(clock), None)
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.seconds / 4))
+            for quiet, i, clock in list(self.listening.values()):
+                quiet.reschedule(max(clock["last"], self.heard[i]) + self.seconds)
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()

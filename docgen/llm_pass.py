@@ -9,6 +9,7 @@ its own. A pass marks a partition done only when every chat was answered, so a r
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import replace
 
@@ -75,10 +76,12 @@ def pages_by_doc(wd: WorkDir, part: str, gen: GenerateConfig) -> dict[str, dict[
 
 
 def pair_chats(prompts: PromptSet, rows: list[dict], pages: dict[str, dict[int, dict]],
-               per_chat: int, role: str):  # fmt: skip
+               per_chat: int, role: str, extra=None):  # fmt: skip
     """(chat, row indices) for the kept pairs of ``rows``: a chat per document, pages cited
     and batch of at most ``per_chat`` pairs, showing the model those pages as generation did
-    (with their images when ``pages`` carry them) and the pairs."""
+    (with their images when ``pages`` carry them) and the pairs. ``extra(pages shown, lang,
+    seed)`` gives pairs to put among each batch at seeded places (the judge's controls): they
+    are appended to ``rows``."""
     groups: dict[tuple, list[int]] = {}
     for i, row in enumerate(rows):
         if row["keep"]:
@@ -89,6 +92,10 @@ def pair_chats(prompts: PromptSet, rows: list[dict], pages: dict[str, dict[int, 
         lang = shown[0]["lang"] if shown else "und"
         for start in range(0, len(indices), per_chat):
             batch = indices[start : start + per_chat]
+            for pair in extra(shown, lang, f"{doc_id}:{start}") if extra else []:
+                rows.append(pair)
+                place = random.Random(f"{doc_id}:{start}:{len(rows)}").randint(0, len(batch))
+                batch.insert(place, len(rows) - 1)
             user = prompts.user_template.render(
                 role=prompts.roles[role], lang=lang, pages=marked(shown) if images else shown,
                 pairs=[rows[i] for i in batch], image=bool(images),
@@ -122,17 +129,21 @@ def ask_about_pairs(
     name: str,
     key: str,
     answered: str,
+    extra=None,
 ) -> tuple[dict[int, dict], Counter]:
     """What pass ``name`` (``prompts/<name>``, its replies listing items under ``key``) says of
     each kept pair of ``rows``: {row index: item}, and the counts: ``answered`` chats,
     ``<name>_failed`` ones with no usable item (their pairs get none), ``<name>_bad_index``
-    items naming no pair of their batch, and the requests (see :func:`ask_json`)."""
+    items naming no pair of their batch, and the requests (see :func:`ask_json`). Pairs
+    ``extra`` adds (see :func:`pair_chats`) get indices from ``len(rows)`` on, and their items
+    their ``control`` field."""
     from docgen.backends.llm import ask_json
     from docgen.prompting import load_prompts
 
     prompts = load_prompts(name)
-    jobs = list(pair_chats(prompts, rows, pages_by_doc(wd, part, gen),
-                           gen.max_pairs_per_request, name))  # fmt: skip
+    asked = list(rows)  # and the pairs extra adds
+    jobs = list(pair_chats(prompts, asked, pages_by_doc(wd, part, gen),
+                           gen.max_pairs_per_request, name, extra))  # fmt: skip
     counts: Counter = Counter()
     chats = [chat for chat, _ in jobs]
     replies = ask_json(backend, chats, prompts.schema, counts, pass_cache(wd, name), part)
@@ -144,6 +155,9 @@ def ask_about_pairs(
             continue
         counts[answered] += 1
         found |= {batch[index]: item for index, item in items.items()}
+    for i in range(len(rows), len(asked)):
+        if i in found:
+            found[i] = {**found[i], "control": asked[i]["control"]}
     return found, counts
 
 
@@ -157,16 +171,18 @@ def pair_pass(
     answered: str,
     settings: list,
     apply,
+    extra=None,
 ) -> Counter:
     """One LLM pass (the judge, the rater) over a partition's kept pairs, run by
     :func:`docgen.passes.run_pass` (nothing when done with the same ``settings``): it asks about
-    every kept pair (:func:`ask_about_pairs`), ``apply(rows, items)`` gives the columns to set
-    (``keep`` and ``reason`` among them), written as the pass's own file."""
+    every kept pair (:func:`ask_about_pairs`, with the pairs ``extra`` adds), ``apply(rows,
+    items, counts)`` gives the columns to set (``keep`` and ``reason`` among them), written as
+    the pass's own file, and may count what it did."""
 
     def make(view: pa.Table):
         rows = view.to_pylist()
-        items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered)
-        columns = apply(rows, items)
+        items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered, extra)
+        columns = apply(rows, items, counts)
         table = pa.table({n: pa.array(values, kind) for n, (values, kind) in columns.items()})
         after = passes.with_columns(view, {n: table[n] for n in table.schema.names})
         return table, after, counts, not counts[f"{name}_failed"]

@@ -31,7 +31,7 @@ def rate_parts(
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
-    def apply(rows: list[dict], items: dict[int, dict]) -> dict:
+    def apply(rows: list[dict], items: dict[int, dict], counts) -> dict:
         ratings = {s: [items[i][s] if i in items else None for i in range(len(rows))]
                    for s in RATINGS}  # fmt: skip
         reason = [verdict(row, {s: ratings[s][i] for s in RATINGS}, cfg)

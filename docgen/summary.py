@@ -99,7 +99,22 @@ def pass_lines(fi: dict) -> list[str]:
                 f"{failed} failed), {st.get('prompt_tokens', 0)} prompt + "
                 f"{st.get('completion_tokens', 0)} completion tokens spent"
             )
-    return lines
+    return lines + judge_check_lines(fi.get("judge"))
+
+
+def judge_check_lines(st) -> list[str]:
+    """How the judge scored its control pairs, and where its verdicts were not used."""
+    if not isinstance(st, dict) or not st.get("judge_controls_right"):
+        return []
+    right = st["judge_controls_right_score"] / st["judge_controls_right"]
+    wrong = st.get("judge_controls_wrong_score", 0) / max(1, st.get("judge_controls_wrong", 0))
+    line = f"  {'':<11} control pairs scored {right:.1f} known-right, {wrong:.1f} known-wrong"
+    if not st.get("judge_blind"):
+        return [line]
+    parts = st.get("judge_checked", 0) + st.get("judge_unchecked", 0)
+    return [line, f"  {'':<11} judge verdicts NOT used in {st['judge_blind']} of {parts} "
+                  "partitions: it scored known-wrong pairs like known-right ones (a stronger "
+                  "model may judge)"]  # fmt: skip
 
 
 def llm_lines(ge: dict) -> list[str]:

@@ -196,13 +196,30 @@ class Sight:
         return out
 
 
-def judge_verdicts(prompt: str) -> list[dict]:
-    """Score 5 when the answer is written in the document, 1 when it is not."""
+def judge_verdicts(prompt: str, rubber_stamp: bool = False) -> list[dict]:
+    """Score 5 when the answer is written in the document after words the question asks about
+    (a line's own words, for "What does line N of page P say?"), 1 otherwise; with
+    ``rubber_stamp``, 5 for everything, as a judge that checks nothing."""
     document = prompt.split("<document", 1)[1].split("</document>", 1)[0]
     pairs = prompt.split("<pairs>", 1)[1].split("</pairs>", 1)[0]
-    answers = re.findall(r"^\s*A: (.*)$", pairs, re.MULTILINE)
-    return [{"index": i, "score": 5 if a.strip() in document else 1}
-            for i, a in enumerate(answers, 1)]  # fmt: skip
+    asked = re.findall(r"^\d+\. Q: (.*)\n\s*A: (.*)$", pairs, re.MULTILINE)
+
+    def right(question: str, answer: str) -> bool:
+        answer = answer.strip()
+        if answer not in document:
+            return False
+        if question.startswith("What does line"):
+            return True
+        for line in document.splitlines():  # what the line says before the answer names it
+            label = line.split(answer)[0].strip(" :：|*") if answer in line else ""
+            words = [w for w in re.findall(r"\w{2,}", label.lower())]
+            if label and (label.lower() in question.lower() or any(w in question.lower()
+                                                                   for w in words)):  # fmt: skip
+                return True
+        return False
+
+    return [{"index": i, "score": 5 if rubber_stamp or right(q, a) else 1}
+            for i, (q, a) in enumerate(asked, 1)]  # fmt: skip
 
 
 def text_of(content) -> str:
@@ -248,7 +265,8 @@ class FakeLLM:
             return json.dumps({"ratings": self.sight.rate(prompt)}, ensure_ascii=False)
         if "<pairs>" in prompt:  # the judge prompt
             self.stats["judge_requests"] += 1
-            return json.dumps({"verdicts": judge_verdicts(prompt)}, ensure_ascii=False)
+            verdicts = judge_verdicts(prompt, self.args.rubber_stamp)
+            return json.dumps({"verdicts": verdicts}, ensure_ascii=False)
         wanted = re.search(r"Write (\d+) question", prompt)
         pairs = answer_pairs(prompt, int(wanted.group(1)) if wanted else 4)
         if any(not isinstance(m["content"], str) for m in body["messages"]):  # it sees images
@@ -501,6 +519,7 @@ def main() -> None:
     p.add_argument("--max-running", type=int, default=0, help="requests run at once (0: all)")
     p.add_argument("--max-context", type=int, default=0, help="tokens a request may hold")
     p.add_argument("--chars-per-token", type=int, default=4, help="how it counts prompt tokens")
+    p.add_argument("--rubber-stamp", action="store_true", help="a judge that scores all 5")
     p.add_argument("--truth", help="sample corpus folder: its sidecars say what images show")
     args = p.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]

@@ -40,6 +40,18 @@ from docgen.samples import make_corpus  # noqa: E402
 from docgen.workdir import WorkDir  # noqa: E402
 
 
+def page_facts(wd: WorkDir, samples: Path) -> tuple[int, int]:
+    """(answers that are a ground-truth value of their page, pairs) among the pairs the
+    filters kept."""
+    facts: dict[tuple, set] = {}
+    for (file, page, _), (_, value) in truth_index(samples).items():
+        facts.setdefault((file, page), set()).add(same(value))
+    kept = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist() if r["keep"]]
+    found = sum(same(r["answer"]) in facts.get((Path(r["source"]).name, r["pages"][0]), ())
+                for r in kept if r["pages"])  # fmt: skip
+    return found, len(kept)
+
+
 def measure(name: str, cfg, samples: Path) -> dict:
     start = time.perf_counter()
     try:
@@ -50,13 +62,7 @@ def measure(name: str, cfg, samples: Path) -> dict:
     seconds = time.perf_counter() - start
     stages = manifest["stages"]
     gen, flt = stages["generate"], stages.get("filter", {})
-    wd = WorkDir(cfg.work)
-    kept = [r for p in wd.parts("kept") for r in wd.read("kept", p).to_pylist()]  # the filter's
-    facts: dict[tuple, set] = {}
-    for (file, page, _), (_, value) in truth_index(samples).items():
-        facts.setdefault((file, page), set()).add(same(value))
-    factual = sum(same(r["answer"]) in facts.get((Path(r["source"]).name, r["pages"][0]), ())
-                  for r in kept if r["pages"])  # fmt: skip
+    factual, kept = page_facts(WorkDir(cfg.work), samples)
     chats = gen.get("requests", 0) - gen.get("retries", 0) + gen.get("cached_requests", 0)
     failed = sum(gen.get("failures", {}).values())
     return {
@@ -77,7 +83,7 @@ def measure(name: str, cfg, samples: Path) -> dict:
         "completion_tokens_per_kept": round(
             gen.get("completion_tokens", 0) / max(1, flt.get("kept", 0)), 1
         ),
-        "filter_kept_answers_a_page_fact": f"{factual}/{len(kept)}",
+        "filter_kept_answers_a_page_fact": f"{factual}/{kept}",
     }
 
 

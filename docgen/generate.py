@@ -179,7 +179,8 @@ def part_stats(requests, results) -> dict:
     return {
         "documents": len(requests),
         "pairs": sum(len(r.pairs) for r in results),
-        "failed_documents": sum(r.error is not None for r in results),
+        "failed_documents": sum(r.error is not None and not r.pairs for r in results),
+        "partial_documents": sum(r.error is not None and bool(r.pairs) for r in results),
         "requests": sum(r.requests for r in results),
         "retries": sum(r.retries for r in results),
         "cached_requests": sum(r.cached for r in results),

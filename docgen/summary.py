@@ -20,6 +20,7 @@ def summary(manifest: dict, work=None) -> str:
             f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
             *triage_lines(ge),
             f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
+            *generate_failed_lines(ge),
             *llm_lines(ge),
             *pass_lines(fi),
             *failure_lines(work, s),
@@ -61,7 +62,9 @@ def empty_test_split(shard: dict, fraction: float) -> str | None:
 def any_failed(stages: dict) -> bool:
     ex, ge = stages.get("extract", {}), stages.get("generate", {})
     keys = ("failed_documents", "failed_pages", "unreadable_inputs", "failed_tasks")
-    return any(ex.get(k) for k in keys) or bool(ge.get("failed_documents"))
+    return any(ex.get(k) for k in keys) or bool(
+        ge.get("failed_documents") or ge.get("partial_documents")
+    )
 
 
 def may_pass(stage: dict) -> str:
@@ -115,6 +118,15 @@ def judge_check_lines(st) -> list[str]:
     return [line, f"  {'':<11} judge verdicts NOT used in {st['judge_blind']} of {parts} "
                   "partitions: it scored known-wrong pairs like known-right ones (a stronger "
                   "model may judge)"]  # fmt: skip
+
+
+def generate_failed_lines(ge: dict) -> list[str]:
+    """Documents the model gave no pairs for, or pairs for some of their chats only."""
+    failed, partly = ge.get("failed_documents", 0), ge.get("partial_documents", 0)
+    if not failed and not partly:
+        return []
+    total = ge.get("documents", 0)
+    return [f"  generate    {failed} of {total} documents failed, {partly} partly{may_pass(ge)}"]
 
 
 def llm_lines(ge: dict) -> list[str]:

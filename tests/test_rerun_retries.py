@@ -95,6 +95,8 @@ def test_documents_the_server_could_not_answer_are_asked_again_by_the_rerun(
     except DocgenError as stop:  # every document failed: the run stops
         assert "generate failed for every document" in str(stop)
     assert down.requests == 3 * 2
+    assert ("generate    3 of 3 documents failed, 0 partly (3 may pass: run the same command to "
+            "try again)") in summary(WorkDir(cfg.work).manifest())  # fmt: skip
     down.stop()
 
     up = server_factory("--port", str(port))  # the same server, back

@@ -35,6 +35,16 @@ def leave_signals_to_the_driver() -> None:
     worker whose driver is gone exits (Dask watches the parent)."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.worker").addFilter(SchedulerGone())
+
+
+class SchedulerGone(logging.Filter):
+    """Our LocalCluster's scheduler lives in the driver and goes only when the driver stops the
+    cluster (at the end, or on an interrupt); a worker's heartbeat that fails then logs an error
+    and a traceback on the terminal that nobody can act on: dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to communicate with scheduler" not in record.getMessage()
 
 
 @contextmanager

@@ -74,3 +74,19 @@ def test_an_interrupted_run_says_so_in_one_line_and_its_rerun_loses_nothing(
     errors = tmp_path / "work" / "errors"
     assert sum(pq.read_metadata(f).num_rows for f in errors.glob("*.parquet")) == 0
     assert "48 ok, 0 failed" in again.stdout
+
+
+def test_a_workers_complaint_about_the_scheduler_the_driver_stopped_is_dropped():
+    """On an interrupt the driver stops the cluster; a worker's heartbeat then fails and would
+    print an error with a traceback on the terminal: only that message is dropped."""
+    import logging
+
+    from docgen.orchestrate import SchedulerGone
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("distributed.worker", logging.ERROR, "", 0, message, None, None)
+
+    assert not SchedulerGone().filter(
+        record("Failed to communicate with scheduler during heartbeat.")
+    )
+    assert SchedulerGone().filter(record("Compute Failed"))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
+from docgen import passes
 from docgen.config import FilterConfig
 from docgen.config_check import check_config
 from docgen.decontam import contamination_index, fingerprint_file
@@ -181,9 +182,6 @@ def in_language(pair, ctx):
 # nature: read off the image, a yes or no, where things are, what the document is. With
 # filter.rate on, the rater's image_correspondence grounds them instead of the span check.
 KEPT_LAYOUT = 2  # 2: kept/ holds the rules' verdicts only (see docgen.passes)
-LATER_PASS_SETTINGS = {"max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity",
-                       "judge", "judge_min_score", "min_ratings", "translate_to",
-                       "back_translation_ratio"}  # fmt: skip
 RATER_GROUNDED = ("visual", "yes_no", "layout", "document")
 # The scales of filter.rate (docgen/rate.py), as FineVision rates turns.
 RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
@@ -288,7 +286,7 @@ def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     # The evaluation set's content counts too: a changed file re-judges every partition.
     # The settings of the later passes are not the rules': turning the judge on does not
     # filter again. KEPT_LAYOUT: kept/ holds these rules' verdicts only.
-    rules = {k: v for k, v in asdict(cfg).items() if k not in LATER_PASS_SETTINGS}
+    rules = {k: v for k, v in asdict(cfg).items() if k not in passes.SETTINGS}
     fp = fingerprint([wd.fingerprint_of(wd.part_path("qa", part)), rules,
                       fingerprint_file(cfg.decontaminate), KEPT_LAYOUT])  # fmt: skip
     out = wd.part_path("kept", part)

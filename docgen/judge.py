@@ -25,19 +25,12 @@ from collections import Counter
 import pyarrow as pa
 
 from docgen.config import FilterConfig, GenerateConfig
-from docgen.llm_pass import over_kept_parts, pair_pass
+from docgen.llm_pass import pair_pass
 from docgen.workdir import WorkDir
 
 # Points (of 1 to 5) a judge must score known-right controls above known-wrong ones, on average.
 CONTROL_MARGIN = 1.5
 FIELD_KINDS = ("field", "date", "amount", "table")  # short values, wrong when swapped
-
-
-def judge_parts(
-    work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
-) -> dict:
-    """Judge the kept pairs of ``parts``; write each partition's verdicts (``WORK/judge/``)."""
-    return over_kept_parts(work, parts, gen, cfg, "judge", judge_partition, budget)
 
 
 def controls(shown: list[dict], lang: str, seed: str) -> list[dict]:

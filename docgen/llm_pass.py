@@ -9,6 +9,7 @@ its own. A pass marks a partition done only when every chat was answered, so a r
 
 from __future__ import annotations
 
+import importlib
 import random
 from collections import Counter
 from dataclasses import replace
@@ -19,6 +20,15 @@ from docgen import passes
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.prompting import Chat, PromptSet, marked, user_content
 from docgen.workdir import WorkDir
+
+
+def llm_pass_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
+                   budget: int | None = None, name: str = "") -> dict:  # fmt: skip
+    """A task of the LLM pass ``name`` (its entry in :data:`docgen.passes.REGISTRY`) over the
+    kept ``parts``."""
+    module, function = passes.BY_NAME[name].partition.split(":")
+    partition_fn = getattr(importlib.import_module(module), function)
+    return over_kept_parts(work, parts, gen, cfg, name, partition_fn, budget)
 
 
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -26,20 +28,47 @@ from docgen.config import FilterConfig
 from docgen.dedup import verdict_stats
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
-PASSES = {"dataset": "dataset/verdicts", "judge": "judge", "rate": "rate", "translate": "translate"}
-ADDS_ROWS = ("translate",)  # its file holds new rows; the others', every row's verdict
+
+@dataclass(frozen=True)
+class Pass:
+    """A pass of the filter after its rules, as the run, the fingerprints, the view and the
+    summary know it. Adding a pass is its module and an entry in :data:`REGISTRY`."""
+
+    name: str
+    folder: str  # under WORK: a file per partition
+    on: Callable[[FilterConfig], bool]  # whether a filter config runs it
+    # The filter settings it reads: they are not the rules' (turning it on or changing them does
+    # not filter again), and they make its own fingerprint.
+    settings: tuple[str, ...]
+    adds_rows: bool = False  # its file holds new rows; else every row's keep and reason
+    # An LLM pass: "module:function(wd, part, backend, gen, cfg) -> counts", run on the generate
+    # backend's workers (llm_pass.llm_pass_parts); its prompt set is prompts/<name>.
+    partition: str | None = None
+
+
+REGISTRY = (
+    Pass("dataset", "dataset/verdicts", lambda c: bool(c.max_page_copies or c.max_pair_copies),
+         ("max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity")),
+    Pass("judge", "judge", lambda c: c.judge, ("judge", "judge_min_score"),
+         partition="docgen.judge:judge_partition"),
+    # filter.rate itself is a rules setting: with the rater on, the rules ground some kinds on
+    # its ratings instead of the span check.
+    Pass("rate", "rate", lambda c: c.rate, ("min_ratings",),
+         partition="docgen.rate:rate_partition"),
+    Pass("translate", "translate", lambda c: bool(c.translate_to),
+         ("translate_to", "back_translation_ratio"), adds_rows=True,
+         partition="docgen.translate:translate_partition"),
+)  # fmt: skip
+PASSES = {p.name: p.folder for p in REGISTRY}
+BY_NAME = {p.name: p for p in REGISTRY}
+LLM_PASSES = tuple(p.name for p in REGISTRY if p.partition)
+SETTINGS = frozenset(s for p in REGISTRY for s in p.settings)  # none of them the rules'
 MANIFEST_KEY = "filter_passes"
 
 
 def active(cfg: FilterConfig) -> list[str]:
     """The passes ``cfg`` runs, in order."""
-    on = {
-        "dataset": bool(cfg.max_page_copies or cfg.max_pair_copies),
-        "judge": cfg.judge,
-        "rate": cfg.rate,
-        "translate": bool(cfg.translate_to),
-    }
-    return [name for name in PASSES if on[name]]
+    return [p.name for p in REGISTRY if p.on(cfg)]
 
 
 def chain(wd: WorkDir, part: str, upto: str | None = None) -> list[tuple]:
@@ -82,7 +111,7 @@ def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None, links=
             add = read_table(path, columns=present(wd, PASSES[name], part, wanted))
         except (OSError, pa.ArrowException) as exc:
             raise ValueError(f"{path} cannot be read ({exc}): remove it and filter again") from None
-        if name in ADDS_ROWS:
+        if BY_NAME[name].adds_rows:
             if "translated_from" not in table.schema.names:
                 table = table.append_column("translated_from", pa.nulls(len(table), pa.string()))
             table = pa.concat_tables([table, add.select(table.schema.names).cast(table.schema)])

@@ -23,7 +23,7 @@ from docgen.errors import RunFailed, UsageError
 from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
-from docgen.judge import judge_parts
+from docgen.llm_pass import llm_pass_parts
 from docgen.lock import work_lock
 from docgen.orchestrate import (
     cluster,
@@ -33,11 +33,9 @@ from docgen.orchestrate import (
     on_every_worker,
     run_tasks,
 )
-from docgen.rate import rate_parts
 from docgen.reasons import failure_causes, in_one_line
 from docgen.shard import shard_on_workers, write_shards
 from docgen.storage import check_writable
-from docgen.translate import translate_parts
 from docgen.workdir import WorkDir, add_stats, release_memory
 
 
@@ -144,15 +142,15 @@ def end_llm(client) -> None:
     on_every_worker(client, close_backends)
 
 
-def run_llm_pass(cfg: RunConfig, parts: list[str], fn, name: str, llm, budget=None) -> dict:
+def run_llm_pass(cfg: RunConfig, parts: list[str], name: str, llm, budget=None) -> dict:
     """An LLM pass over the kept partitions (the judge, the rater, the translator) on the
     generate backend's workers ``llm`` (see :func:`llm_workers`), spending at most ``budget``
     tokens (shared out evenly between its tasks)."""
     client, resources = llm
     groups = task_groups(parts, cfg, n_workers(client))
     share = None if budget is None else max(0, budget) // max(1, len(groups))
-    args = [(cfg.work, group, cfg.generate, cfg.filter, share) for group in groups]
-    return map_reduce(client, fn, args, name, cfg.run.progress, resources)
+    args = [(cfg.work, group, cfg.generate, cfg.filter, share, name) for group in groups]
+    return map_reduce(client, llm_pass_parts, args, name, cfg.run.progress, resources)
 
 
 def budget_left(cfg: RunConfig) -> int | None:
@@ -245,19 +243,18 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     wd.update_manifest(**{passes.MANIFEST_KEY: passes.active(cfg.filter)})
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter, client, cfg.run.progress)
-    run_pass = {"judge": judge_parts, "rate": rate_parts, "translate": translate_parts}
-    llm_passes = [(name, run_pass[name]) for name in passes.active(cfg.filter) if name in run_pass]
+    llm_passes = [name for name in passes.active(cfg.filter) if name in passes.LLM_PASSES]
     if llm_passes and cfg.generate.backend not in ("openai", "vllm"):
         raise UsageError(
-            f"filter's {llm_passes[0][0]} needs an LLM: set generate.backend to openai or vllm"
+            f"filter's {llm_passes[0]} needs an LLM: set generate.backend to openai or vllm"
         )
     with ExitStack() as stack:
         if llm_passes and llm is None:
             check_generate(cfg)
             llm = stack.enter_context(llm_workers(client, cfg.generate))
         left = budget_left(cfg)
-        for name, fn in llm_passes:
-            stats[name] = run_llm_pass(cfg, parts, fn, name, llm, left)
+        for name in llm_passes:
+            stats[name] = run_llm_pass(cfg, parts, name, llm, left)
             check_llm_pass(name, stats[name])
             spent = stats[name].get("prompt_tokens", 0) + stats[name].get("completion_tokens", 0)
             left = None if left is None else left - spent

@@ -19,15 +19,8 @@ import pyarrow as pa
 
 from docgen.config import FilterConfig, GenerateConfig
 from docgen.filters import RATER_GROUNDED, RATINGS
-from docgen.llm_pass import over_kept_parts, pair_pass
+from docgen.llm_pass import pair_pass
 from docgen.workdir import WorkDir
-
-
-def rate_parts(
-    work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
-) -> dict:
-    """Rate the kept pairs of ``parts``; write each partition's ratings (``WORK/rate/``)."""
-    return over_kept_parts(work, parts, gen, cfg, "rate", rate_partition, budget)
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from docgen.passes import LLM_PASSES
 from docgen.reasons import cause_lines, drop_lines, failure_causes
 
 
@@ -93,7 +94,7 @@ def triage_lines(ge: dict) -> list[str]:
 def pass_lines(fi: dict) -> list[str]:
     """The LLM passes over the kept pairs: chats asked, from cache, failed, tokens spent."""
     lines = []
-    for name in ("judge", "rate", "translate"):
+    for name in LLM_PASSES:
         st = fi.get(name)
         if isinstance(st, dict) and st.get("llm_requests"):
             failed = sum(v for k, v in st.items() if k.startswith("llm_failed:"))

@@ -19,7 +19,7 @@ import pyarrow as pa
 from docgen import passes
 from docgen.backends.llm import ask_json
 from docgen.config import FilterConfig, GenerateConfig
-from docgen.llm_pass import indexed, over_kept_parts, pass_cache
+from docgen.llm_pass import indexed, pass_cache
 from docgen.prompting import LANGUAGE_NAMES, Chat, load_prompts
 from docgen.replies import clean_text
 from docgen.text import normalize
@@ -55,13 +55,6 @@ def translate_all(backend, groups, counts: Counter, cache=None, part: str = ""):
             texts[index] = clean_text(item["text"]) or None
         out.append(texts)
     return out
-
-
-def translate_parts(
-    work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig, budget=None
-) -> dict:
-    """Translate the kept pairs of ``parts``; write each partition's new rows."""
-    return over_kept_parts(work, parts, gen, cfg, "translate", translate_partition, budget)
 
 
 def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

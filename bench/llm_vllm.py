@@ -133,13 +133,14 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=96)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--serve-arg", action="append", default=[], help="more vllm serve args")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     texts = tmp / "texts.txt"
     texts.write_text("\n\f\n".join(r.pages[0]["text"] for r in requests(64)), "utf-8")
     subprocess.run([PYTHON, str(ROOT / "tests" / "tiny_llm.py"), str(tmp / "model"), str(texts)],
                    check=True, capture_output=True)  # fmt: skip
-    proc, url = start_server(tmp / "model", tmp / "server.log")
+    proc, url = start_server(tmp / "model", tmp / "server.log", extra=args.serve_arg)
     try:
         docgen_rate(url, args.concurrency, args.concurrency)  # warm up: grammar, caches
         ours, plain = [], []

@@ -3,6 +3,7 @@ run in one line before any document is sent; a key revoked mid-run stops the sta
 reply that quotes the key, one of 5 MB and one of 2,000 pairs are each bounded, and the key
 reaches no file and no screen."""
 
+import json
 import re
 from pathlib import Path
 
@@ -149,6 +150,43 @@ def test_a_completion_body_is_checked_field_by_field():
     for bad in ("[" * 100_000, '{"choices": [{"message": {"content": [1]}}]}', '{"choices": 3}'):
         with pytest.raises(BadResponse):
             completion_of(bad, 1)
+
+
+def test_a_streamed_reply_is_checked_event_by_event():
+    """Events split anywhere across reads, a usage that lies, an error mid-stream, events that
+    are not JSON, a stream that stops before the reply does, text past max_reply_kb."""
+    from docgen.backends.openai_wire import (
+        BadResponse,
+        HTTPStatusError,
+        ReplyTooLarge,
+        StreamedReply,
+    )
+
+    def event(**fields) -> bytes:
+        return f"data: {json.dumps(fields)}\n\n".encode()
+
+    def delta(text, finish=None) -> bytes:
+        return event(choices=[{"delta": {"content": text}, "finish_reason": finish}])
+
+    stream = b"".join([b": keep-alive\n\n", delta("{\"pairs\""), delta(": []}"),
+                       delta("", "stop"), event(choices=[], usage={"completion_tokens": "x"}),
+                       b"data: [DONE]\n\n"])  # fmt: skip
+    reply = StreamedReply(1024)
+    for i in range(0, len(stream), 7):  # cut mid-event, mid-UTF-8 never matters: bytes until \n
+        reply.feed(stream[i : i + 7])
+    c = reply.completion(1)
+    assert (c.text, c.finish_reason, c.completion_tokens) == ('{"pairs": []}', "stop", 2)
+
+    for bad, error in ((b"data: {nope\n", BadResponse), (b"data: [1]\n", BadResponse),
+                       (event(error={"message": "boom", "code": 503}), HTTPStatusError),
+                       (delta("x" * 2000), ReplyTooLarge)):  # fmt: skip
+        with pytest.raises(error):
+            StreamedReply(1024).feed(bad)
+    cut = StreamedReply(1024)
+    cut.feed(delta('{"pa'))
+    with pytest.raises(BadResponse, match="ended before"):
+        cut.completion(1)
+    assert cut.tokens == 1  # what it cost is known all the same
 
 
 def test_a_reply_of_placeholders_is_its_own_cause(few_samples, tmp_path, server_factory, capsys):

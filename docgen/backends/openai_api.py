@@ -274,8 +274,8 @@ class OpenAIBackend(LLMBackend):
                     first_answer.set()
                 first_byte = clock.get("first_byte") if cfg.stream else None
                 await windows.give(i, started, "ok", first_byte)
+                spent[0] += completion.tokens  # what attempts cut short streamed is in already
                 completion.completion_tokens += streamed
-                spent[0] += completion.tokens
                 done(k, completion)
                 return
 
@@ -286,7 +286,6 @@ class OpenAIBackend(LLMBackend):
                 quiet.close()
             for session in sessions:
                 await session.close()
-            self.peak_in_flight = max(windows.peak)
 
 
 def context_of(model) -> int | None:

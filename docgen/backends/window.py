@@ -44,8 +44,6 @@ class Windows:
         self.in_flight = [0] * servers
         self.pushed_back = [False] * servers  # slow start ends at the first push-back
         self.last_shrink = [0.0] * servers
-        self.peak = [0] * servers  # most requests in flight at once, for the run's counts
-        self.shrinks = 0
         self.turn = 0
         self.changed = asyncio.Condition()
 
@@ -60,7 +58,6 @@ class Windows:
                     self.turn += 1
                     i = tied[self.turn % len(tied)]
                     self.in_flight[i] += 1
-                    self.peak[i] = max(self.peak[i], self.in_flight[i])
                     return i, time.monotonic()
                 await self.changed.wait()
 
@@ -77,7 +74,6 @@ class Windows:
                 self.limit[i] = max(1.0, self.limit[i] / 2)
                 self.pushed_back[i] = True
                 self.last_shrink[i] = time.monotonic()
-                self.shrinks += 1
             self.changed.notify_all()
 
 

@@ -18,15 +18,22 @@ from docgen.dedup import (
     lsh_bands,
     oldest_similar_each,
 )
+from docgen.step import Output, Step, run_step
 from docgen.text import ngrams, tokens
 from docgen.workdir import WorkDir, fingerprint, read_table
 
 KINDS = ("page", "pair")
 ROW_BITS = 32  # a member's number: its partition's place in the run << ROW_BITS | its row
+SIGNATURE_LAYOUT = 2  # 2: the files store {"pages", "pairs"} (1: {"members"}, read no more)
 
 
 def folder(kind: str, step: str) -> str:
     return f"dataset/{kind}-{step}"
+
+
+# The pages' signatures are written beside the pairs': the pairs' file marks a partition signed.
+SIGNATURES = Step("signatures", folder("pair", "signatures"))
+EDGES = {kind: Step("edges", folder(kind, "edges")) for kind in KINDS}
 
 
 def similarity(cfg: FilterConfig, kind: str) -> float:
@@ -39,12 +46,15 @@ def similarity(cfg: FilterConfig, kind: str) -> float:
 def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
     """Write a partition's page and pair signatures; return their fingerprint."""
     wd = WorkDir(work)
-    fp = fingerprint([wd.fingerprint_of(wd.part_path(s, part)) for s in ("pages", "kept")]
-                     + [index, cfg.page_similarity, cfg.pair_similarity, ROW_BITS])  # fmt: skip
-    paths = {kind: wd.part_path(folder(kind, "signatures"), part) for kind in KINDS}
-    done = [wd.done(paths[kind], fp) for kind in KINDS]
-    if None not in done:
-        return {"fingerprint": fp, "pages": done[0]["members"], "pairs": done[1]["members"]}
+    inputs = [wd.fingerprint_of(wd.part_path(s, part)) for s in ("pages", "kept")]
+    fp = fingerprint([*inputs, index, cfg.page_similarity, cfg.pair_similarity, ROW_BITS,
+                      SIGNATURE_LAYOUT])  # fmt: skip
+    counts = run_step(wd, SIGNATURES, part, fp, lambda: sign(wd, part, index, cfg))
+    return {"fingerprint": fp, "pages": counts["pages"], "pairs": counts["pairs"]}
+
+
+def sign(wd: WorkDir, part: str, index: int, cfg: FilterConfig) -> Output:
+    """The signatures of a partition's pages and kept pairs."""
     base = index << ROW_BITS
     pages = wd.read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
     page_rows, page_sets, page_of = [], [], {}
@@ -69,9 +79,8 @@ def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
                              if (k := (row["doc_id"], page)) in page_of])  # fmt: skip
     pair_table = signature_table(np.asarray(pair_orders, np.int64), pair_sets, cfg.pair_similarity)
     pair_table = pair_table.append_column("on_pages", pa.array(on_pages, pa.list_(pa.int64())))
-    wd.write(paths["page"], page_table, fp, {"members": page_table.num_rows})
-    wd.write(paths["pair"], pair_table, fp, {"members": pair_table.num_rows})
-    return {"fingerprint": fp, "pages": page_table.num_rows, "pairs": pair_table.num_rows}
+    counts = {"pages": page_table.num_rows, "pairs": pair_table.num_rows}
+    return Output(pair_table, counts, beside={folder("page", "signatures"): page_table})
 
 
 def kept_rows(wd: WorkDir, part: str) -> list[dict]:
@@ -116,9 +125,13 @@ def edges(work, kind, band, split, listing, cfg, page_surplus) -> dict:
     wd = WorkDir(work)
     threshold = similarity(cfg, kind)
     fp = fingerprint([listing, kind, band, split, threshold, page_surplus])
-    path = wd.part_path(folder(kind, "edges"), f"{band}-{split[0]}")
-    if wd.done(path, fp) is not None:
-        return {"fingerprint": fp}
+    run_step(wd, EDGES[kind], f"{band}-{split[0]}", fp,
+             lambda: find_edges(wd, kind, band, split, threshold, page_surplus))  # fmt: skip
+    return {"fingerprint": fp}
+
+
+def find_edges(wd: WorkDir, kind, band, split, threshold, page_surplus) -> Output:
+    """:func:`edges`' table."""
     parts = read_table(wd.part_path("dataset", "signed"), columns=["part"])["part"].to_pylist()
     paths = [wd.part_path(folder(kind, "signatures"), part) for part in parts]
     columns = ["order", "digest", f"band_{band}"] + (["on_pages"] if kind == "pair" else [])
@@ -176,8 +189,7 @@ def edges(work, kind, band, split, listing, cfg, page_surplus) -> dict:
             parents.append(order[need[slot]])
     edge_table = pa.table({"child": pa.array(children, pa.int64()),
                            "parent": pa.array(parents, pa.int64())})  # fmt: skip
-    wd.write(path, edge_table, fp, {"edges": edge_table.num_rows})
-    return {"fingerprint": fp}
+    return Output(edge_table, {"edges": edge_table.num_rows})
 
 
 def gather(paths: list, starts: np.ndarray, rows: np.ndarray) -> Store:

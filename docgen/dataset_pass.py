@@ -30,15 +30,19 @@ import pyarrow as pa
 
 from docgen import passes
 from docgen.config import FilterConfig
-from docgen.dataset_members import ROW_BITS, edges, folder, signatures, similarity
+from docgen.dataset_members import KINDS, ROW_BITS, edges, folder, signatures, similarity
 from docgen.dedup import lsh_bands
 from docgen.errors import RunFailed
 from docgen.orchestrate import map_reduce, map_stage
+from docgen.step import Output, Step, run_step
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
 MEMBERS_PER_TASK = 1_000_000  # an edges task's share of a band (~0.3 KB a member)
 SURPLUS_ROW_GROUP = 8192  # an apply task reads the row groups of its own numbers only
+SIGNED = Step("signed", "dataset")  # the partitions signed, with their signatures' fingerprints
+SURPLUS = {kind: Step("surplus", folder(kind, "surplus"), row_group=SURPLUS_ROW_GROUP)
+           for kind in KINDS}  # fmt: skip
 
 
 def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, progress=False):
@@ -57,9 +61,8 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
     wd = WorkDir(work)
     fps = fingerprints(signed)
     listing = fingerprint([parts, fps])
-    if wd.done(wd.part_path("dataset", "signed"), listing) is None:
-        table = pa.table({"part": pa.array(parts, pa.string()), "fingerprint": fps})
-        wd.write(wd.part_path("dataset", "signed"), table, listing, {})
+    table = pa.table({"part": pa.array(parts, pa.string()), "fingerprint": fps})
+    run_step(wd, SIGNED, "signed", listing, lambda: Output(table, {}))
     surplus_fp: dict = {}
     for kind, copies in (("page", cfg.max_page_copies), ("pair", cfg.max_pair_copies)):
         if not copies:
@@ -100,9 +103,12 @@ def surplus(work: str, kind: str, files: list[str], edge_fps: list[str], copies:
     Only members with an edge are held: the others are alone and never surplus."""
     wd = WorkDir(work)
     fp = fingerprint([edge_fps, copies])
-    path = wd.part_path(folder(kind, "surplus"), "all")
-    if wd.done(path, fp) is not None:
-        return {"fingerprint": fp}
+    run_step(wd, SURPLUS[kind], "all", fp, lambda: beyond_first(wd, kind, files, copies))
+    return {"fingerprint": fp}
+
+
+def beyond_first(wd: WorkDir, kind: str, files: list[str], copies: int) -> Output:
+    """:func:`surplus`' table."""
     found = pa.concat_tables([read_table(wd.part_path(folder(kind, "edges"), f)) for f in files])
     child, parent = found["child"].to_numpy(), found["parent"].to_numpy()
     nodes = np.unique(np.concatenate([child, parent]))  # sorted: oldest first
@@ -119,8 +125,7 @@ def surplus(work: str, kind: str, files: list[str], edge_fps: list[str], copies:
     place = np.arange(nodes.size) - np.repeat(first, np.diff(np.r_[first, nodes.size]))
     beyond = np.sort(nodes[by_cluster[place >= copies]])
     table = pa.table({"order": pa.array(beyond, pa.int64())})
-    wd.write(path, table, fp, {"surplus": len(beyond)}, row_group=SURPLUS_ROW_GROUP)
-    return {"fingerprint": fp}
+    return Output(table, {"surplus": len(beyond)})
 
 
 def surplus_in(wd: WorkDir, kind: str, index: int) -> np.ndarray:

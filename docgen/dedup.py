@@ -20,7 +20,6 @@ from collections import Counter
 from functools import lru_cache
 
 import numpy as np
-import pyarrow as pa
 
 # Pages with fewer words (a receipt, a short form, a cover) are compared by their sets of words:
 # their word 3-grams are too few for MinHash to estimate, and one changed word removes three of
@@ -285,15 +284,3 @@ def item_hashes(items: set) -> np.ndarray:
         (zlib.crc32(("\x1f".join(s) if isinstance(s, tuple) else s).encode()) for s in items),
         np.uint32, len(items),
     ))  # fmt: skip
-
-
-def verdict_stats(table: pa.Table, seconds: float) -> dict:
-    """A kept partition's counts: pairs, kept, drops by reason."""
-    reasons = Counter(r for r in table.column("reason").to_pylist() if r)
-    return {
-        "pairs": table.num_rows,
-        "kept": table.num_rows - sum(reasons.values()),
-        "dropped": dict(sorted(reasons.items())),
-        "seconds": round(seconds, 3),
-        "skipped": 0,
-    }

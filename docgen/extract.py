@@ -15,7 +15,6 @@ with its reason; the rest of the partition goes on, and pages already made are k
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict
 
 import pyarrow as pa
@@ -24,8 +23,9 @@ from docgen import images, layout, ocr
 from docgen.config import ExtractConfig
 from docgen.progress import tell
 from docgen.sources import Source, doc_id_of, iter_sources, looks_like_pdf, read_bytes
+from docgen.step import Output, Step, run_step
 from docgen.text import detect_language, dominant_script
-from docgen.workdir import WorkDir, fingerprint, outcome_fingerprint, release_memory
+from docgen.workdir import WorkDir, fingerprint, release_memory
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
 PAGE_SCHEMA = pa.schema(
@@ -65,15 +65,6 @@ PAGE_SCHEMA = pa.schema(
         ("image_height", pa.int32()),
         # The image's size, so the shard stage can plan shards without reading the images.
         ("image_bytes", pa.int32()),
-    ]
-)
-ERROR_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source", pa.string()),
-        ("page", pa.int32()),
-        ("stage", pa.string()),
-        ("error", pa.string()),
     ]
 )
 
@@ -340,71 +331,68 @@ def may_pass(reason: str) -> bool:
     return reason.startswith(("timed out", "worker process killed by"))
 
 
+EXTRACT = Step("extract", "pages", schema=PAGE_SCHEMA)
+
+
 def extract_partition(
     work: str, part: str, docs: list, cfg: ExtractConfig, retry_failed: bool = False
 ) -> dict:
     """Extract one partition unless it is already done with the same config (``retry_failed``:
-    and none of its documents failed); return its stats."""
+    and none of its documents failed); return its counts. Its pages are written as they come;
+    its documents (``WORK/documents/``) and error rows with them."""
     wd = WorkDir(work)
     fp = fingerprint({"docs": [(d, asdict(s)) for d, s in docs], "cfg": asdict(cfg)})
-    out = wd.part_path("pages", part)
-    if (stats := wd.done(out, fp, retry_failed)) is not None:
-        return {**stats, "skipped": 1}
-    start = time.perf_counter()
+    counts = run_step(wd, EXTRACT, part, fp, lambda out: extract_documents(docs, cfg, out),
+                      retry_failed)  # fmt: skip
+    if not counts["skipped"]:
+        release_memory()
+    return counts
+
+
+def extract_documents(docs: list, cfg: ExtractConfig, writer) -> Output:
+    """Each document's pages, written to ``writer`` in batches; its row; the error rows."""
     stats = {"documents": 0, "failed_documents": 0, "pages": 0, "failed_pages": 0}
     stats.update(ocr_pages=0, needs_ocr_pages=0, killed=0, javascript=0, embedded_files=0)
     errors, documents, batch, batch_bytes = [], [], [], 0
-    writer = wd.writer(out, PAGE_SCHEMA)
-    try:
-        for doc_id, src in docs:
-            notes, pages, last, n_pages = [], 0, 0, None
-            for kind, payload in run_document(src, doc_id, cfg):
-                if kind == "page":
-                    payload, ipc = payload
-                    batch.append(page_batch(ipc))
-                    pages += 1
-                    stats["ocr_pages"] += payload["ocr"]
-                    stats["needs_ocr_pages"] += payload["needs_ocr"]
-                    batch_bytes += payload["image_bytes"]
-                    if len(batch) >= PAGES_PER_WRITE or batch_bytes >= BYTES_PER_WRITE:
-                        writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
-                        batch, batch_bytes = [], 0
-                elif kind == "error":
-                    errors.append(payload)
-                elif kind == "notes":
-                    notes = payload
-                elif kind == "n_pages":
-                    n_pages = payload
-                elif kind == "failed":  # the child was killed: time limit, memory, crash
-                    stats["killed"] += 1
-                    if row := failure_row(doc_id, src.name, last, n_pages, payload):
-                        errors.append(row)
-                if kind in ("page", "error") and payload["page"] is not None:
-                    last = payload["page"]
-            stats["pages"] += pages
-            stats["documents" if pages else "failed_documents"] += 1
-            tell(documents=1)
-            stats["javascript"] += any("JavaScript" in n for n in notes)
-            stats["embedded_files"] += any("embedded file" in n for n in notes)
-            documents.append(document_row(doc_id, src, notes))
-        if batch:
-            writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
-        stats["failed_pages"] = sum(e["page"] is not None for e in errors)
-        stats["retryable_documents"] = len({e["doc_id"] for e in errors if may_pass(e["error"])})
-        stats["seconds"] = round(time.perf_counter() - start, 3)
-        stats["skipped"] = 0
-        fp = outcome_fingerprint(fp, errors, stats["retryable_documents"] > 0)
-        # Documents and errors first, pages last: the pages file marks the partition complete.
-        wd.write(wd.part_path("documents", part), pa.Table.from_pylist(documents, DOCUMENT_SCHEMA),
-                 fp, stats)  # fmt: skip
-        wd.write(wd.error_path("extract", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp,
-                 stats)  # fmt: skip
-        writer.finish(fp, stats)
-    except BaseException:
-        writer.abort()
-        raise
-    release_memory()
-    return stats
+    for doc_id, src in docs:
+        notes, pages, last, n_pages = [], 0, 0, None
+        for kind, payload in run_document(src, doc_id, cfg):
+            if kind == "page":
+                payload, ipc = payload
+                batch.append(page_batch(ipc))
+                pages += 1
+                stats["ocr_pages"] += payload["ocr"]
+                stats["needs_ocr_pages"] += payload["needs_ocr"]
+                batch_bytes += payload["image_bytes"]
+                if len(batch) >= PAGES_PER_WRITE or batch_bytes >= BYTES_PER_WRITE:
+                    writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
+                    batch, batch_bytes = [], 0
+            elif kind == "error":
+                errors.append(payload)
+            elif kind == "notes":
+                notes = payload
+            elif kind == "n_pages":
+                n_pages = payload
+            elif kind == "failed":  # the child was killed: time limit, memory, crash
+                stats["killed"] += 1
+                if row := failure_row(doc_id, src.name, last, n_pages, payload):
+                    errors.append(row)
+            if kind in ("page", "error") and payload["page"] is not None:
+                last = payload["page"]
+        stats["pages"] += pages
+        stats["documents" if pages else "failed_documents"] += 1
+        tell(documents=1)
+        stats["javascript"] += any("JavaScript" in n for n in notes)
+        stats["embedded_files"] += any("embedded file" in n for n in notes)
+        documents.append(document_row(doc_id, src, notes))
+    if batch:
+        writer.write(pa.Table.from_batches(batch, PAGE_SCHEMA))
+    stats["failed_pages"] = sum(e["page"] is not None for e in errors)
+    retryable = len({e["doc_id"] for e in errors if may_pass(e["error"])})
+    stats.update(retryable_documents=retryable, skipped=0)
+    documents = pa.Table.from_pylist(documents, DOCUMENT_SCHEMA)
+    # The documents and the errors are written first, the pages last: they mark it done.
+    return Output(None, stats, errors, retryable > 0, beside={"documents": documents})
 
 
 def pages_table(rows: list[dict]) -> pa.Table:

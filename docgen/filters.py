@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
@@ -19,10 +18,10 @@ from docgen import passes
 from docgen.config import FilterConfig
 from docgen.config_check import check_config
 from docgen.decontam import contamination_index, fingerprint_file
-from docgen.dedup import verdict_stats
 from docgen.facts import mathish
 from docgen.grounding import PageInfo, ungrounded
 from docgen.injection import addressed_to_a_model
+from docgen.step import Output, Step, run_step
 from docgen.text import CJK, STOPWORDS, normalize, script_counts
 from docgen.workdir import WorkDir, fingerprint
 
@@ -281,7 +280,11 @@ def judge(pairs: list[dict], pages: dict, cfg: FilterConfig) -> list[tuple[bool,
     return verdicts
 
 
+RULES = Step("filter", "kept")
+
+
 def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
+    """The partition rules' verdicts on every pair of ``part`` (``WORK/kept/``)."""
     wd = WorkDir(work)
     # The evaluation set's content counts too: a changed file re-judges every partition.
     # The settings of the later passes are not the rules': turning the judge on does not
@@ -289,17 +292,15 @@ def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     rules = {k: v for k, v in asdict(cfg).items() if k not in passes.SETTINGS}
     fp = fingerprint([wd.fingerprint_of(wd.part_path("qa", part)), rules,
                       fingerprint_file(cfg.decontaminate), KEPT_LAYOUT])  # fmt: skip
-    out = wd.part_path("kept", part)
-    if (stats := wd.done(out, fp)) is not None:
-        return {**stats, "skipped": 1}
-    start = time.perf_counter()
-    qa = wd.read("qa", part)
-    pages = wd.read("pages", part, columns=["doc_id", "page", "text", "tables", "lang"])
-    pairs = qa.to_pylist()
-    verdicts = judge(pairs, page_index(pages.to_pylist()), cfg)
-    verdicts = cap_kinds(pairs, verdicts, cfg.max_kind_share)
-    table = qa.append_column("keep", pa.array([k for k, _ in verdicts], pa.bool_()))
-    table = table.append_column("reason", pa.array([r for _, r in verdicts], pa.string()))
-    stats = verdict_stats(table, time.perf_counter() - start)
-    wd.write(out, table, fp, stats)
-    return stats
+
+    def run() -> Output:
+        qa = wd.read("qa", part)
+        pages = wd.read("pages", part, columns=["doc_id", "page", "text", "tables", "lang"])
+        pairs = qa.to_pylist()
+        verdicts = judge(pairs, page_index(pages.to_pylist()), cfg)
+        verdicts = cap_kinds(pairs, verdicts, cfg.max_kind_share)
+        table = qa.append_column("keep", pa.array([k for k, _ in verdicts], pa.bool_()))
+        table = table.append_column("reason", pa.array([r for _, r in verdicts], pa.string()))
+        return Output(table, passes.verdict_stats(table))
+
+    return run_step(wd, RULES, part, fp, run)

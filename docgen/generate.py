@@ -16,7 +16,7 @@ from itertools import groupby
 
 import pyarrow as pa
 
-from docgen import images
+from docgen import images, step
 from docgen.backends import (
     MAY_PASS,
     Backend,
@@ -25,10 +25,9 @@ from docgen.backends import (
     get_backend,
 )
 from docgen.config import GenerateConfig
-from docgen.extract import ERROR_SCHEMA
 from docgen.gencache import GenerationCache
 from docgen.triage import model_triage, triage
-from docgen.workdir import WorkDir, fingerprint, outcome_fingerprint, parquet_file, sum_stats
+from docgen.workdir import WorkDir, fingerprint, parquet_file, sum_stats
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
 # What triage looks at, when the pages have it (pages extracted before they carried it do not).
@@ -197,6 +196,9 @@ def part_stats(requests, results) -> dict:
     }
 
 
+GENERATE = step.Step("generate", "qa")
+
+
 def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None) -> dict:
     """Generate for several partitions in one task, so an LLM backend sees enough documents at
     once to keep its batch full. Each finished partition is written on its own; a partition with
@@ -207,7 +209,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     done_stats, todo = [], []
     for part in parts:
         fp = wd.step_fingerprint("pages", part, reply_settings(cfg))
-        if (stats := wd.done(wd.part_path("qa", part), fp)) is not None:
+        if (stats := step.done(wd, GENERATE, part, fp)) is not None:
             # Nothing was asked for it in this run, whatever its first run asked and spent.
             done_stats.append({**stats, "skipped": 1, "finished_parts": 1, "spent_tokens": 0,
                                **dict.fromkeys(THIS_RUN_ONLY, 0)})  # fmt: skip
@@ -234,7 +236,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     requests = [r for part, pages in requests for r in requests_of(pages, n_pairs, cfg.seed, part)]
     cache = GenerationCache(wd.root / "cache" / "generate")
     results = backend.generate(requests, cache=cache, budget=budget)
-    seconds = round((time.perf_counter() - start) / len(todo), 3)
+    seconds = (time.perf_counter() - start) / len(todo)
     by_part: dict[str, list] = {}
     for request, result in zip(requests, results):
         by_part.setdefault(request.part, []).append((request, result))
@@ -259,22 +261,12 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         for request, result in mine:
             rows += rows_of(request, result, backend)
             if result.error:
-                errors.append(
-                    {
-                        "doc_id": request.doc_id,
-                        "source": request.source,
-                        "page": None,
-                        "stage": "generate",
-                        "error": result.error,
-                    }
-                )
-        stats.update(seconds=seconds, skipped=0, finished_parts=1, model=backend.model)
-        fp = outcome_fingerprint(fp, errors, stats["retryable_documents"] > 0)
+                errors.append({"doc_id": request.doc_id, "source": request.source, "page": None,
+                               "stage": "generate", "error": result.error})  # fmt: skip
+        stats.update(skipped=0, finished_parts=1, model=backend.model)
         if engine := getattr(backend, "engine_id", None):
             stats["engines"] = {engine: 1}  # partitions per engine (process id)
-        wd.write(
-            wd.error_path("generate", part), pa.Table.from_pylist(errors, ERROR_SCHEMA), fp, stats
-        )
-        wd.write(wd.part_path("qa", part), pa.Table.from_pylist(rows, QA_SCHEMA), fp, stats)
-        written.append(stats)
+        table = pa.Table.from_pylist(rows, QA_SCHEMA)
+        output = step.Output(table, stats, errors, stats["retryable_documents"] > 0)
+        written.append(step.store(wd, GENERATE, part, fp, output, seconds))
     return sum_stats(done_stats + written)

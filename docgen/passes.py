@@ -5,9 +5,9 @@ folder of its own, a file per partition, and never another pass's: the dataset p
 (``WORK/dataset/verdicts/``), the judge (``WORK/judge/``) and the rater (``WORK/rate/``) hold
 ``keep`` and ``reason`` for every row of the partition, with the columns they add
 (``judge_score``, ``rating_<scale>``); the translator (``WORK/translate/``) holds the rows it
-adds. A pass is a function of that view, run by :func:`run_pass` (the fingerprint, the skip, the
-atomic write, the counts); the shard stage, the report and the run's counts read :func:`joined`
-over all.
+adds. A pass is a function of that view, run by :func:`run_pass` as a step of
+:mod:`docgen.step` (the fingerprint, the skip, the atomic write, the counts); the shard stage,
+the report and the run's counts read :func:`joined` over all.
 
 The passes a run joins are those its filter config turns on (kept in the manifest under
 ``filter_passes``), in the order of :data:`PASSES`. Each pass file stores the fingerprint of
@@ -17,7 +17,6 @@ pass turned off since) ends the chain there, so a stale file is never joined.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from docgen.config import FilterConfig
-from docgen.dedup import verdict_stats
+from docgen.step import Output, Step, run_step
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
 
@@ -44,6 +43,10 @@ class Pass:
     # An LLM pass: "module:function(wd, part, backend, gen, cfg) -> counts", run on the generate
     # backend's workers (llm_pass.llm_pass_parts); its prompt set is prompts/<name>.
     partition: str | None = None
+
+    @property
+    def step(self) -> Step:
+        return Step(self.name, self.folder)
 
 
 REGISTRY = (
@@ -144,35 +147,31 @@ def with_columns(table: pa.Table, columns: dict) -> pa.Table:
 
 
 def run_pass(wd: WorkDir, name: str, part: str, settings: list, make, on_skip=None):
-    """The one runner of a pass over a partition. Nothing when pass ``name`` went over the same
-    view of ``part`` with the same ``settings`` already (``on_skip(stored stats)`` is returned,
-    ``{"skipped": 1}`` by default); else ``make(view)`` gives (the pass's table, the view with
-    it, its counts, whether it finished) and the file is written. Returns the counts."""
+    """Pass ``name`` over the view of ``part``, a step (:func:`docgen.step.run_step`) whose
+    fingerprint is the view's and its ``settings``: nothing when done (``on_skip(stored
+    counts)`` is returned, ``{"skipped": 1}`` by default); else ``make(view)`` gives (the pass's
+    table, the view with it, its counts, whether it finished: unfinished, some chats unanswered,
+    a rerun asks again and every later pass reads it anew). The file stores the counts of the
+    view with it and the view's fingerprint. Returns the counts."""
     links = chain(wd, part, upto=name)  # read once: the fingerprint and the view come from it
     view_fp = links[-1][1]
-    mark = fingerprint([view_fp, *settings])
-    if (stats := done(wd, name, part, mark, view_fp)) is not None:
-        return on_skip(stats) if on_skip else Counter(skipped=1)
-    start = time.perf_counter()
-    table, after, counts, finished = make(joined(wd, part, links=links))
-    stats = {**counts, "seconds": round(time.perf_counter() - start, 3)}
-    write_pass(wd, name, part, table, after, mark, view_fp, stats, finished)
-    return counts
+
+    def run() -> Output:
+        table, after, counts, finished = make(joined(wd, part, links=links))
+        return Output(table, dict(counts), may_pass=not finished,
+                      stored={**verdict_stats(after), "input": view_fp})  # fmt: skip
+
+    skipped = on_skip or (lambda stats: Counter(skipped=1))
+    return run_step(wd, BY_NAME[name].step, part, fingerprint([view_fp, *settings]), run,
+                    skipped=skipped)  # fmt: skip
 
 
-def write_pass(wd: WorkDir, name: str, part: str, table: pa.Table, view: pa.Table, mark: str,
-               view_fp: str | None, stats: dict, finished: bool = True) -> None:  # fmt: skip
-    """Write pass ``name``'s file for ``part``: ``table`` (its columns, or its new rows), made
-    with fingerprint ``mark`` from the view fingerprinted ``view_fp``; ``view`` is the view with
-    it, whose counts are stored. An unfinished pass (some chats unanswered) gets a fingerprint
-    no rerun matches, so the rerun asks again, and every later pass reads it anew."""
-    fp = mark if finished else f"unfinished-{mark}-{time.time_ns()}"
-    stats = {**stats, **verdict_stats(view, stats.get("seconds", 0)), "input": view_fp}
-    wd.write(wd.part_path(PASSES[name], part), table, fp, stats)
-
-
-def done(wd: WorkDir, name: str, part: str, mark: str, view_fp: str | None) -> dict | None:
-    """The stats of pass ``name``'s finished file for ``part`` made with ``mark`` from the view
-    ``view_fp``, else None."""
-    stats = wd.done(wd.part_path(PASSES[name], part), mark)
-    return stats if stats is not None and stats.get("input") == view_fp else None
+def verdict_stats(table: pa.Table) -> dict:
+    """A view's counts: pairs, kept, drops by reason."""
+    reasons = Counter(r for r in table.column("reason").to_pylist() if r)
+    return {
+        "pairs": table.num_rows,
+        "kept": table.num_rows - sum(reasons.values()),
+        "dropped": dict(sorted(reasons.items())),
+        "skipped": 0,
+    }

@@ -20,7 +20,7 @@ from docgen.config import RunConfig, local, settle_paths
 from docgen.config_check import check_config
 from docgen.dataset_pass import dedup_dataset
 from docgen.errors import RunFailed, UsageError
-from docgen.extract import ERROR_SCHEMA, error_row, extract_partition, plan
+from docgen.extract import error_row, extract_partition, plan
 from docgen.filters import check_filter, filter_partition
 from docgen.generate import close_backends, generate_parts
 from docgen.llm_pass import llm_pass_parts
@@ -35,6 +35,7 @@ from docgen.orchestrate import (
 )
 from docgen.reasons import failure_causes, in_one_line
 from docgen.shard import shard_on_workers, write_shards
+from docgen.step import ERROR_SCHEMA
 from docgen.storage import check_writable
 from docgen.workdir import WorkDir, add_stats, release_memory
 

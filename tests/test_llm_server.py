@@ -15,7 +15,7 @@ from docgen.config import load_config
 from docgen.errors import DocgenError
 from docgen.passes import joined
 from docgen.pipeline import run_pipeline
-from docgen.workdir import WorkDir
+from docgen.workdir import RETRY_MARK, WorkDir
 
 CAUSES = ("http_429", "http_5xx", "timeout", "connection", "malformed", "schema")
 MAY_PASS_CAUSES = ("http_429", "http_5xx", "timeout", "connection")
@@ -285,7 +285,7 @@ def test_llm_judge_drops_what_it_scores_low_and_keeps_what_it_cannot_score(
     assert {r["answer"] for r in rows if r["keep"]} >= {"HACKED"}  # nothing scored, all kept
     # Judged, unfinished: no rerun takes it as done.
     marks = [wd.fingerprint_of(wd.part_path("judge", p)) for p in wd.parts("kept")]
-    assert all(m.startswith("unfinished-") for m in marks)
+    assert all(m.startswith(RETRY_MARK) for m in marks)
 
 
 def test_translation_adds_marked_pairs_that_survive_back_translation(tmp_path, server_factory):

@@ -43,9 +43,12 @@ def measure(way: str, tasks: int) -> None:
     import psutil
     from dask.distributed import Client, LocalCluster
 
-    from docgen.orchestrate import map_stage
+    from docgen.executor import Executor
 
-    run = map_stage if way == "window" else all_at_once
+    def window(client, fn, args, desc, progress=False) -> list:
+        return Executor(client).map(fn, args)
+
+    run = window if way == "window" else all_at_once
 
     def rss() -> float:
         gc.collect()

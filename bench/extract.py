@@ -115,6 +115,7 @@ def extract_stage(paths: list[str], work: str, dpi: int) -> dict:
 
     from docgen import isolate
     from docgen.config import load_config
+    from docgen.executor import Executor
     from docgen.pipeline import run_extract
 
     listing = Path(work) / "inputs.txt"
@@ -123,7 +124,7 @@ def extract_stage(paths: list[str], work: str, dpi: int) -> dict:
     cfg = load_config(None, [f"input={listing}", f"work={work}/w", "run.scheduler=sync",
                              "run.progress=false", f"extract.dpi={dpi}"])  # fmt: skip
     cpu, start = child_cpu(), time.perf_counter()
-    stats = run_extract(None, cfg)
+    stats = run_extract(Executor(), cfg)
     wall = time.perf_counter() - start
     isolate.stop_child()  # (run_extract did already) its CPU time is in RUSAGE_CHILDREN
     cpu = child_cpu() - cpu
@@ -189,6 +190,7 @@ def run_on_workers(
     from procs import PeakRSS
 
     from docgen.config import load_config
+    from docgen.executor import Executor
     from docgen.orchestrate import cluster
     from docgen.pipeline import run_extract
 
@@ -201,7 +203,7 @@ def run_on_workers(
         pids = list(client.run(os.getpid).values())
         with PeakRSS(pids) if sample_memory else nullcontext() as peaks:
             start = time.perf_counter()
-            stats = run_extract(client, cfg)
+            stats = run_extract(Executor(client), cfg)
             wall = time.perf_counter() - start
     result = {"pages": stats["pages"], "wall": wall}
     if sample_memory:

@@ -55,8 +55,7 @@ def shard_in_child(work: Path, out: Path) -> tuple[float, int]:
         "import resource, sys, time\n"
         "from docgen.config import ShardConfig\nfrom docgen.shard import write_shards\n"
         "t = time.perf_counter()\n"
-        "write_shards(sys.argv[1], sys.argv[2], ShardConfig(max_shard_mb=64, row_group_mb=16),"
-        " progress=False)\n"
+        "write_shards(sys.argv[1], sys.argv[2], ShardConfig(max_shard_mb=64, row_group_mb=16))\n"
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     done = subprocess.run([sys.executable, "-c", code, str(work), str(out)], capture_output=True,
@@ -127,8 +126,7 @@ def main() -> None:
 def time_it(root: Path, i: int) -> float:
     out = root / f"again{i}"
     t = time.perf_counter()
-    write_shards(root / "large" / "work", out, ShardConfig(max_shard_mb=64, row_group_mb=16),
-                 progress=False)  # fmt: skip
+    write_shards(root / "large" / "work", out, ShardConfig(max_shard_mb=64, row_group_mb=16))
     seconds = time.perf_counter() - t
     shutil.rmtree(out)  # in tmpfs: keep memory for the next run
     return seconds

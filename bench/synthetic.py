@@ -121,6 +121,7 @@ def one_pass(work: str, workers: int) -> None:
 
     from docgen.config import FilterConfig
     from docgen.dataset_pass import dedup_dataset
+    from docgen.executor import Executor
 
     def cpu() -> float:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -134,7 +135,7 @@ def one_pass(work: str, workers: int) -> None:
     ):  # fmt: skip
         workers_before = sum(client.run(cpu).values())
         driver_before, start = cpu(), time.perf_counter()
-        drops = dedup_dataset(work, parts, FilterConfig(), client)
+        drops = dedup_dataset(work, parts, FilterConfig(), Executor(client))
         wall = time.perf_counter() - start
         worker_cpu = sum(client.run(cpu).values()) - workers_before
         driver_cpu = cpu() - driver_before

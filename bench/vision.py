@@ -45,6 +45,7 @@ TRANSPORT = {"http_429", "http_5xx", "http_4xx", "timeout", "connection", "bad_r
 
 def extracted(docs: int) -> WorkDir:
     """The sample corpus, extracted once into the cache."""
+    from docgen.executor import Executor
     from docgen.pipeline import run_extract
     from docgen.samples import make_corpus
 
@@ -53,7 +54,7 @@ def extracted(docs: int) -> WorkDir:
         make_corpus(CACHE / f"pdfs-{docs}", docs, progress=False)
         cfg = load_config(None, [f"input={CACHE / f'pdfs-{docs}'}", f"work={work}",
                                  "run.progress=false"])  # fmt: skip
-        run_extract(None, cfg)
+        run_extract(Executor(), cfg)
         (work / ".bench-done").touch()
     return WorkDir(work)
 

@@ -107,6 +107,8 @@ def require(work: str, command: str) -> None:
 def cmd_stage(args) -> None:
     """extract / generate / filter alone, each over the partitions of the work directory."""
     from docgen import pipeline
+    from docgen.executor import Executor
+    from docgen.llm_workers import check_generate
     from docgen.orchestrate import cluster
     from docgen.workdir import WorkDir
 
@@ -116,7 +118,7 @@ def cmd_stage(args) -> None:
     else:
         require(cfg.work, args.command)
     if args.command == "generate":
-        pipeline.check_generate(cfg)
+        check_generate(cfg)
     check_writable(cfg.work)
     settle_paths(cfg)
     run = {"extract": pipeline.run_extract, "generate": pipeline.run_generate,
@@ -125,7 +127,7 @@ def cmd_stage(args) -> None:
         work_lock(cfg.work),
         cluster(cfg.run.scheduler, cfg.run.workers, cfg.run.dashboard) as client,
     ):
-        stats = run(client, cfg)
+        stats = run(Executor(client, cfg.run.progress), cfg)
     wd = WorkDir(cfg.work)
     stages = wd.manifest().get("stages", {})
     stages[args.command] = stats
@@ -187,12 +189,13 @@ def cmd_shard(args) -> None:
 def shard_stage(cfg, out: str) -> dict:
     """The shard stage alone (``docgen shard``): on the workers or streamed through here."""
     from docgen.config_check import check_config
+    from docgen.executor import Executor
     from docgen.orchestrate import cluster
+    from docgen.pipeline import check_kept, kept_counts
     from docgen.shard import shard_on_workers, write_shards
+    from docgen.workdir import WorkDir
 
     check_config(cfg.shard, "shard.")  # the flags set values after the config was checked
-    from docgen.pipeline import check_kept, kept_counts
-    from docgen.workdir import WorkDir
 
     wd = WorkDir(cfg.work)
     check_kept(kept_counts(wd, wd.run_parts("kept")))  # no empty dataset, no empty card
@@ -201,8 +204,8 @@ def shard_stage(cfg, out: str) -> dict:
         cfg.out = out
         settle_paths(cfg)
         with cluster(cfg.run.scheduler, cfg.run.workers, cfg.run.dashboard) as client:
-            return write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress, client)
-    return write_shards(cfg.work, out, cfg.shard, cfg.run.progress)
+            return write_shards(cfg.work, cfg.out, cfg.shard, Executor(client, cfg.run.progress))
+    return write_shards(cfg.work, out, cfg.shard, Executor(None, cfg.run.progress))
 
 
 def cmd_validate(args) -> int:

@@ -33,7 +33,7 @@ from docgen.config import FilterConfig
 from docgen.dataset_members import KINDS, ROW_BITS, edges, folder, signatures, similarity
 from docgen.dedup import lsh_bands
 from docgen.errors import RunFailed
-from docgen.orchestrate import map_reduce, map_stage
+from docgen.executor import Executor
 from docgen.step import Output, Step, run_step
 from docgen.workdir import WorkDir, fingerprint, parquet_file, read_table
 
@@ -45,16 +45,17 @@ SURPLUS = {kind: Step("surplus", folder(kind, "surplus"), row_group=SURPLUS_ROW_
            for kind in KINDS}  # fmt: skip
 
 
-def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, progress=False):
+def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, ex: Executor | None = None):
     """Mark pairs on surplus near-duplicate pages and surplus copies of a pair across the
     dataset: each partition's verdicts go to ``WORK/dataset/verdicts/``. Returns the drops it
     decided.
-    Every step runs as tasks (on the Dask workers when there is a ``client``); a step whose
+    Every step runs as tasks of ``ex`` (by default here, one after another); a step whose
     output is there with the same fingerprint is not run again."""
     if not parts or (not cfg.max_page_copies and not cfg.max_pair_copies):
         return Counter()
+    ex = ex or Executor()
     run = [(work, part, i, cfg) for i, part in enumerate(parts)]
-    signed = map_stage(client, signatures, run, "dataset: signatures", progress)
+    signed = ex.map(signatures, run, "dataset: signatures")
     # The partitions and their signatures' fingerprints go to the edges tasks as a file: sent
     # with each task, the lists were unpickled and kept by the scheduler (its last 100
     # computations), ~150 bytes a partition per task.
@@ -73,16 +74,14 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, client=None, p
                  for i in range(n)]  # fmt: skip
         args = [(work, kind, band, split, listing, cfg, surplus_fp.get("page"))
                 for band, split in tasks]  # fmt: skip
-        edge_fps = fingerprints(
-            map_stage(client, edges, args, f"dataset: {kind} buckets", progress)
-        )
+        edge_fps = fingerprints(ex.map(edges, args, f"dataset: {kind} buckets"))
         files = [f"{band}-{i}" for band, (i, _) in tasks]
-        result = map_stage(client, surplus, [(work, kind, files, edge_fps, copies)], "", False)
+        result = ex.map(surplus, [(work, kind, files, edge_fps, copies)])
         surplus_fp[kind] = fingerprints(result)[0]
     marks = [surplus_fp.get("page"), surplus_fp.get("pair"), cfg.max_page_copies,
              cfg.max_pair_copies]  # fmt: skip
     run = [(work, part, i, cfg, marks) for i, part in enumerate(parts)]
-    verdicts = map_reduce(client, apply, run, "dataset: verdicts", progress)
+    verdicts = ex.total(apply, run, "dataset: verdicts")
     fingerprints([verdicts])
     return Counter(verdicts.get("drops", {}))
 

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import sys
 import time
 from collections import Counter
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
 
 from docgen import __version__, isolate, ocr, passes
-from docgen.backends import GPU_BACKENDS, get_backend
 from docgen.config import RunConfig, local, settle_paths
 from docgen.config_check import check_config
 from docgen.dataset_pass import dedup_dataset
 from docgen.errors import RunFailed, UsageError
+from docgen.executor import Executor
 from docgen.extract import error_row, extract_partition, plan
-from docgen.filters import check_filter, filter_partition
-from docgen.generate import close_backends, generate_parts
+from docgen.filters import filter_partition
+from docgen.generate import generate_parts
 from docgen.llm_pass import llm_pass_parts
+from docgen.llm_workers import budget_left, check_generate, in_waves, llm_workers, task_groups
 from docgen.lock import work_lock
-from docgen.orchestrate import (
-    cluster,
-    gpu_cluster,
-    map_reduce,
-    n_workers,
-    on_every_worker,
-    run_tasks,
-)
+from docgen.orchestrate import cluster
 from docgen.reasons import failure_causes, in_one_line
 from docgen.shard import shard_on_workers, write_shards
 from docgen.step import ERROR_SCHEMA
@@ -40,7 +33,7 @@ from docgen.storage import check_writable
 from docgen.workdir import WorkDir, add_stats, release_memory
 
 
-def run_extract(client, cfg: RunConfig) -> dict:
+def run_extract(ex: Executor, cfg: RunConfig) -> dict:
     skip = tuple(Path(p).resolve() for p in (cfg.work, cfg.out) if local(p))
     parts, counts = plan(cfg.input, cfg.extract.docs_per_partition, cfg.extract.max_file_mb, skip,
                          cfg.extract.partition_mb, cfg.run.limit)  # fmt: skip
@@ -74,10 +67,10 @@ def run_extract(client, cfg: RunConfig) -> dict:
         sum(len(d) for _, d in parts),
         lambda r: r.get("documents", 0) + r.get("failed_documents", 0),
     )
-    run_tasks(client, extract_partition, args, "extract", cfg.run.progress, None, arrived, docs)
+    ex.run(extract_partition, args, "extract", arrived, docs)
     # The isolation children (a few hundred MB each) are not needed by the later stages. Best
     # effort: a worker that cannot be reached now keeps its child, and the run goes on.
-    on_every_worker(client, end_extraction)
+    ex.each_worker(end_extraction)
     stats = {**stats, **counts, "unreadable_inputs": len(unreadable), "partitions": len(parts)}
     if not stats.get("documents"):  # nothing to go on with: not an empty dataset
         failed = stats.get("failed_documents", 0) + len(unreadable)
@@ -86,111 +79,39 @@ def run_extract(client, cfg: RunConfig) -> dict:
     return stats
 
 
-def extracted_documents(stats: dict) -> int:
-    """The documents an extract task went through, read or not (for the stage's bar)."""
-    return stats.get("documents", 0) + stats.get("failed_documents", 0)
-
-
 def end_extraction() -> None:
     """Stop this process's isolation child and give back what extraction left freed."""
     isolate.stop_child()
     release_memory()
 
 
-def task_groups(parts: list[str], cfg: RunConfig, workers: int) -> list[list[str]]:
-    """Partitions per generate task: one for ``rules``; for LLMs, enough documents per task to
-    fill the requests in flight (``concurrency`` per base URL), while every worker gets work."""
-    g = cfg.generate
-    if g.parts_per_task:
-        size = g.parts_per_task
-    elif g.backend == "rules":
-        size = 1
-    else:
-        in_flight = g.concurrency * max(1, len(g.base_urls))
-        size = math.ceil(in_flight / max(1, cfg.extract.docs_per_partition))
-        size = max(1, min(size, math.ceil(len(parts) / workers)))
-    return [parts[i : i + size] for i in range(0, len(parts), size)]
-
-
-def check_generate(cfg: RunConfig) -> None:
-    """Fail before any work on a generate config that cannot run, and pin the model: with no
-    ``generate.model``, the openai backend asks the server once, here, so that every worker and
-    the cache agree on it."""
-    check_filter(cfg.filter)
-    backend = get_backend(cfg.generate)
-    if cfg.generate.backend == "openai":
-        cfg.generate.model = backend.check_servers()
-
-
-@contextmanager
-def llm_workers(client, g):
-    """The client the generation backend's tasks run on and the resources they ask for (GPU
-    backends get workers that declare a GPU, one engine each). The generate stage, the judge
-    and the translator share it, so each worker builds its engine once; on exit every engine is
-    shut down, so no engine process outlives the LLM stages."""
-    with ExitStack() as stack:
-        if g.backend in GPU_BACKENDS:
-            client = stack.enter_context(gpu_cluster(client))
-        resources = {"GPU": 1} if client is not None and g.backend in GPU_BACKENDS else None
-        try:
-            yield client, resources
-        finally:
-            end_llm(client)
-
-
-def end_llm(client) -> None:
-    """Shut down the engines and clients the LLM stages built, on every worker."""
-    on_every_worker(client, close_backends)
-
-
-def run_llm_pass(cfg: RunConfig, parts: list[str], name: str, llm, budget=None) -> dict:
+def run_llm_pass(cfg: RunConfig, parts: list[str], name: str, llm: Executor, budget=None) -> dict:
     """An LLM pass over the kept partitions (the judge, the rater, the translator) on the
-    generate backend's workers ``llm`` (see :func:`llm_workers`), spending at most ``budget``
-    tokens (shared out evenly between its tasks)."""
-    client, resources = llm
-    groups = task_groups(parts, cfg, n_workers(client))
+    generate backend's workers ``llm`` (see :func:`docgen.llm_workers.llm_workers`), spending at
+    most ``budget`` tokens (shared out evenly between its tasks)."""
+    groups = task_groups(parts, cfg, llm.workers)
     share = None if budget is None else max(0, budget) // max(1, len(groups))
     args = [(cfg.work, group, cfg.generate, cfg.filter, share, name) for group in groups]
-    return map_reduce(client, llm_pass_parts, args, name, cfg.run.progress, resources)
+    return llm.total(llm_pass_parts, args, name)
 
 
-def budget_left(cfg: RunConfig) -> int | None:
-    """What ``generate.token_budget`` leaves for the filter's LLM passes once generation (as
-    the manifest counts it) has spent its part; None: no budget."""
-    if cfg.generate.token_budget is None:
-        return None
-    generated = WorkDir(cfg.work).manifest().get("stages", {}).get("generate", {})
-    return cfg.generate.token_budget - generated.get("spent_tokens", 0)
-
-
-def run_generate(client, cfg: RunConfig, llm=None) -> dict:
-    """The generate stage (on ``llm``, from :func:`llm_workers`, or workers of its own); with a
-    token budget, tasks go in waves and stop once it is spent."""
+def run_generate(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dict:
+    """The generate stage (on ``llm``, from :func:`docgen.llm_workers.llm_workers`, or workers
+    of its own); with a token budget, tasks go in waves and stop once it is spent."""
     if llm is None:
-        with llm_workers(client, cfg.generate) as llm:
-            return run_generate(client, cfg, llm)
+        with llm_workers(ex, cfg.generate) as llm:
+            return run_generate(ex, cfg, llm)
     parts = WorkDir(cfg.work).run_parts("pages")
     g = cfg.generate
-    client, resources = llm
-    workers = n_workers(client)
-    groups = task_groups(parts, cfg, workers)
+    groups = task_groups(parts, cfg, llm.workers)
     # The bar counts documents: those the extract stage made pages of.
     extracted = WorkDir(cfg.work).manifest().get("stages", {}).get("extract", {})
     docs = (extracted.get("documents"), lambda r: r.get("documents", 0))
-    if g.token_budget is None:
-        args = [(cfg.work, group, g) for group in groups]
-        stats = map_reduce(client, generate_parts, args, "generate", cfg.run.progress, resources,
-                           docs)  # fmt: skip
-    else:
-        stats = {}
-        for i in range(0, len(groups), workers):
-            left = g.token_budget - stats.get("spent_tokens", 0)
-            if left <= 0:
-                break
-            wave = groups[i : i + workers]
-            args = [(cfg.work, group, g, left // len(wave)) for group in wave]
-            add_stats(stats, map_reduce(client, generate_parts, args, "generate",
-                                        cfg.run.progress, resources, docs))  # fmt: skip
+
+    def args_of(group: list[str], share: int | None) -> tuple:
+        return (cfg.work, group, g) if share is None else (cfg.work, group, g, share)
+
+    stats = in_waves(llm, generate_parts, groups, args_of, "generate", g.token_budget, docs)
     stats = {**stats, "partitions": len(parts)}
     unfinished = len(parts) - stats.get("finished_parts", 0)
     if unfinished:
@@ -226,24 +147,19 @@ def check_generated(stats: dict) -> None:
     )
 
 
-def run_over_parts(client, cfg: RunConfig, stage: str, source: str, fn, stage_cfg) -> dict:
-    parts = WorkDir(cfg.work).run_parts(source)
-    args = [(cfg.work, part, stage_cfg) for part in parts]
-    stats = map_reduce(client, fn, args, stage, cfg.run.progress)
-    return {**stats, "partitions": len(parts)}
-
-
-def run_filter(client, cfg: RunConfig, llm=None) -> dict:
+def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dict:
     """Judge each partition, then drop near-duplicates across the whole dataset (the dataset
     pass: steps of tasks over files, docgen.dataset_pass), then the LLM passes (judge, rating,
     translation) when asked for; counts are taken after all."""
-    stats = run_over_parts(client, cfg, "filter", "qa", filter_partition, cfg.filter)
     wd = WorkDir(cfg.work)
+    parts = wd.run_parts("qa")
+    stats = ex.total(filter_partition, [(cfg.work, part, cfg.filter) for part in parts], "filter")
+    stats["partitions"] = len(parts)
     parts = wd.run_parts("kept")
     # What the shard stage joins to kept's rows from now on (docgen.passes).
     wd.update_manifest(**{passes.MANIFEST_KEY: passes.active(cfg.filter)})
     t = time.perf_counter()
-    dedup_dataset(cfg.work, parts, cfg.filter, client, cfg.run.progress)
+    dedup_dataset(cfg.work, parts, cfg.filter, ex)
     llm_passes = [name for name in passes.active(cfg.filter) if name in passes.LLM_PASSES]
     if llm_passes and cfg.generate.backend not in ("openai", "vllm"):
         raise UsageError(
@@ -252,7 +168,7 @@ def run_filter(client, cfg: RunConfig, llm=None) -> dict:
     with ExitStack() as stack:
         if llm_passes and llm is None:
             check_generate(cfg)
-            llm = stack.enter_context(llm_workers(client, cfg.generate))
+            llm = stack.enter_context(llm_workers(ex, cfg.generate))
         left = budget_left(cfg)
         for name in llm_passes:
             stats[name] = run_llm_pass(cfg, parts, name, llm, left)
@@ -336,24 +252,24 @@ def run_stages(cfg: RunConfig) -> dict:
 
     uses_llm = cfg.generate.backend in ("openai", "vllm")
     with cluster(cfg.run.scheduler, cfg.run.workers, cfg.run.dashboard) as client:
-        timed("extract", lambda: run_extract(client, cfg))
+        ex = Executor(client, cfg.run.progress)
+        timed("extract", lambda: run_extract(ex, cfg))
         # The generate backend's workers (and engines) serve the filter's LLM passes too.
-        with llm_workers(client, cfg.generate) if uses_llm else nullcontext((client, None)) as llm:
-            generated = timed("generate", lambda: run_generate(client, cfg, llm))
+        with llm_workers(ex, cfg.generate) if uses_llm else nullcontext(ex) as llm:
+            generated = timed("generate", lambda: run_generate(ex, cfg, llm))
             check_generated(generated)
             if generated.get("unfinished_partitions"):
                 where = f"{generated['unfinished_partitions']} partition(s) not generated"
                 return budget_stop(wd, cfg, stages, timings, start, where)
-            filtered = timed("filter", lambda: run_filter(client, cfg, llm if uses_llm else None))
+            filtered = timed("filter", lambda: run_filter(ex, cfg, llm if uses_llm else None))
             if filtered.get("budget_stopped"):
                 where = f"during the filter's {filtered['budget_stopped']}, no shards written"
                 return budget_stop(wd, cfg, stages, timings, start, where)
         if on_workers:
-            timed("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard,
-                                                cfg.run.progress, client))  # fmt: skip
+            timed("shard", lambda: write_shards(cfg.work, cfg.out, cfg.shard, ex))
     if not on_workers:  # streamed through this process, once the workers and their memory are gone
         t = time.perf_counter()
-        stages["shard"] = write_shards(cfg.work, cfg.out, cfg.shard, cfg.run.progress)
+        stages["shard"] = write_shards(cfg.work, cfg.out, cfg.shard, Executor(None, ex.progress))
         timings["shard"] = round(time.perf_counter() - t, 2)
     timings["total"] = round(time.perf_counter() - start, 2)
     return wd.update_manifest(stages=stages, timings=timings)

@@ -25,7 +25,7 @@ from docgen.card import write_card
 from docgen.chat import write_dataset_info
 from docgen.config import ShardConfig
 from docgen.errors import RunFailed
-from docgen.orchestrate import map_stage
+from docgen.executor import Executor
 from docgen.passes import joined
 from docgen.rows import CONFIG_DIRS, ROWS_OF, shard_name
 from docgen.shard_files import SplitWriter, shard_layout, staged, write_shard
@@ -52,16 +52,17 @@ def plan_partition(work: str, part: str, cfg: ShardConfig, config: str) -> dict:
     }
 
 
-def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, client=None) -> dict:
+def write_shards(work: str, out: str, cfg: ShardConfig, ex: Executor | None = None) -> dict:
     """Write ``OUT/data/SPLIT-XXXXX-of-YYYYY.parquet`` (``OUT/pdf/…`` with ``shard.pdf_config``,
     ``OUT/messages/…`` and ``OUT/sharegpt/SPLIT/…`` with ``shard.chat_configs``) and
     ``OUT/README.md``; return stats.
 
-    On the Dask cluster of ``client``, in two passes of tasks: each partition's rows are sized
+    On the Dask cluster of ``ex``, in two passes of tasks: each partition's rows are sized
     without reading the images, the shards are laid out from the sizes alone, then each shard is
     written by a task of its own, which reads the partitions it draws on; workers read and write
-    WORK and OUT themselves and no image passes through here. Without a client, in one pass in
-    this process. Both cut with :class:`docgen.shard_files.Cutter`: the same bytes either way.
+    WORK and OUT themselves and no image passes through here. Without a cluster, in one pass in
+    this process (no executor: no progress bar). Both cut with
+    :class:`docgen.shard_files.Cutter`: the same bytes either way.
     """
     wd, out = WorkDir(work), location(out)
     start = time.perf_counter()
@@ -72,8 +73,9 @@ def write_shards(work: str, out: str, cfg: ShardConfig, progress: bool = True, c
     configs = ["default", *(["pdf"] if cfg.pdf_config else []), *cfg.chat_configs]
     for config in configs:
         (staging / config).mkdir(parents=True, exist_ok=True)
-    write = on_workers if client is not None else in_process
-    stats, counts = write(client, wd, staging, cfg, configs, progress)
+    ex = ex or Executor()
+    write = on_workers if ex.client is not None else in_process
+    stats, counts = write(ex, wd, staging, cfg, configs)
     # Every shard is written: name them, replacing any of an earlier run.
     names: dict[str, dict[str, list[str]]] = {}  # config -> split -> shard file names
     for config, folder in CONFIG_DIRS.items():
@@ -139,11 +141,11 @@ def shard_on_workers(cfg: ShardConfig, scheduler: str | None, work: str, out: st
     return bool(external) or not (is_local(location(work)) and is_local(location(out)))
 
 
-def on_workers(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str], progress):
+def on_workers(ex: Executor, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str]):
     """Plan on the workers, lay out here, write a shard per task; (stats, shard counts)."""
     work, parts = str(wd.root), wd.run_parts("kept")
     plan_args = [(work, part, cfg, config) for config in configs for part in parts]
-    plans = all_done(map_stage(client, plan_partition, plan_args, "shard: plan", progress))
+    plans = all_done(ex.map(plan_partition, plan_args, "shard: plan"))
     stats: Counter = Counter()
     tasks, counts = [], {}
     for config in configs:
@@ -165,11 +167,11 @@ def on_workers(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str
                 wanted = {mine[k][0]: rows[parts == k] for k in dict.fromkeys(parts.tolist())}
                 path = str(staged(staging / config, split, i))
                 tasks.append((work, path, cfg, config, wanted, groups))
-    all_done(map_stage(client, write_shard, tasks, "shard", progress))
+    all_done(ex.map(write_shard, tasks, "shard"))
     return stats, counts
 
 
-def in_process(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str], progress):
+def in_process(ex: Executor, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str]):
     """Every partition's rows streamed into the split writers; (stats, shard counts)."""
     from tqdm import tqdm
 
@@ -185,7 +187,7 @@ def in_process(client, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str
 
     stats: Counter = Counter()
     writers: dict[tuple[str, str], SplitWriter] = {}
-    bar = tqdm(desc="shard", unit="row", disable=not progress, delay=0.5)
+    bar = tqdm(desc="shard", unit="row", disable=not ex.progress, delay=0.5)
     # Chunks are read two ahead in a thread while the current one is written (reading and
     # writing Parquet let go of the GIL); at most three chunks of rows are in memory.
     for config, chunk, part_stats in prefetched(chunks(), 2):

@@ -132,15 +132,15 @@ def test_a_task_that_keeps_killing_workers_is_recorded_as_failed_and_the_stage_g
     import dask
     from dask.distributed import Client, LocalCluster
 
-    from docgen.orchestrate import map_stage
+    from docgen.executor import Executor
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         with (
             LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as lc,
             Client(lc) as client,
         ):
-            ok = map_stage(client, os.path.join, [("a", "b")], "ok", progress=False)
-            dead = map_stage(client, kill_own_worker, [("work", "part-x")], "die", progress=False)
+            ok = Executor(client).map(os.path.join, [("a", "b")])
+            dead = Executor(client).map(kill_own_worker, [("work", "part-x")])
     assert ok == ["a/b"]
     assert dead == [{"failed_tasks": 1, "failed": {"part-x": 1}}]
 
@@ -149,6 +149,7 @@ def test_isolation_children_end_with_the_extract_stage(few_samples, tmp_path):
     """The later stages never need them, and each holds a few hundred MB."""
     import psutil
 
+    from docgen.executor import Executor
     from docgen.orchestrate import cluster
     from docgen.pipeline import run_extract
 
@@ -169,7 +170,7 @@ def test_isolation_children_end_with_the_extract_stage(few_samples, tmp_path):
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        stats = run_extract(client, cfg)
+        stats = run_extract(Executor(client), cfg)
         stop.set()
         watcher.join()
         assert stats["documents"] == 3 and seen  # children did the work ...

@@ -14,6 +14,7 @@ from dataset_reference import reference_verdicts
 
 from docgen.config import FilterConfig
 from docgen.dataset_pass import dedup_dataset
+from docgen.executor import Executor
 from docgen.workdir import WorkDir
 
 CFG = FilterConfig(max_page_copies=2, max_pair_copies=2)
@@ -123,7 +124,7 @@ def test_the_same_verdicts_on_any_number_of_workers(tmp_path, expected, workers)
     generated(tmp_path)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
-        dedup_dataset(str(tmp_path), PARTS, CFG, client)
+        dedup_dataset(str(tmp_path), PARTS, CFG, Executor(client))
     assert verdicts(tmp_path) == expected
 
 
@@ -149,7 +150,7 @@ def test_a_worker_killed_mid_pass_changes_no_verdict(tmp_path, expected):
 
         killer = threading.Thread(target=kill_once_signatures_are_written)
         killer.start()
-        dedup_dataset(str(tmp_path), PARTS, CFG, client)
+        dedup_dataset(str(tmp_path), PARTS, CFG, Executor(client))
         killer.join()
     assert killed and killed[0] < len(PARTS)  # killed while the step was under way
     assert verdicts(tmp_path) == expected

@@ -14,6 +14,7 @@ from PIL import Image
 
 from docgen import images, layout, ocr
 from docgen.config import ExtractConfig, load_config
+from docgen.executor import Executor
 from docgen.extract import extract_page, plan
 from docgen.pipeline import run_extract
 from docgen.sources import doc_id_of, iter_sources, read_bytes
@@ -186,7 +187,7 @@ def test_without_tesseract_pages_are_marked_and_the_run_says_so_once(tmp_path, m
     cfg = load_config(None, [f"input={tmp_path}", f"work={tmp_path / 'w'}",
                              "run.scheduler=sync", "run.progress=false",
                              "extract.isolate=false"])  # fmt: skip
-    stats = run_extract(None, cfg)
+    stats = run_extract(Executor(), cfg)
     assert capsys.readouterr().out.count("Tesseract is not installed") == 1
     assert stats["needs_ocr_pages"] == 3 and stats["ocr_pages"] == 0
     rows = pq.read_table(WorkDir(cfg.work).root / "pages").to_pylist()

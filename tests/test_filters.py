@@ -189,6 +189,7 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     import pyarrow as pa
 
     from docgen.dataset_pass import dedup_dataset
+    from docgen.executor import Executor
     from docgen.workdir import WorkDir
 
     wd = WorkDir(tmp_path)
@@ -230,7 +231,7 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
 
     with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as client:
         # pages hashed on the workers: the same decisions
-        assert dedup_dataset(str(tmp_path), ["a", "b"], cfg, client) == drops
+        assert dedup_dataset(str(tmp_path), ["a", "b"], cfg, Executor(client)) == drops
     assert [r for part in "ab" for r in dataset_view(wd, part).to_pylist()] == rows
 
 

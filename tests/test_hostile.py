@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pymupdf
 
 from docgen.config import ExtractConfig, load_config
+from docgen.executor import Executor
 from docgen.extract import page_batch, run_document
 from docgen.pipeline import run_extract
 from docgen.sources import doc_id_of
@@ -49,7 +50,7 @@ def test_mutated_corpus_is_accounted_for_and_nothing_hangs(few_samples, tmp_path
                              "extract.docs_per_partition=5",
                              "extract.page_timeout_s=3"])  # fmt: skip
     start = time.monotonic()
-    stats = run_extract(None, cfg)
+    stats = run_extract(Executor(), cfg)
     took = time.monotonic() - start
 
     wd = WorkDir(cfg.work)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from docgen.config import load_config
+from docgen.executor import Executor
 from docgen.orchestrate import cluster
 from docgen.passes import joined
 from docgen.pipeline import run_extract, run_filter, run_generate
@@ -51,8 +52,8 @@ def work(samples, tmp_path_factory):
         "default",
         [f"input={samples}", f"work={root / 'work'}", "run.scheduler=sync", "run.progress=false"],
     )
-    run_extract(None, cfg)
-    run_generate(None, cfg)
+    run_extract(Executor(), cfg)
+    run_generate(Executor(), cfg)
     return cfg
 
 
@@ -113,7 +114,7 @@ def test_noisy_generator_95_percent_bad_dropped_and_good_kept(work):
         table = table.append_column("label", pa.array([label for _, label in made]))
         pq.write_table(table, wd.part_path("qa", part))
     with cluster("sync", None) as client:
-        stats = run_filter(client, work)
+        stats = run_filter(Executor(client), work)
     outcome = Counter()
     for part in wd.run_parts("kept"):
         t = joined(wd, part, columns=["label", "keep", "reason"]).to_pylist()

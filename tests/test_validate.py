@@ -114,7 +114,7 @@ def test_a_pdf_gone_since_extract_is_left_out_of_the_pdf_config(good_out, tmp_pa
     rows[0]["path"] = str(tmp_path / "moved-away.pdf")
     fp = wd.info(wd.part_path("documents", part))["fingerprint"]
     wd.write(wd.part_path("documents", part), pa.Table.from_pylist(rows, DOCUMENT_SCHEMA), fp, {})
-    result = write_shards(str(work), str(tmp_path / "out"), ShardConfig(pdf_config=True), False)
+    result = write_shards(str(work), str(tmp_path / "out"), ShardConfig(pdf_config=True))
     assert result["pdf"] == {"rows": 2, "missing": 1, "splits": result["pdf"]["splits"]}
     problems, counts = validate(tmp_path / "out")
     assert not problems, problems.lines()
@@ -126,7 +126,7 @@ def test_a_config_the_card_declares_must_have_its_files(good_out, tmp_path):
     from docgen.shard import write_shards
 
     out = tmp_path / "out"
-    write_shards(str(good_out.parent / "work"), str(out), ShardConfig(pdf_config=True), False)
+    write_shards(str(good_out.parent / "work"), str(out), ShardConfig(pdf_config=True))
     assert not validate(out)[0]
     shutil.rmtree(out / "pdf")  # the card still declares the pdf config
     problems, _ = validate(out)

@@ -29,6 +29,8 @@ ENV PATH=/opt/docgen/bin:$PATH
 # Only what the package is built from, so editing tests or docs does not rebuild this layer.
 COPY pyproject.toml README.md /src/
 COPY docgen /src/docgen
+COPY prompts /src/prompts
+COPY pipelines /src/pipelines
 RUN pip install --upgrade pip \
     && pip wheel --no-deps --wheel-dir /tmp/dist /src \
     && pip install "$(ls /tmp/dist/docgen-*.whl)[${EXTRAS}]" \

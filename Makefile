@@ -9,7 +9,7 @@ LLM ?= rules
 BASE_URL ?=
 MODEL ?=
 PORT ?= 8000
-# A built-in run config (docgen/pipelines/NAME.yaml) or a YAML file of your own.
+# A built-in run config (pipelines/NAME.yaml) or a YAML file of your own.
 CONFIG ?= $(if $(filter rules,$(LLM)),default,$(LLM))
 # With a vision-language model: INPUT=image+text (or image) sends the page images, RATE=1 rates
 # every pair (what grounds the answers read off the images).
@@ -126,7 +126,7 @@ $(VENV)/.train: $(BIN)/docgen
 	touch $@
 
 # `make train [BASE=tiny|folder|org/name] [PDFS=dir]`: a dataset with a held-out test split
-# (docgen/pipelines/train.yaml), a fine-tune on its train split, then `make eval` scores the test split.
+# (pipelines/train.yaml), a fine-tune on its train split, then `make eval` scores the test split.
 BASE ?= tiny
 TRAIN_SET := data/train-set
 MODEL_DIR ?= data/model
@@ -140,7 +140,7 @@ eval: $(VENV)/.train
 # docgen as users install it: the sdist, the wheel built from the sdist (dist/), and the wheel
 # installed with its dependencies into a venv of its own, the way a container image or a cluster
 # node gets it (the same commands as the Dockerfile). Rebuilt when the package's files change.
-PACKAGE_FILES := pyproject.toml README.md $(shell find docgen -type f -not -name '*.pyc')
+PACKAGE_FILES := pyproject.toml README.md $(shell find docgen prompts pipelines -type f -not -name '*.pyc')
 $(WHEEL_VENV)/.done: $(VENV)/.dev $(PACKAGE_FILES)
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null

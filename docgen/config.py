@@ -1,5 +1,5 @@
 """Run configuration: one dataclass per stage, loaded from a YAML file or a built-in config
-(``docgen/pipelines/*.yaml``: ``default``, ``openai``, ``vllm``, ``train``, and the GPU training
+(``pipelines/*.yaml``: ``default``, ``openai``, ``vllm``, ``train``, and the GPU training
 configs ``train-gpu``, ``train-lora``, ``train-fsdp``).
 
 A run config names ``input``, ``work`` and ``out`` at its top level, then one section per stage
@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import asdict, dataclass, field
-from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
+from docgen import shipped
 from docgen.config_check import check_config
 from docgen.train.config import EvalConfig, TrainConfig
 
@@ -246,7 +246,7 @@ def read_yaml(text: str, where: str):
         raise ValueError(f"{where}: not valid YAML ({problem}{at})") from None
 
 
-BUILTIN = Path(str(files("docgen") / "pipelines"))  # run configs shipped with docgen
+BUILTIN = shipped("pipelines")  # run configs shipped with docgen
 
 
 def builtin_configs() -> list[str]:

@@ -71,7 +71,7 @@ class PromptSet:
 
 @cache
 def load_prompts(name: str = "llm", root: str | None = None) -> PromptSet:
-    """Load prompt set ``name`` (``docgen/prompts/<name>``, or a folder when ``name`` is a path):
+    """Load prompt set ``name`` (``prompts/<name>``, or a folder when ``name`` is a path):
     system.j2, user.j2, roles.yaml, answer.schema.json and, for generation, kinds.yaml."""
     import jinja2
     import jsonschema

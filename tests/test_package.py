@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from dask_procs import DaskProcesses
 
+import docgen
 from docgen.config import load_config
 from docgen.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL_PYTHON = os.environ.get("DOCGEN_WHEEL_PYTHON") or str(ROOT / ".venv-wheel" / "bin" / "python")
+VERSION = docgen.__version__
 SHIPPED = ("prompts/llm/user.j2", "prompts/rules/questions.yaml", "pipelines/default.yaml")
 
 
@@ -43,8 +45,20 @@ def test_sdist_and_wheel_carry_the_prompts_and_configs():
     in_sdist = tarfile.open(sdist).getnames()
     in_wheel = zipfile.ZipFile(wheel).namelist()
     for name in SHIPPED:
-        assert any(n.endswith(f"/docgen/{name}") for n in in_sdist), name
-        assert f"docgen/{name}" in in_wheel, name
+        assert any(n.endswith(f"-{VERSION}/{name}") for n in in_sdist), name  # at the top
+        assert f"docgen/{name}" in in_wheel, name  # inside the package
+
+
+def test_the_package_list_names_every_package():
+    """pyproject.toml names docgen's packages one by one (prompts/ and pipelines/ are mapped
+    into the package from the top): a new folder of modules must be added there."""
+    import tomllib
+
+    named = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    folders = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("docgen/**/__init__.py")
+    }
+    assert set(named) == folders | {"docgen.prompts", "docgen.pipelines"}
 
 
 def test_the_installed_package_runs_anywhere_on_any_cluster(venv_bin, few_samples, tmp_path):
@@ -102,6 +116,6 @@ def test_a_prompt_set_of_ones_own_by_path(tmp_path):
     from docgen.prompting import load_prompts
 
     mine = tmp_path / "mine"
-    shutil.copytree(ROOT / "docgen" / "prompts" / "llm", mine)
+    shutil.copytree(ROOT / "prompts" / "llm", mine)
     (mine / "system.j2").write_text("You write pairs about documents, briefly.", "utf-8")
     assert load_prompts(str(mine)).system == "You write pairs about documents, briefly."

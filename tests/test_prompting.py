@@ -212,7 +212,7 @@ def test_the_schema_a_server_holds_a_chat_to_is_bounded():
 
 
 def test_the_prompt_shows_no_example_to_copy():
-    text = (Path(__file__).parents[1] / "docgen" / "prompts" / "llm" / "user.j2").read_text()
+    text = (Path(__file__).parents[1] / "prompts" / "llm" / "user.j2").read_text()
     assert '"..."' not in text
 
 

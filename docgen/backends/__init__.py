@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib.resources import files
-from pathlib import Path
 
-# Prompt sets ship inside the package (docgen/prompts), found wherever docgen is installed.
-PROMPTS_DIR = Path(str(files("docgen") / "prompts"))
+from docgen import shipped
+
+# Prompt sets ship with docgen (prompts/ at the top of the repository, docgen/prompts installed).
+PROMPTS_DIR = shipped("prompts")
 
 
 @dataclass

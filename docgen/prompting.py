@@ -18,8 +18,11 @@ from pathlib import Path
 
 import yaml
 
-from docgen.backends import PROMPTS_DIR, GenerationRequest
+from docgen import shipped
+from docgen.backends.base import GenerationRequest
 
+# Prompt sets ship with docgen (prompts/ at the top of the repository, docgen/prompts installed).
+PROMPTS_DIR = shipped("prompts")
 LANGUAGE_NAMES = {
     "en": "English",
     "fr": "French",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from docgen.backends import Backend, GenerationRequest, GenerationResult
+from docgen.backends.base import Backend, GenerationRequest, GenerationResult
 from docgen.config_check import check_config
 from docgen.gencache import cache_key
 from docgen.progress import tell

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from docgen.backends import ERROR_CHARS, TOO_LONG
+from docgen.backends.base import ERROR_CHARS, TOO_LONG
 from docgen.backends.llm import Completion
 from docgen.backends.window import ServerSilent
 

@@ -14,8 +14,9 @@ from functools import cache
 
 import yaml
 
-from docgen.backends import PROMPTS_DIR, Backend, GenerationRequest, GenerationResult
+from docgen.backends.base import Backend, GenerationRequest, GenerationResult
 from docgen.facts import facts_of_page
+from docgen.prompting import PROMPTS_DIR
 
 LATIN_LOWER_FIRST = {"en", "fr", "es"}  # languages whose field labels read lower-case mid-sentence
 

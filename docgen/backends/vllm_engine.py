@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from docgen.backends import ERROR_CHARS, TOO_LONG
+from docgen.backends.base import ERROR_CHARS, TOO_LONG
 from docgen.backends.llm import Completion, LLMBackend
 from docgen.isolate import receive, send
 

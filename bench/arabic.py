@@ -70,7 +70,7 @@ def corpus() -> Path:
 
 
 def words(text: str) -> list[str]:
-    from docgen.text import normalize
+    from docgen.core.text import normalize
 
     return [w for m in WORD.finditer(text) for w in normalize(m.group()).split("\u200c") if w]
 
@@ -121,9 +121,9 @@ def reference(pdf: Path, page: int) -> str:
 
 def docgen_text(page, before: bool) -> str:
     """The extract stage's page text; ``before``: as it was (MuPDF's ligatures, its order)."""
-    from docgen import layout
-    from docgen.config import ExtractConfig
-    from docgen.extract import extract_page
+    from docgen.core.config import ExtractConfig
+    from docgen.extract import layout
+    from docgen.extract.stage import extract_page
 
     saved = layout.TEXT_FLAGS, layout.has_rtl
     if before:

@@ -1,5 +1,5 @@
-"""The dataset pass's near-duplicate clusters (``docgen.dedup.Clusters``): time per pair added
-as the dataset grows, now (exact copies answered from their first copy, candidates merged
+"""The dataset pass's near-duplicate clusters (``docgen.filter.dedup.Clusters``): time per pair
+added as the dataset grows, now (exact copies answered from their first copy, candidates merged
 lazily oldest first) against the search as it was (every member of the buckets collected and
 sorted for each new set), side by side in one run, with the same answers checked.
 
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from docgen.dedup import Clusters, band_keys, item_hashes  # noqa: E402
+from docgen.filter.dedup import Clusters, band_keys, item_hashes  # noqa: E402
 
 QUESTIONS = ["What is the total amount?", "What is the invoice date?", "Who signed the form?",
              "What is the account number?", "What is the title of the document?"]  # fmt: skip

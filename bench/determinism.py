@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from docgen import isolate
-from docgen.config import ExtractConfig
-from docgen.extract import page_batch, run_document
+from docgen.core.config import ExtractConfig
+from docgen.extract import isolate
+from docgen.extract.sources import Source
+from docgen.extract.stage import page_batch, run_document
 from docgen.samples import make_corpus
-from docgen.sources import Source
 
 
 def digests(pdfs, fresh_child_each=False) -> dict:
@@ -62,7 +62,7 @@ def encoders(pdfs, repeat: int = 5) -> None:
     import pymupdf
     from zlib_ng import zlib_ng
 
-    from docgen.images import render
+    from docgen.extract.images import render
 
     rows = []
     for pdf in pdfs:

@@ -43,7 +43,7 @@ def measure(way: str, tasks: int) -> None:
     import psutil
     from dask.distributed import Client, LocalCluster
 
-    from docgen.executor import Executor
+    from docgen.core.executor import Executor
 
     def window(client, fn, args, desc, progress=False) -> list:
         return Executor(client).map(fn, args)

@@ -35,8 +35,8 @@ VLLM_ENV = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_LOGGING_
 
 
 def shards(folder: Path, docs: int) -> None:
-    from docgen.config import load_config
-    from docgen.pipeline import run_pipeline
+    from docgen.core.config import load_config
+    from docgen.run.pipeline import run_pipeline
     from docgen.samples import make_corpus
 
     work = Path(tempfile.mkdtemp(prefix="docgen-eval-bench-"))
@@ -49,8 +49,8 @@ def shards(folder: Path, docs: int) -> None:
 
 def tiny_model(data: Path, out: Path, steps: int) -> Path:
     """The tiny model, trained ``steps`` steps (0: as initialised); returns its folder."""
+    from docgen.core.train_config import TinyModelConfig, TrainConfig
     from docgen.train import loop
-    from docgen.train.config import TinyModelConfig, TrainConfig
     from docgen.train.data import split_files
     from docgen.train.model import load_base
 
@@ -95,7 +95,7 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=32)
     args = p.parse_args()
     os.environ.update(VLLM_ENV)
-    from docgen.train.config import EvalConfig
+    from docgen.core.train_config import EvalConfig
 
     root = Path(tempfile.mkdtemp(prefix="docgen-eval-engines-"))
     shards(root / "data", args.docs)

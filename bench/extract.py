@@ -113,10 +113,10 @@ def plain_loop(paths: list[str], dpi: int) -> dict:
 def extract_stage(paths: list[str], work: str, dpi: int) -> dict:
     import pyarrow.parquet as pq
 
-    from docgen import isolate
-    from docgen.config import load_config
-    from docgen.executor import Executor
-    from docgen.pipeline import run_extract
+    from docgen.core.config import load_config
+    from docgen.core.executor import Executor
+    from docgen.extract import isolate
+    from docgen.run.pipeline import run_extract
 
     listing = Path(work) / "inputs.txt"
     Path(work).mkdir(parents=True, exist_ok=True)
@@ -189,10 +189,10 @@ def run_on_workers(
 
     from procs import PeakRSS
 
-    from docgen.config import load_config
-    from docgen.executor import Executor
-    from docgen.orchestrate import cluster
-    from docgen.pipeline import run_extract
+    from docgen.core.config import load_config
+    from docgen.core.executor import Executor
+    from docgen.run.orchestrate import cluster
+    from docgen.run.pipeline import run_extract
 
     Path(work).mkdir(parents=True, exist_ok=True)
     listing = Path(work) / "inputs.txt"

@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from docgen.backends import GenerationRequest, openai_api
-from docgen.config import GenerateConfig
+from docgen.core.config import GenerateConfig
+from docgen.generate.backends import GenerationRequest, openai_api
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from llm_client import requests  # noqa: E402
 
-from docgen.backends import openai_api  # noqa: E402
-from docgen.config import GenerateConfig  # noqa: E402
-from docgen.prompting import build_chats  # noqa: E402
+from docgen.core.config import GenerateConfig  # noqa: E402
+from docgen.generate.backends import openai_api  # noqa: E402
+from docgen.generate.prompting import build_chats  # noqa: E402
 
 PYTHON = os.environ.get("DOCGEN_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
 MAX_LEN = 8192

@@ -78,7 +78,7 @@ def find(root: Path, doc: str) -> Path:
 
 
 def page_text(page) -> str:
-    from docgen import layout
+    from docgen.extract import layout
 
     return "\n".join(line["text"] for line in layout.visual_lines(layout.text_dict(page)))
 
@@ -87,7 +87,7 @@ def pick_pages(pdf: Path, lang: str, n: int) -> list[int]:
     import pymupdf
     from test_ocr import tokens
 
-    from docgen.text import detect_language
+    from docgen.core.text import detect_language
 
     chosen = []
     with pymupdf.open(pdf) as doc:
@@ -106,8 +106,8 @@ def measure(job: tuple) -> dict:
     from pdfs import scan_of
     from test_ocr import found
 
-    from docgen.config import ExtractConfig
-    from docgen.extract import extract_page
+    from docgen.core.config import ExtractConfig
+    from docgen.extract.stage import extract_page
 
     lang, pdf, number, pack, settings = job
     with pymupdf.open(pdf) as doc:

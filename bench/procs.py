@@ -78,6 +78,6 @@ class PeakRSS:
 
 def kind_of(p: psutil.Process) -> str:
     command = " ".join(p.cmdline())
-    if "docgen.isolate" in command:
+    if "docgen.extract.isolate" in command:
         return "child"
     return "worker" if "multiprocessing" in command else "main"

@@ -34,10 +34,10 @@ from llm_vllm import start_server  # noqa: E402
 from pdfs import long_arabic  # noqa: E402
 from truth import same, truth_index  # noqa: E402
 
-from docgen.config import load_config  # noqa: E402
-from docgen.pipeline import run_pipeline  # noqa: E402
+from docgen.core.config import load_config  # noqa: E402
+from docgen.core.workdir import WorkDir  # noqa: E402
+from docgen.run.pipeline import run_pipeline  # noqa: E402
 from docgen.samples import make_corpus  # noqa: E402
-from docgen.workdir import WorkDir  # noqa: E402
 
 
 def page_facts(wd: WorkDir, samples: Path) -> tuple[int, int]:

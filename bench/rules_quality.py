@@ -53,10 +53,10 @@ def documents() -> list[Path]:
 
 def kept_pairs(folder: Path) -> list[dict]:
     """docgen's default run over ``folder``; every kept pair with the line it was read from."""
-    from docgen.config import load_config
-    from docgen.passes import joined
-    from docgen.pipeline import run_pipeline
-    from docgen.workdir import WorkDir
+    from docgen.core.config import load_config
+    from docgen.core.workdir import WorkDir
+    from docgen.filter.passes import joined
+    from docgen.run.pipeline import run_pipeline
 
     root = folder.parent
     sets = [f"input={folder}", f"work={root / 'work'}", f"out={root / 'out'}", "run.progress=false"]

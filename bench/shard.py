@@ -23,11 +23,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docgen.config import ShardConfig
-from docgen.rows import ROW_SCHEMA
-from docgen.shard import write_shards
-from docgen.shard_files import COMPRESSION
-from docgen.workdir import WorkDir
+from docgen.core.config import ShardConfig
+from docgen.core.workdir import WorkDir
+from docgen.shard.files import COMPRESSION
+from docgen.shard.rows import ROW_SCHEMA
+from docgen.shard.stage import write_shards
 
 DOCS_PER_PART = 64
 
@@ -53,7 +53,7 @@ def shard_in_child(work: Path, out: Path) -> tuple[float, int]:
     """(seconds, peak RSS in MB) of write_shards run alone in a new process."""
     code = (
         "import resource, sys, time\n"
-        "from docgen.config import ShardConfig\nfrom docgen.shard import write_shards\n"
+        "from docgen.core.config import ShardConfig\nfrom docgen.shard.stage import write_shards\n"
         "t = time.perf_counter()\n"
         "write_shards(sys.argv[1], sys.argv[2], ShardConfig(max_shard_mb=64, row_group_mb=16))\n"
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"

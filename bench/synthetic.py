@@ -34,7 +34,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from docgen.workdir import WorkDir  # noqa: E402
+from docgen.core.workdir import WorkDir  # noqa: E402
 
 PAGES_PER_PART, PAGES_PER_DOC, PAIRS_PER_PAGE = 256, 4, 4
 COMMON = [f"What is the {w} of the {v}?" for w in ("total", "date", "name", "title", "number")
@@ -119,9 +119,9 @@ def one_pass(work: str, workers: int) -> None:
     """Run the pass; print JSON: wall seconds, CPU seconds (driver and workers), peak RSS."""
     from dask.distributed import Client, LocalCluster
 
-    from docgen.config import FilterConfig
-    from docgen.dataset_pass import dedup_dataset
-    from docgen.executor import Executor
+    from docgen.core.config import FilterConfig
+    from docgen.core.executor import Executor
+    from docgen.filter.dataset_pass import dedup_dataset
 
     def cpu() -> float:
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from docgen.train.config import TinyModelConfig, TrainConfig  # noqa: E402
+from docgen.core.train_config import TinyModelConfig, TrainConfig  # noqa: E402
 
 SMOLVLM_256M = TinyModelConfig(
     vocab_size=8192,  # the BPE trained on the data; embeddings are sized as SmolVLM's below
@@ -56,8 +56,8 @@ SMOLVLM_256M = TinyModelConfig(
 
 def prepare(folder: Path, docs: int) -> None:
     """Sample PDFs through the default pipeline into shards (needs docgen's full install)."""
-    from docgen.config import load_config
-    from docgen.pipeline import run_pipeline
+    from docgen.core.config import load_config
+    from docgen.run.pipeline import run_pipeline
     from docgen.samples import make_corpus
 
     work = Path(tempfile.mkdtemp(prefix="docgen-train-bench-"))

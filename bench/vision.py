@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from llm_vllm import PYTHON, start_server  # noqa: E402
 
-from docgen import images  # noqa: E402
-from docgen.backends.openai_api import OpenAIBackend, image_url_part  # noqa: E402
-from docgen.config import GenerateConfig, load_config  # noqa: E402
-from docgen.generate import read_pages, requests_of  # noqa: E402
-from docgen.prompting import build_chats  # noqa: E402
-from docgen.workdir import WorkDir  # noqa: E402
+from docgen.core.config import GenerateConfig, load_config  # noqa: E402
+from docgen.core.workdir import WorkDir  # noqa: E402
+from docgen.extract import images  # noqa: E402
+from docgen.generate.backends.openai_api import OpenAIBackend, image_url_part  # noqa: E402
+from docgen.generate.prompting import build_chats  # noqa: E402
+from docgen.generate.stage import read_pages, requests_of  # noqa: E402
 
 CACHE = Path((os.environ.get("DOCGEN_BENCH_CACHE") or "/tmp/docgen-bench") + "-vision")
 MODES = ("text", "image", "image+text")
@@ -45,8 +45,8 @@ TRANSPORT = {"http_429", "http_5xx", "http_4xx", "timeout", "connection", "bad_r
 
 def extracted(docs: int) -> WorkDir:
     """The sample corpus, extracted once into the cache."""
-    from docgen.executor import Executor
-    from docgen.pipeline import run_extract
+    from docgen.core.executor import Executor
+    from docgen.run.pipeline import run_extract
     from docgen.samples import make_corpus
 
     work = CACHE / f"work-{docs}"

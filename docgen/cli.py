@@ -13,9 +13,9 @@ import os
 import sys
 
 from docgen import commands
-from docgen.backends import BACKENDS
 from docgen.cli_train import add_train_commands
-from docgen.prompting import INPUTS
+from docgen.generate.backends import BACKENDS
+from docgen.generate.prompting import INPUTS
 
 INPUT_HELP = (
     "PDF files, folders (searched for *.pdf, *.tar, *.parquet), globs, list files (*.txt, one "
@@ -37,7 +37,7 @@ def positive(text: str) -> int:
 
 
 def config_help(default: str | None) -> str:
-    from docgen.config import builtin_configs
+    from docgen.core.config import builtin_configs
 
     return (
         f"a run config: a built-in one by name ({', '.join(builtin_configs())}; `docgen "
@@ -322,14 +322,14 @@ EXTRAS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The one place errors become a line on stderr and an exit status (docgen.errors): 0 done,
+    """The one place errors become a line on stderr and an exit status (docgen.core.errors): 0 done,
     1 the run failed, 2 bad usage, config or input before any work, 130/143 interrupted."""
-    from docgen.errors import DocgenError, Interrupted, interrupted_line, signals_interrupt
+    from docgen.core.errors import DocgenError, Interrupted, interrupted_line, signals_interrupt
 
     args = parse(parser(), argv)
     prefix = f"docgen {args.command}"
     if args.verbose:
-        os.environ["DOCGEN_VERBOSE"] = "1"  # read by docgen.orchestrate, here and on workers
+        os.environ["DOCGEN_VERBOSE"] = "1"  # read by docgen.run.orchestrate, here and on workers
     try:
         with signals_interrupt():
             commands.settle_args(args)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from docgen.commands import parse_size
-from docgen.config import load_config
+from docgen.core.config import load_config
 
 
 def push_to_hub(s) -> None:

@@ -7,9 +7,9 @@ import re
 import sys
 from dataclasses import asdict
 
-from docgen.config import load_config, settle_paths
-from docgen.lock import work_lock
-from docgen.storage import check_writable
+from docgen.core.config import load_config, settle_paths
+from docgen.core.lock import work_lock
+from docgen.core.storage import check_writable
 
 
 def cmd_samples(args) -> None:
@@ -21,7 +21,7 @@ def cmd_samples(args) -> None:
 
 def looks_like_config(word: str) -> bool:
     """A word on the command line that names a run config rather than an input."""
-    from docgen.config import builtin_configs
+    from docgen.core.config import builtin_configs
 
     return word.endswith((".yaml", ".yml")) or (
         word in builtin_configs() and not os.path.exists(word)
@@ -32,7 +32,7 @@ def settle_args(args) -> None:
     """One grammar for every command: the run config positional or by --config (not two), the
     inputs positional or by --input, and a config name typed among the inputs (`--input pdfs
     default`) taken as the config."""
-    from docgen.errors import UsageError
+    from docgen.core.errors import UsageError
 
     if not hasattr(args, "words"):
         return
@@ -74,8 +74,8 @@ def run_config(args):
 
 
 def cmd_run(args) -> None:
-    from docgen.pipeline import run_pipeline
-    from docgen.summary import summary
+    from docgen.run.pipeline import run_pipeline
+    from docgen.run.summary import summary
 
     cfg = run_config(args)
     manifest = run_pipeline(cfg)
@@ -91,9 +91,9 @@ NEEDS = {"generate": ("pages", "extract"), "filter": ("qa", "generate"),
 
 def require(work: str, command: str) -> None:
     """A stage run on a WORK that lacks what it reads: one line naming the stage to run first."""
-    from docgen.errors import UsageError
-    from docgen.storage import location
-    from docgen.workdir import WorkDir
+    from docgen.core.errors import UsageError
+    from docgen.core.storage import location
+    from docgen.core.workdir import WorkDir
 
     folder, before = NEEDS[command]
     if not location(work).exists():
@@ -106,11 +106,11 @@ def require(work: str, command: str) -> None:
 
 def cmd_stage(args) -> None:
     """extract / generate / filter alone, each over the partitions of the work directory."""
-    from docgen import pipeline
-    from docgen.executor import Executor
-    from docgen.llm_workers import check_generate
-    from docgen.orchestrate import cluster
-    from docgen.workdir import WorkDir
+    from docgen.core.executor import Executor
+    from docgen.core.workdir import WorkDir
+    from docgen.run import pipeline
+    from docgen.run.llm_workers import check_generate
+    from docgen.run.orchestrate import cluster
 
     cfg = run_config(args)
     if args.command == "extract":
@@ -151,7 +151,7 @@ def stage_line(stage: str, stats: dict) -> str:
 
 
 def cmd_shard(args) -> None:
-    from docgen.summary import empty_test_split
+    from docgen.run.summary import empty_test_split
 
     cfg = run_config(args)
     if args.pdf_config:
@@ -188,12 +188,12 @@ def cmd_shard(args) -> None:
 
 def shard_stage(cfg, out: str) -> dict:
     """The shard stage alone (``docgen shard``): on the workers or streamed through here."""
-    from docgen.config_check import check_config
-    from docgen.executor import Executor
-    from docgen.orchestrate import cluster
-    from docgen.pipeline import check_kept, kept_counts
-    from docgen.shard import shard_on_workers, write_shards
-    from docgen.workdir import WorkDir
+    from docgen.core.config_check import check_config
+    from docgen.core.executor import Executor
+    from docgen.core.workdir import WorkDir
+    from docgen.run.orchestrate import cluster
+    from docgen.run.pipeline import check_kept, kept_counts
+    from docgen.shard.stage import shard_on_workers, write_shards
 
     check_config(cfg.shard, "shard.")  # the flags set values after the config was checked
 
@@ -209,7 +209,7 @@ def shard_stage(cfg, out: str) -> dict:
 
 
 def cmd_validate(args) -> int:
-    from docgen.validate import validate
+    from docgen.shard.validate import validate
 
     problems, counts = validate(args.out, progress=not args.quiet)
     totals = ", ".join(
@@ -227,13 +227,13 @@ def cmd_validate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from docgen.report import write_report
+    from docgen.run.report import write_report
 
     require(args.work, "report")
     check_writable(args.out)
-    from docgen.reasons import cause_lines, drop_lines, failure_causes
-    from docgen.summary import any_failed
-    from docgen.workdir import WorkDir
+    from docgen.core.workdir import WorkDir
+    from docgen.run.reasons import cause_lines, drop_lines, failure_causes
+    from docgen.run.summary import any_failed
 
     stats = write_report(args.work, args.out)
     print(f"report: {stats['pairs_kept']} of {stats['pairs_judged']} pairs kept over "
@@ -251,7 +251,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from docgen.preview import write_preview
+    from docgen.shard.preview import write_preview
 
     n = write_preview(args.out, args.html, rows=args.rows, seed=args.seed)
     print(f"preview: {n} row(s) in {args.html} (open it in a browser; it needs no network)")
@@ -259,10 +259,10 @@ def cmd_preview(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from docgen.push import push
+    from docgen.shard.push import push
 
     if not args.skip_validate and not args.dry_run:
-        from docgen.validate import validate
+        from docgen.shard.validate import validate
 
         problems, _ = validate(args.out, progress=False)
         if problems:
@@ -313,7 +313,7 @@ def cmd_config(args) -> None:
     config a command would run with after --set (every key, checked)."""
     import yaml
 
-    from docgen.config import builtin_configs, config_path
+    from docgen.core.config import builtin_configs, config_path
 
     if args.action == "list":
         print("\n".join(builtin_configs()))

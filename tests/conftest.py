@@ -25,8 +25,8 @@ def samples(tmp_path_factory) -> Path:
 def train_shards(samples, tmp_path_factory) -> Path:
     """The sample corpus as shards with a test split and per-row languages (for the trainer's
     test modules: test_train's `shards`)."""
-    from docgen.config import load_config
-    from docgen.pipeline import run_pipeline
+    from docgen.core.config import load_config
+    from docgen.run.pipeline import run_pipeline
 
     root = tmp_path_factory.mktemp("trainset")
     sets = [f"input={samples}", f"work={root / 'work'}", f"out={root / 'out'}",

@@ -1,13 +1,13 @@
 """The dataset pass's verdicts decided the plain way, for the tests to compare with: every page,
-then every pair, added in order to one :class:`docgen.dedup.Clusters` in this process (what the
-pass did before it ran as steps over files)."""
+then every pair, added in order to one :class:`docgen.filter.dedup.Clusters` in this process (what
+the pass did before it ran as steps over files)."""
 
 from __future__ import annotations
 
-from docgen.config import FilterConfig
-from docgen.dedup import MIN_PAGE_TOKENS, Clusters
-from docgen.text import ngrams, tokens
-from docgen.workdir import WorkDir
+from docgen.core.config import FilterConfig
+from docgen.core.text import ngrams, tokens
+from docgen.core.workdir import WorkDir
+from docgen.filter.dedup import MIN_PAGE_TOKENS, Clusters
 
 
 def reference_verdicts(work: str, parts: list[str], cfg: FilterConfig) -> dict[str, list]:

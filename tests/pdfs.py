@@ -173,7 +173,7 @@ def many_links(pages: int, links: int) -> bytes:
 def scan_of(pdf: bytes, page: int = 0, dpi: int = 200, turn: int = 0) -> bytes:
     """Page ``page`` of ``pdf`` as a scan: rendered at ``dpi``, turned ``turn`` degrees
     clockwise (a sheet fed sideways), the picture alone on a page of its own."""
-    from docgen.ocr import render
+    from docgen.extract.ocr import render
 
     image, _ = render(pymupdf.open(stream=pdf)[page], dpi, turn)
     picture = pymupdf.Pixmap(image)

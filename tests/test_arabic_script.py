@@ -6,11 +6,11 @@ import pymupdf
 import pytest
 from arabic_pdfs import arabic_pdf
 
-from docgen.bidi import logical_line
-from docgen.config import ExtractConfig
-from docgen.extract import extract_page
+from docgen.core.config import ExtractConfig
+from docgen.core.text import detect_language, normalize
+from docgen.extract.bidi import logical_line
+from docgen.extract.stage import extract_page
 from docgen.samples.render import arabic_font_dir
-from docgen.text import detect_language, normalize
 
 pytestmark = pytest.mark.skipif(arabic_font_dir() is None, reason="needs Noto Sans Arabic")
 

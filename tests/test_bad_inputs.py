@@ -5,9 +5,9 @@ import os
 import pyarrow.parquet as pq
 import pymupdf
 
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
-from docgen.workdir import WorkDir
+from docgen.core.config import load_config
+from docgen.core.workdir import WorkDir
+from docgen.run.pipeline import run_pipeline
 
 ZERO_PAGES = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"

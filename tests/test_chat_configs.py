@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from docgen.chat import IMAGE_TAG, chat_problems, conversations_of
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
-from docgen.validate import validate
+from docgen.core.config import load_config
+from docgen.run.pipeline import run_pipeline
+from docgen.shard.chat import IMAGE_TAG, chat_problems, conversations_of
+from docgen.shard.validate import validate
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_broken_chat_rows_are_found(out, tmp_path):
 def test_trl_sft_trainer_trains_a_tiny_idefics3_on_the_messages_config(out, tmp_path):
     torch = pytest.importorskip("torch")
     trl = pytest.importorskip("trl")
-    from docgen.train.config import TinyModelConfig
+    from docgen.core.train_config import TinyModelConfig
     from docgen.train.tiny import build_model, build_processor
 
     train = load_dataset(str(out), "messages", split="train")

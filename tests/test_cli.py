@@ -78,7 +78,7 @@ def test_config_show_effective_prints_the_merged_checked_config():
 
 
 def test_help_comes_from_the_config_and_numbers_are_checked():
-    from docgen.config import builtin_configs
+    from docgen.core.config import builtin_configs
 
     help_text = " ".join(docgen("run", "--help").stdout.split())
     assert all(name in help_text for name in builtin_configs())

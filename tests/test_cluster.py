@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from dask_procs import DaskProcesses
 
-from docgen.config import load_config
-from docgen.errors import DocgenError
-from docgen.pipeline import run_pipeline
+from docgen.core.config import load_config
+from docgen.core.errors import DocgenError
+from docgen.run.pipeline import run_pipeline
 
 DASK = str(Path(sys.executable).with_name("dask"))
 
@@ -68,7 +68,7 @@ def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_clust
     assert len(docs) == 48  # every sample document has its pages; none was lost
     assert manifest["stages"]["filter"]["kept"] == 311  # as on a LocalCluster (make dataset)
     assert manifest["stages"]["shard"]["rows"] == 48
-    from docgen.summary import summary
+    from docgen.run.summary import summary
 
     assert "workers     lost while running: extract" in summary(manifest)
 
@@ -132,7 +132,7 @@ def test_a_task_that_keeps_killing_workers_is_recorded_as_failed_and_the_stage_g
     import dask
     from dask.distributed import Client, LocalCluster
 
-    from docgen.executor import Executor
+    from docgen.core.executor import Executor
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         with (
@@ -149,13 +149,13 @@ def test_isolation_children_end_with_the_extract_stage(few_samples, tmp_path):
     """The later stages never need them, and each holds a few hundred MB."""
     import psutil
 
-    from docgen.executor import Executor
-    from docgen.orchestrate import cluster
-    from docgen.pipeline import run_extract
+    from docgen.core.executor import Executor
+    from docgen.run.orchestrate import cluster
+    from docgen.run.pipeline import run_extract
 
     def children() -> list[str]:
         tree = psutil.Process().children(recursive=True)
-        return [p.pid for p in tree if "docgen.isolate" in " ".join(p.cmdline())]
+        return [p.pid for p in tree if "docgen.extract.isolate" in " ".join(p.cmdline())]
 
     cfg = load_config("default", [f"input={few_samples}",
                       f"work={tmp_path / 'work'}", "run.progress=false"])  # fmt: skip

@@ -1,6 +1,6 @@
 import pytest
 
-from docgen.config import load_config
+from docgen.core.config import load_config
 
 
 def test_defaults_and_overrides(tmp_path):
@@ -25,7 +25,7 @@ def test_default_pipeline_config_loads():
 
 
 def test_vllm_engine_settings_are_checked_before_any_work():
-    from docgen.backends import get_backend
+    from docgen.generate.backends import get_backend
 
     with pytest.raises(ValueError, match="generate.engine_args: \\[1\\] is not a mapping"):
         load_config("vllm", ["generate.model=m", "generate.engine_args=[1]"])
@@ -73,9 +73,9 @@ def test_every_value_is_checked_before_any_work(tmp_path, few_samples, capsys, o
 
 
 def test_the_rules_name_the_choices_the_code_knows():
-    from docgen.backends import BACKENDS
-    from docgen.config_check import RULES
-    from docgen.prompting import INPUTS
+    from docgen.core.config_check import RULES
+    from docgen.generate.backends import BACKENDS
+    from docgen.generate.prompting import INPUTS
 
     assert set(RULES["generate.input"]) == set(INPUTS)
     assert set(RULES["generate.backend"]) == set(BACKENDS)

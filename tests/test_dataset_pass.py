@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 from dataset_reference import reference_verdicts
 
-from docgen.config import FilterConfig
-from docgen.dataset_pass import dedup_dataset
-from docgen.executor import Executor
-from docgen.workdir import WorkDir
+from docgen.core.config import FilterConfig
+from docgen.core.executor import Executor
+from docgen.core.workdir import WorkDir
+from docgen.filter.dataset_pass import dedup_dataset
 
 CFG = FilterConfig(max_page_copies=2, max_pair_copies=2)
 PARTS = [f"{i:03d}" for i in range(24)]
@@ -100,12 +100,12 @@ def test_the_generated_set_holds_near_duplicates(expected):
 def test_the_steps_decide_as_one_pass_in_order_and_a_rerun_rewrites_nothing(
     tmp_path, expected, monkeypatch
 ):
-    import docgen.dataset_pass
+    import docgen.filter.dataset_pass
 
     # Surplus lists in row groups of 4: each partition reads only the groups that can hold it;
     # each band's buckets split over several tasks.
-    monkeypatch.setattr(docgen.dataset_pass, "SURPLUS_ROW_GROUP", 4)
-    monkeypatch.setattr(docgen.dataset_pass, "MEMBERS_PER_TASK", 100)
+    monkeypatch.setattr(docgen.filter.dataset_pass, "SURPLUS_ROW_GROUP", 4)
+    monkeypatch.setattr(docgen.filter.dataset_pass, "MEMBERS_PER_TASK", 100)
     generated(tmp_path)
     drops = dedup_dataset(str(tmp_path), PARTS, CFG)
     assert verdicts(tmp_path) == expected

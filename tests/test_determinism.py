@@ -15,10 +15,10 @@ import signal
 
 import pytest
 
-from docgen import isolate
-from docgen.config import ExtractConfig
-from docgen.extract import page_batch, run_document
-from docgen.sources import Source
+from docgen.core.config import ExtractConfig
+from docgen.extract import isolate
+from docgen.extract.sources import Source
+from docgen.extract.stage import page_batch, run_document
 
 CFG = ExtractConfig()
 

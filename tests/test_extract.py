@@ -12,13 +12,13 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from docgen import images, layout, ocr
-from docgen.config import ExtractConfig, load_config
-from docgen.executor import Executor
-from docgen.extract import extract_page, plan
-from docgen.pipeline import run_extract
-from docgen.sources import doc_id_of, iter_sources, read_bytes
-from docgen.workdir import WorkDir
+from docgen.core.config import ExtractConfig, load_config
+from docgen.core.executor import Executor
+from docgen.core.workdir import WorkDir
+from docgen.extract import images, layout, ocr
+from docgen.extract.sources import doc_id_of, iter_sources, read_bytes
+from docgen.extract.stage import extract_page, plan
+from docgen.run.pipeline import run_extract
 
 
 def lines_of(data: bytes) -> list[str]:
@@ -68,7 +68,7 @@ def test_every_kind_of_source_is_read_back_and_same_bytes_are_one_document(few_s
 
 
 def test_partitions_close_at_a_number_of_documents_or_of_bytes(samples):
-    from docgen.extract import plan
+    from docgen.extract.stage import plan
 
     by_docs, _ = plan([str(samples)], docs_per_partition=16)
     sizes = [sum(src.size for _, src in docs) for _, docs in by_docs]
@@ -107,7 +107,7 @@ def test_extract_over_a_tar_and_a_parquet_column_and_pdf_config(few_samples, tmp
     cfg = load_config(None, [f"input={tmp_path / 'in'}", f"work={tmp_path / 'w'}",
                              f"out={tmp_path / 'o'}", "run.scheduler=sync", "run.progress=false",
                              "shard.pdf_config=true"])  # fmt: skip
-    from docgen.pipeline import run_pipeline
+    from docgen.run.pipeline import run_pipeline
 
     manifest = run_pipeline(cfg)
     assert manifest["stages"]["extract"]["documents"] == 2

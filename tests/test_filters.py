@@ -1,6 +1,6 @@
-from docgen.config import FilterConfig
-from docgen.filters import judge
-from docgen.grounding import PageInfo
+from docgen.core.config import FilterConfig
+from docgen.filter.grounding import PageInfo
+from docgen.filter.rules import judge
 
 PAGE = (
     "Invoice INV-7\nTotal: $1,234.50\nVisit https://example.org/a?b=1 for e.g. details\n"
@@ -188,9 +188,9 @@ def test_decontamination_by_ngram_overlap(tmp_path):
 def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     import pyarrow as pa
 
-    from docgen.dataset_pass import dedup_dataset
-    from docgen.executor import Executor
-    from docgen.workdir import WorkDir
+    from docgen.core.executor import Executor
+    from docgen.core.workdir import WorkDir
+    from docgen.filter.dataset_pass import dedup_dataset
 
     wd = WorkDir(tmp_path)
     form = (
@@ -223,7 +223,7 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
     office = [verdicts[(d, "What ")] for d in ["d0", "d1", "d2", "ua", "ub"]]
     assert office == [None, None, "duplicate_pair", "duplicate_pair", "duplicate_pair"]
     assert drops == {"near_duplicate_page": 10, "duplicate_pair": 3}
-    from docgen.passes import final_stats
+    from docgen.filter.passes import final_stats
 
     assert final_stats(wd, "b")["dropped"]["near_duplicate_page"] == 8
     assert dedup_dataset(str(tmp_path), ["a", "b"], cfg) == drops  # a rerun decides the same
@@ -237,7 +237,7 @@ def test_dataset_wide_near_duplicate_pages_and_pairs(tmp_path):
 
 def dataset_view(wd, part):
     """A partition's rows with the dataset pass's verdicts joined (as a run's shards see them)."""
-    from docgen import passes
+    from docgen.filter import passes
 
     wd.update_manifest(**{passes.MANIFEST_KEY: ["dataset"]})
     return passes.joined(wd, part)
@@ -249,8 +249,8 @@ def test_short_pages_are_near_duplicates_too(tmp_path):
     # number): the first three keep their pairs; a short page with other words is no copy.
     import pyarrow as pa
 
-    from docgen.dataset_pass import dedup_dataset
-    from docgen.workdir import WorkDir
+    from docgen.core.workdir import WorkDir
+    from docgen.filter.dataset_pass import dedup_dataset
 
     wd = WorkDir(tmp_path)
     receipt = "{}RECEIPT no. {}{} Coffee shop Main Street: total paid 4.50 EUR, thank you!"
@@ -270,7 +270,7 @@ def test_short_pages_are_near_duplicates_too(tmp_path):
 def test_minhash_estimates_jaccard_and_lsh_bands_are_optimal():
     import numpy as np
 
-    from docgen.dedup import NUM_PERM, lsh_bands, minhash
+    from docgen.filter.dedup import NUM_PERM, lsh_bands, minhash
 
     rng = np.random.default_rng(0)
     items = rng.choice(2**32, 2600, replace=False).astype(np.uint32)

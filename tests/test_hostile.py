@@ -8,12 +8,12 @@ import pdfs
 import pyarrow.parquet as pq
 import pymupdf
 
-from docgen.config import ExtractConfig, load_config
-from docgen.executor import Executor
-from docgen.extract import page_batch, run_document
-from docgen.pipeline import run_extract
-from docgen.sources import doc_id_of
-from docgen.workdir import WorkDir
+from docgen.core.config import ExtractConfig, load_config
+from docgen.core.executor import Executor
+from docgen.core.workdir import WorkDir
+from docgen.extract.sources import doc_id_of
+from docgen.extract.stage import page_batch, run_document
+from docgen.run.pipeline import run_extract
 
 
 def hostile_corpus(folder, good: list) -> dict[str, str]:
@@ -85,7 +85,7 @@ def test_mutated_corpus_is_accounted_for_and_nothing_hangs(few_samples, tmp_path
 
 
 def test_a_document_over_the_memory_ceiling_costs_an_error_row_only(few_samples):
-    from docgen.sources import Source
+    from docgen.extract.sources import Source
 
     path = few_samples / "bomb.pdf"
     path.write_bytes(pdfs.memory_bomb())  # 30 KB of PDF, gigabytes of text page
@@ -105,8 +105,8 @@ def test_a_document_over_the_memory_ceiling_costs_an_error_row_only(few_samples)
 def test_a_killed_worker_process_is_replaced(few_samples):
     import signal
 
-    from docgen import isolate
-    from docgen.sources import Source
+    from docgen.extract import isolate
+    from docgen.extract.sources import Source
 
     slow = few_samples / "slow.pdf"
     slow.write_bytes(pdfs.slow_page())
@@ -122,7 +122,7 @@ def test_a_killed_worker_process_is_replaced(few_samples):
 
 
 def test_a_caller_that_stops_listening_does_not_leave_pages_for_the_next(few_samples):
-    from docgen.sources import Source
+    from docgen.extract.sources import Source
 
     first, second = sorted(few_samples.glob("*.pdf"))[:2]
     cfg = ExtractConfig()
@@ -139,8 +139,8 @@ def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monke
     """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536; a child that inherited it
     would fault every page image into memory afresh (thousands of page faults a page, a third of
     its CPU in the kernel)."""
-    from docgen import isolate
-    from docgen.sources import Source
+    from docgen.extract import isolate
+    from docgen.extract.sources import Source
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     isolate.stop_child()
@@ -171,8 +171,8 @@ def test_a_long_document_does_not_grow_the_process(tmp_path):
     until the cache was cleared every few pages."""
     import psutil
 
-    from docgen.extract import document_messages
-    from docgen.sources import Source
+    from docgen.extract.sources import Source
+    from docgen.extract.stage import document_messages
 
     book = tmp_path / "index.pdf"
     book.write_bytes(pdfs.many_links(pages=200, links=400))

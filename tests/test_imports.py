@@ -1,5 +1,6 @@
-"""docgen's modules import one another without a cycle: counting the imports inside functions too,
-which only hide one."""
+"""docgen's modules import one another without a cycle (counting the imports inside functions too,
+which only hide one), and one way: from the CLI and the run down to the stages, from a stage to
+the stages before it, and from all of them down to docgen.core."""
 
 import ast
 from pathlib import Path
@@ -55,6 +56,28 @@ def test_no_module_imports_itself_around_a_cycle():
     known = modules()
     graph = {name: imports(path, known) - {name} for name, path in known.items()}
     assert cycle(graph) is None, " -> ".join(cycle(graph))
+
+
+# Lowest first: a module imports from its own layer and those below only.
+LAYERS = ["docgen", "core", "extract", "generate", "filter", "shard", "train", "samples", "run",
+          "cli"]  # fmt: skip
+CLI = {"cli", "commands", "cli_train"}  # the command line: docgen/*.py, over everything
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "docgen"
+    return "cli" if len(parts) == 2 and parts[1] in CLI else parts[1]
+
+
+def test_imports_point_down_the_flow():
+    known = modules()
+    assert {layer(m) for m in known} <= set(LAYERS), "a new folder: give it its place in LAYERS"
+    upward = [f"{name} -> {dep}" for name, path in sorted(known.items())
+              for dep in sorted(imports(path, known))
+              if LAYERS.index(layer(dep)) > LAYERS.index(layer(name))]  # fmt: skip
+    assert upward == []
 
 
 def test_the_cycle_finder_finds_one():

@@ -81,7 +81,7 @@ def test_a_workers_complaint_about_the_scheduler_the_driver_stopped_is_dropped()
     print an error with a traceback on the terminal: only that message is dropped."""
     import logging
 
-    from docgen.orchestrate import SchedulerGone
+    from docgen.run.orchestrate import SchedulerGone
 
     def record(message: str) -> logging.LogRecord:
         return logging.LogRecord("distributed.worker", logging.ERROR, "", 0, message, None, None)

@@ -4,9 +4,9 @@ scores, and a judge that cannot tell them apart has its verdicts set aside."""
 from test_llm_server import llm_config
 
 from docgen.cli import main
-from docgen.passes import joined
-from docgen.pipeline import run_pipeline
-from docgen.workdir import WorkDir
+from docgen.core.workdir import WorkDir
+from docgen.filter.passes import joined
+from docgen.run.pipeline import run_pipeline
 
 JUDGED = ("filter.judge=true", "filter.require_grounded=false")
 

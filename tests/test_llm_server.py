@@ -11,11 +11,11 @@ import pymupdf
 import pytest
 
 from docgen.cli import main
-from docgen.config import load_config
-from docgen.errors import DocgenError
-from docgen.passes import joined
-from docgen.pipeline import run_pipeline
-from docgen.workdir import RETRY_MARK, WorkDir
+from docgen.core.config import load_config
+from docgen.core.errors import DocgenError
+from docgen.core.workdir import RETRY_MARK, WorkDir
+from docgen.filter.passes import joined
+from docgen.run.pipeline import run_pipeline
 
 CAUSES = ("http_429", "http_5xx", "timeout", "connection", "malformed", "schema")
 MAY_PASS_CAUSES = ("http_429", "http_5xx", "timeout", "connection")
@@ -360,7 +360,7 @@ def test_settings_that_cannot_change_a_reply_keep_finished_work(
 ):
     """A longer timeout after timeouts, more in flight, another server of the same model: the
     partitions already generated stay done, and the rerun asks nothing and says so."""
-    from docgen.summary import summary
+    from docgen.run.summary import summary
 
     first = server_factory()
     cfg = llm_config(few_samples, tmp_path, [first.url])

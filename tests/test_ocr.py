@@ -9,10 +9,10 @@ import pymupdf
 import pytest
 from pdfs import scan_of
 
-from docgen import layout, ocr
-from docgen.config import ExtractConfig
-from docgen.extract import extract_page
-from docgen.text import normalize
+from docgen.core.config import ExtractConfig
+from docgen.core.text import normalize
+from docgen.extract import layout, ocr
+from docgen.extract.stage import extract_page
 
 pytestmark = pytest.mark.skipif(
     not {"osd", "fra", "chi_sim"} <= ocr.available_languages(),

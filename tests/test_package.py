@@ -14,8 +14,8 @@ import pytest
 from dask_procs import DaskProcesses
 
 import docgen
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
+from docgen.core.config import load_config
+from docgen.run.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL_PYTHON = os.environ.get("DOCGEN_WHEEL_PYTHON") or str(ROOT / ".venv-wheel" / "bin" / "python")
@@ -113,7 +113,7 @@ def test_configs_by_name_by_old_path_and_unknown():
 def test_a_prompt_set_of_ones_own_by_path(tmp_path):
     import shutil
 
-    from docgen.prompting import load_prompts
+    from docgen.generate.prompting import load_prompts
 
     mine = tmp_path / "mine"
     shutil.copytree(ROOT / "prompts" / "llm", mine)

@@ -5,12 +5,12 @@ partition function and a prompt set that exist."""
 import importlib
 from dataclasses import replace
 
-from docgen import passes
-from docgen.config import FilterConfig, load_config
-from docgen.filters import filter_partition
-from docgen.pipeline import run_pipeline
-from docgen.prompting import load_prompts
-from docgen.workdir import WorkDir
+from docgen.core.config import FilterConfig, load_config
+from docgen.core.workdir import WorkDir
+from docgen.filter import passes
+from docgen.filter.rules import filter_partition
+from docgen.generate.prompting import load_prompts
+from docgen.run.pipeline import run_pipeline
 
 # A value other than the default for every setting a pass declares (a new pass adds its own).
 CHANGED = {"max_page_copies": 2, "page_similarity": 0.5, "max_pair_copies": 2,

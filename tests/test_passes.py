@@ -1,11 +1,11 @@
-"""The one view of a partition (docgen.passes): kept joined with each pass's own file, in order,
-only while each file was made from the view before it."""
+"""The one view of a partition (docgen.filter.passes): kept joined with each pass's own file, in
+order, only while each file was made from the view before it."""
 
 import pyarrow as pa
 import pytest
 
-from docgen import passes
-from docgen.workdir import WorkDir
+from docgen.core.workdir import WorkDir
+from docgen.filter import passes
 
 ROWS = [
     {"pair_id": f"p{i}", "question": f"Q{i}?", "lang": "en", "keep": keep, "reason": reason}

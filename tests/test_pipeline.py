@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from truth import score
 
-from docgen.config import load_config
-from docgen.passes import joined
-from docgen.pipeline import run_pipeline
-from docgen.workdir import WorkDir
+from docgen.core.config import load_config
+from docgen.core.workdir import WorkDir
+from docgen.filter.passes import joined
+from docgen.run.pipeline import run_pipeline
 
 SYNC = ["--scheduler", "sync"]  # shard in this process: no cluster to start
 
@@ -111,8 +111,8 @@ def test_work_and_out_as_s3_urls_make_the_same_shards(run, samples, s3_bucket):
     and write it themselves; the shards are the local run's byte for byte; a rerun skips."""
     import fsspec
 
+    from docgen.shard.validate import validate
     from docgen.train.data import row_stream, split_files
-    from docgen.validate import validate
 
     local_cfg, local = run
     work, out = f"{s3_bucket}/run/work", f"{s3_bucket}/run/out"
@@ -142,7 +142,7 @@ def test_small_shards_stay_under_the_bound_and_round_trip(run, tmp_path):
     from datasets import load_dataset
 
     from docgen.cli import main
-    from docgen.validate import validate
+    from docgen.shard.validate import validate
 
     cfg, _ = run
     out = tmp_path / "out"
@@ -178,7 +178,7 @@ def test_a_seeded_test_split_holds_whole_documents(run, tmp_path):
     from datasets import load_dataset
 
     from docgen.cli import main
-    from docgen.validate import validate
+    from docgen.shard.validate import validate
 
     cfg, _ = run
     outs = [tmp_path / "a", tmp_path / "b"]
@@ -206,7 +206,7 @@ def test_optional_metadata_columns(run, tmp_path):
     from datasets import load_dataset
 
     from docgen.cli import main
-    from docgen.validate import validate
+    from docgen.shard.validate import validate
 
     cfg, _ = run
     out = tmp_path / "out"
@@ -247,7 +247,7 @@ def test_pdf_config_holds_each_documents_file_and_loads_by_config_name(run, samp
     from datasets import load_dataset
 
     from docgen.cli import main
-    from docgen.validate import validate
+    from docgen.shard.validate import validate
 
     cfg, _ = run
     out = tmp_path / "out"
@@ -308,8 +308,8 @@ def test_shards_written_by_workers_are_the_bytes_written_in_process(run, tmp_pat
 
 
 def test_shards_go_to_the_workers_when_the_driver_would_move_every_image(monkeypatch):
-    from docgen.config import ShardConfig
-    from docgen.shard import shard_on_workers
+    from docgen.core.config import ShardConfig
+    from docgen.shard.stage import shard_on_workers
 
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
     auto = ShardConfig()
@@ -324,7 +324,7 @@ def test_shards_go_to_the_workers_when_the_driver_would_move_every_image(monkeyp
 
 
 def test_a_shard_whose_rows_are_gone_is_not_written(run, tmp_path):
-    from docgen.shard_files import write_shard
+    from docgen.shard.files import write_shard
 
     cfg, _ = run
     part = WorkDir(cfg.work).parts("kept")[0]

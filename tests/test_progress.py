@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from docgen.progress import StageBar
+from docgen.core.progress import StageBar
 
 DOCGEN = str(Path(sys.executable).with_name("docgen"))
 

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from docgen.backends import GenerationRequest
-from docgen.prompting import build_chats, choose_role, chunk_pages, estimate_tokens, load_prompts
-from docgen.replies import AnswerError, parse_answer
+from docgen.generate.backends import GenerationRequest
+from docgen.generate.prompting import (
+    build_chats,
+    choose_role,
+    chunk_pages,
+    estimate_tokens,
+    load_prompts,
+)
+from docgen.generate.replies import AnswerError, parse_answer
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +176,7 @@ def test_replies_nested_too_deep_or_holding_lone_surrogates_never_crash(prompts)
 def test_judge_and_translation_indexes_outside_the_batch_are_counted():
     from collections import Counter
 
-    from docgen.llm_pass import indexed
+    from docgen.filter.llm_pass import indexed
 
     counts = Counter()
     reply = {"verdicts": [{"index": 2, "score": 5}, {"index": 0, "score": 1},
@@ -199,7 +205,7 @@ def test_replies_with_no_pairs_are_malformed(prompts):
 def test_the_schema_a_server_holds_a_chat_to_is_bounded():
     """A model under a grammar cannot cite a page twice over, loop in a string or write more
     pairs than asked: each until max_tokens, as a real small model did."""
-    from docgen.prompting import MAX_TEXT_CHARS, chat_schema, load_prompts
+    from docgen.generate.prompting import MAX_TEXT_CHARS, chat_schema, load_prompts
 
     schema = chat_schema(load_prompts("llm").schema, [3, 4], 5)
     pairs = schema["properties"]["pairs"]
@@ -240,7 +246,7 @@ def test_without_structured_output_the_prompt_asks_for_that_shape():
 
 
 def test_a_server_error_is_kept_whole():
-    from docgen.backends.openai_wire import HTTPStatusError
+    from docgen.generate.backends.openai_wire import HTTPStatusError
 
     text = ("This model's maximum context length is 8192 tokens. However, you requested 9731 "
             "tokens (7683 in the messages, 2048 in the completion). Please reduce the length of "

@@ -155,13 +155,13 @@ def test_dry_run_against_a_repo_that_does_not_exist_yet(good_out, hub, capsys): 
 
 
 def test_shards_are_hashed_once_not_on_every_push(good_out, hub, tmp_path, monkeypatch):  # noqa: F811
-    import docgen.push
+    import docgen.shard.push
 
     out = tmp_path / "out"
     shutil.copytree(good_out, out)
     hashed = []
-    real = docgen.push.sha256_of
-    monkeypatch.setattr(docgen.push, "sha256_of", lambda p: hashed.append(p.name) or real(p))
+    real = docgen.shard.push.sha256_of
+    monkeypatch.setattr(docgen.shard.push, "sha256_of", lambda p: hashed.append(p.name) or real(p))
     n = len(list((out / "data").glob("*.parquet")))
     assert main(["push", str(out), "--repo", "me/docs"]) == 0
     assert main(["push", str(out), "--repo", "me/docs"]) == 0

@@ -15,13 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from docgen.config import load_config
-from docgen.executor import Executor
-from docgen.orchestrate import cluster
-from docgen.passes import joined
-from docgen.pipeline import run_extract, run_filter, run_generate
-from docgen.values import answer_values
-from docgen.workdir import WorkDir
+from docgen.core.config import load_config
+from docgen.core.executor import Executor
+from docgen.core.values import answer_values
+from docgen.core.workdir import WorkDir
+from docgen.filter.passes import joined
+from docgen.run.orchestrate import cluster
+from docgen.run.pipeline import run_extract, run_filter, run_generate
 
 SENTENCE = {
     "en": "The answer is {}.",

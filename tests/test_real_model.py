@@ -8,9 +8,9 @@ import shutil
 import pytest
 from pdfs import long_arabic
 
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
-from docgen.workdir import WorkDir
+from docgen.core.config import load_config
+from docgen.core.workdir import WorkDir
+from docgen.run.pipeline import run_pipeline
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

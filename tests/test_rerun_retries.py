@@ -8,13 +8,13 @@ import time
 import pyarrow.parquet as pq
 from test_cluster import free_port
 
-from docgen import isolate
 from docgen.cli import main
-from docgen.config import load_config
-from docgen.errors import DocgenError
-from docgen.pipeline import run_pipeline
-from docgen.summary import summary
-from docgen.workdir import WorkDir
+from docgen.core.config import load_config
+from docgen.core.errors import DocgenError
+from docgen.core.workdir import WorkDir
+from docgen.extract import isolate
+from docgen.run.pipeline import run_pipeline
+from docgen.run.summary import summary
 
 
 def error_rows(work) -> list[dict]:

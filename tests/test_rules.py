@@ -1,9 +1,9 @@
 import json
 
-from docgen.backends import GenerationRequest
-from docgen.backends.rules import RulesBackend, korean_particles
-from docgen.facts import key_values, table_cells, title_of
-from docgen.layout import markdown_table
+from docgen.extract.layout import markdown_table
+from docgen.generate.backends import GenerationRequest
+from docgen.generate.backends.rules import RulesBackend, korean_particles
+from docgen.generate.facts import key_values, table_cells, title_of
 
 
 def line(text, size=10.0, bold=False):

@@ -5,13 +5,13 @@ a sentence fragment before a colon. What is asked, and what is not."""
 import pymupdf
 import pytest
 
-from docgen.backends import GenerationRequest
-from docgen.backends.rules import RulesBackend
-from docgen.config import ExtractConfig, FilterConfig
-from docgen.extract import extract_page
-from docgen.facts import facts_of_page
-from docgen.filters import judge
-from docgen.grounding import PageInfo
+from docgen.core.config import ExtractConfig, FilterConfig
+from docgen.extract.stage import extract_page
+from docgen.filter.grounding import PageInfo
+from docgen.filter.rules import judge
+from docgen.generate.backends import GenerationRequest
+from docgen.generate.backends.rules import RulesBackend
+from docgen.generate.facts import facts_of_page
 
 
 def built_page(lines: list[tuple[str, str, float]]) -> dict:

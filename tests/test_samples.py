@@ -25,7 +25,7 @@ def test_corpus_is_deterministic(tmp_path):
 
 
 def test_arabic_reads_back_in_logical_order(samples):
-    from docgen.layout import text_dict, visual_lines
+    from docgen.extract.layout import text_dict, visual_lines
 
     truth = json.loads((samples / "0024-invoice-ar.json").read_text("utf-8"))
     lines = [

@@ -6,9 +6,9 @@ import pymupdf
 import pytest
 from test_llm_server import llm_config, outcome
 
-from docgen.errors import DocgenError
-from docgen.pipeline import run_pipeline
-from docgen.workdir import WorkDir
+from docgen.core.errors import DocgenError
+from docgen.core.workdir import WorkDir
+from docgen.run.pipeline import run_pipeline
 
 
 def test_an_overloaded_server_gets_fewer_requests_at_once_and_answers_them_all(

@@ -1,11 +1,11 @@
-"""The step contract (docgen.step): the skip, the stored fingerprint by outcome, the order of
+"""The step contract (docgen.core.step): the skip, the stored fingerprint by outcome, the order of
 writes, a file written in pieces removed when its run fails."""
 
 import pyarrow as pa
 import pytest
 
-from docgen.step import Output, Step, done, run_step
-from docgen.workdir import FAILED_MARK, RETRY_MARK, WorkDir
+from docgen.core.step import Output, Step, done, run_step
+from docgen.core.workdir import FAILED_MARK, RETRY_MARK, WorkDir
 
 STEP = Step("example", "example")
 ROWS = pa.table({"x": [1, 2]})

@@ -6,11 +6,11 @@ import fsspec
 import pytest
 from test_llm_server import llm_config
 
-from docgen import gencache
-from docgen.errors import DocgenError
-from docgen.gencache import GenerationCache
-from docgen.pipeline import run_pipeline
-from docgen.storage import is_local, location
+from docgen.core.errors import DocgenError
+from docgen.core.storage import is_local, location
+from docgen.generate import gencache
+from docgen.generate.gencache import GenerationCache
+from docgen.run.pipeline import run_pipeline
 
 
 def test_local_paths_stay_paths_and_urls_get_their_filesystem(tmp_path, s3_bucket):
@@ -58,7 +58,7 @@ def test_generation_on_s3_work_resumes_from_its_cache(
 def test_an_unwritable_work_dir_fails_before_any_work(tmp_path, s3_bucket, monkeypatch):
     import s3fs
 
-    from docgen.storage import check_writable
+    from docgen.core.storage import check_writable
 
     check_writable(f"{s3_bucket}/fine")  # reachable: no error
     (tmp_path / "a-file").write_text("")

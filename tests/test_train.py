@@ -13,9 +13,9 @@ pytest.importorskip("transformers")
 
 from safetensors.torch import load_file  # noqa: E402
 
+from docgen.core.train_config import EvalConfig, TrainConfig  # noqa: E402
 from docgen.train import loop  # noqa: E402
 from docgen.train.anls import anls, exact_match  # noqa: E402
-from docgen.train.config import EvalConfig, TrainConfig  # noqa: E402
 from docgen.train.data import IGNORE, Encoder, pack_batch, pad_batch, row_stream, split_files  # noqa: E402
 
 

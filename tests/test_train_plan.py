@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from docgen.cli import main  # noqa: E402
-from docgen.train.config import TinyModelConfig, TrainConfig  # noqa: E402
+from docgen.core.train_config import TinyModelConfig, TrainConfig  # noqa: E402
 from docgen.train.model import prepare  # noqa: E402
 from docgen.train.plan import GiB, fits, plan  # noqa: E402
 from docgen.train.tiny import build_model, build_processor  # noqa: E402
@@ -95,7 +95,7 @@ def test_a_model_that_is_not_idefics3_style_is_one_line(tmp_path, capsys):
 ])  # fmt: skip
 def test_the_shipped_gpu_configs_fit_the_gpus_they_name(config, model, gpus, capsys):
     # Each config names its model and GPUs in its header; on 80 GB GPUs it fits as shipped.
-    from docgen.config import BUILTIN
+    from docgen.core.config import BUILTIN
 
     header = (BUILTIN / f"{config}.yaml").read_text("utf-8")
     assert model in header and (gpus == 1 or f"--nproc-per-node {gpus}" in header)

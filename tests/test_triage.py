@@ -4,10 +4,10 @@ pages with a figure are asked visual questions."""
 import pymupdf
 import pytest
 
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
-from docgen.report import collect
-from docgen.triage import skip_reason, triage
+from docgen.core.config import load_config
+from docgen.generate.triage import skip_reason, triage
+from docgen.run.pipeline import run_pipeline
+from docgen.run.report import collect
 
 CONTENTS = "Contents\n" + "\n".join(f"{i}. Chapter {i} {'.' * 20} {i * 7}" for i in range(1, 9))
 INDEX = "Index\n" + "\n".join(f"{w}, {i}, {i + 12}" for i, w in enumerate(
@@ -63,8 +63,8 @@ def test_the_generate_stage_skips_them_and_the_report_counts_them(tmp_path):
     skipped = {"contents": 1, "index": 1, "references": 1, "code": 1, "blank": 1}
     assert gen["triage"] == skipped and gen["pairs"] > 0
     assert collect(cfg.work)[0]["triage_skipped"] == skipped
-    from docgen.summary import summary
-    from docgen.workdir import WorkDir
+    from docgen.core.workdir import WorkDir
+    from docgen.run.summary import summary
 
     line = "triage      pages skipped: blank 1, code 1, contents 1, index 1, references 1"
     assert line in summary(WorkDir(cfg.work).manifest())

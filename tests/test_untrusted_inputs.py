@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from docgen.cli import main
-from docgen.passes import joined
-from docgen.workdir import WorkDir
+from docgen.core.workdir import WorkDir
+from docgen.filter.passes import joined
 
 LATIN1 = b"factura-caf\xe9.pdf"  # not UTF-8: what an old archive or a Windows share holds
 
@@ -84,8 +84,8 @@ def test_a_file_over_the_size_cap_is_refused_unread(few_samples, tmp_path):
 
 
 def test_a_file_rewritten_after_planning_is_an_error_row(few_samples, tmp_path):
-    from docgen.config import load_config
-    from docgen.extract import extract_partition, plan
+    from docgen.core.config import load_config
+    from docgen.extract.stage import extract_partition, plan
 
     cfg = load_config("default", ["extract.isolate=false"])
     (part, docs), *_ = plan([str(few_samples)], 16)[0]

@@ -75,7 +75,7 @@ def test_a_model_gone_mid_run_stops_the_stage_at_the_first_answer(
 def test_replies_that_quote_the_key_or_are_too_large_are_bounded(
     few_samples, tmp_path, server_factory, secret_key, capsys
 ):
-    from docgen.workdir import WorkDir
+    from docgen.core.workdir import WorkDir
 
     def run_with(fault: str):
         server = server_factory("--fault-rate", "1", "--faults", fault)
@@ -138,7 +138,7 @@ def test_a_spent_quota_stops_the_run(few_samples, tmp_path, server_factory, caps
 def test_a_completion_body_is_checked_field_by_field():
     import json
 
-    from docgen.backends.openai_wire import BadResponse, completion_of
+    from docgen.generate.backends.openai_wire import BadResponse, completion_of
 
     def body(**usage):
         return json.dumps({"choices": [{"message": {"content": "{}"}, "finish_reason": 7}],
@@ -155,7 +155,7 @@ def test_a_completion_body_is_checked_field_by_field():
 def test_a_streamed_reply_is_checked_event_by_event():
     """Events split anywhere across reads, a usage that lies, an error mid-stream, events that
     are not JSON, a stream that stops before the reply does, text past max_reply_kb."""
-    from docgen.backends.openai_wire import (
+    from docgen.generate.backends.openai_wire import (
         BadResponse,
         HTTPStatusError,
         ReplyTooLarge,
@@ -191,7 +191,7 @@ def test_a_streamed_reply_is_checked_event_by_event():
 
 def test_a_reply_of_placeholders_is_its_own_cause(few_samples, tmp_path, server_factory, capsys):
     """A small model copies the prompt's shape ("..."): not a pair, and not `question_length`."""
-    from docgen.workdir import WorkDir
+    from docgen.core.workdir import WorkDir
 
     server = server_factory("--fault-rate", "1", "--faults", "placeholder")
     assert run(few_samples, tmp_path, server.url) == 1  # no pair at all: the run fails
@@ -201,7 +201,7 @@ def test_a_reply_of_placeholders_is_its_own_cause(few_samples, tmp_path, server_
 
 
 def test_the_complete_pairs_of_a_cut_reply_are_kept(few_samples, tmp_path, server_factory):
-    from docgen.workdir import WorkDir
+    from docgen.core.workdir import WorkDir
 
     server = server_factory("--fault-rate", "1", "--faults", "cut")
     assert run(few_samples, tmp_path, server.url) == 0

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from docgen.cli import main
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
-from docgen.validate import validate
+from docgen.core.config import load_config
+from docgen.run.pipeline import run_pipeline
+from docgen.shard.validate import validate
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +101,10 @@ def test_missing_features_metadata_and_exit_code(out, capsys):
 
 
 def test_a_pdf_gone_since_extract_is_left_out_of_the_pdf_config(good_out, tmp_path):
-    from docgen.config import ShardConfig
-    from docgen.extract import DOCUMENT_SCHEMA
-    from docgen.shard import write_shards
-    from docgen.workdir import WorkDir
+    from docgen.core.config import ShardConfig
+    from docgen.core.workdir import WorkDir
+    from docgen.extract.stage import DOCUMENT_SCHEMA
+    from docgen.shard.stage import write_shards
 
     work = tmp_path / "work"
     shutil.copytree(good_out.parent / "work", work)
@@ -122,8 +122,8 @@ def test_a_pdf_gone_since_extract_is_left_out_of_the_pdf_config(good_out, tmp_pa
 
 
 def test_a_config_the_card_declares_must_have_its_files(good_out, tmp_path):
-    from docgen.config import ShardConfig
-    from docgen.shard import write_shards
+    from docgen.core.config import ShardConfig
+    from docgen.shard.stage import write_shards
 
     out = tmp_path / "out"
     write_shards(str(good_out.parent / "work"), str(out), ShardConfig(pdf_config=True))

@@ -8,14 +8,14 @@ import pymupdf
 import pytest
 from test_llm_server import llm_config
 
-from docgen import images
-from docgen.backends.llm import check_input
-from docgen.config import GenerateConfig
-from docgen.errors import DocgenError
-from docgen.passes import joined
-from docgen.pipeline import run_pipeline
-from docgen.report import collect
-from docgen.workdir import WorkDir
+from docgen.core.config import GenerateConfig
+from docgen.core.errors import DocgenError
+from docgen.core.workdir import WorkDir
+from docgen.extract import images
+from docgen.filter.passes import joined
+from docgen.generate.backends.llm import check_input
+from docgen.run.pipeline import run_pipeline
+from docgen.run.report import collect
 
 
 def page_sizes(work) -> dict[tuple[str, int], tuple[int, int]]:
@@ -70,7 +70,7 @@ def test_bad_image_settings_are_refused_clearly(setting, message):
 
 
 def test_the_rules_backend_refuses_images(few_samples, tmp_path):
-    from docgen.config import load_config
+    from docgen.core.config import load_config
 
     cfg = load_config(None, [f"input={few_samples}", f"work={tmp_path / 'w'}",
                              f"out={tmp_path / 'o'}", "generate.input=image",
@@ -92,7 +92,7 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from docgen.validate import validate
+    from docgen.shard.validate import validate
 
     folder = tmp_path / "pdfs"
     folder.mkdir()
@@ -210,7 +210,7 @@ def test_only_pages_with_a_figure_are_asked_visual_questions(samples, tmp_path, 
 
 
 def test_a_multi_page_pair_gets_a_row_holding_every_page_it_cites():
-    from docgen.rows import document_rows
+    from docgen.shard.rows import document_rows
 
     pages = [{"page": n, "index": n - 1} for n in range(1, 7)]
     pairs = [{"pages": p, "question": str(p)} for p in

@@ -12,11 +12,11 @@ import pytest
 from conftest import VLLM_ENGINE_ARGS, engine_processes
 from test_llm_server import cache_lines, outcome
 
-from docgen.config import load_config
-from docgen.errors import DocgenError
-from docgen.pipeline import run_pipeline
-from docgen.prompting import load_prompts
-from docgen.workdir import WorkDir
+from docgen.core.config import load_config
+from docgen.core.errors import DocgenError
+from docgen.core.workdir import WorkDir
+from docgen.generate.prompting import load_prompts
+from docgen.run.pipeline import run_pipeline
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

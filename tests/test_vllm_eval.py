@@ -12,8 +12,8 @@ import pytest
 from conftest import engine_processes
 from test_train import shards, small  # noqa: F401
 
+from docgen.core.train_config import EvalConfig, TinyModelConfig
 from docgen.train import loop
-from docgen.train.config import EvalConfig, TinyModelConfig
 from docgen.train.data import split_files
 from docgen.train.evaluate import evaluate
 from docgen.train.model import load_base

@@ -10,8 +10,8 @@ import pytest
 from conftest import VLLM_ENGINE_ARGS, engine_processes
 from test_vllm_backend import LENIENT, REPLY_CAUSES, error_causes, schema_valid, shard_pairs
 
-from docgen.config import load_config
-from docgen.pipeline import run_pipeline
+from docgen.core.config import load_config
+from docgen.run.pipeline import run_pipeline
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tiny_llm import MAX_POSITIONS, quoted_tokens
 
-from docgen.train.config import TinyModelConfig
+from docgen.core.train_config import TinyModelConfig
 from docgen.train.tiny import build_model, build_processor
 
 # Idefics3-8B's image geometry: 364-pixel tiles of 14-pixel patches, pixel shuffle 2.

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from docgen.text import normalize
+from docgen.core.text import normalize
 
 
 def truth_index(samples: Path) -> dict:

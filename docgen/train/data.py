@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from docgen.storage import location
-from docgen.workdir import parquet_file
+from docgen.core.storage import location
+from docgen.core.workdir import parquet_file
 
 IGNORE = -100  # label of tokens that carry no loss
 

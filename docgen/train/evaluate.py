@@ -15,11 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from docgen.text import detect_language
+from docgen.core.text import detect_language
+from docgen.core.train_config import EvalConfig
+from docgen.core.workdir import parquet_file
 from docgen.train.anls import anls, exact_match
-from docgen.train.config import EvalConfig
 from docgen.train.data import Encoder, open_images, split_files
-from docgen.workdir import parquet_file
 
 
 def questions(files: list[Path], limit: int | None) -> Iterator[dict]:

@@ -17,9 +17,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from docgen.streams import prefetched
+from docgen.core.streams import prefetched
+from docgen.core.train_config import TrainConfig
 from docgen.train import sharding, trackers
-from docgen.train.config import TrainConfig
 from docgen.train.data import Encoder, batches, split_files
 from docgen.train.model import load_base, prepare, save_final, trainable_state
 

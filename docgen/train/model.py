@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from docgen.train.config import TrainConfig
+from docgen.core.train_config import TrainConfig
 
 
 def dataset_texts(files: list[Path]):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docgen.train.config import TrainConfig
+from docgen.core.train_config import TrainConfig
 
 GiB = 2**30
 # Checkpoints whose config cannot be read offline, with the values their configs publish.

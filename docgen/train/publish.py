@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from docgen.push import hub_error
+from docgen.shard.push import hub_error
 
 LOCAL_ONLY = ["checkpoints/*", "base/*", "base.tmp/*", "wandb/*", "*.jsonl", ".*"]
 

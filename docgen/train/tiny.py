@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from docgen.train.config import TinyModelConfig
+from docgen.core.train_config import TinyModelConfig
 
 BOS, PAD = "<|im_start|>", "<pad>"
 END_OF_UTTERANCE = "<end_of_utterance>"

@@ -1,7 +1,7 @@
 """``docgen eval`` through vLLM's offline engine: every question of a batch sent at once.
 
-The engine runs in docgen's engine process (:mod:`docgen.backends.vllm_host`, possibly under
-another Python that has vLLM: ``eval.engine_python``). Each question goes as the trainer's own
+The engine runs in docgen's engine process (:mod:`docgen.generate.backends.vllm_host`, possibly
+under another Python that has vLLM: ``eval.engine_python``). Each question goes as the trainer's own
 prompt, ``<image>`` once per page: vLLM's processor for the model expands each into the image's
 tokens as the model's own processor does, so the engine sees the tokens transformers sees.
 Greedy decoding; the answer's tokens are decoded here with the model's tokenizer, as the
@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from docgen.train.config import EvalConfig
+from docgen.core.train_config import EvalConfig
 
 BATCH = 256  # questions sent to the engine at once: enough for vLLM to schedule well
 
@@ -31,7 +31,7 @@ class VLLMAnswers:
     def __init__(self, model_dir: str, processor, cfg: EvalConfig, max_images: int):
         import torch
 
-        from docgen.backends.vllm_engine import EngineError, EngineProcess
+        from docgen.generate.backends.vllm_engine import EngineError, EngineProcess
 
         if not isinstance(cfg.engine_args, dict):
             raise ValueError(f"eval.engine_args must be a mapping, got {cfg.engine_args!r}")

@@ -1,0 +1,49 @@
+"""The generation interface: a backend turns document requests into question–answer pairs.
+
+Every backend takes a list of :class:`GenerationRequest` (one per document: its pages, language and
+how many pairs are wanted) and returns one :class:`GenerationResult` per request, in order. A result
+always comes back: a failure is a result with ``error`` set, never an exception that loses
+the batch. LLM backends (``openai``, ``vllm``) build chats from the request's pages with the
+templates in ``prompts/`` and answer from a cache first; the ``rules`` backend reads the structure
+of the pages directly.
+"""
+
+from __future__ import annotations
+
+from docgen.generate.backends.base import (  # noqa: F401  (the interface, as the rest of docgen names it)
+    ERROR_CHARS,
+    MAY_PASS,
+    TOO_LONG,
+    Backend,
+    GenerationRequest,
+    GenerationResult,
+)
+
+BACKENDS = ("rules", "openai", "vllm")
+GPU_BACKENDS = ("vllm",)  # their tasks go only to Dask workers that declare a GPU resource
+
+
+def get_backend(cfg) -> Backend:
+    """The backend named by ``cfg.backend`` (a GenerateConfig), configured by it."""
+    if cfg.backend == "rules":
+        from docgen.generate.backends.rules import RulesBackend
+
+        if cfg.triage_model:
+            raise ValueError("generate.triage_model needs a model (backend openai or vllm)")
+        if cfg.input != "text":
+            raise ValueError(
+                f"generate.input={cfg.input} needs a vision-language model (backend openai or "
+                "vllm); the rules backend reads the text of the pages only"
+            )
+        return RulesBackend()
+    if cfg.backend == "openai":
+        from docgen.generate.backends.openai_api import OpenAIBackend
+
+        return OpenAIBackend(cfg)
+    if cfg.backend == "vllm":
+        from docgen.generate.backends.vllm_engine import VLLMBackend
+
+        return VLLMBackend(cfg)
+    raise ValueError(
+        f"unknown generation backend {cfg.backend!r}; available: {', '.join(BACKENDS)}"
+    )

@@ -1,0 +1,165 @@
+"""The dataset card's prose: title, licence, how it was made, source documents, limitations,
+loading and citation (the YAML header and the row layout: ``docgen.shard.card``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from docgen import __version__
+
+# The Hub's size buckets, by rows.
+SIZES = [
+    (1e3, "n<1K"),
+    (1e4, "1K<n<10K"),
+    (1e5, "10K<n<100K"),
+    (1e6, "100K<n<1M"),
+    (1e7, "1M<n<10M"),
+    (1e8, "10M<n<100M"),
+    (1e9, "100M<n<1B"),
+]
+LOCAL_LOAD = 'ds = load_dataset("parquet", data_files="data/train-*.parquet", split="train")'
+
+
+def title(cfg, out) -> str:
+    """``shard.name``, or the output folder's name."""
+    return cfg.name or Path(str(out).rstrip("/")).name or "docgen-dataset"
+
+
+def size_category(rows: int) -> str:
+    return next((name for bound, name in SIZES if rows < bound), "n>1B")
+
+
+def licence_fields(cfg) -> dict:
+    """The header's licence: the config's, or `unknown` (and the card says it is not set)."""
+    fields = {"license": cfg.license or "unknown"}
+    if cfg.license_name:
+        fields["license_name"] = cfg.license_name
+    if cfg.license_link:
+        fields["license_link"] = cfg.license_link
+    return fields
+
+
+def licence_lines(cfg) -> list[str]:
+    if not cfg.license:
+        return [
+            "## Licence",
+            "",
+            "**Licence not set.** The pairs were made from documents whose licences docgen "
+            "does not know. Before publishing, set `shard.license` (a Hub licence id such as "
+            "`cc-by-4.0`; `other` with `shard.license_name` and `shard.license_link`) to "
+            "terms the source documents allow.",
+            "",
+        ]
+    named = cfg.license_name or cfg.license
+    link = f" ([text]({cfg.license_link}))" if cfg.license_link else ""
+    missing = (
+        " `shard.license_name` and `shard.license_link` are not set: say which licence."
+        if cfg.license == "other" and not (cfg.license_name and cfg.license_link)
+        else ""
+    )
+    return [
+        "## Licence",
+        "",
+        f"Released under `{named}`{link}, as set by the dataset's maker; the source "
+        f"documents' own terms apply to the page images.{missing}",
+        "",
+    ]
+
+
+def made_lines(manifest: dict, generator: str, dropped: dict, kept: int) -> list[str]:
+    """How it was made: docgen's version, the generator, the filters and what each dropped."""
+    drops = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items(), key=lambda kv: -kv[1]))
+    return [
+        "## How it was made",
+        "",
+        f"Made with docgen {__version__}.",
+        "",
+        f"- Generator: {generator}",
+        "- Filters: empty or unreadable text, code and markup debris, leaked Q/A markers, "
+        "refusals and 'unanswerable' (8 languages), length bounds (500 characters per turn), "
+        "questions that give their answer away or copy a line of the page, question language, "
+        "answers grounded in the cited pages (spans, fuzzy spans, numbers and dates as values), "
+        "exact and near-duplicate questions within a document, near-duplicate pairs and "
+        "boilerplate pages across the dataset (MinHash-LSH), decontamination against an "
+        "evaluation set when one is given, and an LLM judge when enabled. Translated questions, "
+        "if any, keep the page's answer and say so in `source` (`translated-from:LANG`).",
+        f"- Kept {kept} pairs; dropped by reason: {drops or 'none'}.",
+        "",
+    ]
+
+
+def source_lines(extract: dict, languages: dict) -> list[str]:
+    """What the pairs were made from (counts only: never the files' paths)."""
+    langs = ", ".join(f"{k} {v}" for k, v in languages.items()) or "none"
+    ocr = extract.get("ocr_pages", 0)
+    return [
+        "## Source documents",
+        "",
+        f"{extract.get('documents', 0)} PDF documents ({extract.get('pages', 0)} pages) supplied "
+        f"by the dataset's maker; {extract.get('failed_documents', 0)} more could not be read "
+        f"and are left out. Pages per language: {langs}."
+        + (f" {ocr} pages had no text layer and were read by OCR (Tesseract)." if ocr else ""),
+        "",
+    ]
+
+
+LIMITATIONS = [
+    "## Limitations and biases",
+    "",
+    "- The questions and answers are synthetic: written by a model or by rules from the "
+    "documents' text, then checked against it automatically. Some pairs are still wrong, "
+    "trivial or oddly phrased; no person read them all.",
+    "- Answers are checked against the page text (or OCR), so a page read badly yields pairs "
+    "about what was read, not what is printed. Answers read off a chart or image are checked "
+    "only by a rater model, when one was used.",
+    "- The dataset reflects its source documents: their languages, topics, layouts and any "
+    "personal data they hold, and the biases of the model that wrote the pairs.",
+    "",
+]
+
+
+def loading_lines(repo: str | None) -> list[str]:
+    load = f'ds = load_dataset("{repo}", split="train")' if repo else LOCAL_LOAD
+    return [
+        "## Loading",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        load,
+        'row = ds[0]  # row["images"]: list of PIL images; row["texts"]: list of dicts',
+        "```",
+        "",
+    ]
+
+
+def citation_lines(name: str, repo: str | None) -> list[str]:
+    key = re.sub(r"\W+", "_", name).strip("_").lower() or "docgen_dataset"
+    where = f"https://huggingface.co/datasets/{repo}" if repo else "a local copy"
+    return [
+        "## Citation",
+        "",
+        "```bibtex",
+        f"@misc{{{key},",
+        f"  title = {{{name}}},",
+        f"  note = {{Document-VQA pairs made with docgen {__version__}}},",
+        f"  howpublished = {{{where}}}",
+        "}",
+        "```",
+        "",
+        "The recipe follows Docmatix (Laurençon et al., 2024, *Building and better "
+        "understanding vision-language models: insights and future directions*).",
+        "",
+    ]
+
+
+def on_the_hub(text: str, repo: str) -> str:
+    """A card written before the push, naming the Hub repo where it loads from now."""
+    text = text.replace(LOCAL_LOAD, f'ds = load_dataset("{repo}", split="train")')
+    text = text.replace("load_dataset(REPO,", f'load_dataset("{repo}",')
+    return re.sub(
+        r"howpublished = \{a local copy\}",
+        f"howpublished = {{https://huggingface.co/datasets/{repo}}}",
+        text,
+    )

@@ -1,0 +1,381 @@
+"""Shard rows: what each output row holds, built from the kept pairs and the page records.
+
+The row layouts of the configs (``default``: Docmatix's ``images`` + ``texts``, ``pdf``: the
+document's PDF + ``texts``, the chat configs of :mod:`docgen.shard.chat`), with the optional
+metadata and per-turn rating columns, and the rows of one work-dir partition, read lazily a row
+group of pages at a time (:mod:`docgen.shard.stage` cuts them into shards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from itertools import accumulate
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from docgen.core.config import ShardConfig
+from docgen.core.workdir import WorkDir, parquet_file
+from docgen.extract.sources import doc_id_of, read_bytes
+from docgen.extract.stage import source_of
+from docgen.filter.passes import joined
+from docgen.filter.rules import RATINGS
+from docgen.shard.chat import LAYOUTS, chat_table, count_rows
+
+# The features in the legacy form (Sequence / list), which every `datasets` release reads.
+FEATURES = {
+    "images": {"feature": {"_type": "Image"}, "_type": "Sequence"},
+    "texts": [
+        {
+            "user": {"dtype": "string", "_type": "Value"},
+            "assistant": {"dtype": "string", "_type": "Value"},
+            "source": {"dtype": "string", "_type": "Value"},
+        }
+    ],
+}
+ROW_SCHEMA = pa.schema(
+    [
+        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
+        (
+            "texts",
+            pa.list_(
+                pa.struct(
+                    [("user", pa.string()), ("assistant", pa.string()), ("source", pa.string())]
+                )
+            ),
+        ),
+    ],
+    metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
+)
+# Optional per-row metadata (``shard.metadata_columns``), after the two Docmatix columns.
+META_FIELDS = [
+    ("doc_id", pa.string()),
+    ("languages", pa.list_(pa.string())),
+    ("page_numbers", pa.list_(pa.int32())),
+    ("generator", pa.string()),
+    ("kinds", pa.list_(pa.string())),
+]
+META_FEATURES = {
+    "doc_id": {"dtype": "string", "_type": "Value"},
+    "languages": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+    "page_numbers": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"},
+    "generator": {"dtype": "string", "_type": "Value"},
+    "kinds": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+}
+
+# Optional per-turn ratings (``filter.rate``), as FineVision gives them: one list per scale,
+# parallel to ``texts`` (null where the rater gave none).
+RATING_FIELDS = [(f"{scale}_ratings", pa.list_(pa.int8())) for scale in RATINGS]
+RATING_FEATURES = {
+    name: {"feature": {"dtype": "int8", "_type": "Value"}, "_type": "Sequence"}
+    for name, _ in RATING_FIELDS
+}
+
+# The optional `pdf` config, as Docmatix offers it: one row per document, its PDF file and all its
+# pairs (the metadata columns follow when asked).
+PDF_FEATURES = {"pdf": {"dtype": "binary", "_type": "Value"}, "texts": FEATURES["texts"]}
+PDF_FIELDS = [pa.field("pdf", pa.binary()), ROW_SCHEMA.field("texts")]
+# config name -> folder of its shards; LLaMA-Factory reads a folder whole, so each ShareGPT
+# split has a folder of its own.
+CONFIG_DIRS = {"default": "data", "pdf": "pdf", "messages": "messages", "sharegpt": "sharegpt"}
+SPLIT_FOLDERS = {"sharegpt"}
+
+
+def shard_name(config: str, split: str, index: int | None = None, count: int = 0) -> str:
+    """A shard's path under its config's folder (without ``index``: the pattern of a split's)."""
+    name = f"{split}-*" if index is None else f"{split}-{index:05d}-of-{count:05d}.parquet"
+    return f"{split}/{name}" if config in SPLIT_FOLDERS else name
+
+
+def row_schema(
+    metadata_columns: bool = False, config: str = "default", ratings: bool = False
+) -> pa.Schema:
+    """The output row layout of a config, with the optional metadata and rating columns."""
+    if config in LAYOUTS:
+        column, kind, chat_features, _ = LAYOUTS[config]
+        fields = [ROW_SCHEMA.field("images"), pa.field(column, kind)]
+        features = {"images": FEATURES["images"], column: chat_features}
+    else:
+        fields = list(ROW_SCHEMA) if config == "default" else list(PDF_FIELDS)
+        features = dict(FEATURES if config == "default" else PDF_FEATURES)
+    if metadata_columns:
+        fields += [pa.field(n, t) for n, t in META_FIELDS]
+        features |= META_FEATURES
+    if ratings:
+        fields += [pa.field(n, t) for n, t in RATING_FIELDS]
+        features |= RATING_FEATURES
+    return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
+
+
+def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
+    """Rows of one document: its pages in chunks, each with the pairs whose pages it holds
+    (a pair goes with the chunk of its first page). A pair citing pages of several chunks (a
+    multi-page question) gets a row holding just the pages it cites, shared by the pairs that
+    cite the same pages; citing more than ``max_pages`` pages, or pages not at hand (past the
+    row group of a long document), it gets none: yielded with ``None`` for its pages. Pages
+    carry ``index``, their position in the partition's pages table, where their image stays."""
+    pages = sorted(pages, key=lambda p: p["page"])
+    by_number = {p["page"]: p for p in pages}
+    spanning: dict[tuple, list[dict]] = {}
+    for start in range(0, len(pages), max_pages):
+        chunk = pages[start : start + max_pages]
+        numbers = {p["page"] for p in chunk}
+        row = []
+        for q in pairs:
+            if q["pages"] and q["pages"][0] in numbers:
+                if numbers.issuperset(q["pages"]):
+                    row.append(q)
+                else:
+                    spanning.setdefault(tuple(sorted(set(q["pages"]))), []).append(q)
+        yield row, chunk
+    for cited, group in spanning.items():
+        fits = len(cited) <= max_pages and all(n in by_number for n in cited)
+        yield group, [by_number[n] for n in cited] if fits else None
+
+
+def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
+    """The kept pairs of a partition after every pass (:func:`docgen.filter.passes.joined`), per
+    document, in their order."""
+    columns = [
+        "doc_id",
+        "source",
+        "question",
+        "answer",
+        "pages",
+        "keep",
+        "backend",
+        "model",
+        "kind",
+    ]
+    columns += ["translated_from", *(f"rating_{s}" for s in RATINGS)]  # when there
+    by_doc: dict[str, list] = {}
+    for q in joined(wd, part, columns=columns).to_pylist():
+        if q["keep"]:
+            by_doc.setdefault(q["doc_id"], []).append(q)
+    return by_doc
+
+
+def turn(q: dict) -> dict:
+    """One pair as a ``texts`` entry; ``source`` names the file and the pages it is about (and
+    the question's original language when it was translated)."""
+    return {
+        "user": q["question"],
+        "assistant": q["answer"],
+        "source": f"{q['source']} p{','.join(map(str, q['pages']))}"
+        + (f" translated-from:{q['translated_from']}" if q.get("translated_from") else ""),
+    }
+
+
+def turn_ratings(pairs: list[list[dict]]) -> dict[str, list]:
+    """The rating columns of rows whose turns are ``pairs`` (one list of pairs per row)."""
+    return {f"{scale}_ratings": [[q.get(f"rating_{scale}") for q in row] for row in pairs]
+            for scale in RATINGS}  # fmt: skip
+
+
+def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
+    """One partition's rows as chunks read lazily, one row group of pages at a time (an Arrow
+    table, each row's size in bytes and its split), and its counts, filled as the chunks are read.
+    Without ``with_bytes`` the images are not read and the chunks carry no table: what planning
+    the shards needs.
+
+    A document's pages are contiguous and in order in its pages file (extract writes them so), so
+    only the last document's pages that do not yet make a full row wait for the next row group:
+    a 1,600-page manual is never in memory whole. Only the small things (texts, image paths,
+    which page goes where) pass through Python; the image bytes go from the pages table to the
+    output with Arrow ``take``, never copied per row.
+    """
+    stats: Counter = Counter()
+    by_doc = kept_by_doc(wd, part)
+    pages_file = parquet_file(wd.part_path("pages", part))
+    # Pages extracted before they carried their image's size: the images give it.
+    size_column = "image_bytes" if "image_bytes" in pages_file.schema_arrow.names else "image"
+    columns = ["doc_id", "page", "image_format", "lang", "image" if with_bytes else size_column]
+
+    def chunks():
+        waiting = None  # pages of the last document read that do not yet fill a row
+        for i in range(pages_file.num_row_groups):
+            table = pages_file.read_row_group(i, columns=columns)
+            if waiting is not None:
+                table = pa.concat_tables([waiting, table])
+            last = i == pages_file.num_row_groups - 1
+            chunk, waiting = rows_of_pages(table, by_doc, cfg, stats, not last, with_bytes)
+            if chunk is not None:
+                yield chunk
+
+    return chunks(), stats
+
+
+def rows_of_pages(
+    table: pa.Table, by_doc: dict, cfg: ShardConfig, stats: Counter, keep_tail: bool,
+    with_bytes: bool = True,
+):  # fmt: skip
+    """Rows of the documents in ``table`` (pages in file order) and the pages held back: with
+    ``keep_tail``, the last document's pages past its last full row (it may go on in the next
+    row group). Without ``with_bytes``, only the rows' sizes and splits (no table)."""
+    meta = table.select(["doc_id", "page", "image_format", "lang"]).to_pylist()
+    pages_by_doc: dict[str, list] = {}
+    for i, p in enumerate(meta):
+        pages_by_doc.setdefault(p["doc_id"], []).append({**p, "index": i})
+    held = []
+    if keep_tail and meta:
+        pages = pages_by_doc[meta[-1]["doc_id"]]
+        whole = len(pages) - len(pages) % cfg.max_pages_per_row
+        held = [p["index"] for p in pages[whole:]]
+        del pages[whole:]
+    waiting = table.take(pa.array(held, pa.int64())) if held else None
+    texts, indices, counts, paths, splits, meta_rows, pairs = [], [], [], [], [], [], []
+    for doc_id, doc_pages in pages_by_doc.items():
+        for row_pairs, chunk in document_rows(
+            doc_pages, by_doc.get(doc_id, []), cfg.max_pages_per_row
+        ):
+            if chunk is None:
+                stats["pairs_pages_apart"] += len(row_pairs)
+                continue
+            if not row_pairs:
+                stats["rows_without_pairs"] += 1
+                continue
+            row_texts = [turn(q) for q in row_pairs]
+            texts.append(row_texts)
+            pairs.append(row_pairs)
+            splits.append(split_of(doc_id, cfg))
+            first_pair = by_doc[doc_id][0]
+            meta_rows.append(
+                {
+                    "doc_id": doc_id,
+                    "languages": sorted({p["lang"] for p in chunk}),
+                    "page_numbers": [p["page"] for p in chunk],
+                    "generator": f"{first_pair['backend']}:{first_pair['model']}",
+                    "kinds": [q["kind"] for q in row_pairs],
+                }
+            )
+            stats[f"rows:{splits[-1]}"] += 1
+            counts.append(len(chunk))
+            indices += [p["index"] for p in chunk]
+            paths += [f"{p['doc_id']}-p{p['page']:04d}.{p['image_format']}" for p in chunk]
+            stats["rows"] += 1
+            stats["pairs"] += len(row_texts)
+            stats["images"] += len(chunk)
+            stats.update(f"lang:{p['lang']}" for p in chunk)
+    if not counts:
+        return None, waiting
+    if "image_bytes" in table.column_names:
+        lengths = table.column("image_bytes").to_pylist()
+    else:
+        lengths = pc.binary_length(table.column("image")).to_pylist()
+    image_sizes = iter(lengths[i] for i in indices)
+    sizes = [
+        sum(next(image_sizes) for _ in range(n))
+        + sum(len(t["user"]) + len(t["assistant"]) + len(t["source"]) for t in row_texts)
+        for n, row_texts in zip(counts, texts)
+    ]
+    if not with_bytes:
+        return (None, sizes, splits), waiting
+    images = table.column("image").combine_chunks()
+    if indices != list(range(len(images))):  # usually every page, in order: no copy needed
+        images = images.take(pa.array(indices, pa.int64()))
+    image_type = ROW_SCHEMA.field("images").type
+    structs = pa.StructArray.from_arrays(
+        [images, pa.array(paths, pa.string())], fields=list(image_type.value_type)
+    )
+    offsets = pa.array(list(accumulate(counts, initial=0)), pa.int32())
+    arrays = [
+        pa.ListArray.from_arrays(offsets, structs, type=image_type),
+        pa.array(texts, ROW_SCHEMA.field("texts").type),
+    ]
+    if cfg.metadata_columns:
+        arrays += [pa.array([m[n] for m in meta_rows], t) for n, t in META_FIELDS]
+    if cfg.rating_columns:
+        ratings = turn_ratings(pairs)
+        arrays += [pa.array(ratings[n], t) for n, t in RATING_FIELDS]
+    schema = row_schema(cfg.metadata_columns, ratings=bool(cfg.rating_columns))
+    rows = pa.Table.from_arrays(arrays, schema=schema)
+    return (rows, sizes, splits), waiting
+
+
+def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
+    """The `pdf` config's rows of one partition, as chunks read lazily: each document with kept
+    pairs, its PDF bytes (read from where extract found it, checked against its content hash)
+    and all its pairs. PDFs are read about ``row_group_mb`` at a time when the chunks are
+    written, so large files never pile up in memory. A PDF that is gone or has changed since
+    extract is counted and left out of this config. Without ``with_bytes`` the chunks carry no
+    table (the PDFs are still read, to check them)."""
+    stats: Counter = Counter()
+    by_doc = kept_by_doc(wd, part)
+    langs_by_doc: dict[str, list] = {}
+    for p in wd.read("pages", part, columns=["doc_id", "page", "lang"]).to_pylist():
+        langs_by_doc.setdefault(p["doc_id"], []).append((p["page"], p["lang"]))
+    documents = sorted(wd.read("documents", part).to_pylist(), key=lambda d: d["doc_id"])
+    documents = [d for d in documents if by_doc.get(d["doc_id"])]
+    schema = row_schema(cfg.metadata_columns, "pdf", bool(cfg.rating_columns))
+
+    def chunks():
+        budget = cfg.row_group_mb * 2**20
+        start = 0
+        while start < len(documents):
+            end, size = start + 1, documents[start]["bytes"]
+            while end < len(documents) and size + documents[end]["bytes"] <= budget:
+                size += documents[end]["bytes"]
+                end += 1
+            rows = [r for d in documents[start:end] if (r := pdf_row(d)) is not None]
+            start = end
+            if rows:
+                sizes = [len(r["pdf"]) + sum(len(t["user"]) + len(t["assistant"])
+                                              for t in r["texts"]) for r in rows]  # fmt: skip
+                splits = [split_of(r["doc_id"], cfg) for r in rows]
+                stats.update(f"pdf_rows:{s}" for s in splits)
+                yield pa.Table.from_pylist(rows, schema) if with_bytes else None, sizes, splits
+
+    def pdf_row(doc: dict) -> dict | None:
+        try:
+            data = read_bytes(source_of(doc))
+        except (OSError, ValueError):
+            data = b""
+        if doc_id_of(data) != doc["doc_id"]:
+            stats["pdf_missing"] += 1
+            return None
+        pairs, pages = by_doc[doc["doc_id"]], sorted(langs_by_doc.get(doc["doc_id"], []))
+        return {
+            "pdf": data,
+            "texts": [turn(q) for q in pairs],
+            "doc_id": doc["doc_id"],
+            "languages": sorted({lang for _, lang in pages}),
+            "page_numbers": [n for n, _ in pages],
+            "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
+            "kinds": [q["kind"] for q in pairs],
+        } | {name: values[0] for name, values in turn_ratings([pairs]).items()}
+
+    return chunks(), stats
+
+
+def chat_rows(config: str):
+    """The rows of a chat config: the default rows, chunk by chunk, in its layout (same sizes,
+    so the same cuts); counted as ``CONFIG_rows:SPLIT`` only."""
+
+    def rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
+        chunks, _ = partition_rows(wd, part, cfg, with_bytes)
+        stats: Counter = Counter()
+        schema = row_schema(cfg.metadata_columns, config, bool(cfg.rating_columns))
+
+        def converted():
+            for table, sizes, splits in chunks:
+                stats.update(count_rows(config, splits))
+                chat = None if table is None else chat_table(table, config, schema)
+                yield chat, sizes, splits
+
+        return converted(), stats
+
+    return rows
+
+
+# config -> its rows, partition by partition
+ROWS_OF = {"default": partition_rows, "pdf": pdf_rows} | {c: chat_rows(c) for c in LAYOUTS}
+
+
+def split_of(doc_id: str, cfg: ShardConfig) -> str:
+    """``test`` for a seeded ``test_fraction`` of documents, by a hash of their id; else train."""
+    if cfg.test_fraction <= 0:
+        return "train"
+    h = int(hashlib.sha256(f"{cfg.split_seed}:{doc_id}".encode()).hexdigest()[:12], 16)
+    return "test" if h / 16**12 < cfg.test_fraction else "train"

@@ -21,18 +21,43 @@ def samples(tmp_path_factory) -> Path:
     return out
 
 
+class Run:
+    """A run of the pipeline into a temporary folder: its config, manifest, WORK and OUT."""
+
+    def __init__(self, cfg, manifest: dict):
+        self.cfg, self.manifest = cfg, manifest
+        self.work, self.out = Path(cfg.work), Path(cfg.out)
+
+
 @pytest.fixture(scope="session")
-def train_shards(samples, tmp_path_factory) -> Path:
-    """The sample corpus as shards with a test split and per-row languages (for the trainer's
-    test modules: test_train's `shards`)."""
+def pipeline_run(samples, tmp_path_factory):
+    """``pipeline_run(*sets, config="default", input=samples)``: the pipeline run over ``input``
+    (the sample corpus by default) into a temporary folder, in this process unless ``sets`` says
+    otherwise (``run.scheduler=sync``, no bars), with ``sets`` (``key=value``) on top. The same
+    arguments give the same run, made once per session: tests that read its output share it."""
     from docgen.core.config import load_config
     from docgen.run.pipeline import run_pipeline
 
-    root = tmp_path_factory.mktemp("trainset")
-    sets = [f"input={samples}", f"work={root / 'work'}", f"out={root / 'out'}",
-            "run.scheduler=sync", "run.progress=false", "shard.test_fraction=0.25"]  # fmt: skip
-    run_pipeline(load_config("train", sets))
-    return root / "out"
+    made: dict[tuple, Run] = {}
+
+    def run(*sets: str, config: str = "default", input=None) -> Run:
+        key = (config, str(input or samples), sets)
+        if key not in made:
+            root = tmp_path_factory.mktemp(config)
+            cfg = load_config(config, [f"input={input or samples}", f"work={root / 'work'}",
+                                       f"out={root / 'out'}", "run.scheduler=sync",
+                                       "run.progress=false", *sets])  # fmt: skip
+            made[key] = Run(cfg, run_pipeline(cfg))
+        return made[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def train_shards(pipeline_run) -> Path:
+    """The sample corpus as shards with a test split and per-row languages (for the trainer's
+    test modules: test_train's `shards`)."""
+    return pipeline_run("shard.test_fraction=0.25", config="train").out
 
 
 @pytest.fixture(scope="session")

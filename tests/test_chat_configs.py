@@ -10,23 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from docgen.core.config import load_config
-from docgen.run.pipeline import run_pipeline
 from docgen.shard.chat import IMAGE_TAG, chat_problems, conversations_of
 from docgen.shard.validate import validate
 
 
 @pytest.fixture(scope="module")
-def out(samples, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("chats")
-    cfg = load_config(
-        "default",
-        [f"input={samples}", f"work={root / 'work'}", f"out={root / 'out'}",
-         "run.scheduler=sync", "run.progress=false", "shard.test_fraction=0.25",
-         "shard.metadata_columns=true", "shard.chat_configs=[messages, sharegpt]"],
-    )  # fmt: skip
-    run_pipeline(cfg)
-    return root / "out"
+def out(pipeline_run) -> Path:
+    return pipeline_run("shard.test_fraction=0.25", "shard.metadata_columns=true",
+                        "shard.chat_configs=[messages, sharegpt]").out  # fmt: skip
 
 
 def test_the_chat_configs_hold_the_default_rows_in_order(out):

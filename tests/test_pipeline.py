@@ -31,10 +31,10 @@ def config(samples, work, out):
 
 
 @pytest.fixture(scope="module")
-def run(samples, tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    cfg = config(samples, root / "work", root / "out")
-    return cfg, run_pipeline(cfg)
+def run(pipeline_run):
+    """The samples through a real LocalCluster of two workers."""
+    made = pipeline_run("run.scheduler=null", "run.workers=2", "extract.docs_per_partition=8")
+    return made.cfg, made.manifest
 
 
 def shard_files(cfg):

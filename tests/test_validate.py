@@ -8,25 +8,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from docgen.cli import main
-from docgen.core.config import load_config
-from docgen.run.pipeline import run_pipeline
 from docgen.shard.validate import validate
 
 
 @pytest.fixture(scope="module")
-def good_out(samples, tmp_path_factory):
+def good_out(samples, tmp_path_factory, pipeline_run):
     root = tmp_path_factory.mktemp("validate")
     folder = root / "pdfs"
     folder.mkdir()
     for name in ("0000-invoice-en.pdf", "0027-report-ar.pdf", "0044-form-ko.pdf"):
         shutil.copy(samples / name, folder / name)
-    cfg = load_config(
-        "default",
-        [f"input={folder}", f"work={root / 'work'}", f"out={root / 'out'}",
-         "run.scheduler=sync", "run.progress=false", "shard.max_shard_mb=0.1"],
-    )  # fmt: skip
-    run_pipeline(cfg)
-    return root / "out"
+    return pipeline_run("shard.max_shard_mb=0.1", input=folder).out
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ pass's own files (``WORK/rate/``) and from there into the shards; a pair rated b
 ``filter.min_ratings`` on a scale is dropped as ``rated_low:<scale>``.
 
 Pairs of the kinds whose answer is not a span of the text layer by nature (``visual``: read off a
-chart or figure; ``yes_no``, ``layout``, ``document``: see ``filters.RATER_GROUNDED``) skip the
+chart or figure; ``yes_no``, ``layout``, ``document``: see ``rules.RATER_GROUNDED``) skip the
 span check when ratings are on, so the rater is what grounds them: one the rater could not rate
 is dropped as ``unrated``. Any other pair the rater could not rate is kept, unrated, and counted.
 """

@@ -22,7 +22,7 @@ task, to keep its batch full) uses the two halves, :func:`done` and :func:`store
 
     def example_partition(work, part, cfg):
         wd = WorkDir(work)
-        fp = fingerprint([wd.fingerprint_of(wd.part_path("kept", part)), cfg.setting])
+        fp = fingerprint([wd.fingerprint_of(wd.part_path(KEPT, part)), cfg.setting])
         return run_step(wd, EXAMPLE, part, fp, lambda: Output(make_table(wd, part), {"rows": 1}))
 """
 

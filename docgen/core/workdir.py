@@ -21,6 +21,16 @@ from docgen.core.storage import arrow_path, location, move
 
 META_KEY = b"docgen"
 
+# The work directory's folders, named here once (a step declares the folder it writes: a pass's
+# is in docgen.filter.passes.REGISTRY). The run's own files (manifest.json, .lock) are at the top.
+PAGES = "pages"  # extract: page records, a file per partition
+DOCUMENTS = "documents"  # extract: where each document's bytes are, what was noticed about it
+QA = "qa"  # generate: question-answer pairs
+KEPT = "kept"  # the filter's rules: every pair, with keep and reason
+DATASET = "dataset"  # the dataset pass's steps: signatures, edges, surplus, verdicts
+ERRORS = "errors"  # every step's error rows, <step>-part-<part>.parquet
+CACHE = "cache"  # every answer a model gave, a folder per LLM task
+
 
 def fingerprint(obj) -> str:
     """A short stable hash of any JSON-able object (a config, a list of ids)."""
@@ -54,7 +64,7 @@ class WorkDir:
         return self.root / stage / f"part-{part}.parquet"
 
     def error_path(self, stage: str, part: str) -> Path:
-        return self.root / "errors" / f"{stage}-part-{part}.parquet"
+        return self.root / ERRORS / f"{stage}-part-{part}.parquet"
 
     def parts(self, stage: str) -> list[str]:
         """Ids of the finished partitions of a stage, sorted."""
@@ -124,7 +134,7 @@ class WorkDir:
         return read_table(self.part_path(stage, part), columns=columns)
 
     def read_errors(self) -> pa.Table | None:
-        files = sorted((self.root / "errors").glob("*.parquet"))
+        files = sorted((self.root / ERRORS).glob("*.parquet"))
         return pa.concat_tables([read_table(f) for f in files]) if files else None
 
     # -- manifest ---------------------------------------------------------------------------

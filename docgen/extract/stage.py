@@ -25,7 +25,7 @@ from docgen.core.config import ExtractConfig
 from docgen.core.progress import tell
 from docgen.core.step import Output, Step, run_step
 from docgen.core.text import detect_language, dominant_script
-from docgen.core.workdir import WorkDir, fingerprint, release_memory
+from docgen.core.workdir import DOCUMENTS, PAGES, WorkDir, fingerprint, release_memory
 from docgen.extract import images, layout, ocr
 from docgen.extract.sources import Source, doc_id_of, iter_sources, looks_like_pdf, read_bytes
 
@@ -333,7 +333,7 @@ def may_pass(reason: str) -> bool:
     return reason.startswith(("timed out", "worker process killed by"))
 
 
-EXTRACT = Step("extract", "pages", schema=PAGE_SCHEMA)
+EXTRACT = Step("extract", PAGES, schema=PAGE_SCHEMA)
 
 
 def extract_partition(
@@ -394,7 +394,7 @@ def extract_documents(docs: list, cfg: ExtractConfig, writer) -> Output:
     stats.update(retryable_documents=retryable, skipped=0)
     documents = pa.Table.from_pylist(documents, DOCUMENT_SCHEMA)
     # The documents and the errors are written first, the pages last: they mark it done.
-    return Output(None, stats, errors, retryable > 0, beside={"documents": documents})
+    return Output(None, stats, errors, retryable > 0, beside={DOCUMENTS: documents})
 
 
 def pages_table(rows: list[dict]) -> pa.Table:

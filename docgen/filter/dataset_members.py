@@ -12,7 +12,7 @@ import pyarrow as pa
 from docgen.core.config import FilterConfig
 from docgen.core.step import Output, Step, run_step
 from docgen.core.text import ngrams, tokens
-from docgen.core.workdir import WorkDir, fingerprint, read_table
+from docgen.core.workdir import DATASET, KEPT, PAGES, WorkDir, fingerprint, read_table
 from docgen.filter.dedup import (
     MIN_PAGE_TOKENS,
     Store,
@@ -28,7 +28,7 @@ SIGNATURE_LAYOUT = 2  # 2: the files store {"pages", "pairs"} (1: {"members"}, r
 
 
 def folder(kind: str, step: str) -> str:
-    return f"dataset/{kind}-{step}"
+    return f"{DATASET}/{kind}-{step}"
 
 
 # The pages' signatures are written beside the pairs': the pairs' file marks a partition signed.
@@ -46,7 +46,7 @@ def similarity(cfg: FilterConfig, kind: str) -> float:
 def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
     """Write a partition's page and pair signatures; return their fingerprint."""
     wd = WorkDir(work)
-    inputs = [wd.fingerprint_of(wd.part_path(s, part)) for s in ("pages", "kept")]
+    inputs = [wd.fingerprint_of(wd.part_path(s, part)) for s in (PAGES, KEPT)]
     fp = fingerprint([*inputs, index, cfg.page_similarity, cfg.pair_similarity, ROW_BITS,
                       SIGNATURE_LAYOUT])  # fmt: skip
     counts = run_step(wd, SIGNATURES, part, fp, lambda: sign(wd, part, index, cfg))
@@ -56,7 +56,7 @@ def signatures(work: str, part: str, index: int, cfg: FilterConfig) -> dict:
 def sign(wd: WorkDir, part: str, index: int, cfg: FilterConfig) -> Output:
     """The signatures of a partition's pages and kept pairs."""
     base = index << ROW_BITS
-    pages = wd.read("pages", part, columns=["doc_id", "page", "text"]).to_pylist()
+    pages = wd.read(PAGES, part, columns=["doc_id", "page", "text"]).to_pylist()
     page_rows, page_sets, page_of = [], [], {}
     for row in pages:
         words = tokens(row["text"] or "")
@@ -85,7 +85,7 @@ def sign(wd: WorkDir, part: str, index: int, cfg: FilterConfig) -> Output:
 
 def kept_rows(wd: WorkDir, part: str) -> list[dict]:
     columns = ["doc_id", "pages", "question", "answer", "keep", "reason"]
-    return wd.read("kept", part, columns=columns).to_pylist()
+    return wd.read(KEPT, part, columns=columns).to_pylist()
 
 
 def signature_table(orders, sets: list[set], threshold: float) -> pa.Table:
@@ -132,7 +132,7 @@ def edges(work, kind, band, split, listing, cfg, page_surplus) -> dict:
 
 def find_edges(wd: WorkDir, kind, band, split, threshold, page_surplus) -> Output:
     """:func:`edges`' table."""
-    parts = read_table(wd.part_path("dataset", "signed"), columns=["part"])["part"].to_pylist()
+    parts = read_table(wd.part_path(DATASET, "signed"), columns=["part"])["part"].to_pylist()
     paths = [wd.part_path(folder(kind, "signatures"), part) for part in parts]
     columns = ["order", "digest", f"band_{band}"] + (["on_pages"] if kind == "pair" else [])
     surplus_pages = np.empty(0, np.int64)  # sorted: looked up by bisection, file by file

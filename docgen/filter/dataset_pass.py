@@ -32,7 +32,7 @@ from docgen.core.config import FilterConfig
 from docgen.core.errors import RunFailed
 from docgen.core.executor import Executor
 from docgen.core.step import Output, Step, run_step
-from docgen.core.workdir import WorkDir, fingerprint, parquet_file, read_table
+from docgen.core.workdir import DATASET, WorkDir, fingerprint, parquet_file, read_table
 from docgen.filter import passes
 from docgen.filter.dataset_members import KINDS, ROW_BITS, edges, folder, signatures, similarity
 from docgen.filter.dedup import lsh_bands
@@ -40,7 +40,7 @@ from docgen.filter.dedup import lsh_bands
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
 MEMBERS_PER_TASK = 1_000_000  # an edges task's share of a band (~0.3 KB a member)
 SURPLUS_ROW_GROUP = 8192  # an apply task reads the row groups of its own numbers only
-SIGNED = Step("signed", "dataset")  # the partitions signed, with their signatures' fingerprints
+SIGNED = Step("signed", DATASET)  # the partitions signed, with their signatures' fingerprints
 SURPLUS = {kind: Step("surplus", folder(kind, "surplus"), row_group=SURPLUS_ROW_GROUP)
            for kind in KINDS}  # fmt: skip
 

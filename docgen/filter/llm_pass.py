@@ -17,7 +17,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from docgen.core.config import FilterConfig, GenerateConfig
-from docgen.core.workdir import WorkDir
+from docgen.core.workdir import CACHE, WorkDir
 from docgen.filter import passes
 from docgen.generate.prompting import Chat, PromptSet, marked, user_content
 
@@ -58,7 +58,7 @@ def pass_cache(wd: WorkDir, name: str):
     :mod:`docgen.generate.gencache`)."""
     from docgen.generate.gencache import GenerationCache
 
-    return GenerationCache(wd.root / "cache" / name)
+    return GenerationCache(wd.root / CACHE / name)
 
 
 def indexed(reply: dict | None, key: str, size: int, counts: Counter, bad: str) -> dict:

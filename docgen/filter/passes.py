@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from docgen.core.config import FilterConfig
 from docgen.core.step import Output, Step, run_step
-from docgen.core.workdir import WorkDir, fingerprint, parquet_file, read_table
+from docgen.core.workdir import DATASET, KEPT, WorkDir, fingerprint, parquet_file, read_table
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Pass:
 
 
 REGISTRY = (
-    Pass("dataset", "dataset/verdicts", lambda c: bool(c.max_page_copies or c.max_pair_copies),
+    Pass("dataset", f"{DATASET}/verdicts", lambda c: bool(c.max_page_copies or c.max_pair_copies),
          ("max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity")),
     Pass("judge", "judge", lambda c: c.judge, ("judge", "judge_min_score"),
          partition="docgen.filter.judge:judge_partition"),
@@ -78,7 +78,7 @@ def chain(wd: WorkDir, part: str, upto: str | None = None) -> list[tuple]:
     """(name, fingerprint, stats) of kept and of each pass file the view of ``part`` joins, in
     order, up to (without) pass ``upto``: a pass whose file is missing or was made from another
     view ends it."""
-    info = wd.info(wd.part_path("kept", part))
+    info = wd.info(wd.part_path(KEPT, part))
     links = [("kept", info.get("fingerprint"), info.get("stats", {}))]
     for name in wd.manifest().get(MANIFEST_KEY, []):
         if name == upto or name not in PASSES:
@@ -107,7 +107,7 @@ def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None, links=
     says it was made from this view: only a damaged or edited file can do that)."""
     links = chain(wd, part, upto) if links is None else links
     wanted = None if columns is None else {*columns, "keep", "reason", "translated_from"}
-    table = read_table(wd.part_path("kept", part), columns=present(wd, "kept", part, wanted))
+    table = read_table(wd.part_path(KEPT, part), columns=present(wd, "kept", part, wanted))
     for name, _, _ in links[1:]:
         path = wd.part_path(PASSES[name], part)
         try:

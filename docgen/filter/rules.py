@@ -18,7 +18,7 @@ from docgen.core.config import FilterConfig
 from docgen.core.config_check import check_config
 from docgen.core.step import Output, Step, run_step
 from docgen.core.text import CJK, STOPWORDS, normalize, script_counts
-from docgen.core.workdir import WorkDir, fingerprint
+from docgen.core.workdir import KEPT, PAGES, QA, WorkDir, fingerprint
 from docgen.filter import passes
 from docgen.filter.decontam import contamination_index, fingerprint_file
 from docgen.filter.grounding import PageInfo, ungrounded
@@ -280,7 +280,7 @@ def judge(pairs: list[dict], pages: dict, cfg: FilterConfig) -> list[tuple[bool,
     return verdicts
 
 
-RULES = Step("filter", "kept")
+RULES = Step("filter", KEPT)
 
 
 def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
@@ -290,12 +290,12 @@ def filter_partition(work: str, part: str, cfg: FilterConfig) -> dict:
     # The settings of the later passes are not the rules': turning the judge on does not
     # filter again. KEPT_LAYOUT: kept/ holds these rules' verdicts only.
     rules = {k: v for k, v in asdict(cfg).items() if k not in passes.SETTINGS}
-    fp = fingerprint([wd.fingerprint_of(wd.part_path("qa", part)), rules,
+    fp = fingerprint([wd.fingerprint_of(wd.part_path(QA, part)), rules,
                       fingerprint_file(cfg.decontaminate), KEPT_LAYOUT])  # fmt: skip
 
     def run() -> Output:
-        qa = wd.read("qa", part)
-        pages = wd.read("pages", part, columns=["doc_id", "page", "text", "tables", "lang"])
+        qa = wd.read(QA, part)
+        pages = wd.read(PAGES, part, columns=["doc_id", "page", "text", "tables", "lang"])
         pairs = qa.to_pylist()
         verdicts = judge(pairs, page_index(pages.to_pylist()), cfg)
         verdicts = cap_kinds(pairs, verdicts, cfg.max_kind_share)

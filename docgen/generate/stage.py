@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from docgen.core import step
 from docgen.core.config import GenerateConfig
-from docgen.core.workdir import WorkDir, fingerprint, parquet_file, sum_stats
+from docgen.core.workdir import CACHE, PAGES, QA, WorkDir, fingerprint, parquet_file, sum_stats
 from docgen.extract import images
 from docgen.generate.backends import (
     MAY_PASS,
@@ -136,11 +136,11 @@ def requests_of(pages: list[dict], n_pairs: int, seed: int, part: str) -> list[G
 def read_pages(wd: WorkDir, part: str, cfg: GenerateConfig) -> list[dict]:
     """A partition's page records as the backend needs them: text only, or with each page's
     image sized for the model (``generate.input``)."""
-    there = parquet_file(wd.part_path("pages", part)).schema_arrow.names
+    there = parquet_file(wd.part_path(PAGES, part)).schema_arrow.names
     columns = TEXT_COLUMNS + [c for c in TRIAGE_COLUMNS if c in there]
     if cfg.backend == "rules" or cfg.input == "text":
-        return wd.read("pages", part, columns=columns).to_pylist()
-    pages = wd.read("pages", part, columns=columns + ["image"]).to_pylist()
+        return wd.read(PAGES, part, columns=columns).to_pylist()
+    pages = wd.read(PAGES, part, columns=columns + ["image"]).to_pylist()
     for page in pages:
         page["image"] = images.model_image(
             page.pop("image"), page["image_width"], page["image_height"],
@@ -197,7 +197,7 @@ def part_stats(requests, results) -> dict:
     }
 
 
-GENERATE = step.Step("generate", "qa")
+GENERATE = step.Step("generate", QA)
 
 
 def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None) -> dict:
@@ -209,7 +209,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     start = time.perf_counter()
     done_stats, todo = [], []
     for part in parts:
-        fp = wd.step_fingerprint("pages", part, reply_settings(cfg))
+        fp = wd.step_fingerprint(PAGES, part, reply_settings(cfg))
         if (stats := step.done(wd, GENERATE, part, fp)) is not None:
             # Nothing was asked for it in this run, whatever its first run asked and spent.
             done_stats.append({**stats, "skipped": 1, "finished_parts": 1, "spent_tokens": 0,
@@ -228,14 +228,14 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         if cfg.triage_model:  # the same engine labels the pages first, out of the same budget
             labeller, labels[part] = backend_for(replace(cfg, prompts="triage")), Counter()
             labeller.allowance = budget
-            cache = GenerationCache(wd.root / "cache" / "triage")
+            cache = GenerationCache(wd.root / CACHE / "triage")
             pages = model_triage(labeller, pages, cfg.input != "text", cache, part, labels[part])
             budget, labeller.allowance = labeller.allowance, None
         requests.append((part, pages))
     backend = backend_for(cfg)
     n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
     requests = [r for part, pages in requests for r in requests_of(pages, n_pairs, cfg.seed, part)]
-    cache = GenerationCache(wd.root / "cache" / "generate")
+    cache = GenerationCache(wd.root / CACHE / "generate")
     results = backend.generate(requests, cache=cache, budget=budget)
     seconds = (time.perf_counter() - start) / len(todo)
     by_part: dict[str, list] = {}

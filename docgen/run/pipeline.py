@@ -21,7 +21,7 @@ from docgen.core.executor import Executor
 from docgen.core.lock import work_lock
 from docgen.core.step import ERROR_SCHEMA
 from docgen.core.storage import check_writable
-from docgen.core.workdir import WorkDir, add_stats, release_memory
+from docgen.core.workdir import KEPT, PAGES, QA, WorkDir, add_stats, release_memory
 from docgen.extract import isolate, ocr
 from docgen.extract.stage import error_row, extract_partition, plan
 from docgen.filter import passes
@@ -103,7 +103,7 @@ def run_generate(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> d
     if llm is None:
         with llm_workers(ex, cfg.generate) as llm:
             return run_generate(ex, cfg, llm)
-    parts = WorkDir(cfg.work).run_parts("pages")
+    parts = WorkDir(cfg.work).run_parts(PAGES)
     g = cfg.generate
     groups = task_groups(parts, cfg, llm.workers)
     # The bar counts documents: those the extract stage made pages of.
@@ -154,10 +154,10 @@ def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dic
     pass: steps of tasks over files, docgen.filter.dataset_pass), then the LLM passes (judge,
     rating, translation) when asked for; counts are taken after all."""
     wd = WorkDir(cfg.work)
-    parts = wd.run_parts("qa")
+    parts = wd.run_parts(QA)
     stats = ex.total(filter_partition, [(cfg.work, part, cfg.filter) for part in parts], "filter")
     stats["partitions"] = len(parts)
-    parts = wd.run_parts("kept")
+    parts = wd.run_parts(KEPT)
     # What the shard stage joins to kept's rows from now on (docgen.filter.passes).
     wd.update_manifest(**{passes.MANIFEST_KEY: passes.active(cfg.filter)})
     t = time.perf_counter()
@@ -213,14 +213,40 @@ def check_kept(counts: dict) -> None:
 
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run every stage and return the manifest (also written to ``WORK/manifest.json``)."""
-    check_config(cfg)  # before anything reads a value (a config built in code is not loaded)
-    check_inputs(cfg)
-    settle_paths(cfg)
-    check_generate(cfg)
-    check_writable(cfg.work)
+    start(cfg, "run")
     check_writable(cfg.out)
     with work_lock(cfg.work):  # a second run on this WORK refuses, in one line
         return run_stages(cfg)
+
+
+STAGES = {"extract": run_extract, "generate": run_generate, "filter": run_filter}
+
+
+def run_stage(cfg: RunConfig, name: str) -> dict:
+    """One stage alone (``docgen extract``, ``generate``, ``filter``), started as a run starts;
+    its counts go into the manifest. Returns them."""
+    start(cfg, name)
+    with (
+        work_lock(cfg.work),
+        cluster(cfg.run.scheduler, cfg.run.workers, cfg.run.dashboard) as client,
+    ):
+        stats = STAGES[name](Executor(client, cfg.run.progress), cfg)
+    wd = WorkDir(cfg.work)
+    wd.update_manifest(stages={**wd.manifest().get("stages", {}), name: stats}, config=asdict(cfg))
+    return stats
+
+
+def start(cfg: RunConfig, name: str) -> None:
+    """What a run, or a stage alone, checks before any work: every config value (a config built
+    in code is not loaded), the inputs (extract), the model's server (generate), WORK writable;
+    paths made absolute, so that every worker reads the same ones."""
+    check_config(cfg)
+    if name in ("run", "extract"):
+        check_inputs(cfg)
+    settle_paths(cfg)
+    if name in ("run", "generate"):
+        check_generate(cfg)
+    check_writable(cfg.work)
 
 
 def check_inputs(cfg: RunConfig) -> None:

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from docgen.core.storage import location
-from docgen.core.workdir import WorkDir
+from docgen.core.workdir import KEPT, PAGES, WorkDir
 from docgen.filter.passes import joined
 from docgen.filter.rules import RATINGS
 
@@ -44,7 +44,7 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
     q_len, a_len, reasons, kinds, langs, page_langs = (Counter() for _ in range(6))
     ratings: dict[str, Counter] = {}
     judged = kept = 0
-    for part in wd.run_parts("kept"):
+    for part in wd.run_parts(KEPT):
         table = joined(wd, part, columns=COLUMNS + [f"rating_{s}" for s in RATINGS])
         rated = [c for c in table.schema.names if c.startswith("rating_")]
         for row in table.to_pylist():
@@ -60,7 +60,7 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
             langs[row["lang"] or "und"] += 1
             for column in rated:
                 ratings.setdefault(column.removeprefix("rating_"), Counter())[row[column]] += 1
-        page_langs.update(wd.read("pages", part, columns=["lang"]).column(0).to_pylist())
+        page_langs.update(wd.read(PAGES, part, columns=["lang"]).column(0).to_pylist())
     stages = wd.manifest().get("stages", {})
     gen_cfg = wd.manifest().get("config", {}).get("generate", {})
     extract = stages.get("extract", {})

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from docgen.core.config import ShardConfig
-from docgen.core.workdir import WorkDir, parquet_file
+from docgen.core.workdir import DOCUMENTS, PAGES, WorkDir, parquet_file
 from docgen.extract.sources import doc_id_of, read_bytes
 from docgen.extract.stage import source_of
 from docgen.filter.passes import joined
@@ -188,7 +188,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = 
     """
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
-    pages_file = parquet_file(wd.part_path("pages", part))
+    pages_file = parquet_file(wd.part_path(PAGES, part))
     # Pages extracted before they carried their image's size: the images give it.
     size_column = "image_bytes" if "image_bytes" in pages_file.schema_arrow.names else "image"
     columns = ["doc_id", "page", "image_format", "lang", "image" if with_bytes else size_column]
@@ -304,9 +304,9 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
     stats: Counter = Counter()
     by_doc = kept_by_doc(wd, part)
     langs_by_doc: dict[str, list] = {}
-    for p in wd.read("pages", part, columns=["doc_id", "page", "lang"]).to_pylist():
+    for p in wd.read(PAGES, part, columns=["doc_id", "page", "lang"]).to_pylist():
         langs_by_doc.setdefault(p["doc_id"], []).append((p["page"], p["lang"]))
-    documents = sorted(wd.read("documents", part).to_pylist(), key=lambda d: d["doc_id"])
+    documents = sorted(wd.read(DOCUMENTS, part).to_pylist(), key=lambda d: d["doc_id"])
     documents = [d for d in documents if by_doc.get(d["doc_id"])]
     schema = row_schema(cfg.metadata_columns, "pdf", bool(cfg.rating_columns))
 

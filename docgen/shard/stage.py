@@ -26,7 +26,7 @@ from docgen.core.errors import RunFailed
 from docgen.core.executor import Executor
 from docgen.core.storage import is_local, location, move, remove_tree
 from docgen.core.streams import prefetched
-from docgen.core.workdir import WorkDir, parquet_file
+from docgen.core.workdir import KEPT, WorkDir, parquet_file
 from docgen.filter.passes import joined
 from docgen.shard.card import write_card
 from docgen.shard.chat import write_dataset_info
@@ -124,7 +124,7 @@ def write_shards(work: str, out: str, cfg: ShardConfig, ex: Executor | None = No
 
 def rated(wd: WorkDir) -> bool:
     """Whether the kept pairs carry ratings (``filter.rate`` ran)."""
-    parts = wd.run_parts("kept")
+    parts = wd.run_parts(KEPT)
     rating = "rating_relevance"
     return bool(parts) and rating in joined(wd, parts[0], [rating]).schema.names
 
@@ -143,7 +143,7 @@ def shard_on_workers(cfg: ShardConfig, scheduler: str | None, work: str, out: st
 
 def on_workers(ex: Executor, wd: WorkDir, staging, cfg: ShardConfig, configs: list[str]):
     """Plan on the workers, lay out here, write a shard per task; (stats, shard counts)."""
-    work, parts = str(wd.root), wd.run_parts("kept")
+    work, parts = str(wd.root), wd.run_parts(KEPT)
     plan_args = [(work, part, cfg, config) for config in configs for part in parts]
     plans = all_done(ex.map(plan_partition, plan_args, "shard: plan"))
     stats: Counter = Counter()
@@ -178,7 +178,7 @@ def in_process(ex: Executor, wd: WorkDir, staging, cfg: ShardConfig, configs: li
     def chunks():
         """Every partition's chunks of rows, config by config; after a partition's chunks of a
         config, its counts (complete only once its chunks were read)."""
-        for part in wd.run_parts("kept"):
+        for part in wd.run_parts(KEPT):
             for config in configs:
                 part_chunks, part_stats = ROWS_OF[config](wd, part, cfg)
                 for chunk in part_chunks:

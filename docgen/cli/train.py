@@ -1,11 +1,10 @@
-"""``docgen train`` and ``docgen eval``: their options and what they do (the rest of the CLI:
-``docgen.cli`` and ``docgen.commands``)."""
+"""``docgen train`` and ``docgen eval``: their options and what they do."""
 
 from __future__ import annotations
 
 import os
 
-from docgen.commands import parse_size
+from docgen.cli.options import config_options, parse_size, positive
 from docgen.core.config import load_config
 
 
@@ -20,8 +19,7 @@ def push_to_hub(s) -> None:
     s.add_argument("--private", action="store_true", help="with --push-to-hub: a private repo")
 
 
-def add_train_commands(command, config, positive) -> None:
-    """``command(name, help, func, ...)`` and ``config(sp, example)`` are docgen.cli's helpers."""
+def add_commands(command) -> None:
     s = command(
         "train",
         "fine-tune an Idefics3-style VLM on the shards (resumes from OUT's checkpoints)",
@@ -32,7 +30,7 @@ def add_train_commands(command, config, positive) -> None:
         "none|lora|dora, checkpoint_every, ... For several GPUs: torchrun "
         "--nproc-per-node N -m docgen.cli train ...",
     )
-    config(s, "train.lr=3e-4")
+    config_options(s, "train.lr=3e-4")
     s.add_argument("--data", help="output folder of `docgen shard`, or its URL")
     s.add_argument(
         "--model",
@@ -67,7 +65,7 @@ def add_train_commands(command, config, positive) -> None:
         "answer held-out questions with a trained model: ANLS and exact match",
         cmd_eval,
     )
-    config(s, "eval.max_new_tokens=64")
+    config_options(s, "eval.max_new_tokens=64")
     s.add_argument("--data", required=True, help="output folder of `docgen shard`, or its URL")
     s.add_argument("--model", required=True, help="a model folder (`docgen train`'s output)")
     s.add_argument("--split", help="split to score (default: eval.split, test)")

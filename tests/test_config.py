@@ -41,7 +41,8 @@ BAD_VALUES = [
     ("extract.dpi=0", "extract.dpi: 0 is out of range; it takes from 36 to 1200"),
     ("extract.image_format=gif", "extract.image_format: 'gif' is not one of png, jpeg, webp"),
     ("extract.page_timeout_s=0", "extract.page_timeout_s: 0 is out of range; it takes above 0"),
-    ("extract.memory_mb=1", "extract.memory_mb: 1 is out of range; it takes at least 256"),
+    ("extract.memory_mb=1", "memory_mb: 1 is out of range; it takes 0 (off) or at least 256"),
+    ("generate.top_p=0", "generate.top_p: 0 is out of range; it takes above 0 and at most 1"),
     ("shard.test_fraction=2", "shard.test_fraction: 2 is out of range; it takes from 0 to"),
     ("shard.test_fraction=1", "shard.test_fraction: 1 is out of range; it takes from 0 to below"),
     ("generate.concurrency=-4", "generate.concurrency: -4 is out of range"),
@@ -72,13 +73,29 @@ def test_every_value_is_checked_before_any_work(tmp_path, few_samples, capsys, o
     assert not work.exists() and not out.exists()
 
 
-def test_the_rules_name_the_choices_the_code_knows():
-    from docgen.core.config_check import RULES
+def test_every_setting_is_declared_once_with_what_it_takes(tmp_path):
+    """The config is the schema: each setting's check and help live on its field; the choices
+    the code and the CLI offer are read from there; `config show --effective` prints every
+    value with its help and what it takes, and loads back as the same config."""
+    import dataclasses
+
+    from docgen.core.config import annotated
+    from docgen.core.config_check import values
+    from docgen.core.settings import GenerateConfig
     from docgen.generate.backends import BACKENDS
     from docgen.generate.prompting import INPUTS
 
-    assert set(RULES["generate.input"]) == set(INPUTS)
-    assert set(RULES["generate.backend"]) == set(BACKENDS)
+    cfg = load_config("openai", ["extract.dpi=100"])
+    fields = {key: f for key, _, _, f in values(cfg)}
+    assert fields["extract.dpi"].metadata["check"].ok(150)
+    assert not fields["extract.dpi"].metadata["check"].ok(10)
+    choice = {f.name: f.metadata["check"] for f in dataclasses.fields(GenerateConfig)}
+    assert BACKENDS == choice["backend"] and INPUTS == choice["input"]
+    text = annotated(cfg)
+    assert "dpi: 100  # Docmatix rendered at 150 dpi ...; takes from 36 to 1200" in text
+    assert "  backend: openai  # one of rules, openai, vllm" in text
+    (tmp_path / "same.yaml").write_text(text, "utf-8")
+    assert load_config(str(tmp_path / "same.yaml")) == cfg
 
 
 def test_good_values_pass_and_a_whole_number_is_a_number():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 
 from docgen.cli.options import config_help, looks_like_config, positive
 from docgen.core.config import load_config
@@ -53,17 +52,15 @@ def cmd_samples(args) -> None:
 
 def cmd_config(args) -> None:
     """List the built-in run configs, print one (to start a file of your own from), or print the
-    config a command would run with after --set (every key, checked)."""
-    import yaml
-
-    from docgen.core.config import builtin_configs, config_path
+    config a command would run with after --set (every key, checked, with its help)."""
+    from docgen.core.config import annotated, builtin_configs, config_path
 
     if args.action == "list":
         print("\n".join(builtin_configs()))
         return
     if args.effective:
         cfg = load_config(args.name or "default", list(args.set))
-        print(yaml.safe_dump(asdict(cfg), sort_keys=False, allow_unicode=True), end="")
+        print(annotated(cfg), end="")
         return
     if args.set:
         raise ValueError("--set goes with --effective (config show NAME --effective --set K=V)")

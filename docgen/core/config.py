@@ -17,175 +17,22 @@ from pathlib import Path
 import yaml
 
 from docgen import shipped
-from docgen.core.config_check import check_config
+from docgen.core.config_check import check_config, setting, takes
+from docgen.core.settings import (  # the sections, as the rest of docgen names them
+    ExtractConfig,
+    FilterConfig,
+    GenerateConfig,
+    RunOptions,
+    ShardConfig,
+)
 from docgen.core.train_config import EvalConfig, TrainConfig
 
 
 @dataclass
-class ExtractConfig:
-    dpi: int = 150  # Docmatix rendered at 150 dpi ...
-    max_image_side: int = 2940  # ... with the longest side capped at 2940 px
-    image_format: str = "png"  # png (lossless) | jpeg | webp
-    image_quality: int = 90  # jpeg / webp
-    colour: str = "auto"  # auto: one channel for pages without colour | rgb | gray
-    png_level: int = 2  # deflate level (0-9): zlib-ng's 2 is fast and smaller than its 1 on pages
-    tables: str = "pdfplumber"  # pdfplumber | pymupdf | off
-    ocr: str = "auto"  # auto: pages without a text layer | force: every page | off
-    ocr_languages: list[str] = field(
-        default_factory=lambda: ["eng", "fra", "deu", "spa", "ara", "chi_sim", "jpn", "kor"]
-    )
-    ocr_dpi: int = 300
-    docs_per_partition: int = 16  # at most; and at most partition_mb MB of input when set
-    partition_mb: float | None = None
-    # -- hostile input: caps, and limits on the process that reads each document --
-    max_file_mb: float = 200.0
-    max_pages: int = 2000
-    max_image_pixels: int = 100_000_000  # an embedded image larger than this: decompression bomb
-    isolate: bool = True  # each document in a child process with the limits below
-    memory_mb: int = 2048  # address-space ceiling of that process (0: none)
-    page_timeout_s: float = 120.0
-    doc_timeout_s: float = 1800.0
-
-
-@dataclass
-class GenerateConfig:
-    backend: str = "rules"  # rules | openai | vllm
-    triage: bool = True  # skip blank, contents, index, reference, code and boilerplate pages
-    # LLM backends: the model labels each page first (category, complexity 1-10, visual
-    # content); no_content pages are skipped and the label decides visual questions
-    triage_model: bool = False
-    pairs_per_page: int | None = None  # None: the backend's default (rules 6, LLMs 4)
-    seed: int = 0
-    # -- LLM backends (openai, vllm) --
-    model: str = ""  # openai: default the server's first model; vllm: a model name or path
-    prompts: str = "llm"  # folder under prompts/
-    # What the model sees of each page: its extracted text, its image, or both (for a VLM;
-    # image+text is the recommended setting there).
-    input: str = "text"  # text | image | image+text
-    # Page images are sent as extracted when they fit these (an A4 page at 150 dpi does: resizing
-    # costs ~25 ms of CPU a page and, blurring the text, makes the PNG larger), else resized.
-    image_max_side: int = 2048
-    image_max_pixels: int = 4_000_000
-    max_images_per_request: int = 4  # pages per request when images are sent
-    # Target share of each kind of question (prompts/<set>/kinds.yaml names the kinds and gives
-    # the default shares); the prompt asks for that mix and the report compares.
-    kind_shares: dict = field(default_factory=dict)
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 2048  # completion tokens per request
-    max_prompt_tokens: int = 6000  # longer documents are cut into chunks of pages
-    max_pairs_per_request: int = 24  # pairs a request asks for, at most
-    max_pairs_per_reply: int = 100  # pairs read from one reply, at most (cause too_many_pairs)
-    token_budget: int | None = None  # stop cleanly once this many tokens were spent
-    parts_per_task: int | None = None  # None: enough partitions per task to keep the batch full
-    # -- openai: any OpenAI-compatible server (vllm serve, TGI, SGLang, ...) --
-    base_urls: list[str] = field(default_factory=list)  # default $OPENAI_BASE_URL
-    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never stored
-    structured_output: str = "json_schema"  # json_schema | json_object | none
-    # Requests in flight per base URL at most (vLLM batches 256 by default); fewer while the
-    # server is slow to start answering or pushes back (timeouts, 429, 503): see backends/window.py
-    concurrency: int = 256
-    stream: bool = True  # replies streamed: a silent server is told from a slow one
-    silence_timeout: float = 60.0  # seconds without a byte of the reply: the request is cut
-    # A request's deadline: request_timeout plus max_tokens at min_tokens_per_second (2,048
-    # tokens: 120 s + 34 min), so a reply trickling out slower than that is cut.
-    request_timeout: float = 120.0
-    min_tokens_per_second: float = 1.0
-    max_reply_kb: int = 1024  # a longer reply is not read on (cause too_large)
-    max_attempts: int = 5  # on 429, 5xx, timeouts and connection errors
-    backoff_base: float = 1.0  # seconds; doubled per attempt, with jitter
-    backoff_max: float = 60.0
-    # -- vllm: the offline engine, one per GPU worker --
-    tensor_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int | None = None
-    # any other argument of vllm.LLM, e.g. {enforce_eager: true, dtype: bfloat16, quantization:
-    # awq, enable_chunked_prefill: false, max_num_batched_tokens: 8192, limit_mm_per_prompt: ...}
-    engine_args: dict = field(default_factory=dict)
-    engine_python: str | None = None  # a Python with vLLM for the engine process; default ours
-    # A seed on each request makes sampling repeatable; some engines (vLLM's CPU build with
-    # chunked prefill) cannot take one.
-    send_seed: bool = True
-
-
-@dataclass
-class FilterConfig:
-    min_question_chars: int = 6
-    max_question_chars: int = 500  # the Idefics recipe drops turns over 500 characters
-    max_answer_chars: int = 500
-    require_grounded: bool = True
-    fuzzy_threshold: float = 90.0  # rapidfuzz partial_ratio of the answer's words to the pages
-    min_token_coverage: float = 0.8  # long (abstractive) answers: share of words on the pages
-    check_language: bool = True
-    check_question: bool = True  # a question must end as one does in its language
-    language: str | None = None  # pairs expected in this language; default: each page's own
-    near_duplicate_ratio: float = 90.0  # same answer, questions this similar: one is dropped
-    decontaminate: str | None = None  # evaluation questions (JSON / JSON lines / Parquet)
-    decontam_ngram: int = 8
-    decontam_threshold: float = 0.5  # share of a question's n-grams found in one eval question
-    max_page_copies: int = 5  # near-duplicate pages across the dataset keeping their pairs
-    page_similarity: float = 0.8  # Jaccard of word 3-grams for pages to be near-duplicates
-    max_pair_copies: int = 3  # copies of a near-identical question+answer across the dataset
-    pair_similarity: float = 0.9  # Jaccard of question and answer tokens for pairs
-    judge: bool = False  # LLM-as-judge through the generate backend (openai or vllm)
-    judge_min_score: int = 4  # judge scores 1-5; pairs below are dropped as judge_low_score
-    # Rated turns: each kept pair scored 1-5 on RATINGS by the generate backend (seeing the page
-    # images when generate.input sends them); the scores become shard columns, and pairs rated
-    # below min_ratings are dropped. Pairs of kind `visual` (read off the image) are then judged
-    # by the rater rather than by the span check.
-    # Most a kind of question may hold of a partition's kept pairs, e.g. {extractive: 0.4}: pairs
-    # over it are dropped as kind_share:<kind> (which ones, by a seeded hash).
-    max_kind_share: dict = field(default_factory=dict)
-    rate: bool = False
-    min_ratings: dict = field(
-        default_factory=lambda: {"relevance": 3, "image_correspondence": 4, "formatting": 3}
-    )
-    translate_to: list[str] = field(default_factory=list)  # e.g. [en, ar]: kept questions too
-    back_translation_ratio: float = 80.0  # rapidfuzz ratio of back-translation to the original
-
-
-@dataclass
-class ShardConfig:
-    max_pages_per_row: int = 4  # as in Docmatix
-    max_shard_mb: float = 500.0
-    row_group_mb: float = 100.0
-    # The Hub's licence id (cc-by-4.0, apache-2.0, ..., other); None: not set, and the card says
-    # so. With `other`: its name and a link to its text.
-    license: str | None = None
-    license_name: str | None = None
-    license_link: str | None = None
-    name: str | None = None  # the dataset's title; None: OUT's folder name
-    test_fraction: float = 0.0  # documents held out as a `test` split, chosen by a seeded hash
-    metadata_columns: bool = False  # add doc_id, languages, page_numbers, generator per row
-    split_seed: int = 0
-    pdf_config: bool = False  # also write a `pdf` config: each document's PDF file and its pairs
-    # Also the same rows as chats for trainers: `messages` (TRL), `sharegpt` (LLaMA-Factory)
-    chat_configs: list[str] = field(default_factory=list)
-    # Per-turn rating columns (relevance_ratings, ...); None: when the pairs were rated
-    rating_columns: bool | None = None
-    # Write shards on the Dask workers (a task per shard) rather than streaming them through this
-    # process. None: on the workers when the cluster is an existing one (a scheduler address)
-    # or WORK or OUT is a URL, so the driver never moves the images; in this process otherwise.
-    on_workers: bool | None = None
-
-
-@dataclass
-class RunOptions:
-    scheduler: str | None = None  # None: a LocalCluster of processes; "sync": in this process
-    workers: int | None = None  # LocalCluster size; default one per core
-    progress: bool = True
-    # Extract again the documents that failed for good last time (not a PDF, encrypted, ...);
-    # failures that may pass (a killed process, a timeout) are retried by every rerun anyway.
-    retry_failed: bool = False
-    limit: int | None = None  # only the first N documents found: a trial run
-    dashboard: bool = False  # a LocalCluster serves Dask's dashboard (its address is printed)
-
-
-@dataclass
 class RunConfig:
-    input: list[str] = field(default_factory=list)
-    work: str = "data/work"
-    out: str = "data/out"
+    input: list[str] = setting(factory=list)
+    work: str = setting("data/work")
+    out: str = setting("data/out")
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
@@ -299,6 +146,29 @@ def settle_paths(cfg: RunConfig) -> RunConfig:
     if cfg.filter.decontaminate and local(cfg.filter.decontaminate):
         cfg.filter.decontaminate = absolute(cfg.filter.decontaminate)
     return cfg
+
+
+def annotated(cfg: RunConfig) -> str:
+    """``cfg`` as a YAML run config, every value with its help and what it takes as a comment
+    (``docgen config show --effective``): loaded back, it is the same config."""
+    lines: list[str] = []
+
+    def walk(obj, indent: str) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                lines.append(f"{indent}{f.name}:")
+                walk(value, indent + "  ")
+                continue
+            text = yaml.safe_dump({f.name: value}, default_flow_style=False, allow_unicode=True,
+                                  sort_keys=False, width=10_000).rstrip("\n")  # fmt: skip
+            first, *rest = text.split("\n")
+            note = "; ".join(n for n in (f.metadata.get("help"), takes(f)) if n)
+            lines.append(f"{indent}{first}" + (f"  # {note}" if note else ""))
+            lines.extend(f"{indent}{line}" for line in rest)
+
+    walk(cfg, "")
+    return "\n".join(lines) + "\n"
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:

@@ -19,6 +19,8 @@ from pathlib import Path
 import yaml
 
 from docgen import shipped
+from docgen.core.config_check import choices
+from docgen.core.settings import GenerateConfig
 from docgen.generate.backends.base import GenerationRequest
 
 # Prompt sets ship with docgen (prompts/ at the top of the repository, docgen/prompts installed).
@@ -202,7 +204,7 @@ def choose_role(prompts: PromptSet, doc_id: str, seed: int) -> str:
     return random.Random(f"{seed}:{doc_id}").choice(sorted(prompts.roles))
 
 
-INPUTS = ("text", "image", "image+text")
+INPUTS = choices(GenerateConfig, "input")
 IMAGE_MARK = re.compile(r"\x00(\d+)\x00")  # where a page image goes in a rendered prompt
 
 

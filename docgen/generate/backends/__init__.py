@@ -10,6 +10,8 @@ of the pages directly.
 
 from __future__ import annotations
 
+from docgen.core.config_check import choices
+from docgen.core.settings import GenerateConfig
 from docgen.generate.backends.base import (  # noqa: F401  (the interface, as the rest of docgen names it)
     ERROR_CHARS,
     MAY_PASS,
@@ -19,7 +21,7 @@ from docgen.generate.backends.base import (  # noqa: F401  (the interface, as th
     GenerationResult,
 )
 
-BACKENDS = ("rules", "openai", "vllm")
+BACKENDS = choices(GenerateConfig, "backend")
 GPU_BACKENDS = ("vllm",)  # their tasks go only to Dask workers that declare a GPU resource
 
 

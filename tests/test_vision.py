@@ -161,12 +161,12 @@ def visual_truth(samples, row) -> str:
 
 def test_min_ratings_are_checked_before_any_work(few_samples, tmp_path, server_factory):
     server = server_factory()
-    cfg = llm_config(few_samples, tmp_path, [server.url], "filter.rate=true",
-                     "filter.min_ratings={clarity: 3}")  # fmt: skip
-    with pytest.raises(ValueError, match="filter.min_ratings maps a scale"):
-        run_pipeline(cfg)
+    with pytest.raises(ValueError, match="filter.min_ratings: 'clarity': 3 does not fit; it "
+                       "maps one of relevance, .* to a whole number from 1 to 5"):  # fmt: skip
+        llm_config(few_samples, tmp_path, [server.url], "filter.min_ratings={clarity: 3}")
+    cfg = llm_config(few_samples, tmp_path, [server.url], "filter.rate=true")
     cfg.filter.min_ratings, cfg.filter.max_kind_share = {}, {"extractive": 2}
-    with pytest.raises(ValueError, match="filter.max_kind_share maps a kind"):
+    with pytest.raises(ValueError, match="filter.max_kind_share: 'extractive': 2 does not fit"):
         run_pipeline(cfg)
     cfg.filter.max_kind_share, cfg.filter.rate = {}, "maybe"
     with pytest.raises(ValueError, match="filter.rate: 'maybe' is not true or false"):

@@ -40,6 +40,35 @@ class Between:
         return f"from {self.low:g} to {self.high:g}"
 
 
+@dataclasses.dataclass(frozen=True)
+class Mapping:
+    """A mapping whose keys are names (one of ``keys`` when given) and whose values are numbers
+    in ``values`` (whole numbers when ``whole``)."""
+
+    values: Between
+    keys: tuple = ()
+    whole: bool = False
+
+    def bad(self, mapping: dict):
+        """The first (key, value) it refuses, or None."""
+        for key, value in mapping.items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if (
+                not isinstance(key, str)
+                or (self.keys and key not in self.keys)
+                or not number
+                or (self.whole and not isinstance(value, int))
+                or not self.values.ok(value)
+            ):
+                return key, value
+        return None
+
+    def __str__(self) -> str:
+        keys = f"one of {', '.join(self.keys)}" if self.keys else "a name"
+        number = "a whole number" if self.whole else "a number"
+        return f"maps {keys} to {number} {self.values}"
+
+
 POSITIVE = Between(1)
 NOT_NEGATIVE = Between(0)
 SHARE = Between(0, 1)
@@ -63,6 +92,8 @@ def takes(f: dataclasses.Field) -> str:
     check = f.metadata.get("check")
     if isinstance(check, tuple):
         return "one of " + ", ".join(check)
+    if isinstance(check, Mapping):
+        return str(check)
     return f"takes {check}" if check is not None else ""
 
 
@@ -87,6 +118,8 @@ def check_config(cfg, section: str = "") -> None:
             raise ValueError(f"config {key}: {value!r} is not one of {', '.join(rule)}")
         if isinstance(rule, Between) and not rule.ok(value):
             raise ValueError(f"config {key}: {value!r} is out of range; it takes {rule}")
+        if isinstance(rule, Mapping) and (bad := rule.bad(value)):
+            raise ValueError(f"config {key}: {bad[0]!r}: {bad[1]!r} does not fit; it {rule}")
 
 
 def values(obj, prefix: str = ""):

@@ -14,8 +14,12 @@ from docgen.core.config_check import (
     SECONDS,
     SHARE,
     Between,
+    Mapping,
     setting,
 )
+
+# The scales FineVision rates turns on (filter.rate): shard columns <scale>_ratings.
+RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
 
 
 @dataclass
@@ -204,16 +208,18 @@ class FilterConfig:
     judge_min_score: int = setting(
         4, check=Between(1, 5), help="judge scores 1-5; pairs below are dropped as judge_low_score"
     )
+    # Most a kind of question may hold of a partition's kept pairs, e.g. {extractive: 0.4}: pairs
+    # over it are dropped as kind_share:<kind> (which ones, by a seeded hash).
+    max_kind_share: dict = setting(factory=dict, check=Mapping(Between(0, 1, low_open=True)))
     # Rated turns: each kept pair scored 1-5 on RATINGS by the generate backend (seeing the page
     # images when generate.input sends them); the scores become shard columns, and pairs rated
     # below min_ratings are dropped. Pairs of kind `visual` (read off the image) are then judged
     # by the rater rather than by the span check.
-    # Most a kind of question may hold of a partition's kept pairs, e.g. {extractive: 0.4}: pairs
-    # over it are dropped as kind_share:<kind> (which ones, by a seeded hash).
-    max_kind_share: dict = setting(factory=dict)
     rate: bool = setting(False)
     min_ratings: dict = setting(
-        factory=lambda: {"relevance": 3, "image_correspondence": 4, "formatting": 3}
+        factory=lambda: {"relevance": 3, "image_correspondence": 4, "formatting": 3},
+        check=Mapping(Between(1, 5), keys=RATINGS, whole=True),
+        help="the lowest score kept on a scale",
     )
     translate_to: list[str] = setting(factory=list, help="e.g. [en, ar]: kept questions too")
     back_translation_ratio: float = setting(

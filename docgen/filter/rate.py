@@ -18,9 +18,10 @@ from __future__ import annotations
 import pyarrow as pa
 
 from docgen.core.config import FilterConfig, GenerateConfig
+from docgen.core.settings import RATINGS
 from docgen.core.workdir import WorkDir
 from docgen.filter.llm_pass import pair_pass
-from docgen.filter.rules import RATER_GROUNDED, RATINGS
+from docgen.filter.rules import RATER_GROUNDED
 
 
 def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 
 from docgen.core.config import FilterConfig
-from docgen.core.config_check import check_config
 from docgen.core.step import Output, Step, run_step
 from docgen.core.text import CJK, STOPWORDS, normalize, script_counts
 from docgen.core.workdir import KEPT, PAGES, QA, WorkDir, fingerprint
@@ -183,29 +182,6 @@ def in_language(pair, ctx):
 KEPT_LAYOUT = 2  # 2: kept/ holds the rules' verdicts only (see docgen.filter.passes)
 RATER_GROUNDED = ("visual", "yes_no", "layout", "document")
 # The scales of filter.rate (docgen/filter/rate.py), as FineVision rates turns.
-RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
-
-
-def check_filter(cfg: FilterConfig) -> None:
-    """``filter.min_ratings`` and ``filter.max_kind_share``, checked before any work."""
-    check_config(cfg, "filter.")
-    ratings, shares = cfg.min_ratings, cfg.max_kind_share
-    if any(
-        k not in RATINGS or isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5
-        for k, v in ratings.items()
-    ):
-        raise ValueError(
-            f"filter.min_ratings maps a scale ({', '.join(RATINGS)}) to its lowest score kept "
-            f"(1-5); got {ratings!r}"
-        )
-    if any(
-        not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, int | float)
-        or not 0 < v <= 1 for k, v in shares.items()
-    ):  # fmt: skip
-        raise ValueError(
-            f"filter.max_kind_share maps a kind of question to the most of a partition's kept "
-            f"pairs it may hold (0-1], e.g. {{extractive: 0.4}}; got {shares!r}"
-        )
 
 
 def cap_kinds(pairs: list[dict], verdicts: list[tuple], caps: dict) -> list[tuple]:

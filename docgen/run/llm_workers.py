@@ -12,9 +12,9 @@ import math
 from contextlib import ExitStack, contextmanager
 
 from docgen.core.config import GenerateConfig, RunConfig
+from docgen.core.config_check import check_config
 from docgen.core.executor import Executor
 from docgen.core.workdir import WorkDir, add_stats
-from docgen.filter.rules import check_filter
 from docgen.generate.backends import GPU_BACKENDS, get_backend
 from docgen.generate.stage import close_backends
 from docgen.run.orchestrate import gpu_cluster
@@ -24,7 +24,7 @@ def check_generate(cfg: RunConfig) -> None:
     """Fail before any work on a generate config that cannot run, and pin the model: with no
     ``generate.model``, the openai backend asks the server once, here, so that every worker and
     the cache agree on it."""
-    check_filter(cfg.filter)
+    check_config(cfg.filter, "filter.")
     backend = get_backend(cfg.generate)
     if cfg.generate.backend == "openai":
         cfg.generate.model = backend.check_servers()

@@ -13,10 +13,10 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from docgen.core.settings import RATINGS
 from docgen.core.storage import location
 from docgen.core.workdir import KEPT, PAGES, WorkDir
 from docgen.filter.passes import joined
-from docgen.filter.rules import RATINGS
 
 COLUMNS = ["doc_id", "question", "answer", "kind", "lang", "keep", "reason"]
 

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from docgen.core.config import ShardConfig
+from docgen.core.settings import RATINGS
 from docgen.core.workdir import DOCUMENTS, PAGES, WorkDir, parquet_file
 from docgen.extract.sources import doc_id_of, read_bytes
 from docgen.extract.stage import source_of
 from docgen.filter.passes import joined
-from docgen.filter.rules import RATINGS
 from docgen.shard.chat import LAYOUTS, chat_table, count_rows
 
 # The features in the legacy form (Sequence / list), which every `datasets` release reads.

@@ -241,7 +241,7 @@ def test_the_model_labels_pages_first_and_its_labels_decide(samples, tmp_path, s
                      "generate.max_images_per_request=1", "generate.triage_model=true")  # fmt: skip
     gen = run_pipeline(cfg)["stages"]["generate"]
     labels = gen["page_labels"]
-    assert server.stats()["triage_requests"] == labels["llm_requests"] == 4  # a page each
+    assert server.stats()["triage_requests"] == labels["chats"] == 4  # a page each
     assert labels["category:chart"] == 1 and labels["category:prose"] == 2
     assert gen["triage"]["no_content"] == 1
     asked = sorted((r["pages"], r["asks_visual"]) for r in server.stats()["multimodal"]
@@ -261,7 +261,7 @@ def test_the_token_budget_covers_the_rater_and_a_rerun_goes_on(samples, tmp_path
     rated = ("generate.input=image+text", "filter.rate=true", "generate.max_pairs_per_request=4")
     full = run_pipeline(llm_config(folder, tmp_path / "full", [server.url], *rated))["stages"]
     rate = full["filter"]["rate"]
-    assert rate["llm_requests"] >= 4
+    assert rate["chats"] >= 4
     # Enough for generation and about half of the rater's requests, sent one at a time (the
     # budget is checked before each request: those in flight finish).
     spent = rate["prompt_tokens"] + rate["completion_tokens"]
@@ -271,12 +271,12 @@ def test_the_token_budget_covers_the_rater_and_a_rerun_goes_on(samples, tmp_path
     manifest = run_pipeline(cfg)
     assert "reached: during the filter's rate, no shards written" in manifest["stopped"]
     stopped = manifest["stages"]["filter"]["rate"]
-    assert 0 < stopped["llm_failed:budget"] < stopped["llm_requests"]
+    assert 0 < stopped["failures"]["budget"] < stopped["chats"]
     assert not (tmp_path / "out" / "data").exists()
     cfg.generate.token_budget = None
     again = run_pipeline(cfg)
     assert again["stopped"] is None and again["stages"]["filter"]["kept"] == full["filter"]["kept"]
-    assert again["stages"]["filter"]["rate"]["llm_cached"] > 0  # what the first run got is kept
+    assert again["stages"]["filter"]["rate"]["cached_requests"] > 0  # what the first run got is kept
 
 
 def test_a_page_image_gone_bad_is_sent_as_text_and_counted(few_samples, tmp_path, server_factory):

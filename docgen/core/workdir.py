@@ -262,7 +262,5 @@ def add_stats(total: dict, s: dict) -> None:
             total[key] = total.get(key, 0) + value
         elif isinstance(value, str):
             total[key] = value  # e.g. the model a backend used: the same in every partition
-        elif isinstance(value, dict):
-            inner = total.setdefault(key, {})
-            for k, v in value.items():
-                inner[k] = inner.get(k, 0) + v
+        elif isinstance(value, dict):  # counts by name (failures by cause), to any depth
+            add_stats(total.setdefault(key, {}), value)

@@ -17,7 +17,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from docgen.core.config import FilterConfig, GenerateConfig
-from docgen.core.workdir import CACHE, WorkDir
+from docgen.core.workdir import CACHE, WorkDir, add_stats
 from docgen.filter import passes
 from docgen.generate.prompting import Chat, PromptSet, marked, user_content
 
@@ -41,13 +41,12 @@ def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: Filte
     wd = WorkDir(work)
     backend = backend_for(replace(gen, prompts=prompts))
     backend.allowance = budget
-    totals: Counter = Counter()
+    stats: dict = {}
     try:
         for part in parts:
-            totals.update(partition_fn(wd, part, backend, gen, cfg))
+            add_stats(stats, partition_fn(wd, part, backend, gen, cfg))
     finally:
         backend.allowance = None
-    stats = dict(totals)
     if engine := getattr(backend, "engine_id", None):
         stats["engines"] = {engine: len(parts)}
     return stats

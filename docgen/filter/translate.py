@@ -69,7 +69,7 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
         counts["translated"] = len(added)
         # Requests that failed (a server down, the budget spent) are asked again by a rerun; a
         # translation the model left empty is not.
-        unsent = any(k.startswith("llm_failed:") for k in counts)
+        unsent = bool(counts.get("failures"))
         return table, pa.concat_tables([view, table]), counts, not unsent
 
     settings = [gen.model, cfg.translate_to, cfg.back_translation_ratio]

@@ -124,8 +124,8 @@ def run_generate(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> d
 def check_llm_pass(name: str, stats: dict) -> None:
     """The judge or the translator, every request of which failed, stops the run in one line:
     the dataset would go out unjudged or untranslated as if it had been."""
-    failed = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("llm_failed:")}
-    sent = stats.get("llm_requests", 0)
+    failed = stats.get("failures", {})
+    sent = stats.get("chats", 0)
     # A spent token budget is a clean stop (the run says so), not a failure.
     if sent and sum(failed.values()) >= sent and set(failed) != {"budget"}:
         causes = ", ".join(f"{k} {v}" for k, v in sorted(failed.items()))
@@ -177,7 +177,7 @@ def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dic
             check_llm_pass(name, stats[name])
             spent = stats[name].get("prompt_tokens", 0) + stats[name].get("completion_tokens", 0)
             left = None if left is None else left - spent
-            if stats[name].get("llm_failed:budget"):  # the rest waits for a rerun
+            if stats[name].get("failures", {}).get("budget"):  # the rest waits for a rerun
                 stats["budget_stopped"] = name
                 break
     stats = {**stats, **kept_counts(wd, parts),

@@ -96,10 +96,10 @@ def pass_lines(fi: dict) -> list[str]:
     lines = []
     for name in LLM_PASSES:
         st = fi.get(name)
-        if isinstance(st, dict) and st.get("llm_requests"):
-            failed = sum(v for k, v in st.items() if k.startswith("llm_failed:"))
+        if isinstance(st, dict) and st.get("chats"):
+            failed = sum(st.get("failures", {}).values())
             lines.append(
-                f"  {name:<11} {st['llm_requests']} chats ({st.get('llm_cached', 0)} from cache, "
+                f"  {name:<11} {st['chats']} chats ({st.get('cached_requests', 0)} from cache, "
                 f"{failed} failed), {st.get('prompt_tokens', 0)} prompt + "
                 f"{st.get('completion_tokens', 0)} completion tokens spent"
             )

@@ -295,29 +295,32 @@ def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Count
     chat failed or the reply did not parse (the judge, the rater and the translator). With a
     ``cache`` (a GenerationCache), replies are kept under ``part`` and a rerun asks nothing
     answered already. No more than the backend's ``allowance`` of tokens is spent (chats past it
-    fail with cause ``budget``). ``counts`` gets ``llm_requests`` (chats asked), ``llm_cached``
-    (of them, answered from the cache), the prompt and completion tokens spent, and, per failed
-    chat, ``llm_failed:<cause>``."""
+    fail with cause ``budget``). ``counts`` gets, in the generate stage's words, ``chats``
+    (asked), ``cached_requests`` (of them, answered from the cache), ``requests`` (sent, retries
+    included), the prompt and completion tokens spent, and ``failures``: failed chats by
+    cause."""
     import jsonschema
 
     replies: list[dict | None] = []
-    counts["llm_requests"] += len(chats)
+    failures = counts.setdefault("failures", Counter())
+    counts["chats"] += len(chats)
     for completion in backend.answers(chats, [part] * len(chats), cache, backend.allowance):
-        counts["llm_cached"] += completion.requests == 0 and completion.error is None
+        counts["cached_requests"] += completion.requests == 0 and completion.error is None
+        counts["requests"] += completion.requests
         if completion.requests:  # what this run spent (cached answers cost nothing now)
             counts["prompt_tokens"] += completion.prompt_tokens
             counts["completion_tokens"] += completion.completion_tokens
             if backend.allowance is not None:
                 backend.allowance -= completion.tokens
         if completion.error:
-            counts[f"llm_failed:{completion.cause}"] += 1
+            failures[completion.cause] += 1
             replies.append(None)
             continue
         try:
             data = loads_lenient(completion.text)
             jsonschema.validate(data, schema)
         except (ValueError, jsonschema.ValidationError):
-            counts["llm_failed:malformed"] += 1
+            failures["malformed"] += 1
             replies.append(None)
             continue
         replies.append(data)

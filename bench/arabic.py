@@ -123,7 +123,7 @@ def docgen_text(page, before: bool) -> str:
     """The extract stage's page text; ``before``: as it was (MuPDF's ligatures, its order)."""
     from docgen.core.config import ExtractConfig
     from docgen.extract import layout
-    from docgen.extract.stage import extract_page
+    from docgen.extract.document import extract_page
 
     saved = layout.TEXT_FLAGS, layout.has_rtl
     if before:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from docgen.core.config import ExtractConfig
 from docgen.extract import isolate
+from docgen.extract.document import page_batch, run_document
 from docgen.extract.sources import Source
-from docgen.extract.stage import page_batch, run_document
 from docgen.samples import make_corpus
 
 

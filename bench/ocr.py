@@ -107,7 +107,7 @@ def measure(job: tuple) -> dict:
     from test_ocr import found
 
     from docgen.core.config import ExtractConfig
-    from docgen.extract.stage import extract_page
+    from docgen.extract.document import extract_page
 
     lang, pdf, number, pack, settings = job
     with pymupdf.open(pdf) as doc:

@@ -9,7 +9,7 @@ from arabic_pdfs import arabic_pdf
 from docgen.core.config import ExtractConfig
 from docgen.core.text import detect_language, normalize
 from docgen.extract.bidi import logical_line
-from docgen.extract.stage import extract_page
+from docgen.extract.document import extract_page
 from docgen.samples.render import arabic_font_dir
 
 pytestmark = pytest.mark.skipif(arabic_font_dir() is None, reason="needs Noto Sans Arabic")

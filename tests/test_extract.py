@@ -16,8 +16,9 @@ from docgen.core.config import ExtractConfig, load_config
 from docgen.core.executor import Executor
 from docgen.core.workdir import WorkDir
 from docgen.extract import images, layout, ocr
+from docgen.extract.document import extract_page
 from docgen.extract.sources import doc_id_of, iter_sources, read_bytes
-from docgen.extract.stage import extract_page, plan
+from docgen.extract.stage import plan
 from docgen.run.pipeline import run_extract
 
 

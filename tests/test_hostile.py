@@ -11,8 +11,8 @@ import pymupdf
 from docgen.core.config import ExtractConfig, load_config
 from docgen.core.executor import Executor
 from docgen.core.workdir import WorkDir
+from docgen.extract.document import page_batch, run_document
 from docgen.extract.sources import doc_id_of
-from docgen.extract.stage import page_batch, run_document
 from docgen.run.pipeline import run_extract
 
 
@@ -171,8 +171,8 @@ def test_a_long_document_does_not_grow_the_process(tmp_path):
     until the cache was cleared every few pages."""
     import psutil
 
+    from docgen.extract.document import document_messages
     from docgen.extract.sources import Source
-    from docgen.extract.stage import document_messages
 
     book = tmp_path / "index.pdf"
     book.write_bytes(pdfs.many_links(pages=200, links=400))

@@ -12,7 +12,7 @@ from pdfs import scan_of
 from docgen.core.config import ExtractConfig
 from docgen.core.text import normalize
 from docgen.extract import layout, ocr
-from docgen.extract.stage import extract_page
+from docgen.extract.document import extract_page
 
 pytestmark = pytest.mark.skipif(
     not {"osd", "fra", "chi_sim"} <= ocr.available_languages(),

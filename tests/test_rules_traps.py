@@ -6,7 +6,7 @@ import pymupdf
 import pytest
 
 from docgen.core.config import ExtractConfig, FilterConfig
-from docgen.extract.stage import extract_page
+from docgen.extract.document import extract_page
 from docgen.filter.grounding import PageInfo
 from docgen.filter.rules import judge
 from docgen.generate.backends import GenerationRequest

@@ -95,7 +95,7 @@ def test_missing_features_metadata_and_exit_code(out, capsys):
 def test_a_pdf_gone_since_extract_is_left_out_of_the_pdf_config(good_out, tmp_path):
     from docgen.core.config import ShardConfig
     from docgen.core.workdir import WorkDir
-    from docgen.extract.stage import DOCUMENT_SCHEMA
+    from docgen.extract.document import DOCUMENT_SCHEMA
     from docgen.shard.stage import write_shards
 
     work = tmp_path / "work"

@@ -276,7 +276,8 @@ def test_the_token_budget_covers_the_rater_and_a_rerun_goes_on(samples, tmp_path
     cfg.generate.token_budget = None
     again = run_pipeline(cfg)
     assert again["stopped"] is None and again["stages"]["filter"]["kept"] == full["filter"]["kept"]
-    assert again["stages"]["filter"]["rate"]["cached_requests"] > 0  # what the first run got is kept
+    # What the first run got is kept.
+    assert again["stages"]["filter"]["rate"]["cached_requests"] > 0
 
 
 def test_a_page_image_gone_bad_is_sent_as_text_and_counted(few_samples, tmp_path, server_factory):

@@ -1,6 +1,6 @@
 import json
 
-from docgen.extract.layout import markdown_table
+from docgen.extract.tables import markdown_table
 from docgen.generate.backends import GenerationRequest
 from docgen.generate.backends.rules import RulesBackend, korean_particles
 from docgen.generate.facts import key_values, table_cells, title_of

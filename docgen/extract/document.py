@@ -11,7 +11,7 @@ import pyarrow as pa
 from docgen.core.config import ExtractConfig
 from docgen.core.text import detect_language, dominant_script
 from docgen.core.workdir import release_memory
-from docgen.extract import images, layout, ocr
+from docgen.extract import images, layout, ocr, tables
 from docgen.extract.sources import Source, doc_id_of, looks_like_pdf, read_bytes
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
@@ -161,8 +161,8 @@ def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[dict, list[dict], 
 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
     figures = check_images(page, cfg)
-    edges = layout.ruling_edges(page) if cfg.tables != "off" else []
-    text_dict, words, used_ocr, needs = page_text(page, cfg, layout.grid_possible(edges))
+    edges = tables.ruling_edges(page) if cfg.tables != "off" else []
+    text_dict, words, used_ocr, needs = page_text(page, cfg, tables.grid_possible(edges))
     lines = layout.visual_lines(text_dict)
     text = "\n".join(line["text"] for line in lines)
     lang, direction = detect_language(text)
@@ -183,7 +183,7 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "text": text,
         "lines": lines,
         "words": words,
-        "tables": [] if used_ocr else layout.tables(page, text_dict, cfg.tables, rtl, edges),
+        "tables": [] if used_ocr else tables.tables(page, text_dict, cfg.tables, rtl, edges),
         "lang": lang,
         "direction": direction,
         "script": dominant_script(text),

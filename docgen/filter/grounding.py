@@ -17,7 +17,7 @@ from functools import cached_property
 
 from docgen.core.text import STOPWORDS, has_cjk, normalize, tokens
 from docgen.core.values import answer_values, page_values
-from docgen.extract.layout import parse_markdown_table
+from docgen.extract.tables import parse_markdown_table
 
 # Words an answer may add around what the page says ("The answer is …", "答案是…"), besides the
 # question's own words: they are not looked for on the page.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from statistics import median
 
-from docgen.extract.layout import parse_markdown_table
+from docgen.extract.tables import parse_markdown_table
 from docgen.generate.triage import LEADER, codeish
 
 KV = re.compile(r"^(?P<key>[^:：]{1,60}?)\s*[:：]\s*(?P<value>\S.*)$")

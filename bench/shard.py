@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from docgen.core.config import ShardConfig
 from docgen.core.workdir import WorkDir
 from docgen.shard.files import COMPRESSION
-from docgen.shard.rows import ROW_SCHEMA
+from docgen.shard.schema import ROW_SCHEMA
 from docgen.shard.stage import write_shards
 
 DOCS_PER_PART = 64

@@ -21,7 +21,7 @@ from docgen.shard.card_sections import (
     title,
 )
 from docgen.shard.chat import LAYOUTS
-from docgen.shard.rows import shard_name
+from docgen.shard.schema import shard_name
 
 FEATURE_YAML = [
     {"name": "images", "list": "image"},

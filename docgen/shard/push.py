@@ -17,7 +17,7 @@ from pathlib import Path
 
 from docgen.core.secret import redact
 from docgen.core.storage import is_local, location
-from docgen.shard.rows import CONFIG_DIRS
+from docgen.shard.schema import CONFIG_DIRS
 
 SHARD_FOLDERS = tuple(CONFIG_DIRS.values())  # every config's shards
 EXTRA_FILES = ("dataset_info.json",)  # the ShareGPT config's LLaMA-Factory entries

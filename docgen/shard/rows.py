@@ -1,15 +1,14 @@
 """Shard rows: what each output row holds, built from the kept pairs and the page records.
 
-The row layouts of the configs (``default``: Docmatix's ``images`` + ``texts``, ``pdf``: the
-document's PDF + ``texts``, the chat configs of :mod:`docgen.shard.chat`), with the optional
-metadata and per-turn rating columns, and the rows of one work-dir partition, read lazily a row
-group of pages at a time (:mod:`docgen.shard.stage` cuts them into shards).
+The rows of one work-dir partition in each config's layout (:mod:`docgen.shard.schema`:
+``default``, Docmatix's ``images`` + ``texts``; ``pdf``; the chat configs of
+:mod:`docgen.shard.chat`), with the optional metadata and per-turn rating columns, read lazily a
+row group of pages at a time (:mod:`docgen.shard.stage` cuts them into shards).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from itertools import accumulate
 
@@ -23,90 +22,12 @@ from docgen.extract.sources import doc_id_of, read_bytes
 from docgen.extract.stage import source_of
 from docgen.filter.passes import joined
 from docgen.shard.chat import LAYOUTS, chat_table, count_rows
-
-# The features in the legacy form (Sequence / list), which every `datasets` release reads.
-FEATURES = {
-    "images": {"feature": {"_type": "Image"}, "_type": "Sequence"},
-    "texts": [
-        {
-            "user": {"dtype": "string", "_type": "Value"},
-            "assistant": {"dtype": "string", "_type": "Value"},
-            "source": {"dtype": "string", "_type": "Value"},
-        }
-    ],
-}
-ROW_SCHEMA = pa.schema(
-    [
-        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
-        (
-            "texts",
-            pa.list_(
-                pa.struct(
-                    [("user", pa.string()), ("assistant", pa.string()), ("source", pa.string())]
-                )
-            ),
-        ),
-    ],
-    metadata={"huggingface": json.dumps({"info": {"features": FEATURES}})},
+from docgen.shard.schema import (
+    META_FIELDS,
+    RATING_FIELDS,
+    ROW_SCHEMA,
+    row_schema,
 )
-# Optional per-row metadata (``shard.metadata_columns``), after the two Docmatix columns.
-META_FIELDS = [
-    ("doc_id", pa.string()),
-    ("languages", pa.list_(pa.string())),
-    ("page_numbers", pa.list_(pa.int32())),
-    ("generator", pa.string()),
-    ("kinds", pa.list_(pa.string())),
-]
-META_FEATURES = {
-    "doc_id": {"dtype": "string", "_type": "Value"},
-    "languages": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
-    "page_numbers": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"},
-    "generator": {"dtype": "string", "_type": "Value"},
-    "kinds": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
-}
-
-# Optional per-turn ratings (``filter.rate``), as FineVision gives them: one list per scale,
-# parallel to ``texts`` (null where the rater gave none).
-RATING_FIELDS = [(f"{scale}_ratings", pa.list_(pa.int8())) for scale in RATINGS]
-RATING_FEATURES = {
-    name: {"feature": {"dtype": "int8", "_type": "Value"}, "_type": "Sequence"}
-    for name, _ in RATING_FIELDS
-}
-
-# The optional `pdf` config, as Docmatix offers it: one row per document, its PDF file and all its
-# pairs (the metadata columns follow when asked).
-PDF_FEATURES = {"pdf": {"dtype": "binary", "_type": "Value"}, "texts": FEATURES["texts"]}
-PDF_FIELDS = [pa.field("pdf", pa.binary()), ROW_SCHEMA.field("texts")]
-# config name -> folder of its shards; LLaMA-Factory reads a folder whole, so each ShareGPT
-# split has a folder of its own.
-CONFIG_DIRS = {"default": "data", "pdf": "pdf", "messages": "messages", "sharegpt": "sharegpt"}
-SPLIT_FOLDERS = {"sharegpt"}
-
-
-def shard_name(config: str, split: str, index: int | None = None, count: int = 0) -> str:
-    """A shard's path under its config's folder (without ``index``: the pattern of a split's)."""
-    name = f"{split}-*" if index is None else f"{split}-{index:05d}-of-{count:05d}.parquet"
-    return f"{split}/{name}" if config in SPLIT_FOLDERS else name
-
-
-def row_schema(
-    metadata_columns: bool = False, config: str = "default", ratings: bool = False
-) -> pa.Schema:
-    """The output row layout of a config, with the optional metadata and rating columns."""
-    if config in LAYOUTS:
-        column, kind, chat_features, _ = LAYOUTS[config]
-        fields = [ROW_SCHEMA.field("images"), pa.field(column, kind)]
-        features = {"images": FEATURES["images"], column: chat_features}
-    else:
-        fields = list(ROW_SCHEMA) if config == "default" else list(PDF_FIELDS)
-        features = dict(FEATURES if config == "default" else PDF_FEATURES)
-    if metadata_columns:
-        fields += [pa.field(n, t) for n, t in META_FIELDS]
-        features |= META_FEATURES
-    if ratings:
-        fields += [pa.field(n, t) for n, t in RATING_FIELDS]
-        features |= RATING_FEATURES
-    return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})
 
 
 def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):

@@ -31,7 +31,8 @@ from docgen.filter.passes import joined
 from docgen.shard.card import write_card
 from docgen.shard.chat import write_dataset_info
 from docgen.shard.files import SplitWriter, shard_layout, staged, write_shard
-from docgen.shard.rows import CONFIG_DIRS, ROWS_OF, shard_name
+from docgen.shard.rows import ROWS_OF
+from docgen.shard.schema import CONFIG_DIRS, shard_name
 
 
 def plan_partition(work: str, part: str, cfg: ShardConfig, config: str) -> dict:

@@ -22,7 +22,7 @@ from docgen.core.storage import location
 from docgen.core.workdir import parquet_file
 from docgen.shard.card import dataset_infos, feature_yaml
 from docgen.shard.chat import LAYOUTS, chat_problems, pairs_of
-from docgen.shard.rows import CONFIG_DIRS, row_schema
+from docgen.shard.schema import CONFIG_DIRS, row_schema
 
 SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 PAIRS_LINE = re.compile(r"^\| pairs kept \| (\d+) \|$", re.MULTILINE)

@@ -113,6 +113,7 @@ def cmd_run(args) -> None:
 def cmd_stage(args) -> None:
     """extract / generate / filter alone, each over the partitions of the work directory."""
     from docgen.run import pipeline
+    from docgen.run.outcome import check_generated
 
     cfg = run_config(args)
     if args.command != "extract":
@@ -120,7 +121,7 @@ def cmd_stage(args) -> None:
     stats = pipeline.run_stage(cfg, args.command)
     print(stage_line(args.command, stats))
     if args.command == "generate":
-        pipeline.check_generated(stats)
+        check_generated(stats)
 
 
 def stage_line(stage: str, stats: dict) -> str:
@@ -178,7 +179,7 @@ def shard_stage(cfg, out: str) -> dict:
     from docgen.core.executor import Executor
     from docgen.core.workdir import WorkDir
     from docgen.run.orchestrate import cluster
-    from docgen.run.pipeline import check_kept, kept_counts
+    from docgen.run.outcome import check_kept, kept_counts
     from docgen.shard.stage import shard_on_workers, write_shards
 
     check_config(cfg.shard, "shard.")  # the flags set values after the config was checked

@@ -111,6 +111,13 @@ def test_out_that_is_a_file_is_refused_before_any_work(few_samples, tmp_path):
     assert not (tmp_path / "work" / "pages").exists()
 
 
+def test_an_llm_pass_without_a_model_is_refused_before_any_work(few_samples, tmp_path):
+    result = run(few_samples, tmp_path, "--set", "filter.judge=true")  # the rules backend
+    assert result.returncode == 2
+    assert "filter's judge needs an LLM: set generate.backend to openai or vllm" in one_line(result)
+    assert not (tmp_path / "work" / "pages").exists()
+
+
 def test_yaml_that_does_not_parse_is_one_line(few_samples, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("extract:\n  dpi: [1,\n")

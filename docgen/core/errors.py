@@ -42,7 +42,7 @@ class Interrupted(BaseException):
 
 
 # Where the stage in flight is, for the line printed on an interrupt (set by
-# docgen.run.orchestrate).
+# docgen.core.executor).
 progress = {"stage": None, "done": 0, "total": 0, "unit": "part"}
 
 

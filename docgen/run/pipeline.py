@@ -141,11 +141,7 @@ def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dic
     wd.update_manifest(**{passes.MANIFEST_KEY: passes.active(cfg.filter)})
     t = time.perf_counter()
     dedup_dataset(cfg.work, parts, cfg.filter, ex)
-    llm_passes = [name for name in passes.active(cfg.filter) if name in passes.LLM_PASSES]
-    if llm_passes and cfg.generate.backend not in ("openai", "vllm"):
-        raise UsageError(
-            f"filter's {llm_passes[0]} needs an LLM: set generate.backend to openai or vllm"
-        )
+    llm_passes = llm_passes_of(cfg)
     with ExitStack() as stack:
         if llm_passes and llm is None:
             check_generate(cfg)
@@ -191,11 +187,24 @@ def run_stage(cfg: RunConfig, name: str) -> dict:
     return stats
 
 
+def llm_passes_of(cfg: RunConfig) -> list[str]:
+    """The filter's LLM passes ``cfg`` turns on, in order; one the generate backend cannot run
+    (``rules``: no model) is refused in one line."""
+    names = [name for name in passes.active(cfg.filter) if name in passes.LLM_PASSES]
+    if names and cfg.generate.backend not in ("openai", "vllm"):
+        raise UsageError(
+            f"filter's {names[0]} needs an LLM: set generate.backend to openai or vllm"
+        )
+    return names
+
+
 def start(cfg: RunConfig, name: str) -> None:
     """What a run, or a stage alone, checks before any work: every config value (a config built
     in code is not loaded), the inputs (extract), the model's server (generate), WORK writable;
     paths made absolute, so that every worker reads the same ones."""
     check_config(cfg)
+    if name in ("run", "filter"):
+        llm_passes_of(cfg)  # not after hours of extraction
     if name in ("run", "extract"):
         check_inputs(cfg)
     settle_paths(cfg)

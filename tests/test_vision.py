@@ -72,11 +72,15 @@ def test_bad_image_settings_are_refused_clearly(setting, message):
 def test_the_rules_backend_refuses_images(few_samples, tmp_path):
     from docgen.core.config import load_config
 
-    cfg = load_config(None, [f"input={few_samples}", f"work={tmp_path / 'w'}",
-                             f"out={tmp_path / 'o'}", "generate.input=image",
-                             "run.scheduler=sync", "run.progress=false"])  # fmt: skip
-    with pytest.raises((DocgenError, ValueError), match="needs a vision-language model"):
+    sets = [f"input={few_samples}", f"work={tmp_path / 'w'}", f"out={tmp_path / 'o'}",
+            "run.scheduler=sync", "run.progress=false"]  # fmt: skip
+    with pytest.raises(ValueError, match="needs a vision-language model"):  # when it loads
+        load_config(None, [*sets, "generate.input=image"])
+    cfg = load_config(None, sets)
+    cfg.generate.input = "image"  # a config changed in code: refused before any work
+    with pytest.raises(ValueError, match="needs a vision-language model"):
         run_pipeline(cfg)
+    assert not (tmp_path / "w").exists()
 
 
 def kept_rows(work) -> list[dict]:

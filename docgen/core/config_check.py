@@ -104,7 +104,8 @@ def choices(cls, name: str) -> tuple:
 
 def check_config(cfg, section: str = "") -> None:
     """Raise ValueError (one line) for the first value of ``cfg`` (a run config, or the section
-    of one named ``section``, e.g. "generate.") that its field's type or check refuses."""
+    of one named ``section``, e.g. "generate.") that its field's type or check refuses, then for
+    settings that do not go together (a section's ``cross_check()``)."""
     for key, value, kind, f in values(cfg, section):
         if not fits(value, kind):
             raise ValueError(f"config {key}: {value!r} is not {describe(kind)}")
@@ -120,6 +121,18 @@ def check_config(cfg, section: str = "") -> None:
             raise ValueError(f"config {key}: {value!r} is out of range; it takes {rule}")
         if isinstance(rule, Mapping) and (bad := rule.bad(value)):
             raise ValueError(f"config {key}: {bad[0]!r}: {bad[1]!r} does not fit; it {rule}")
+    for part in sections(cfg):
+        if hasattr(part, "cross_check"):
+            part.cross_check()
+
+
+def sections(obj) -> list:
+    """A config dataclass and every section under it."""
+    found = [obj]
+    for f in dataclasses.fields(obj):
+        if dataclasses.is_dataclass(value := getattr(obj, f.name)):
+            found += sections(value)
+    return found
 
 
 def values(obj, prefix: str = ""):

@@ -162,6 +162,17 @@ class GenerateConfig:
     # chunked prefill) cannot take one.
     send_seed: bool = setting(True)
 
+    def cross_check(self) -> None:
+        """Settings that only go together: the model-free backend cannot label pages or read
+        their images."""
+        if self.backend == "rules" and self.triage_model:
+            raise ValueError("generate.triage_model needs a model (backend openai or vllm)")
+        if self.backend == "rules" and self.input != "text":
+            raise ValueError(
+                f"generate.input={self.input} needs a vision-language model (backend openai or "
+                "vllm); the rules backend reads the text of the pages only"
+            )
+
 
 @dataclass
 class FilterConfig:

@@ -10,7 +10,7 @@ of the pages directly.
 
 from __future__ import annotations
 
-from docgen.core.config_check import choices
+from docgen.core.config_check import check_config, choices
 from docgen.core.settings import GenerateConfig
 from docgen.generate.backends.base import (  # noqa: F401  (the interface, as the rest of docgen names it)
     ERROR_CHARS,
@@ -27,16 +27,10 @@ GPU_BACKENDS = ("vllm",)  # their tasks go only to Dask workers that declare a G
 
 def get_backend(cfg) -> Backend:
     """The backend named by ``cfg.backend`` (a GenerateConfig), configured by it."""
+    check_config(cfg, "generate.")  # a config built in code was never checked
     if cfg.backend == "rules":
         from docgen.generate.backends.rules import RulesBackend
 
-        if cfg.triage_model:
-            raise ValueError("generate.triage_model needs a model (backend openai or vllm)")
-        if cfg.input != "text":
-            raise ValueError(
-                f"generate.input={cfg.input} needs a vision-language model (backend openai or "
-                "vllm); the rules backend reads the text of the pages only"
-            )
         return RulesBackend()
     if cfg.backend == "openai":
         from docgen.generate.backends.openai_api import OpenAIBackend

@@ -9,7 +9,6 @@ its own. A pass marks a partition done only when every chat was answered, so a r
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections import Counter
 from dataclasses import replace
@@ -26,9 +25,7 @@ def llm_pass_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: Filter
                    budget: int | None = None, name: str = "") -> dict:  # fmt: skip
     """A task of the LLM pass ``name`` (its entry in :data:`docgen.filter.passes.REGISTRY`) over the
     kept ``parts``."""
-    module, function = passes.BY_NAME[name].partition.split(":")
-    partition_fn = getattr(importlib.import_module(module), function)
-    return over_kept_parts(work, parts, gen, cfg, name, partition_fn, budget)
+    return over_kept_parts(work, parts, gen, cfg, name, passes.BY_NAME[name].function, budget)
 
 
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,

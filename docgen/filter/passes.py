@@ -17,6 +17,7 @@ pass turned off since) ends the chain there, so a stale file is never joined.
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,15 +44,25 @@ class Pass:
     # An LLM pass: "module:function(wd, part, backend, gen, cfg) -> counts", run on the generate
     # backend's workers (llm_pass.llm_pass_parts); its prompt set is prompts/<name>.
     partition: str | None = None
+    # A pass over the whole dataset at once: "module:function(work, parts, cfg, ex)", which runs
+    # its own steps as tasks of the executor ``ex`` (the dataset pass).
+    whole: str | None = None
 
     @property
     def step(self) -> Step:
         return Step(self.name, self.folder)
 
+    @property
+    def function(self):
+        """What runs it (``partition`` or ``whole``), imported."""
+        module, name = (self.partition or self.whole).split(":")
+        return getattr(importlib.import_module(module), name)
+
 
 REGISTRY = (
     Pass("dataset", f"{DATASET}/verdicts", lambda c: bool(c.max_page_copies or c.max_pair_copies),
-         ("max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity")),
+         ("max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity"),
+         whole="docgen.filter.dataset_pass:dedup_dataset"),
     Pass("judge", "judge", lambda c: c.judge, ("judge", "judge_min_score"),
          partition="docgen.filter.judge:judge_partition"),
     # filter.rate itself is a rules setting: with the rater on, the rules ground some kinds on

@@ -24,7 +24,6 @@ from docgen.core.workdir import KEPT, PAGES, QA, WorkDir, add_stats, release_mem
 from docgen.extract import isolate, ocr
 from docgen.extract.stage import error_row, extract_partition, plan
 from docgen.filter import passes
-from docgen.filter.dataset_pass import dedup_dataset
 from docgen.filter.llm_pass import llm_pass_parts
 from docgen.filter.rules import filter_partition
 from docgen.generate.stage import generate_parts
@@ -129,9 +128,10 @@ def run_generate(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> d
 
 
 def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dict:
-    """Judge each partition, then drop near-duplicates across the whole dataset (the dataset
-    pass: steps of tasks over files, docgen.filter.dataset_pass), then the LLM passes (judge,
-    rating, translation) when asked for; counts are taken after all."""
+    """The partition rules over every partition, then the passes the config turns on, in the
+    order of :data:`docgen.filter.passes.REGISTRY`: the dataset pass (near-duplicates across the
+    whole dataset, its own steps of tasks over files), then the LLM passes (judge, rating,
+    translation) on the generate backend's workers ``llm``; counts are taken after all."""
     wd = WorkDir(cfg.work)
     parts = wd.run_parts(QA)
     stats = ex.total(filter_partition, [(cfg.work, part, cfg.filter) for part in parts], "filter")
@@ -140,14 +140,17 @@ def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dic
     # What the shard stage joins to kept's rows from now on (docgen.filter.passes).
     wd.update_manifest(**{passes.MANIFEST_KEY: passes.active(cfg.filter)})
     t = time.perf_counter()
-    dedup_dataset(cfg.work, parts, cfg.filter, ex)
-    llm_passes = llm_passes_of(cfg)
+    llm_passes_of(cfg)
+    left = budget_left(cfg)
     with ExitStack() as stack:
-        if llm_passes and llm is None:
-            check_generate(cfg)
-            llm = stack.enter_context(llm_workers(ex, cfg.generate))
-        left = budget_left(cfg)
-        for name in llm_passes:
+        for name in passes.active(cfg.filter):  # in the registry's order, as the view joins them
+            p = passes.BY_NAME[name]
+            if p.whole:  # its own steps over the whole dataset (the dataset pass)
+                p.function(cfg.work, parts, cfg.filter, ex)
+                continue
+            if llm is None:  # the generate backend's workers, made for the first LLM pass
+                check_generate(cfg)
+                llm = stack.enter_context(llm_workers(ex, cfg.generate))
             stats[name] = run_llm_pass(cfg, parts, name, llm, left)
             check_llm_pass(name, stats[name])
             spent = stats[name].get("prompt_tokens", 0) + stats[name].get("completion_tokens", 0)

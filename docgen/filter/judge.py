@@ -63,7 +63,8 @@ def blind(right: list[int], wrong: list[int]) -> bool | None:
     return sum(right) / len(right) - sum(wrong) / len(wrong) < CONTROL_MARGIN
 
 
-def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig,
+                    allowance=None):  # fmt: skip
     def apply(rows: list[dict], verdicts: dict[int, dict], counts: Counter) -> dict:
         scores = [verdicts[i]["score"] if i in verdicts else None for i in range(len(rows))]
         checks = {"right": [], "wrong": []}
@@ -87,4 +88,4 @@ def judge_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: F
 
     settings = [gen.model, gen.input, cfg.judge_min_score, "controls"]
     return pair_pass(wd, part, backend, gen, "judge", "verdicts", "judged_chats", settings, apply,
-                     extra=controls)  # fmt: skip
+                     extra=controls, allowance=allowance)  # fmt: skip

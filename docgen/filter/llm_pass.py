@@ -30,20 +30,21 @@ def llm_pass_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: Filter
 
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
                     prompts: str, partition_fn, budget: int | None = None) -> dict:  # fmt: skip
-    """Run an LLM pass (``partition_fn(wd, part, backend, gen, cfg)``) over kept partitions with
-    the generate backend, set up once per worker and given the ``prompts`` set (its schema is
-    the structured output), spending at most ``budget`` tokens; returns the summed counts."""
+    """Run an LLM pass (``partition_fn(wd, part, backend, gen, cfg, allowance)``) over kept
+    partitions with the generate backend, set up once per worker and given the ``prompts`` set
+    (its schema is the structured output), spending at most ``budget`` tokens (one
+    :class:`~docgen.generate.backends.llm.Allowance` for the task's partitions); returns the
+    summed counts."""
     from docgen.generate.stage import backend_for
 
     wd = WorkDir(work)
+    from docgen.generate.backends.llm import Allowance
+
     backend = backend_for(replace(gen, prompts=prompts))
-    backend.allowance = budget
+    allowance = Allowance(budget)  # shared by the task's partitions
     stats: dict = {}
-    try:
-        for part in parts:
-            add_stats(stats, partition_fn(wd, part, backend, gen, cfg))
-    finally:
-        backend.allowance = None
+    for part in parts:
+        add_stats(stats, partition_fn(wd, part, backend, gen, cfg, allowance))
     if engine := getattr(backend, "engine_id", None):
         stats["engines"] = {engine: len(parts)}
     return stats
@@ -137,6 +138,7 @@ def ask_about_pairs(
     key: str,
     answered: str,
     extra=None,
+    allowance=None,
 ) -> tuple[dict[int, dict], Counter]:
     """What pass ``name`` (``prompts/<name>``, its replies listing items under ``key``) says of
     each kept pair of ``rows``: {row index: item}, and the counts: ``answered`` chats,
@@ -153,7 +155,8 @@ def ask_about_pairs(
                            gen.max_pairs_per_request, name, extra))  # fmt: skip
     counts: Counter = Counter()
     chats = [chat for chat, _ in jobs]
-    replies = ask_json(backend, chats, prompts.schema, counts, pass_cache(wd, name), part)
+    replies = ask_json(backend, chats, prompts.schema, counts, pass_cache(wd, name), part,
+                       allowance)  # fmt: skip
     found: dict[int, dict] = {}
     for (_, batch), reply in zip(jobs, replies):
         items = indexed(reply, key, len(batch), counts, f"{name}_bad_index")
@@ -179,6 +182,7 @@ def pair_pass(
     settings: list,
     apply,
     extra=None,
+    allowance=None,
 ) -> Counter:
     """One LLM pass (the judge, the rater) over a partition's kept pairs, run by
     :func:`docgen.filter.passes.run_pass` (nothing when done with the same ``settings``): it asks
@@ -188,7 +192,8 @@ def pair_pass(
 
     def make(view: pa.Table):
         rows = view.to_pylist()
-        items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered, extra)
+        items, counts = ask_about_pairs(wd, part, backend, gen, rows, name, key, answered, extra,
+                                        allowance)  # fmt: skip
         columns = apply(rows, items, counts)
         table = pa.table({n: pa.array(values, kind) for n, (values, kind) in columns.items()})
         after = passes.with_columns(view, {n: table[n] for n in table.schema.names})

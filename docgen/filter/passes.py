@@ -41,8 +41,8 @@ class Pass:
     # not filter again), and they make its own fingerprint.
     settings: tuple[str, ...]
     adds_rows: bool = False  # its file holds new rows; else every row's keep and reason
-    # An LLM pass: "module:function(wd, part, backend, gen, cfg) -> counts", run on the generate
-    # backend's workers (llm_pass.llm_pass_parts); its prompt set is prompts/<name>.
+    # An LLM pass: "module:function(wd, part, backend, gen, cfg, allowance) -> counts", run on the
+    # generate backend's workers (llm_pass.llm_pass_parts); its prompt set is prompts/<name>.
     partition: str | None = None
     # A pass over the whole dataset at once: "module:function(work, parts, cfg, ex)", which runs
     # its own steps as tasks of the executor ``ex`` (the dataset pass).

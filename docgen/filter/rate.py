@@ -24,7 +24,8 @@ from docgen.filter.llm_pass import pair_pass
 from docgen.filter.rules import RATER_GROUNDED
 
 
-def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig,
+                   allowance=None):  # fmt: skip
     def apply(rows: list[dict], items: dict[int, dict], counts) -> dict:
         ratings = {s: [items[i][s] if i in items else None for i in range(len(rows))]
                    for s in RATINGS}  # fmt: skip
@@ -35,7 +36,18 @@ def rate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Fi
                 **{f"rating_{s}": (ratings[s], pa.int8()) for s in RATINGS}}  # fmt: skip
 
     settings = [gen.model, gen.input, cfg.min_ratings]
-    return pair_pass(wd, part, backend, gen, "rate", "ratings", "rated_chats", settings, apply)
+    return pair_pass(
+        wd,
+        part,
+        backend,
+        gen,
+        "rate",
+        "ratings",
+        "rated_chats",
+        settings,
+        apply,
+        allowance=allowance,
+    )
 
 
 def verdict(row: dict, ratings: dict, cfg: FilterConfig) -> str | None:

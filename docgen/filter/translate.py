@@ -43,11 +43,11 @@ def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Cha
     return chats
 
 
-def translate_all(backend, groups, counts: Counter, cache=None, part: str = ""):
+def translate_all(backend, groups, counts: Counter, cache=None, part: str = "", allowance=None):
     """The translations of each group's questions, in order (None where none came back)."""
     schema = load_prompts("translate").schema
     out: list[list[str | None]] = []
-    replies = ask_json(backend, translation_chats(groups), schema, counts, cache, part)
+    replies = ask_json(backend, translation_chats(groups), schema, counts, cache, part, allowance)
     for group, reply in zip(groups, replies):
         texts: list[str | None] = [None] * len(group[3])
         items = indexed(reply, "translations", len(texts), counts, "translation_bad_index")
@@ -57,14 +57,15 @@ def translate_all(backend, groups, counts: Counter, cache=None, part: str = ""):
     return out
 
 
-def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig):
+def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig,
+                        allowance=None):  # fmt: skip
     """The translated rows of a partition's kept pairs, run by
     :func:`docgen.filter.passes.run_pass`."""
 
     def make(view: pa.Table):
         view = view.append_column("translated_from", pa.nulls(view.num_rows, pa.string()))
         counts: Counter = Counter()
-        added = translations(wd, part, backend, gen, cfg, view.to_pylist(), counts)
+        added = translations(wd, part, backend, gen, cfg, view.to_pylist(), counts, allowance)
         table = pa.Table.from_pylist(added, view.schema)
         counts["translated"] = len(added)
         # Requests that failed (a server down, the budget spent) are asked again by a rerun; a
@@ -77,7 +78,7 @@ def translate_partition(wd: WorkDir, part: str, backend, gen: GenerateConfig, cf
 
 
 def translations(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: FilterConfig,
-                 rows: list[dict], counts: Counter) -> list[dict]:  # fmt: skip
+                 rows: list[dict], counts: Counter, allowance=None) -> list[dict]:  # fmt: skip
     """The rows to add: each kept question in every other target language, when its
     back-translation is alike enough to the original."""
     from rapidfuzz import fuzz
@@ -95,10 +96,10 @@ def translations(wd: WorkDir, part: str, backend, gen: GenerateConfig, cfg: Filt
             groups.append((doc_id, source, target, [rows[i]["question"] for i in batch]))
             owners.append(batch)
     cache = pass_cache(wd, "translate")
-    forward = translate_all(backend, groups, counts, cache, part)
+    forward = translate_all(backend, groups, counts, cache, part, allowance)
     back_groups = [(d, t, s, [q or "" for q in texts])
                    for (d, s, t, _), texts in zip(groups, forward)]  # fmt: skip
-    backward = translate_all(backend, back_groups, counts, cache, part)
+    backward = translate_all(backend, back_groups, counts, cache, part, allowance)
     added = []
     for (_, source, target, _), batch, there, again in zip(groups, owners, forward, backward):
         for i, translated, back in zip(batch, there, again):

@@ -27,6 +27,7 @@ from docgen.generate.backends import (
     GenerationResult,
     get_backend,
 )
+from docgen.generate.backends.llm import Allowance
 from docgen.generate.gencache import GenerationCache
 from docgen.generate.triage import model_triage, triage
 
@@ -227,10 +228,11 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
             pages, skipped[part] = triage(pages)
         if cfg.triage_model:  # the same engine labels the pages first, out of the same budget
             labeller, labels[part] = backend_for(replace(cfg, prompts="triage")), Counter()
-            labeller.allowance = budget
             cache = GenerationCache(wd.root / CACHE / "triage")
-            pages = model_triage(labeller, pages, cfg.input != "text", cache, part, labels[part])
-            budget, labeller.allowance = labeller.allowance, None
+            allowance = Allowance(budget)
+            pages = model_triage(labeller, pages, cfg.input != "text", cache, part, labels[part],
+                                 allowance)  # fmt: skip
+            budget = allowance.left
         requests.append((part, pages))
     backend = backend_for(cfg)
     n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page

@@ -111,7 +111,8 @@ def label_chats(pages: list[dict], image: bool) -> list:
     return chats
 
 
-def model_triage(backend, pages: list[dict], image: bool, cache, part: str, counts: Counter):
+def model_triage(backend, pages: list[dict], image: bool, cache, part: str, counts: Counter,
+                 allowance=None):  # fmt: skip
     """The pages a model labelled worth asking about (``generate.triage_model``): each labelled
     with a category and a complexity 1-10 (counted in ``counts``), ``no_content`` pages
     skipped, and ``visual`` set from the label. A page the model could not label is kept as
@@ -120,7 +121,8 @@ def model_triage(backend, pages: list[dict], image: bool, cache, part: str, coun
     from docgen.generate.prompting import load_prompts
 
     chats = label_chats(pages, image)
-    replies = ask_json(backend, chats, load_prompts("triage").schema, counts, cache, part)
+    replies = ask_json(backend, chats, load_prompts("triage").schema, counts, cache, part,
+                       allowance)  # fmt: skip
     kept = []
     for page, label in zip(pages, replies):
         if label is None:

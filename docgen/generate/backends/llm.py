@@ -63,9 +63,6 @@ class LLMBackend(Backend):
     def __init__(self, cfg):
         self.configure(cfg)
         self.model = cfg.model
-        # Tokens the LLM passes of the current task may still spend through ask_json (the
-        # run's token budget, shared out by the pipeline); None: no limit.
-        self.allowance: int | None = None
 
     def configure(self, cfg) -> None:
         check_input(cfg)
@@ -289,12 +286,26 @@ def before_the_cut(text: str, prompts, pages: list[int]) -> list[dict]:
         return []
 
 
+class Allowance:
+    """The tokens a task may still spend (``left``; None: no limit), handed to each
+    :func:`ask_json` of the task and spent as answers arrive (the run's token budget, shared out
+    between tasks by the pipeline)."""
+
+    def __init__(self, tokens: int | None = None):
+        self.left = tokens
+
+    def spend(self, tokens: int) -> None:
+        if self.left is not None:
+            self.left -= tokens
+
+
 def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Counter,
-             cache=None, part: str = "") -> list[dict | None]:  # fmt: skip
+             cache=None, part: str = "", allowance: Allowance | None = None,
+             ) -> list[dict | None]:  # fmt: skip
     """Send ``chats`` and return each reply as JSON valid under ``schema``, or None where the
     chat failed or the reply did not parse (the judge, the rater and the translator). With a
     ``cache`` (a GenerationCache), replies are kept under ``part`` and a rerun asks nothing
-    answered already. No more than the backend's ``allowance`` of tokens is spent (chats past it
+    answered already. No more than ``allowance`` of tokens is spent (chats past it
     fail with cause ``budget``). ``counts`` gets, in the generate stage's words, ``chats``
     (asked), ``cached_requests`` (of them, answered from the cache), ``requests`` (sent, retries
     included), the prompt and completion tokens spent, and ``failures``: failed chats by
@@ -304,14 +315,14 @@ def ask_json(backend: LLMBackend, chats: list[Chat], schema: dict, counts: Count
     replies: list[dict | None] = []
     failures = counts.setdefault("failures", Counter())
     counts["chats"] += len(chats)
-    for completion in backend.answers(chats, [part] * len(chats), cache, backend.allowance):
+    allowance = allowance or Allowance()
+    for completion in backend.answers(chats, [part] * len(chats), cache, allowance.left):
         counts["cached_requests"] += completion.requests == 0 and completion.error is None
         counts["requests"] += completion.requests
         if completion.requests:  # what this run spent (cached answers cost nothing now)
             counts["prompt_tokens"] += completion.prompt_tokens
             counts["completion_tokens"] += completion.completion_tokens
-            if backend.allowance is not None:
-                backend.allowance -= completion.tokens
+            allowance.spend(completion.tokens)
         if completion.error:
             failures[completion.cause] += 1
             replies.append(None)

@@ -85,7 +85,8 @@ def test_every_setting_is_declared_once_with_what_it_takes(tmp_path):
     from docgen.generate.backends import BACKENDS
     from docgen.generate.prompting import INPUTS
 
-    cfg = load_config("openai", ["extract.dpi=100"])
+    # A value over several lines (a title with a newline and a "#") keeps its note outside it.
+    cfg = load_config("openai", ["extract.dpi=100", 'shard.name="a\\nb # not a comment"'])
     fields = {key: f for key, _, _, f in values(cfg)}
     assert fields["extract.dpi"].metadata["check"].ok(150)
     assert not fields["extract.dpi"].metadata["check"].ok(10)
@@ -96,6 +97,7 @@ def test_every_setting_is_declared_once_with_what_it_takes(tmp_path):
     assert "  backend: openai  # one of rules, openai, vllm" in text
     (tmp_path / "same.yaml").write_text(text, "utf-8")
     assert load_config(str(tmp_path / "same.yaml")) == cfg
+    assert cfg.shard.name == "a\nb # not a comment"
 
 
 def test_good_values_pass_and_a_whole_number_is_a_number():

@@ -162,10 +162,12 @@ def annotated(cfg: RunConfig) -> str:
                 continue
             text = yaml.safe_dump({f.name: value}, default_flow_style=False, allow_unicode=True,
                                   sort_keys=False, width=10_000).rstrip("\n")  # fmt: skip
-            first, *rest = text.split("\n")
             note = "; ".join(n for n in (f.metadata.get("help"), takes(f)) if n)
-            lines.append(f"{indent}{first}" + (f"  # {note}" if note else ""))
-            lines.extend(f"{indent}{line}" for line in rest)
+            if "\n" in text:  # a value over several lines: its note above it, never inside it
+                lines.extend([f"{indent}# {note}"] if note else [])
+                lines.extend(f"{indent}{line}" for line in text.split("\n"))
+            else:
+                lines.append(f"{indent}{text}" + (f"  # {note}" if note else ""))
 
     walk(cfg, "")
     return "\n".join(lines) + "\n"

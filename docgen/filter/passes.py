@@ -118,7 +118,7 @@ def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None, links=
     says it was made from this view: only a damaged or edited file can do that)."""
     links = chain(wd, part, upto) if links is None else links
     wanted = None if columns is None else {*columns, "keep", "reason", "translated_from"}
-    table = read_table(wd.part_path(KEPT, part), columns=present(wd, "kept", part, wanted))
+    table = read_table(wd.part_path(KEPT, part), columns=present(wd, KEPT, part, wanted))
     for name, _, _ in links[1:]:
         path = wd.part_path(PASSES[name], part)
         try:

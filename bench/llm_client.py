@@ -23,6 +23,7 @@ from pathlib import Path
 
 from docgen.core.config import GenerateConfig
 from docgen.generate.backends import GenerationRequest, openai_api
+from docgen.generate.generation import Generation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,7 @@ def measure(url: str, concurrency: int, rounds: int, latency: float) -> dict:
     backend = openai_api.OpenAIBackend(cfg)
     batch = requests(concurrency * rounds)
     cpu, wall = time.process_time(), time.perf_counter()
-    results = backend.generate(batch)
+    results = Generation(cfg).run(backend, batch)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sent = sum(r.requests for r in results)
     failed = sum(r.error is not None for r in results)

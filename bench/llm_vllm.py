@@ -37,6 +37,8 @@ from llm_client import requests  # noqa: E402
 
 from docgen.core.config import GenerateConfig  # noqa: E402
 from docgen.generate.backends import openai_api  # noqa: E402
+from docgen.generate.chats import load_prompts  # noqa: E402
+from docgen.generate.generation import Generation  # noqa: E402
 from docgen.generate.prompting import build_chats  # noqa: E402
 
 PYTHON = os.environ.get("DOCGEN_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
@@ -89,9 +91,10 @@ CPU_MS: dict[str, list[float]] = {"docgen": [], "plain": []}  # client CPU per r
 
 def docgen_rate(url: str, docs: int, concurrency: int) -> float:
     start, cpu = time.perf_counter(), time.process_time()
-    backend = openai_api.OpenAIBackend(config(url, concurrency))
+    cfg = config(url, concurrency)
+    backend = openai_api.OpenAIBackend(cfg)
     batch = requests(docs)
-    results = backend.generate(batch)
+    results = Generation(cfg).run(backend, batch)
     assert sum(r.requests for r in results) == docs
     CPU_MS["docgen"].append(1000 * (time.process_time() - cpu) / docs)
     return docs / (time.perf_counter() - start)
@@ -103,7 +106,7 @@ def plain_rate(url: str, docs: int, concurrency: int) -> float:
     start, cpu = time.perf_counter(), time.process_time()  # from the documents, as docgen
     cfg = config(url, concurrency)
     backend = openai_api.OpenAIBackend(cfg)
-    chats = [c for r in requests(docs) for c in build_chats(r, backend.prompts, 6000, 24)]
+    chats = [c for r in requests(docs) for c in build_chats(r, load_prompts(cfg.prompts), 6000, 24)]
     bodies = [
         {"model": "tiny", "messages": c.messages, "temperature": cfg.temperature,
          "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "seed": cfg.seed,

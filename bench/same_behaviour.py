@@ -6,7 +6,9 @@ tree's, on the same inputs (the 48 sample PDFs, and a generated set of ``--docs`
 
 - ``docgen run`` (the ``rules`` generator);
 - ``docgen run openai`` against tests/fake_llm.py (this tree's, for both), with the judge, the
-  rater and the translator on.
+  rater and the translator on, and once more with the page labeller (``generate.triage_model``);
+- that last run again with this tree's code on a copy of the base run's answer cache alone: the
+  cache keys must be the same, so it sends no request and writes the same shards.
 
 Every run uses a local Dask cluster of 2 workers. Then every shard file is compared byte for byte
 and the manifests' counts (times, paths and process ids left out). Prints each difference and
@@ -97,6 +99,31 @@ def differences(a: Path, b: Path) -> list[str]:
     return found
 
 
+def requests(manifest: Path) -> int:
+    """The requests a run sent, every stage's and pass's added up."""
+
+    def walk(value) -> int:
+        if isinstance(value, dict):
+            return sum(v if k == "requests" and isinstance(v, int) else walk(v)
+                       for k, v in value.items())  # fmt: skip
+        return sum(walk(v) for v in value) if isinstance(value, list) else 0
+
+    return walk(json.loads(manifest.read_text()).get("stages", {}))
+
+
+def from_cache(tmp: Path, i: int, case: list[str]) -> list[str]:
+    """Case ``i`` run by this tree with only the base run's answer cache: what differs."""
+    import shutil
+
+    again = tmp / f"{i}-cache"
+    shutil.copytree(tmp / f"{i}-base" / "work" / "cache", again / "work" / "cache")
+    run(ROOT, case, again)
+    found = [f for f in differences(tmp / f"{i}-base", again) if "manifest" not in f]
+    if sent := requests(again / "work" / "manifest.json"):
+        found.append(f"{sent} requests sent: the base's cached answers were not found")
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, help="the commit to compare with")
@@ -116,7 +143,9 @@ def main() -> None:
               "--set", f'generate.base_urls=["{url}"]']  # fmt: skip
     cases = [("rules, samples", [str(samples)]), ("rules, larger", [str(larger)]),
              ("openai + passes, samples", ["openai", str(samples), *passes]),
-             ("openai + passes, larger", ["openai", str(larger), *passes])]  # fmt: skip
+             ("openai + passes, larger", ["openai", str(larger), *passes]),
+             ("openai + labeller, samples", ["openai", str(samples), *passes,
+                                             "--set", "generate.triage_model=true"])]  # fmt: skip
     failed = False
     try:
         for i, (name, case) in enumerate(cases):
@@ -128,6 +157,13 @@ def main() -> None:
             print(f"{name:<26} {verdict}   base {before:6.1f} s, this tree {after:6.1f} s")
             for line in found:
                 print(f"    {line}")
+        *_, (name, case) = cases
+        found = from_cache(tmp, len(cases) - 1, case)
+        failed |= bool(found)
+        verdict = "no request, same shards" if not found else "DIFFERENT"
+        print(f"{name + ', cache':<26} {verdict}   (this tree on the base's answer cache)")
+        for line in found:
+            print(f"    {line}")
     finally:
         server.terminate()
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],

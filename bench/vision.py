@@ -35,6 +35,8 @@ from docgen.core.config import GenerateConfig, load_config  # noqa: E402
 from docgen.core.workdir import WorkDir  # noqa: E402
 from docgen.extract import images  # noqa: E402
 from docgen.generate.backends.openai_api import OpenAIBackend, image_url_part  # noqa: E402
+from docgen.generate.chats import load_prompts  # noqa: E402
+from docgen.generate.generation import Generation  # noqa: E402
 from docgen.generate.prompting import build_chats  # noqa: E402
 from docgen.generate.stage import read_pages, requests_of  # noqa: E402
 
@@ -89,12 +91,13 @@ def measure(wd: WorkDir, url: str, mode: str) -> dict:
     backend = OpenAIBackend(cfg)
     requests = [r for part in wd.parts("pages")
                 for r in requests_of(read_pages(wd, part, cfg), 4, 0, part)]  # fmt: skip
-    chats = [c for r in requests for c in build_chats(r, backend.prompts, cfg.max_prompt_tokens,
+    prompts = load_prompts(cfg.prompts)
+    chats = [c for r in requests for c in build_chats(r, prompts, cfg.max_prompt_tokens,
              cfg.max_pairs_per_request, mode, cfg.max_images_per_request)]  # fmt: skip
     sent = sum(len(json.dumps(c.wire_messages(image_url_part), ensure_ascii=False).encode())
                for c in chats)  # fmt: skip
     start = time.perf_counter()
-    results = backend.generate(requests)
+    results = Generation(cfg).run(backend, requests)
     # The replies are noise cut at 16 tokens: only a request that did not reach the model counts.
     failed = sum(n for r in results for cause, n in r.failures.items() if cause in TRANSPORT)
     pages = sum(len(r.pages) for r in requests)

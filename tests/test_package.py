@@ -113,7 +113,7 @@ def test_configs_by_name_by_old_path_and_unknown():
 def test_a_prompt_set_of_ones_own_by_path(tmp_path):
     import shutil
 
-    from docgen.generate.prompting import load_prompts
+    from docgen.generate.chats import load_prompts
 
     mine = tmp_path / "mine"
     shutil.copytree(ROOT / "prompts" / "llm", mine)

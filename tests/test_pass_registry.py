@@ -8,7 +8,7 @@ from docgen.core.config import FilterConfig, load_config
 from docgen.core.workdir import WorkDir
 from docgen.filter import passes
 from docgen.filter.rules import filter_partition
-from docgen.generate.prompting import load_prompts
+from docgen.generate.chats import load_prompts
 from docgen.run.pipeline import run_pipeline
 
 # A value other than the default for every setting a pass declares (a new pass adds its own).

@@ -7,13 +7,8 @@ from pathlib import Path
 import pytest
 
 from docgen.generate.backends import GenerationRequest
-from docgen.generate.prompting import (
-    build_chats,
-    choose_role,
-    chunk_pages,
-    estimate_tokens,
-    load_prompts,
-)
+from docgen.generate.chats import estimate_tokens, load_prompts
+from docgen.generate.prompting import build_chats, choose_role, chunk_pages
 from docgen.generate.replies import AnswerError, parse_answer
 
 
@@ -205,7 +200,7 @@ def test_replies_with_no_pairs_are_malformed(prompts):
 def test_the_schema_a_server_holds_a_chat_to_is_bounded():
     """A model under a grammar cannot cite a page twice over, loop in a string or write more
     pairs than asked: each until max_tokens, as a real small model did."""
-    from docgen.generate.prompting import MAX_TEXT_CHARS, chat_schema, load_prompts
+    from docgen.generate.prompting import MAX_TEXT_CHARS, chat_schema
 
     schema = chat_schema(load_prompts("llm").schema, [3, 4], 5)
     pairs = schema["properties"]["pairs"]

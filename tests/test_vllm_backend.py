@@ -15,7 +15,7 @@ from test_llm_server import cache_lines, outcome
 from docgen.core.config import load_config
 from docgen.core.errors import DocgenError
 from docgen.core.workdir import WorkDir
-from docgen.generate.prompting import load_prompts
+from docgen.generate.chats import load_prompts
 from docgen.run.pipeline import run_pipeline
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import replace
 
 import pyarrow as pa
 
 from docgen.core.config import FilterConfig, GenerateConfig
 from docgen.core.workdir import CACHE, WorkDir, add_stats
 from docgen.filter import passes
-from docgen.generate.prompting import Chat, PromptSet, marked, user_content
+from docgen.generate.chats import marked
+from docgen.generate.tasks import Allowance, Task, ask_json
 
 
 def llm_pass_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
@@ -31,16 +31,13 @@ def llm_pass_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: Filter
 def over_kept_parts(work: str, parts: list[str], gen: GenerateConfig, cfg: FilterConfig,
                     prompts: str, partition_fn, budget: int | None = None) -> dict:  # fmt: skip
     """Run an LLM pass (``partition_fn(wd, part, backend, gen, cfg, allowance)``) over kept
-    partitions with the generate backend, set up once per worker and given the ``prompts`` set
-    (its schema is the structured output), spending at most ``budget`` tokens (one
-    :class:`~docgen.generate.backends.llm.Allowance` for the task's partitions); returns the
-    summed counts."""
+    partitions with the generate backend, set up once per worker, spending at most ``budget``
+    tokens (one :class:`~docgen.generate.tasks.Allowance` for the task's partitions); returns
+    the summed counts."""
     from docgen.generate.stage import backend_for
 
     wd = WorkDir(work)
-    from docgen.generate.backends.llm import Allowance
-
-    backend = backend_for(replace(gen, prompts=prompts))
+    backend = backend_for(gen)
     allowance = Allowance(budget)  # shared by the task's partitions
     stats: dict = {}
     for part in parts:
@@ -83,38 +80,37 @@ def pages_by_doc(wd: WorkDir, part: str, gen: GenerateConfig) -> dict[str, dict[
     return out
 
 
-def pair_chats(prompts: PromptSet, rows: list[dict], pages: dict[str, dict[int, dict]],
-               per_chat: int, role: str, extra=None):  # fmt: skip
-    """(chat, row indices) for the kept pairs of ``rows``: a chat per document, pages cited
-    and batch of at most ``per_chat`` pairs, showing the model those pages as generation did
-    (with their images when ``pages`` carry them) and the pairs. ``extra(pages shown, lang,
-    seed)`` gives pairs to put among each batch at seeded places (the judge's controls): they
-    are appended to ``rows``."""
-    groups: dict[tuple, list[int]] = {}
-    for i, row in enumerate(rows):
-        if row["keep"]:
-            groups.setdefault((row["doc_id"], tuple(sorted(row["pages"]))), []).append(i)
-    for (doc_id, cited), indices in sorted(groups.items()):
-        shown = [pages[doc_id][n] for n in cited if n in pages.get(doc_id, {})]
-        images = [p["image"] for p in shown if p.get("image")]
-        lang = shown[0]["lang"] if shown else "und"
-        for start in range(0, len(indices), per_chat):
-            batch = indices[start : start + per_chat]
-            for pair in extra(shown, lang, f"{doc_id}:{start}") if extra else []:
-                rows.append(pair)
-                place = random.Random(f"{doc_id}:{start}:{len(rows)}").randint(0, len(batch))
-                batch.insert(place, len(rows) - 1)
-            user = prompts.user_template.render(
-                role=prompts.roles[role], lang=lang, pages=marked(shown) if images else shown,
-                pairs=[rows[i] for i in batch], image=bool(images),
-            )  # fmt: skip
-            messages = [
-                {"role": "system", "content": prompts.system},
-                {"role": "user", "content": user_content(user, images)},
-            ]
-            chat = Chat(doc_id, start, messages, list(cited), role, lang, len(batch),
-                        schema=batch_schema(prompts.schema, len(batch)), images=images)  # fmt: skip
-            yield chat, batch
+class PairQuestions(Task):
+    """A pass that asks about kept pairs (``prompts/<name>``: the judge, the rater), its reply
+    listing one item per pair."""
+
+    def chats(self, rows: list[dict], pages: dict[str, dict[int, dict]], per_chat: int,
+              extra=None):  # fmt: skip
+        """(chat, row indices) for the kept pairs of ``rows``: a chat per document, pages cited
+        and batch of at most ``per_chat`` pairs, showing the model those pages as generation
+        did (with their images when ``pages`` carry them) and the pairs. ``extra(pages shown,
+        lang, seed)`` gives pairs to put among each batch at seeded places (the judge's
+        controls): they are appended to ``rows``."""
+        groups: dict[tuple, list[int]] = {}
+        for i, row in enumerate(rows):
+            if row["keep"]:
+                groups.setdefault((row["doc_id"], tuple(sorted(row["pages"]))), []).append(i)
+        for (doc_id, cited), indices in sorted(groups.items()):
+            shown = [pages[doc_id][n] for n in cited if n in pages.get(doc_id, {})]
+            images = [p["image"] for p in shown if p.get("image")]
+            lang = shown[0]["lang"] if shown else "und"
+            for start in range(0, len(indices), per_chat):
+                batch = indices[start : start + per_chat]
+                for pair in extra(shown, lang, f"{doc_id}:{start}") if extra else []:
+                    rows.append(pair)
+                    place = random.Random(f"{doc_id}:{start}:{len(rows)}").randint(0, len(batch))
+                    batch.insert(place, len(rows) - 1)
+                user = self.render(lang=lang, pages=marked(shown) if images else shown,
+                                   pairs=[rows[i] for i in batch], image=bool(images))  # fmt: skip
+                chat = self.chat_of(doc_id, start, user, pages=cited, lang=lang,
+                                    n_items=len(batch), images=images,
+                                    schema=batch_schema(self.schema, len(batch)))  # fmt: skip
+                yield chat, batch
 
 
 def batch_schema(schema: dict, size: int) -> dict:
@@ -144,19 +140,14 @@ def ask_about_pairs(
     each kept pair of ``rows``: {row index: item}, and the counts: ``answered`` chats,
     ``<name>_failed`` ones with no usable item (their pairs get none), ``<name>_bad_index``
     items naming no pair of their batch, and the requests (see :func:`ask_json`). Pairs
-    ``extra`` adds (see :func:`pair_chats`) get indices from ``len(rows)`` on, and their items
-    their ``control`` field."""
-    from docgen.generate.backends.llm import ask_json
-    from docgen.generate.prompting import load_prompts
-
-    prompts = load_prompts(name)
+    ``extra`` adds (see :meth:`PairQuestions.chats`) get indices from ``len(rows)`` on, and
+    their items their ``control`` field."""
+    task = PairQuestions(name)
     asked = list(rows)  # and the pairs extra adds
-    jobs = list(pair_chats(prompts, asked, pages_by_doc(wd, part, gen),
-                           gen.max_pairs_per_request, name, extra))  # fmt: skip
+    jobs = list(task.chats(asked, pages_by_doc(wd, part, gen), gen.max_pairs_per_request, extra))
     counts: Counter = Counter()
     chats = [chat for chat, _ in jobs]
-    replies = ask_json(backend, chats, prompts.schema, counts, pass_cache(wd, name), part,
-                       allowance)  # fmt: skip
+    replies = ask_json(backend, task, chats, counts, pass_cache(wd, name), part, allowance)
     found: dict[int, dict] = {}
     for (_, batch), reply in zip(jobs, replies):
         items = indexed(reply, key, len(batch), counts, f"{name}_bad_index")

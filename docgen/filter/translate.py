@@ -21,33 +21,33 @@ from docgen.core.text import normalize
 from docgen.core.workdir import WorkDir
 from docgen.filter import passes
 from docgen.filter.llm_pass import indexed, pass_cache
-from docgen.generate.backends.llm import ask_json
-from docgen.generate.prompting import LANGUAGE_NAMES, Chat, load_prompts
+from docgen.generate.chats import LANGUAGE_NAMES, Chat
 from docgen.generate.replies import clean_text
+from docgen.generate.tasks import Task, ask_json
 
 
-def translation_chats(groups: list[tuple[str, str, str, list[str]]]) -> list[Chat]:
-    """One chat per (doc, source, target, questions) group."""
-    prompts = load_prompts("translate")
-    chats = []
-    for doc_id, source, target, questions in groups:
-        user = prompts.user_template.render(
-            role=prompts.roles["translate"], questions=questions,
-            source=LANGUAGE_NAMES.get(source, source), target=LANGUAGE_NAMES.get(target, target),
-        )  # fmt: skip
-        messages = [
-            {"role": "system", "content": prompts.system},
-            {"role": "user", "content": user},
-        ]
-        chats.append(Chat(doc_id, len(chats), messages, [], "translate", target, len(questions)))
-    return chats
+class Translation(Task):
+    """The translator (``prompts/translate``): questions from one language to another."""
+
+    def __init__(self):
+        super().__init__("translate")
+
+    def chats(self, groups: list[tuple[str, str, str, list[str]]]) -> list[Chat]:
+        """One chat per (doc, source, target, questions) group."""
+        chats = []
+        for doc_id, source, target, questions in groups:
+            user = self.render(questions=questions, source=LANGUAGE_NAMES.get(source, source),
+                               target=LANGUAGE_NAMES.get(target, target))  # fmt: skip
+            chats.append(self.chat_of(doc_id, len(chats), user, lang=target,
+                                      n_items=len(questions)))  # fmt: skip
+        return chats
 
 
 def translate_all(backend, groups, counts: Counter, cache=None, part: str = "", allowance=None):
     """The translations of each group's questions, in order (None where none came back)."""
-    schema = load_prompts("translate").schema
+    task = Translation()
     out: list[list[str | None]] = []
-    replies = ask_json(backend, translation_chats(groups), schema, counts, cache, part, allowance)
+    replies = ask_json(backend, task, task.chats(groups), counts, cache, part, allowance)
     for group, reply in zip(groups, replies):
         texts: list[str | None] = [None] * len(group[3])
         items = indexed(reply, "translations", len(texts), counts, "translation_bad_index")

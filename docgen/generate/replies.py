@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from docgen.generate.prompting import PromptSet
+from docgen.generate.chats import PromptSet
 
 
 class AnswerError(ValueError):

@@ -27,8 +27,10 @@ from docgen.generate.backends import (
     GenerationResult,
     get_backend,
 )
-from docgen.generate.backends.llm import Allowance
+from docgen.generate.backends.llm import LLMBackend
 from docgen.generate.gencache import GenerationCache
+from docgen.generate.generation import Generation
+from docgen.generate.tasks import Allowance
 from docgen.generate.triage import model_triage, triage
 
 TEXT_COLUMNS = ["doc_id", "source", "page", "text", "lines", "tables", "lang", "direction"]
@@ -220,6 +222,7 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
     if not todo:
         return sum_stats(done_stats)
     requests, skipped, labels, imageless = [], {}, {}, Counter()
+    allowance = Allowance(budget)  # the labeller's tokens come out of it first
     for part, _ in todo:
         pages = read_pages(wd, part, cfg)
         if cfg.input != "text":  # a page whose image is missing or bad is sent as text alone
@@ -227,18 +230,19 @@ def generate_parts(work: str, parts: list[str], cfg: GenerateConfig, budget=None
         if cfg.triage:
             pages, skipped[part] = triage(pages)
         if cfg.triage_model:  # the same engine labels the pages first, out of the same budget
-            labeller, labels[part] = backend_for(replace(cfg, prompts="triage")), Counter()
+            labels[part] = Counter()
             cache = GenerationCache(wd.root / CACHE / "triage")
-            allowance = Allowance(budget)
-            pages = model_triage(labeller, pages, cfg.input != "text", cache, part, labels[part],
-                                 allowance)  # fmt: skip
-            budget = allowance.left
+            pages = model_triage(backend_for(cfg), pages, cfg.input != "text", cache, part,
+                                 labels[part], allowance)  # fmt: skip
         requests.append((part, pages))
     backend = backend_for(cfg)
     n_pairs = cfg.pairs_per_page or backend.default_pairs_per_page
     requests = [r for part, pages in requests for r in requests_of(pages, n_pairs, cfg.seed, part)]
     cache = GenerationCache(wd.root / CACHE / "generate")
-    results = backend.generate(requests, cache=cache, budget=budget)
+    if isinstance(backend, LLMBackend):  # asked of a model
+        results = Generation(cfg).run(backend, requests, cache, allowance)
+    else:  # a model-free backend makes them itself
+        results = backend.generate(requests)
     seconds = (time.perf_counter() - start) / len(todo)
     by_part: dict[str, list] = {}
     for request, result in zip(requests, results):

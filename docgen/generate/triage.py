@@ -22,6 +22,9 @@ import hashlib
 import re
 from collections import Counter
 
+from docgen.generate.chats import marked
+from docgen.generate.tasks import Task, ask_json
+
 MAX_COPIES = 5
 # Bytes of stored image per pixel under which a page image is all one colour (a blank A4 page at
 # 150 dpi deflates to a few KB: ~0.002; a page of text to ~0.05).
@@ -92,23 +95,22 @@ LABEL_TEXT_CHARS = 3000
 VISUAL_CATEGORIES = ("chart", "figure", "slide")
 
 
-def label_chats(pages: list[dict], image: bool) -> list:
-    """One chat per page for the labeller (``prompts/triage``), with its image when sent."""
-    from docgen.generate.prompting import Chat, load_prompts, marked, user_content
+class PageLabels(Task):
+    """The labeller: one chat per page (``prompts/triage``), with its image when sent."""
 
-    prompts = load_prompts("triage")
-    chats = []
-    for page in pages:
-        page = {**page, "text": page["text"][:LABEL_TEXT_CHARS], "tables": []}
-        images = [page["image"]] if image and page.get("image") else []
-        shown = marked([page])[0] if images else page
-        user = prompts.user_template.render(role=prompts.roles["triage"], lang=page["lang"],
-                                            page=shown, image=bool(images))  # fmt: skip
-        messages = [{"role": "system", "content": prompts.system},
-                    {"role": "user", "content": user_content(user, images)}]  # fmt: skip
-        chats.append(Chat(page["doc_id"], page["page"], messages, [page["page"]], "triage",
-                          page["lang"], 0, images=images))  # fmt: skip
-    return chats
+    def __init__(self):
+        super().__init__("triage")
+
+    def chats(self, pages: list[dict], image: bool) -> list:
+        chats = []
+        for page in pages:
+            page = {**page, "text": page["text"][:LABEL_TEXT_CHARS], "tables": []}
+            images = [page["image"]] if image and page.get("image") else []
+            user = self.render(lang=page["lang"], page=marked([page])[0] if images else page,
+                               image=bool(images))  # fmt: skip
+            chats.append(self.chat_of(page["doc_id"], page["page"], user, pages=[page["page"]],
+                                      lang=page["lang"], images=images))  # fmt: skip
+        return chats
 
 
 def model_triage(backend, pages: list[dict], image: bool, cache, part: str, counts: Counter,
@@ -117,12 +119,8 @@ def model_triage(backend, pages: list[dict], image: bool, cache, part: str, coun
     with a category and a complexity 1-10 (counted in ``counts``), ``no_content`` pages
     skipped, and ``visual`` set from the label. A page the model could not label is kept as
     the rules left it."""
-    from docgen.generate.backends.llm import ask_json
-    from docgen.generate.prompting import load_prompts
-
-    chats = label_chats(pages, image)
-    replies = ask_json(backend, chats, load_prompts("triage").schema, counts, cache, part,
-                       allowance)  # fmt: skip
+    task = PageLabels()
+    replies = ask_json(backend, task, task.chats(pages, image), counts, cache, part, allowance)
     kept = []
     for page, label in zip(pages, replies):
         if label is None:

@@ -16,6 +16,8 @@ from docgen.core.config_check import check_config
 from docgen.core.executor import Executor
 from docgen.core.workdir import WorkDir, add_stats
 from docgen.generate.backends import GPU_BACKENDS, get_backend
+from docgen.generate.backends.llm import LLMBackend
+from docgen.generate.generation import Generation
 from docgen.generate.stage import close_backends
 from docgen.run.orchestrate import gpu_cluster
 
@@ -26,6 +28,8 @@ def check_generate(cfg: RunConfig) -> None:
     the cache agree on it."""
     check_config(cfg.filter, "filter.")
     backend = get_backend(cfg.generate)
+    if isinstance(backend, LLMBackend):  # its prompt set found, the kinds asked known to it
+        Generation(cfg.generate)
     if cfg.generate.backend == "openai":
         cfg.generate.model = backend.check_servers()
 

@@ -95,7 +95,7 @@ def collect(work: str | Path) -> tuple[dict, tuple[Counter, Counter]]:
 def kind_mix(kinds: Counter, gen_cfg: dict) -> dict:
     """Per kind of question, its share of the kept pairs against the share the LLM prompt asked
     for (``generate.kind_shares`` or the prompt set's kinds.yaml); empty for ``rules``."""
-    from docgen.generate.prompting import load_prompts
+    from docgen.generate.chats import load_prompts
 
     if gen_cfg.get("backend", "rules") == "rules":
         return {}

@@ -1,6 +1,6 @@
-"""What every generation backend shares: the request and result of one document, the base class,
-and how a failure is told apart (a context too long, a cause that may pass). A leaf: the backends,
-the prompts and the generate stage import it; it imports none of them."""
+"""What every generation backend shares: the request and result of one document, the completion
+of one chat, the base class, and how a failure is told apart (a context too long, a cause that may
+pass). A leaf: the backends, the tasks and the generate stage import it; it imports none of them."""
 
 from __future__ import annotations
 
@@ -36,6 +36,24 @@ class GenerationResult:
     resplit: int = 0  # chats too long for the model's context, asked again in smaller pieces
 
 
+@dataclass
+class Completion:
+    """What came back for one chat: the reply text, or an error with its cause."""
+
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    requests: int = 0  # attempts sent; 0 when answered from the cache
+    error: str | None = None
+    cause: str | None = None  # http_429, http_5xx, http_4xx, timeout, connection, engine, budget
+    parsed: object = None  # what the task read from it (docgen.generate.tasks.Task.read)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
 # How much of a server's or engine's error text an error row keeps: whole, as servers write them
 # (a context-length refusal is ~300 characters), and bounded, as a server is not trusted.
 ERROR_CHARS = 2000
@@ -58,7 +76,9 @@ MAY_PASS = frozenset({"timeout", "connection", "http_429", "http_5xx", "engine",
 
 
 class Backend:
-    """Base class: ``setup`` once per worker, ``generate`` per batch, ``teardown`` at the end."""
+    """Base class: ``setup`` once per worker, ``teardown`` at the end. A model-free backend
+    (``rules``) makes pairs itself (``generate``); a model's backend (``LLMBackend``) answers
+    the chats the tasks build (:func:`docgen.generate.tasks.ask`)."""
 
     name = "base"
     model = ""
@@ -69,13 +89,10 @@ class Backend:
         pass
 
     def configure(self, cfg) -> None:
-        """Take the settings of the next task (sampling, prompts); the engine stays."""
+        """Take the settings of the next task (sampling); the engine stays."""
 
-    def generate(
-        self, requests: list[GenerationRequest], cache=None, budget: int | None = None
-    ) -> list[GenerationResult]:
-        """One result per request. ``cache`` (a GenerationCache) and ``budget`` (tokens that may
-        still be spent) matter to backends that call a model."""
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        """One result per request (a model-free backend)."""
         raise NotImplementedError
 
     def teardown(self) -> None:

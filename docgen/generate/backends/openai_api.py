@@ -23,7 +23,8 @@ import time
 
 from docgen.core.secret import redact
 from docgen.extract import images
-from docgen.generate.backends.llm import Completion, LLMBackend
+from docgen.generate.backends.base import Completion
+from docgen.generate.backends.llm import LLMBackend
 from docgen.generate.backends.openai_wire import (
     FATAL_STATUS,
     DeadlinePassed,
@@ -134,10 +135,10 @@ class OpenAIBackend(LLMBackend):
         finally:
             client.close()
 
-    def response_format(self, schema: dict | None = None) -> dict | None:
-        """The structured output asked for: ``schema`` (a chat's own) or the prompt set's."""
+    def response_format(self, schema: dict) -> dict | None:
+        """The structured output asked for a chat with reply ``schema``."""
         if self.structured_output == "json_schema":
-            schema = {"name": "qa_pairs", "schema": schema or self.prompts.schema, "strict": True}
+            schema = {"name": "qa_pairs", "schema": schema, "strict": True}
             return {"type": "json_schema", "json_schema": schema}
         if self.structured_output == "json_object":
             return {"type": "json_object"}
@@ -239,6 +240,7 @@ class OpenAIBackend(LLMBackend):
                         error, cause = "token budget spent before this request", "budget"
                     done(k, Completion(requests=attempts, cause=cause, error=error,
                                        completion_tokens=streamed))  # fmt: skip
+                    first_answer.set()  # the others, waiting on the request that went alone
                     return
                 attempts += 1
                 reply, clock = StreamedReply(most), {"sent": time.monotonic()}

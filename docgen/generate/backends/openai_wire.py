@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from docgen.generate.backends.base import ERROR_CHARS, TOO_LONG
-from docgen.generate.backends.llm import Completion
+from docgen.generate.backends.base import ERROR_CHARS, TOO_LONG, Completion
 from docgen.generate.backends.window import ServerSilent
 
 RETRYABLE_STATUS = {408, 409, 429}

@@ -15,8 +15,8 @@ from functools import cache
 import yaml
 
 from docgen.generate.backends.base import Backend, GenerationRequest, GenerationResult
+from docgen.generate.chats import PROMPTS_DIR
 from docgen.generate.facts import facts_of_page
-from docgen.generate.prompting import PROMPTS_DIR
 
 LATIN_LOWER_FIRST = {"en", "fr", "es"}  # languages whose field labels read lower-case mid-sentence
 
@@ -99,7 +99,7 @@ class RulesBackend(Backend):
 
     default_pairs_per_page = 6
 
-    def generate(self, requests, cache=None, budget=None) -> list[GenerationResult]:
+    def generate(self, requests) -> list[GenerationResult]:
         facts = {(r.doc_id, p["page"]): facts_of_page(p) for r in requests for p in r.pages}
         # Per partition: what a partition gives must not depend on which others share its task.
         common = {part: boilerplate([r for r in requests if r.part == part], facts)

@@ -23,8 +23,8 @@ import sys
 import time
 
 from docgen.extract.isolate import receive, send
-from docgen.generate.backends.base import ERROR_CHARS, TOO_LONG
-from docgen.generate.backends.llm import Completion, LLMBackend
+from docgen.generate.backends.base import ERROR_CHARS, TOO_LONG, Completion
+from docgen.generate.backends.llm import LLMBackend
 
 
 class EngineError(RuntimeError):
@@ -171,6 +171,10 @@ class VLLMBackend(LLMBackend):
             )
             raise ValueError(f"cannot start the vLLM engine: {exc}{hint}") from None
 
+    def cache_params(self, schema: dict) -> dict:
+        """The sampling alone (a cache key made before the schema was in it stays valid)."""
+        return self.sampling()
+
     def sampling(self) -> dict:
         """Sent to the engine as SamplingParams' arguments; each chat's schema goes with it."""
         c = self.cfg
@@ -197,7 +201,7 @@ class VLLMBackend(LLMBackend):
         try:
             if self.engine is None or not self.engine.alive():
                 self.start()
-            schemas = [c.schema or self.prompts.schema for c in chats]
+            schemas = [c.schema for c in chats]
             conversations = [c.wire_messages(image_part) for c in chats]
             outputs = self.engine.ask("chat", (conversations, params, schemas))
         except (EngineError, ValueError) as exc:  # isolate the chat that broke the batch

@@ -123,3 +123,9 @@ def test_a_config_the_card_declares_must_have_its_files(good_out, tmp_path):
     shutil.rmtree(out / "pdf")  # the card still declares the pdf config
     problems, _ = validate(out)
     assert problems.lines() == ["card: the card declares config pdf but OUT holds no shards of it"]
+
+
+def test_a_folder_that_is_not_there_is_one_line(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "none"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no dataset folder" in err[0] and "problem" not in err[0]

@@ -57,8 +57,13 @@ def add_commands(command) -> None:
 
 
 def cmd_validate(args) -> int:
+    from docgen.core.errors import UsageError
+    from docgen.core.storage import location
     from docgen.shard.validate import validate
 
+    if not location(args.out).exists():  # one line, not a list of what an absent folder lacks
+        raise UsageError(f"no dataset folder {args.out}: `docgen run` or `docgen shard` writes "
+                         "one (`--out FOLDER`)")  # fmt: skip
     problems, counts = validate(args.out, progress=not args.quiet)
     totals = ", ".join(
         f"{split}: {c.get('shards', 0)} shard(s), {c.get('rows', 0)} rows, "

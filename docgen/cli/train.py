@@ -44,6 +44,12 @@ def add_commands(command) -> None:
     )
     s.add_argument("--steps", type=positive, help="optimizer steps (default: train.steps)")
     s.add_argument(
+        "--min-ratings",
+        metavar="SCALE=N,...",
+        help="leave out turns rated below N on a scale (e.g. relevance=3,formatting=3; shards "
+        "made with filter.rate=true carry the ratings); sets train.min_ratings",
+    )
+    s.add_argument(
         "--plan",
         action="store_true",
         help="print the memory each GPU needs for "
@@ -85,8 +91,17 @@ def add_commands(command) -> None:
     push_to_hub(s)
 
 
+def ratings_setting(text: str) -> str:
+    """``--min-ratings relevance=3,formatting=3`` as the ``--set`` it stands for."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not all(item.count("=") == 1 for item in items):
+        raise ValueError(f"--min-ratings takes SCALE=N,... (e.g. relevance=3), not {text!r}")
+    return "train.min_ratings={" + ", ".join(i.replace("=", ": ") for i in items) + "}"
+
+
 def cmd_train(args) -> int:
-    cfg = load_config(args.config, list(args.set)).train
+    sets = list(args.set) + ([ratings_setting(args.min_ratings)] if args.min_ratings else [])
+    cfg = load_config(args.config, sets).train
     if args.plan:
         from docgen.train.plan import fits, plan, report
 

@@ -223,14 +223,15 @@ class FilterConfig:
     # over it are dropped as kind_share:<kind> (which ones, by a seeded hash).
     max_kind_share: dict = setting(factory=dict, check=Mapping(Between(0, 1, low_open=True)))
     # Rated turns: each kept pair scored 1-5 on RATINGS by the generate backend (seeing the page
-    # images when generate.input sends them); the scores become shard columns, and pairs rated
-    # below min_ratings are dropped. Pairs of kind `visual` (read off the image) are then judged
-    # by the rater rather than by the span check.
+    # images when generate.input sends them); the scores become shard columns to filter by at
+    # training time (FineVision found a mix filtered by its own ratings trained worse than one
+    # kept whole): none drops a pair unless min_ratings names its scale. Pairs of the kinds read
+    # off the image (`visual` ...) are then grounded by the rater rather than by the span check.
     rate: bool = setting(False)
     min_ratings: dict = setting(
-        factory=lambda: {"relevance": 3, "image_correspondence": 4, "formatting": 3},
+        factory=dict,
         check=Mapping(Between(1, 5), keys=RATINGS, whole=True),
-        help="the lowest score kept on a scale",
+        help="the lowest score kept on a scale; {} keeps every rated pair",
     )
     translate_to: list[str] = setting(factory=list, help="e.g. [en, ar]: kept questions too")
     back_translation_ratio: float = setting(

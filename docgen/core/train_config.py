@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from docgen.core.config_check import NOT_NEGATIVE, POSITIVE, SHARE, Between, setting
+from docgen.core.config_check import NOT_NEGATIVE, POSITIVE, SHARE, Between, Mapping, setting
+from docgen.core.settings import RATINGS
 
 
 @dataclass
@@ -38,6 +39,13 @@ class TinyModelConfig:
 @dataclass
 class TrainConfig:
     split: str = setting("train")
+    # Turns rated below on a scale are left out (shards made with filter.rate carry the ratings
+    # as <scale>_ratings columns): ratings filter at training time, not when the data is made.
+    min_ratings: dict = setting(
+        factory=dict,
+        check=Mapping(Between(1, 5), keys=RATINGS, whole=True),
+        help="e.g. {relevance: 3, formatting: 3}; {} trains on every turn",
+    )
     steps: int = setting(1000, check=POSITIVE, help="optimizer steps")
     batch_size: int = setting(8, check=POSITIVE, help="sequences per micro-batch (per process)")
     grad_accum: int = setting(1, check=POSITIVE, help="micro-batches per optimizer step")

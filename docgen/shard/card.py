@@ -191,7 +191,7 @@ def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
         *(META_LINES if cfg.metadata_columns else []),
         *(RATING_LINES if cfg.rating_columns else []),
         "",
-        *loading_lines(None),
+        *loading_lines(None, bool(cfg.rating_columns)),
     ]
     if "pdf" in result:
         lines += [

@@ -119,8 +119,14 @@ LIMITATIONS = [
 ]
 
 
-def loading_lines(repo: str | None) -> list[str]:
+def loading_lines(repo: str | None, ratings: bool = False) -> list[str]:
     load = f'ds = load_dataset("{repo}", split="train")' if repo else LOCAL_LOAD
+    # Ratings are columns to filter by when training, not gates applied when the data was made.
+    rated = [
+        "# Rows whose every turn is rated 3 or more for relevance (an unrated turn passes);",
+        "# `docgen train --min-ratings relevance=3` leaves out the turns themselves.",
+        'ds = ds.filter(lambda r: all((x or 5) >= 3 for x in r["relevance_ratings"]))',
+    ]
     return [
         "## Loading",
         "",
@@ -129,6 +135,7 @@ def loading_lines(repo: str | None) -> list[str]:
         "",
         load,
         'row = ds[0]  # row["images"]: list of PIL images; row["texts"]: list of dicts',
+        *(rated if ratings else []),
         "```",
         "",
     ]

@@ -128,6 +128,29 @@ class Encoder:
         return Chat(input_ids, labels, pixels)
 
 
+def rating_columns(files: list[Path], min_ratings: dict | None) -> list[str]:
+    """The rating columns ``min_ratings`` reads; one line when the shards have none."""
+    if not min_ratings:
+        return []
+    names = [f"{scale}_ratings" for scale in min_ratings]
+    there = set(parquet_file(files[0]).schema_arrow.names)
+    if missing := [n for n in names if n not in there]:
+        raise ValueError(
+            f"train.min_ratings reads {', '.join(missing)}, which {files[0]} has not: make the "
+            "shards with filter.rate=true, or train without min_ratings"
+        )
+    return names
+
+
+def rated(row: dict, min_ratings: dict | None) -> dict:
+    """``row`` with its turns rated below ``min_ratings`` left out (an unrated turn stays)."""
+    if not min_ratings:
+        return row
+    keep = [all((row[f"{s}_ratings"][t] or least) >= least for s, least in min_ratings.items())
+            for t in range(len(row["texts"]))]  # fmt: skip
+    return {**row, "texts": [pair for pair, k in zip(row["texts"], keep) if k]}
+
+
 def image_prompt(processor, rows: int, cols: int) -> str:
     """The tokens standing for one image: a block per tile, then the global image (Idefics3)."""
     fake, image = processor.fake_image_token, processor.image_token
@@ -152,6 +175,7 @@ def batches(
     start: tuple[int, int] = (0, 0),
     rank: int = 0,
     world: int = 1,
+    min_ratings: dict | None = None,
 ) -> Iterator[tuple[tuple[int, int], dict]]:
     """``((window, index), batch)`` forever, beginning at ``start``.
 
@@ -159,7 +183,7 @@ def batches(
     cut into batches, served in a seeded order (less padding). pack: a window of chats packed into
     sequences of at most ``max_length`` (first fit, longest first), ``batch_size`` sequences a
     batch; position ids restart for every chat, so attention stays within it. Windows are dealt
-    round-robin to the ``world`` processes.
+    round-robin to the ``world`` processes. Turns rated below ``min_ratings`` are left out.
     """
     if mode not in ("pad", "pack", "bucket"):
         raise ValueError(f"train.batching must be pad, pack or bucket, not {mode!r}")
@@ -167,7 +191,8 @@ def batches(
     total = sum(parquet_file(f).metadata.num_rows for f in files)
     if not total:
         raise ValueError(f"no rows in {', '.join(map(str, files))}")
-    rows = row_stream(files, seed)
+    columns = ["images", "texts"] + rating_columns(files, min_ratings)
+    rows = (rated(row, min_ratings) for row in row_stream(files, seed, columns))
     w, misfits = 0, 0
     while True:
         group = [next(rows) for _ in range(size)]
@@ -175,7 +200,8 @@ def batches(
             chats = [c for c in map(encoder.chat, group) if c is not None]
             misfits = 0 if chats else misfits + len(group)
             if misfits > total:  # a whole epoch and not one row fits
-                raise ValueError(f"no row fits in train.max_length={encoder.max_length}")
+                why = " with a turn rated at least train.min_ratings" if min_ratings else ""
+                raise ValueError(f"no row fits in train.max_length={encoder.max_length}{why}")
             for i, batch in enumerate(arrange(chats, mode, batch_size, encoder, f"{seed}:{w}")):
                 if (w, i) >= start:
                     yield (w, i), batch

@@ -139,6 +139,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             position,
             rank,
             world,
+            cfg.min_ratings,
         ),
         cfg.prefetch,
     )

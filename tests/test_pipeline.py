@@ -222,9 +222,15 @@ def test_optional_metadata_columns(run, tmp_path):
         "page_numbers",
         "generator",
         "kinds",
+        "answer_types",
     ]
     assert all(len(r["kinds"]) == len(r["texts"]) for r in ds)  # one kind per turn
     assert {"title", "field", "amount"} <= {k for r in ds for k in r["kinds"]}
+    # and one answer type per turn (docgen.verify): amounts are numbers, dates dates
+    assert all(len(r["answer_types"]) == len(r["texts"]) for r in ds)
+    typed = {(t["assistant"], k) for r in ds for t, k in zip(r["texts"], r["answer_types"])}
+    assert {"number", "date", "text"} <= {k for _, k in typed}
+    assert all(k == "number" for a, k in typed if a.startswith("$") and a[1:2].isdigit())
     two_pages = [r for r in ds if len(r["images"]) == 2]  # the multi-page reports and papers
     assert two_pages and all(r["page_numbers"] == [1, 2] for r in two_pages)
     assert ["ar"] in [r["languages"] for r in two_pages]

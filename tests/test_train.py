@@ -141,9 +141,12 @@ def test_tiny_model_learns_and_eval_scores_it(shards, base, tmp_path):
     report = evaluate(str(shards), str(out), EvalConfig(limit=12), progress=False)
     assert report["questions"] == 12 and 0.0 <= report["anls"] <= 1.0
     assert sum(r["questions"] for r in report["per_language"].values()) == 12
+    assert sum(r["questions"] for r in report["per_answer_type"].values()) == 12
     lines = [json.loads(x) for x in Path(report["predictions"]).read_text("utf-8").splitlines()]
     assert len(lines) == 12 and all(r["answers"] and "prediction" in r for r in lines)
     assert all(r["anls"] == anls(r["prediction"], r["answers"]) for r in lines)
+    # The typed match is never below the exact match: an answer said the same way is its type.
+    assert all(r["typed_match"] >= r["exact_match"] for r in lines)
     # batching the prompts (left padding) changes no answer
     one = evaluate(
         str(shards),

@@ -125,7 +125,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from docgen.train.evaluate import evaluate
+    from docgen.train.evaluate import GROUPS, evaluate
 
     cfg = load_config(args.config, list(args.set)).eval
     cfg.split = args.split or cfg.split
@@ -136,13 +136,13 @@ def cmd_eval(args) -> int:
         out = os.path.join(out, f"eval-{cfg.split}.jsonl")
     report = evaluate(args.data, args.model, cfg, out, progress=not args.quiet)
     print(
-        f"ANLS {report['anls']:.4f}, exact match {report['exact_match']:.4f} on "
-        f"{report['questions']} questions ({cfg.split})"
+        f"ANLS {report['anls']:.4f}, exact match {report['exact_match']:.4f}, typed match "
+        f"{report['typed_match']:.4f} on {report['questions']} questions ({cfg.split})"
     )
-    for group in ("language", "kind"):
+    for group in GROUPS:
         for name, r in report[f"per_{group}"].items():
-            print(f"  {group} {name}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f} "
-                  f"({r['questions']})")  # fmt: skip
+            print(f"  {group} {name}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f}, typed "
+                  f"{r['typed_match']:.4f} ({r['questions']})")  # fmt: skip
     print(f"predictions in {report['predictions']}")
     if args.push_to_hub:  # the card gains the scores
         from docgen.train.publish import push_model

@@ -42,6 +42,7 @@ META_YAML = [
     {"name": "page_numbers", "list": "int32"},
     {"name": "generator", "dtype": "string"},
     {"name": "kinds", "list": "string"},
+    {"name": "answer_types", "list": "string"},
 ]
 
 
@@ -54,6 +55,8 @@ META_LINES = [
     "| `page_numbers` | the row's pages in the source PDF (1-based) |",
     "| `generator` | backend:model that wrote the pairs |",
     "| `kinds` | the kind of question of each turn (extractive, numeric, table, ...) |",
+    "| `answer_types` | each turn's answer as `docgen.verify` types it (text, number, date, "
+    "yes_no, list, box): check a model's answer by it |",
 ]
 
 

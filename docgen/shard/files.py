@@ -30,6 +30,7 @@ COMPRESSION = {
     "page_numbers.list.element": "ZSTD",
     "generator": "ZSTD",
     "kinds.list.element": "ZSTD",
+    "answer_types.list.element": "ZSTD",
 }
 
 

@@ -28,6 +28,7 @@ from docgen.shard.schema import (
     ROW_SCHEMA,
     row_schema,
 )
+from docgen.verify import answer_type
 
 
 def document_rows(pages: list[dict], pairs: list[dict], max_pages: int):
@@ -69,6 +70,7 @@ def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
         "backend",
         "model",
         "kind",
+        "lang",
     ]
     columns += ["translated_from", *(f"rating_{s}" for s in RATINGS)]  # when there
     by_doc: dict[str, list] = {}
@@ -87,6 +89,12 @@ def turn(q: dict) -> dict:
         "source": f"{q['source']} p{','.join(map(str, q['pages']))}"
         + (f" translated-from:{q['translated_from']}" if q.get("translated_from") else ""),
     }
+
+
+def answer_types(pairs: list[dict]) -> list[str]:
+    """Each pair's answer as :func:`docgen.verify.answer_type` types it, in the answer's
+    language (a translated question's answer stays in its page's)."""
+    return [answer_type(q["answer"], q.get("translated_from") or q["lang"]) for q in pairs]
 
 
 def turn_ratings(pairs: list[list[dict]]) -> dict[str, list]:
@@ -169,6 +177,7 @@ def rows_of_pages(
                     "page_numbers": [p["page"] for p in chunk],
                     "generator": f"{first_pair['backend']}:{first_pair['model']}",
                     "kinds": [q["kind"] for q in row_pairs],
+                    "answer_types": answer_types(row_pairs),
                 }
             )
             stats[f"rows:{splits[-1]}"] += 1
@@ -265,6 +274,7 @@ def pdf_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
             "page_numbers": [n for n, _ in pages],
             "generator": f"{pairs[0]['backend']}:{pairs[0]['model']}",
             "kinds": [q["kind"] for q in pairs],
+            "answer_types": answer_types(pairs),
         } | {name: values[0] for name, values in turn_ratings([pairs]).items()}
 
     return chunks(), stats

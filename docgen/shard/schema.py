@@ -48,6 +48,7 @@ META_FIELDS = [
     ("page_numbers", pa.list_(pa.int32())),
     ("generator", pa.string()),
     ("kinds", pa.list_(pa.string())),
+    ("answer_types", pa.list_(pa.string())),
 ]
 
 
@@ -57,6 +58,7 @@ META_FEATURES = {
     "page_numbers": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"},
     "generator": {"dtype": "string", "_type": "Value"},
     "kinds": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+    "answer_types": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
 }
 
 

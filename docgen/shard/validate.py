@@ -23,6 +23,7 @@ from docgen.core.workdir import parquet_file
 from docgen.shard.card import dataset_infos, feature_yaml
 from docgen.shard.chat import LAYOUTS, chat_problems, pairs_of
 from docgen.shard.schema import CONFIG_DIRS, row_schema
+from docgen.verify import TYPES
 
 SHARD_NAME = re.compile(r"^(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 PAIRS_LINE = re.compile(r"^\| pairs kept \| (\d+) \|$", re.MULTILINE)
@@ -91,7 +92,8 @@ def check_schema(path: Path, problems: Problems, config: str = "default") -> tup
 
 def check_texts(where: str, row: dict, problems: Problems, counts: Counter) -> None:
     """A row's pairs are there and not empty; its per-turn ratings, when it has them, are one
-    per pair and 1-5 (or null: not rated); its kinds, when it has them, one per pair."""
+    per pair and 1-5 (or null: not rated); its kinds and answer types, when it has them, one per
+    pair (the types those of docgen.verify)."""
     texts = row["texts"]
     if not texts:
         problems.add("texts", f"{where}: no question–answer pair")
@@ -108,6 +110,10 @@ def check_texts(where: str, row: dict, problems: Problems, counts: Counter) -> N
             problems.add("ratings", f"{where}: {name} is not one 1-5 rating per pair: {ratings}")
     if "kinds" in row and len(row["kinds"] or []) != len(texts or []):
         problems.add("kinds", f"{where}: kinds is not one kind per pair: {row['kinds']}")
+    types = row.get("answer_types", TYPES[:1] * len(texts or []))
+    if len(types or []) != len(texts or []) or not set(types or []) <= set(TYPES):
+        problems.add("answer_types", f"{where}: answer_types is not one of {', '.join(TYPES)} "
+                     f"per pair: {types}")  # fmt: skip
 
 
 def rows_of(path: Path, name: str, counts: Counter, batch_size: int):

@@ -18,8 +18,9 @@ from pathlib import Path
 from docgen.core.text import detect_language
 from docgen.core.train_config import EvalConfig
 from docgen.core.workdir import parquet_file
-from docgen.train.anls import anls, exact_match
+from docgen.train.anls import anls, exact_match, typed_match
 from docgen.train.data import Encoder, open_images, split_files
+from docgen.verify import answer_type
 
 
 def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
@@ -115,6 +116,11 @@ def most_images(files: list[Path]) -> int:
     return most
 
 
+# What the scores are also given per: the page's language, the answer's type (docgen.verify), and
+# the kind of question (shards with metadata columns).
+GROUPS = ("language", "answer_type", "kind")
+
+
 def evaluate(
     data: str, model_dir: str, cfg: EvalConfig, out: str | None = None, progress: bool = True
 ) -> dict:
@@ -134,7 +140,7 @@ def evaluate(
     else:
         answer, size = TransformersAnswers(model_dir, processor, cfg), cfg.batch_size
     path = Path(out) if out else Path(model_dir) / f"eval-{cfg.split}.jsonl"
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
     bar = tqdm(disable=not progress, unit="q", desc="eval")
     try:
         with path.open("w", encoding="utf-8") as f:
@@ -142,11 +148,14 @@ def evaluate(
                 for it, pred in zip(batch, answer(batch)):
                     score = anls(pred, it["answers"], cfg.anls_threshold)
                     exact = exact_match(pred, it["answers"])
-                    keys = ["all", ("language", it["language"])]
+                    typed = typed_match(pred, it["answers"], it["language"])
+                    kind = answer_type(it["answers"][0], it["language"])
+                    keys = ["all", ("language", it["language"]), ("answer_type", kind)]
                     for key in keys + ([("kind", it["kind"])] if it["kind"] else []):
                         totals[key][0] += 1
                         totals[key][1] += score
                         totals[key][2] += exact
+                        totals[key][3] += typed
                     record = {
                         "source": it["row"]["texts"][0]["source"],
                         "language": it["language"],
@@ -156,6 +165,8 @@ def evaluate(
                         "prediction": pred,
                         "anls": round(score, 4),
                         "exact_match": exact,
+                        "answer_type": kind,
+                        "typed_match": typed,
                     }
                     f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 bar.update(len(batch))
@@ -163,15 +174,16 @@ def evaluate(
         answer.close()
     bar.close()
 
-    def summary(n, s, e):
+    def summary(n, s, e, t):
         return {
             "questions": n,
             "anls": round(s / n, 4) if n else 0.0,
             "exact_match": round(e / n, 4) if n else 0.0,
+            "typed_match": round(t / n, 4) if n else 0.0,
         }
 
-    report = summary(*totals.pop("all", [0, 0.0, 0.0]))
-    for group in ("language", "kind"):  # kinds: shards with metadata columns
+    report = summary(*totals.pop("all", [0, 0.0, 0.0, 0.0]))
+    for group in GROUPS:  # kinds: shards with metadata columns
         report[f"per_{group}"] = {
             name: summary(*v) for (of, name), v in sorted(totals.items()) if of == group
         }

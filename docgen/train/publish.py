@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from docgen.shard.push import hub_error
+from docgen.train.evaluate import GROUPS
 
 LOCAL_ONLY = ["checkpoints/*", "base/*", "base.tmp/*", "wandb/*", "*.jsonl", ".*"]
 
@@ -64,16 +65,17 @@ def model_card(output: Path) -> str:
     ]
     scores = sorted(output.glob("eval-*.json"))
     if scores:
-        lines += ["## Evaluation (ANLS, DocVQA's)", "", "| split | subset | questions |"
-                  " ANLS | exact match |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["## Evaluation (ANLS, DocVQA's; typed match: docgen.verify)", "",
+                  "| split | subset | questions | ANLS | exact match | typed match |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
         for path in scores:
             r = json.loads(path.read_text("utf-8"))
             split = path.stem.removeprefix("eval-")
-            lines.append(f"| {split} | all | {r['questions']} | {r['anls']} | {r['exact_match']} |")
-            for group in ("language", "kind"):
-                for name, s in r.get(f"per_{group}", {}).items():
-                    lines.append(f"| {split} | {group} {name} | {s['questions']} | {s['anls']} | "
-                                 f"{s['exact_match']} |")  # fmt: skip
+            subsets = [("all", r)] + [(f"{group} {name}", s) for group in GROUPS
+                                      for name, s in r.get(f"per_{group}", {}).items()]  # fmt: skip
+            for subset, s in subsets:
+                lines.append(f"| {split} | {subset} | {s['questions']} | {s['anls']} | "
+                             f"{s['exact_match']} | {s.get('typed_match', '')} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 

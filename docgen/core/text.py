@@ -21,6 +21,7 @@ SCRIPTS = (
     ("latin", re.compile("[A-Za-z\u00c0-\u024f]")),
 )
 RTL_SCRIPTS = {"arabic", "hebrew"}
+RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")  # written right to left
 CJK = re.compile("[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
 
 # A few very common function words per Latin-script language: enough to tell them apart on a page.
@@ -136,6 +137,14 @@ def tokens(text: str) -> list[str]:
     """Comparison tokens: words for spaced scripts, single characters for Chinese, Japanese and
     Korean (whose words are not spaced, or not reliably), after normalising."""
     return _TOKEN.findall(normalize(text))
+
+
+def token_spans(text: str) -> tuple[list[str], list[tuple[int, int]], int]:
+    """:func:`tokens`, each token's characters ``[start, end)`` in the normalised text, and
+    that text's length."""
+    norm = normalize(text)
+    found = list(_TOKEN.finditer(norm))
+    return [m.group() for m in found], [m.span() for m in found], len(norm)
 
 
 def ngrams(items: list[str], n: int) -> set[tuple[str, ...]]:

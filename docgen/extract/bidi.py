@@ -17,7 +17,8 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 
-RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+from docgen.core.text import RTL_LETTER
+
 # Digits are read left to right in a right-to-left line too (European and Arabic-Indic alike).
 LTR_STRONG = re.compile(
     r"[A-Za-z0-9\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff\u0660-\u0669\u06f0-\u06f9]"

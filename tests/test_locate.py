@@ -1,0 +1,99 @@
+"""Answers located on their page: the words that say an answer, as boxes, on built PDFs whose
+words' places are known (PyMuPDF's own search finds them on the page drawn): Latin and CJK text
+layers, Arabic (its words broken in pieces by the PDF's glyph forms), a scanned page read by OCR;
+a value that is not written on the page is not found."""
+
+import pymupdf
+import pytest
+
+from docgen.extract import layout, ocr
+from docgen.filter.locate import line_boxes, locate, scaled
+
+LINES = [("Invoice number: INV-2024-0042", 100), ("Total due: $1,671.67 by 12 March 2024", 130)]
+CJK = ("住所：東京都港区芝公園", 160)
+ANSWERS = ["INV-2024-0042", "$1,671.67", "12 March 2024", "Total due", "東京都港区"]
+# Points a box may be off: a word matched in part is cut by its characters' share ("due" of
+# "due:"), not by its glyphs' widths.
+SLACK = 3.5
+
+
+@pytest.fixture(scope="module")
+def pdf(tmp_path_factory):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for text, y in LINES:
+        page.insert_text((72, y), text, fontsize=12)
+    page.insert_font(fontname="cjk", fontbuffer=pymupdf.Font("cjk").buffer)
+    page.insert_text((72, CJK[1]), CJK[0], fontsize=12, fontname="cjk")
+    page.draw_rect(pymupdf.Rect(72, 200, 110, 260), fill=(0.2, 0.4, 0.8))  # a bar of 37, unsaid
+    path = tmp_path_factory.mktemp("locate") / "page.pdf"
+    doc.save(path)
+    return path
+
+
+def drawn(page, answer: str):
+    """Where PyMuPDF's search finds ``answer`` on the page: one rectangle per line."""
+    return [tuple(r) for r in page.search_for(answer)]
+
+
+def close(a, b, slack: float = SLACK) -> bool:
+    return len(a) == len(b) and all(abs(x - y) <= slack for p, q in zip(a, b) for x, y in zip(p, q))
+
+
+def test_answers_on_a_text_layer_are_boxed_where_they_are_drawn(pdf):
+    page = pymupdf.open(pdf)[0]
+    words = layout.words(page)
+    for answer in ANSWERS:
+        how, found = locate(answer, words)
+        assert how == "exact", answer
+        assert close(line_boxes(found), drawn(page, answer)), (answer, line_boxes(found))
+    # A number shown only as a bar's height is pixels, not words: not found, and said so.
+    assert locate("37", words) == ("not_found", [])
+    # A misread letter (what OCR makes) is found fuzzily, in the same place.
+    how, found = locate("INV-2024-0O42", words)
+    assert how == "fuzzy" and close(line_boxes(found), drawn(page, "INV-2024-0042"))
+
+
+def test_a_scanned_page_is_located_from_its_ocr_words(pdf, tmp_path):
+    original = pymupdf.open(pdf)[0]
+    scan = pymupdf.open()
+    page = scan.new_page(width=original.rect.width, height=original.rect.height)
+    page.insert_image(page.rect, pixmap=original.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY))
+    scan.save(tmp_path / "scan.pdf")
+    _, words = ocr.read_page(pymupdf.open(tmp_path / "scan.pdf")[0], ["eng"], 200, 60)
+    for answer in ANSWERS[:4]:
+        how, found = locate(answer, words)
+        assert how in ("exact", "fuzzy"), (answer, [w["text"] for w in words])
+        # OCR boxes the ink: as wide as the drawn words, within their line's height.
+        ((x0, y0, x1, y1),), ((dx0, dy0, dx1, dy1),) = line_boxes(found), drawn(original, answer)
+        assert abs(x0 - dx0) <= SLACK and abs(x1 - dx1) <= SLACK, answer
+        assert dy0 - 1 <= y0 < y1 <= dy1 + 1, answer
+
+
+def test_arabic_words_broken_by_glyph_forms_are_located_whole(pipeline_run, samples):
+    """The sample Arabic invoice: the PDF's words come in pieces (``ا`` ``لأفق``); the box of a
+    word is the union of its pieces, a Latin run inside a right-to-left line is boxed as drawn."""
+    import pyarrow.parquet as pq
+
+    run = pipeline_run()
+    pages = [r for f in sorted((run.work / "pages").glob("*.parquet"))
+             for r in pq.read_table(f, columns=["source", "page", "words", "lines"]).to_pylist()
+             if r["source"].endswith("0024-invoice-ar.pdf")]  # fmt: skip
+    words, lines = pages[0]["words"], pages[0]["lines"]
+    pdf = pymupdf.open(samples / "0024-invoice-ar.pdf")[0]
+    how, found = locate("INV-2021-8189", words, lines)
+    pieces = [pymupdf.Rect(r) for r in drawn(pdf, "INV-2021-8189")]  # drawn in two runs
+    assert how == "exact" and close(line_boxes(found), [tuple(pieces[0] | pieces[-1])], 0.5)
+    edges = {round(v, 1) for w in words for v in (w["x0"], w["x1"])}
+    for answer in ("الأفق", "للخدمات", "مؤسسة الأفق للخدمات"):
+        how, found = locate(answer, words, lines)
+        (box,) = line_boxes(found)
+        assert how == "exact" and {round(box[0], 1), round(box[2], 1)} <= edges, answer
+        line = next(ln for ln in lines if abs(ln["y0"] - box[1]) < 1)
+        assert line["x0"] - 0.5 <= box[0] < box[2] <= line["x1"] + 0.5
+
+
+def test_boxes_are_given_in_the_images_pixels_and_in_thousandths():
+    box = scaled((59.5, 84.2, 119.0, 168.4), (595.0, 842.0), (1240, 1754))
+    assert box == {"box": [124, 175, 248, 351], "box_1000": [100, 100, 200, 200]}
+    assert scaled((-5, 0, 700, 10), (595.0, 842.0), (1240, 1754))["box"][::2] == [0, 1240]

@@ -240,7 +240,9 @@ def engine_processes() -> list[str]:
 
 def serve(model: Path, vllm_python, folder: Path, *extra: str, name: str = "tiny"):
     """`vllm serve` (vLLM's OpenAI-compatible server) with ``model`` as ``name``, on 127.0.0.1;
-    yields ``(base_url, pid)`` once it answers, and stops it after."""
+    yields ``(base_url, pid)`` once it answers, and stops it after. The servers' fixtures are
+    module-scoped (each is used by one module): an idle vLLM CPU server keeps a core busy, which
+    slowed every test after it while it waited for the session's end."""
     import signal
     import socket
     import time
@@ -278,13 +280,13 @@ def serve(model: Path, vllm_python, folder: Path, *extra: str, name: str = "tiny
         proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
     """`vllm serve` with the tiny chat model; yields ``(base_url, pid)``."""
     yield from serve(tiny_llm, vllm_python, tmp_path_factory.mktemp("vllm-serve"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vlm_server(tiny_vlm, vllm_python, tmp_path_factory):
     """`vllm serve` with the tiny vision-language model, four images a prompt at most."""
     yield from serve(tiny_vlm, vllm_python, tmp_path_factory.mktemp("vlm-serve"),
@@ -295,7 +297,7 @@ def vlm_server(tiny_vlm, vllm_python, tmp_path_factory):
 REAL_LLM = os.environ.get("DOCGEN_REAL_LLM") or str(ROOT / "data" / "models" / "smollm2")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_llm_server(vllm_python, tmp_path_factory):
     """`vllm serve` with SmolLM2-135M-Instruct as "smollm2"; yields ``(base_url, pid)``."""
     if not (Path(REAL_LLM) / "config.json").exists():

@@ -97,3 +97,46 @@ def test_boxes_are_given_in_the_images_pixels_and_in_thousandths():
     box = scaled((59.5, 84.2, 119.0, 168.4), (595.0, 842.0), (1240, 1754))
     assert box == {"box": [124, 175, 248, 351], "box_1000": [100, 100, 200, 200]}
     assert scaled((-5, 0, 700, 10), (595.0, 842.0), (1240, 1754))["box"][::2] == [0, 1240]
+
+
+def test_shards_carry_where_each_answer_is(pipeline_run, tmp_path):
+    """``shard.answer_boxes``: per turn, how its answer was found and its boxes on the row's
+    images; declared in the card, read by `datasets`, checked by `validate`."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import load_dataset
+
+    from docgen.shard.validate import validate
+
+    run = pipeline_run("shard.answer_boxes=true")
+    ds = load_dataset("parquet", data_files=str(run.out / "data" / "*.parquet"), split="train")
+    assert ds.column_names[-2:] == ["answer_located", "answer_boxes"]
+    # The rules backend copies every answer from its page: each is found, in a box on its image.
+    assert {h for r in ds for h in r["answer_located"]} == {"exact"}
+    for r in ds.select(range(12)):
+        for turn in r["answer_boxes"]:
+            assert turn
+            for b in turn:
+                width, height = r["images"][b["image"]].size
+                x0, y0, x1, y1 = b["box"]
+                assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+                assert abs(b["box_1000"][0] - round(x0 * 1000 / width)) <= 1
+    pairs = sum(len(t) for t in ds["texts"])
+    assert run.manifest["stages"]["shard"]["answers_located"] == {"exact": pairs}
+    assert "answer_boxes" in (run.out / "README.md").read_text("utf-8")
+    assert not validate(run.out)[0]
+
+    damaged = tmp_path / "out"
+    shutil.copytree(run.out, damaged)
+    shard = next((damaged / "data").glob("*.parquet"))
+    table = pq.read_table(shard)
+    boxes = table.column("answer_boxes").to_pylist()
+    boxes[0][0][0]["image"] = 7  # a row of one or two images
+    i = table.schema.get_field_index("answer_boxes")
+    table = table.set_column(i, table.schema.field(i), pa.array(boxes, table.schema.field(i).type))
+    pq.write_table(table, shard)
+    problems, _ = validate(damaged)
+    assert "answer_boxes" in problems.counts and "not a box on one of the row's" in " ".join(
+        problems.lines())  # fmt: skip

@@ -104,7 +104,7 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
         shutil.copy(samples / name, folder / name)
     server = server_factory("--truth", str(samples))
     cfg = llm_config(folder, tmp_path, [server.url], "generate.input=image+text",
-                     "filter.rate=true")  # fmt: skip
+                     "filter.rate=true", "shard.answer_boxes=true")  # fmt: skip
     stages = run_pipeline(cfg)["stages"]
     rows = kept_rows(cfg.work)
     seen = [r for r in rows if r["kind"] == "visual"]
@@ -134,6 +134,13 @@ def test_chart_values_are_grounded_by_the_rater_and_ratings_reach_the_shards(
     assert {c for row in correspondence for c in row} == {5}
     assert sum(t["user"].startswith("What is the value of") for row in turns for t in row) == 4
     assert sum(t["user"].startswith("What does the stamp") for row in turns for t in row) == 1
+    # A value read off a bar is pixels, not words: its answer is not found on the page, and says
+    # so; the printed answers are found where they are drawn.
+    located = [h for t in tables for row in t.column("answer_located").to_pylist() for h in row]
+    asked = [t["user"] for row in turns for t in row]
+    assert {h for q, h in zip(asked, located) if q.startswith("What is the value of")} == {
+        "not_found"}  # fmt: skip
+    assert located.count("exact") >= len(located) - 5
     problems, _ = validate(tmp_path / "out", progress=False)
     assert not problems, problems.lines()
     card = (tmp_path / "out" / "README.md").read_text("utf-8")

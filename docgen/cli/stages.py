@@ -73,7 +73,14 @@ def add_commands(command) -> None:
     s.add_argument(
         "--metadata-columns",
         action="store_true",
-        help="add doc_id, languages, page_numbers, generator and kinds columns to every row",
+        help="add doc_id, languages, page_numbers, generator, kinds and answer_types columns to "
+        "every row",
+    )
+    s.add_argument(
+        "--answer-boxes",
+        action="store_true",
+        help="add answer_located and answer_boxes per turn: where each answer is on its page "
+        "image (exact, fuzzy or not found; boxes in pixels and 0-1000)",
     )
     s.add_argument(
         "--pdf-config",
@@ -149,6 +156,8 @@ def cmd_shard(args) -> None:
         cfg.shard.max_shard_mb = parse_size(args.max_shard_size) / 2**20
     if args.metadata_columns:
         cfg.shard.metadata_columns = True
+    if args.answer_boxes:
+        cfg.shard.answer_boxes = True
     if args.test_fraction is not None:
         if not 0 <= args.test_fraction < 1:
             raise ValueError("--test-fraction must be at least 0 and below 1")

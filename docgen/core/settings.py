@@ -266,6 +266,9 @@ class ShardConfig:
     chat_configs: list[str] = setting(factory=list, check=("messages", "sharegpt"))
     # Per-turn rating columns (relevance_ratings, ...); None: when the pairs were rated
     rating_columns: bool | None = setting(None)
+    answer_boxes: bool = setting(
+        False, help="add answer_located and answer_boxes per turn: where each answer is drawn"
+    )
     # Write shards on the Dask workers (a task per shard) rather than streaming them through this
     # process. None: on the workers when the cluster is an existing one (a scheduler address)
     # or WORK or OUT is a URL, so the driver never moves the images; in this process otherwise.

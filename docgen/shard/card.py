@@ -74,16 +74,34 @@ RATING_LINES = [
 ]
 
 
+BOX_YAML = [
+    {"name": "answer_located", "list": "string"},
+    {"name": "answer_boxes", "list": {"list": [
+        {"name": "image", "dtype": "int32"}, {"name": "page", "dtype": "int32"},
+        {"name": "box", "list": "int32"}, {"name": "box_1000", "list": "int32"}]}},
+]  # fmt: skip
+
+
+BOX_LINES = [
+    "| `answer_located` | per turn: how its answer was found on its pages: `exact`, `fuzzy` "
+    "(OCR), `not_found` (read off a chart or figure, or not on the page) |",
+    "| `answer_boxes` | per turn: one box per line of the answer, `{image, page, box, "
+    "box_1000}`: the row's image it is on (0-based), the page number, `[x0, y0, x1, y1]` in the "
+    "image's pixels and in 0-1000 |",
+]
+
+
 def feature_yaml(
-    metadata_columns: bool, config: str = "default", ratings: bool = False
+    metadata_columns: bool, config: str = "default", ratings: bool = False, boxes: bool = False
 ) -> list[dict]:
     if config in LAYOUTS:
         base = [FEATURE_YAML[0], LAYOUTS[config][3]]
     else:
         base = FEATURE_YAML if config == "default" else PDF_YAML
     # A copy: YAML would write the entries shared between configs as anchors and aliases.
+    boxes = BOX_YAML if boxes and config == "default" else []
     return copy.deepcopy(
-        base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else [])
+        base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else []) + boxes
     )
 
 
@@ -99,7 +117,9 @@ def header(result: dict, cfg: ShardConfig, name: str) -> dict:
     infos = [
         {
             "config_name": name,
-            "features": feature_yaml(cfg.metadata_columns, name, bool(cfg.rating_columns)),
+            "features": feature_yaml(
+                cfg.metadata_columns, name, bool(cfg.rating_columns), cfg.answer_boxes
+            ),
             "splits": [
                 {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
                 for split, s in splits_of(counts).items()
@@ -193,6 +213,7 @@ def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
         "| `texts` | list of `{user, assistant, source}` |",
         *(META_LINES if cfg.metadata_columns else []),
         *(RATING_LINES if cfg.rating_columns else []),
+        *(BOX_LINES if cfg.answer_boxes else []),
         "",
         *loading_lines(None, bool(cfg.rating_columns)),
     ]

@@ -21,6 +21,7 @@ from docgen.core.workdir import DOCUMENTS, PAGES, WorkDir, parquet_file
 from docgen.extract.sources import doc_id_of, read_bytes
 from docgen.extract.stage import source_of
 from docgen.filter.passes import joined
+from docgen.shard.boxes import BOX_FIELDS, PAGE_COLUMNS, turn_boxes
 from docgen.shard.chat import LAYOUTS, chat_table, count_rows
 from docgen.shard.schema import (
     META_FIELDS,
@@ -103,6 +104,20 @@ def turn_ratings(pairs: list[list[dict]]) -> dict[str, list]:
             for scale in RATINGS}  # fmt: skip
 
 
+def page_reader(table: pa.Table):
+    """``page(index)``: the PAGE_COLUMNS of the table's page at ``index``, read when first asked
+    (a page's words are many; only pages with pairs are read)."""
+    pages = table.select(PAGE_COLUMNS)
+    read: dict[int, dict] = {}
+
+    def page(index: int) -> dict:
+        if index not in read:
+            read[index] = pages.slice(index, 1).to_pylist()[0]
+        return read[index]
+
+    return page
+
+
 def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = True):
     """One partition's rows as chunks read lazily, one row group of pages at a time (an Arrow
     table, each row's size in bytes and its split), and its counts, filled as the chunks are read.
@@ -121,6 +136,7 @@ def partition_rows(wd: WorkDir, part: str, cfg: ShardConfig, with_bytes: bool = 
     # Pages extracted before they carried their image's size: the images give it.
     size_column = "image_bytes" if "image_bytes" in pages_file.schema_arrow.names else "image"
     columns = ["doc_id", "page", "image_format", "lang", "image" if with_bytes else size_column]
+    columns += PAGE_COLUMNS if cfg.answer_boxes and with_bytes else []
 
     def chunks():
         waiting = None  # pages of the last document read that do not yet fill a row
@@ -155,6 +171,8 @@ def rows_of_pages(
         del pages[whole:]
     waiting = table.take(pa.array(held, pa.int64())) if held else None
     texts, indices, counts, paths, splits, meta_rows, pairs = [], [], [], [], [], [], []
+    located, boxes = [], []
+    page = page_reader(table) if cfg.answer_boxes and with_bytes else None
     for doc_id, doc_pages in pages_by_doc.items():
         for row_pairs, chunk in document_rows(
             doc_pages, by_doc.get(doc_id, []), cfg.max_pages_per_row
@@ -180,6 +198,11 @@ def rows_of_pages(
                     "answer_types": answer_types(row_pairs),
                 }
             )
+            if page is not None:
+                row_located, row_boxes = turn_boxes(row_pairs, chunk, page)
+                located.append(row_located)
+                boxes.append(row_boxes)
+                stats.update(f"answers_{how}" for how in row_located)
             stats[f"rows:{splits[-1]}"] += 1
             counts.append(len(chunk))
             indices += [p["index"] for p in chunk]
@@ -219,7 +242,10 @@ def rows_of_pages(
     if cfg.rating_columns:
         ratings = turn_ratings(pairs)
         arrays += [pa.array(ratings[n], t) for n, t in RATING_FIELDS]
-    schema = row_schema(cfg.metadata_columns, ratings=bool(cfg.rating_columns))
+    if cfg.answer_boxes:
+        arrays += [pa.array(v, t) for v, (_, t) in zip((located, boxes), BOX_FIELDS)]
+    schema = row_schema(cfg.metadata_columns, ratings=bool(cfg.rating_columns),
+                        boxes=cfg.answer_boxes)  # fmt: skip
     rows = pa.Table.from_arrays(arrays, schema=schema)
     return (rows, sizes, splits), waiting
 

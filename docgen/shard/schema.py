@@ -10,6 +10,7 @@ import json
 import pyarrow as pa
 
 from docgen.core.settings import RATINGS
+from docgen.shard.boxes import BOX_FIELDS
 from docgen.shard.chat import LAYOUTS
 
 # The features in the legacy form (Sequence / list), which every `datasets` release reads.
@@ -95,10 +96,22 @@ def shard_name(config: str, split: str, index: int | None = None, count: int = 0
     return f"{split}/{name}" if config in SPLIT_FOLDERS else name
 
 
+# Optional per-turn answer places (``shard.answer_boxes``, the default config only).
+INT32 = {"dtype": "int32", "_type": "Value"}
+INT32S = {"feature": INT32, "_type": "Sequence"}
+BOX_FEATURE = {"image": INT32, "page": INT32, "box": INT32S, "box_1000": INT32S}
+BOX_FEATURES = {
+    "answer_located": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+    "answer_boxes": [[BOX_FEATURE]],  # a list of lists of structs, in the legacy form
+}
+
+
 def row_schema(
-    metadata_columns: bool = False, config: str = "default", ratings: bool = False
-) -> pa.Schema:
-    """The output row layout of a config, with the optional metadata and rating columns."""
+    metadata_columns: bool = False, config: str = "default", ratings: bool = False,
+    boxes: bool = False,
+) -> pa.Schema:  # fmt: skip
+    """The output row layout of a config, with the optional metadata, rating and (the default
+    config's) answer box columns."""
     if config in LAYOUTS:
         column, kind, chat_features, _ = LAYOUTS[config]
         fields = [ROW_SCHEMA.field("images"), pa.field(column, kind)]
@@ -112,4 +125,7 @@ def row_schema(
     if ratings:
         fields += [pa.field(n, t) for n, t in RATING_FIELDS]
         features |= RATING_FEATURES
+    if boxes and config == "default":
+        fields += [pa.field(n, t) for n, t in BOX_FIELDS]
+        features |= BOX_FEATURES
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})

@@ -102,6 +102,16 @@ def write_shards(work: str, out: str, cfg: ShardConfig, ex: Executor | None = No
         "splits": split_summary(data, default, stats, "rows"),
         "bytes": sum((data / n).stat().st_size for n in shards),
         "languages": {k[5:]: v for k, v in sorted(stats.items()) if k.startswith("lang:")},
+        # shard.answer_boxes: how the answers were found on their pages (exact, fuzzy, not_found)
+        **(
+            {
+                "answers_located": {
+                    k[8:]: v for k, v in sorted(stats.items()) if k.startswith("answers_")
+                }
+            }
+            if cfg.answer_boxes
+            else {}
+        ),  # fmt: skip
         "seconds": round(time.perf_counter() - start, 3),
     }
     if "pdf" in configs:

@@ -20,6 +20,7 @@ import yaml
 
 from docgen.core.storage import location
 from docgen.core.workdir import parquet_file
+from docgen.shard.boxes import box_problems
 from docgen.shard.card import dataset_infos, feature_yaml
 from docgen.shard.chat import LAYOUTS, chat_problems, pairs_of
 from docgen.shard.schema import CONFIG_DIRS, row_schema
@@ -74,9 +75,11 @@ def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
 
 
 def check_schema(path: Path, problems: Problems, config: str = "default") -> tuple | None:
-    """Which optional columns the shard has, ``(metadata, ratings)`` (None: no row layout)."""
+    """Which optional columns the shard has, ``(metadata, ratings, answer boxes)`` (None: no row
+    layout)."""
     schema = parquet_file(path).schema_arrow
-    layouts = {(m, r): row_schema(m, config, r) for m in (False, True) for r in (False, True)}
+    layouts = {(m, r, b): row_schema(m, config, r, b) for m in (False, True)
+               for r in (False, True) for b in (False, True)}  # fmt: skip
     layout = next((k for k, s in layouts.items() if schema.remove_metadata().equals(
         s.remove_metadata())), None)  # fmt: skip
     if layout is None:
@@ -110,6 +113,8 @@ def check_texts(where: str, row: dict, problems: Problems, counts: Counter) -> N
             problems.add("ratings", f"{where}: {name} is not one 1-5 rating per pair: {ratings}")
     if "kinds" in row and len(row["kinds"] or []) != len(texts or []):
         problems.add("kinds", f"{where}: kinds is not one kind per pair: {row['kinds']}")
+    for wrong in box_problems(row):
+        problems.add("answer_boxes", f"{where}: {wrong}")
     types = row.get("answer_types", TYPES[:1] * len(texts or []))
     if len(types or []) != len(texts or []) or not set(types or []) <= set(TYPES):
         problems.add("answer_types", f"{where}: answer_types is not one of {', '.join(TYPES)} "
@@ -205,7 +210,7 @@ def check_card(
         if config not in declared_configs:
             problems.add("card", f"no `configs` entry for {config}: the Hub's viewer would guess")
         info = infos.get(config) or {}
-        if info.get("features") != feature_yaml(columns[0], config, columns[1]):
+        if info.get("features") != feature_yaml(columns[0], config, columns[1], columns[2]):
             problems.add("card", f"{config}: dataset_info.features does not describe the shards")
         declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
         for split in sorted(set(declared) | set(splits)):
@@ -233,7 +238,7 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
     if not files["default"]:
         problems.add("names", f"no Parquet shards in {out / 'data'}")
     counts: dict[str, dict[str, Counter]] = {}
-    columns = (False, False)  # whether the shards carry the metadata and rating columns
+    columns = (False, False, False)  # whether the shards carry the metadata, ratings and boxes
     bar = tqdm(total=sum(map(len, files.values())), desc="validate", unit="shard",
                disable=not progress)  # fmt: skip
     for config, config_files in files.items():
@@ -246,8 +251,8 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
             for path in shards:
                 try:
                     layout = check_schema(path, problems, config)
-                    if layout is not None:
-                        columns = layout
+                    if layout is not None:  # the boxes are the default config's alone
+                        columns = (*layout[:2], layout[2] if config == "default" else columns[2])
                         check(path, problems, counts[config][split])
                 except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
                     problems.add("parquet", f"{path.name} does not read: {exc}")

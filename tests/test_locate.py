@@ -140,3 +140,18 @@ def test_shards_carry_where_each_answer_is(pipeline_run, tmp_path):
     problems, _ = validate(damaged)
     assert "answer_boxes" in problems.counts and "not a box on one of the row's" in " ".join(
         problems.lines())  # fmt: skip
+
+
+def test_the_preview_draws_each_answers_boxes_on_its_page(pipeline_run, tmp_path):
+    import re
+
+    from docgen.shard.preview import sample_rows, write_preview
+
+    run = pipeline_run("shard.answer_boxes=true")
+    page = tmp_path / "preview.html"
+    assert write_preview(run.out, page, rows=4) == 4
+    text = page.read_text("utf-8")
+    boxes = [b for r in sample_rows(run.out, 4, 0) for turn in r["answer_boxes"] for b in turn]
+    drawn = re.findall(r'class="box" title="answer \d+" style="left:([\d.]+)%;top:([\d.]+)%', text)
+    assert len(drawn) == len(boxes) > 0
+    assert tuple(map(float, drawn[0])) == tuple(v / 10 for v in boxes[0]["box_1000"][:2])

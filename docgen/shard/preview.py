@@ -1,8 +1,10 @@
 """``docgen preview OUT --html FILE``: sample rows of the shards as one static, offline HTML page.
 
 Each sampled row shows its page images beside its question–answer pairs, with the language and the
-source file. Images are embedded (downscaled JPEG data URIs), so the file opens anywhere without
-the shards next to it. Rows are sampled with a seed, reading only the row groups they are in.
+source file; with answer boxes in the shards (``shard.answer_boxes``), each answer's boxes are
+drawn on its page, numbered as its pair, and an answer not found on the page says so. Images are
+embedded (downscaled JPEG data URIs), so the file opens anywhere without the shards next to it.
+Rows are sampled with a seed, reading only the row groups they are in.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ h1 { font-size: 22px; } .meta { color: #555; font-size: 13px; }
 .row { display: flex; gap: 20px; background: #fff; border-radius: 8px; padding: 16px;
        margin: 16px 0; box-shadow: 0 1px 3px rgba(0,0,0,.15); }
 .pages { flex: 0 0 45%; display: flex; flex-direction: column; gap: 8px; }
-.pages img { width: 100%; border: 1px solid #ccc; }
+.pages img { width: 100%; border: 1px solid #ccc; display: block; }
+.page { position: relative; }
+.box { position: absolute; border: 2px solid #e11d48; background: rgba(225, 29, 72, .12);
+       color: #e11d48; font: 600 11px sans-serif; line-height: 1; }
+.n { color: #e11d48; font-weight: 600; margin-right: 4px; }
+.loc { color: #b45309; font-size: 12px; }
 .pairs { flex: 1; } .pair { margin: 0 0 12px; }
 .q { font-weight: 600; } .a { color: #14532d; } .src { color: #777; font-size: 12px; }
 """
@@ -75,21 +82,39 @@ def sample_rows(out: Path, n: int, seed: int) -> list[dict]:
     return rows
 
 
+def marks(row: dict) -> dict[int, str]:
+    """Per image of the row, its answers' boxes (``answer_boxes``), numbered as their pairs:
+    placed in hundredths of the image, so they sit right at any size the page is shown."""
+    out: dict[int, str] = {}
+    for k, turn in enumerate(row.get("answer_boxes") or [], 1):
+        for b in turn or []:
+            x0, y0, x1, y1 = (v / 10 for v in b["box_1000"])
+            out[b["image"]] = out.get(b["image"], "") + (
+                f'<span class="box" title="answer {k}" style="left:{x0:.1f}%;top:{y0:.1f}%;'
+                f'width:{x1 - x0:.1f}%;height:{y1 - y0:.1f}%">{k}</span>')  # fmt: skip
+    return out
+
+
 def render_row(row: dict) -> str:
     texts = row["texts"]
     langs = row.get("languages") or sorted(
         {detect_language(" ".join(t["user"] + " " + t["assistant"] for t in texts))[0]}
     )
+    boxes = marks(row)
     images = "".join(
-        f'<img alt="{html.escape(im.get("path") or "page")}" src="{thumbnail(im["bytes"])}">'
-        for im in row["images"]
+        f'<div class="page"><img alt="{html.escape(im.get("path") or "page")}" '
+        f'src="{thumbnail(im["bytes"])}">{boxes.get(i, "")}</div>'
+        for i, im in enumerate(row["images"])
     )
+    located = row.get("answer_located") or [None] * len(texts)
     pairs = "".join(
-        f'<div class="pair" dir="auto"><div class="q">{html.escape(t["user"])}</div>'
-        f'<div class="a">{html.escape(t["assistant"])}</div>'
-        f'<div class="src" dir="ltr">{html.escape(t["source"])}</div></div>'
-        for t in texts
-    )
+        f'<div class="pair" dir="auto"><div class="q"><span class="n">{k}</span>'
+        f'{html.escape(t["user"])}</div><div class="a">{html.escape(t["assistant"])}'
+        + (f' <span class="loc">({how.replace("_", " ")} on the page)</span>'
+           if how not in (None, "exact") else "")
+        + f'</div><div class="src" dir="ltr">{html.escape(t["source"])}</div></div>'
+        for k, (t, how) in enumerate(zip(texts, located), 1)
+    )  # fmt: skip
     source = texts[0]["source"].split(" p")[0] if texts else ""
     return (
         f'<section class="row"><div class="pages">{images}</div><div class="pairs">'

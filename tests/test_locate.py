@@ -15,6 +15,8 @@ ANSWERS = ["INV-2024-0042", "$1,671.67", "12 March 2024", "Total due", "東京�
 # Points a box may be off: a word matched in part is cut by its characters' share ("due" of
 # "due:"), not by its glyphs' widths.
 SLACK = 3.5
+# A run whose shards carry the answer boxes, beside a chat config and the pdf config (no images)
+BOXED = ("shard.answer_boxes=true", "shard.chat_configs=[messages]", "shard.pdf_config=true")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,7 @@ def test_shards_carry_where_each_answer_is(pipeline_run, tmp_path):
 
     from docgen.shard.validate import validate
 
-    run = pipeline_run("shard.answer_boxes=true")
+    run = pipeline_run(*BOXED)
     ds = load_dataset("parquet", data_files=str(run.out / "data" / "*.parquet"), split="train")
     assert ds.column_names[-2:] == ["answer_located", "answer_boxes"]
     # The rules backend copies every answer from its page: each is found, in a box on its image.
@@ -126,6 +128,8 @@ def test_shards_carry_where_each_answer_is(pipeline_run, tmp_path):
     pairs = sum(len(t) for t in ds["texts"])
     assert run.manifest["stages"]["shard"]["answers_located"] == {"exact": pairs}
     assert "answer_boxes" in (run.out / "README.md").read_text("utf-8")
+    chats = load_dataset("parquet", data_files=str(run.out / "messages" / "*.parquet"))["train"]
+    assert chats["answer_boxes"] == ds["answer_boxes"]  # the same rows, the same images
     assert not validate(run.out)[0]
 
     damaged = tmp_path / "out"
@@ -147,7 +151,7 @@ def test_the_preview_draws_each_answers_boxes_on_its_page(pipeline_run, tmp_path
 
     from docgen.shard.preview import sample_rows, write_preview
 
-    run = pipeline_run("shard.answer_boxes=true")
+    run = pipeline_run(*BOXED)
     page = tmp_path / "preview.html"
     assert write_preview(run.out, page, rows=4) == 4
     text = page.read_text("utf-8")

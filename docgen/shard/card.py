@@ -99,7 +99,7 @@ def feature_yaml(
     else:
         base = FEATURE_YAML if config == "default" else PDF_YAML
     # A copy: YAML would write the entries shared between configs as anchors and aliases.
-    boxes = BOX_YAML if boxes and config == "default" else []
+    boxes = BOX_YAML if boxes and config != "pdf" else []
     return copy.deepcopy(
         base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else []) + boxes
     )

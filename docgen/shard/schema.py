@@ -96,7 +96,7 @@ def shard_name(config: str, split: str, index: int | None = None, count: int = 0
     return f"{split}/{name}" if config in SPLIT_FOLDERS else name
 
 
-# Optional per-turn answer places (``shard.answer_boxes``, the default config only).
+# Optional per-turn answer places (``shard.answer_boxes``; every config with page images).
 INT32 = {"dtype": "int32", "_type": "Value"}
 INT32S = {"feature": INT32, "_type": "Sequence"}
 BOX_FEATURE = {"image": INT32, "page": INT32, "box": INT32S, "box_1000": INT32S}
@@ -110,8 +110,8 @@ def row_schema(
     metadata_columns: bool = False, config: str = "default", ratings: bool = False,
     boxes: bool = False,
 ) -> pa.Schema:  # fmt: skip
-    """The output row layout of a config, with the optional metadata, rating and (the default
-    config's) answer box columns."""
+    """The output row layout of a config, with the optional metadata, rating and (but in the
+    `pdf` config) answer box columns."""
     if config in LAYOUTS:
         column, kind, chat_features, _ = LAYOUTS[config]
         fields = [ROW_SCHEMA.field("images"), pa.field(column, kind)]
@@ -125,7 +125,7 @@ def row_schema(
     if ratings:
         fields += [pa.field(n, t) for n, t in RATING_FIELDS]
         features |= RATING_FEATURES
-    if boxes and config == "default":
+    if boxes and config != "pdf":  # the boxes are on the rows' images: the pdf config has none
         fields += [pa.field(n, t) for n, t in BOX_FIELDS]
         features |= BOX_FEATURES
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})

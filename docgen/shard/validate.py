@@ -251,8 +251,8 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
             for path in shards:
                 try:
                     layout = check_schema(path, problems, config)
-                    if layout is not None:  # the boxes are the default config's alone
-                        columns = (*layout[:2], layout[2] if config == "default" else columns[2])
+                    if layout is not None:  # the pdf config, with no images, has no boxes
+                        columns = (*layout[:2], layout[2] if config != "pdf" else columns[2])
                         check(path, problems, counts[config][split])
                 except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
                     problems.add("parquet", f"{path.name} does not read: {exc}")

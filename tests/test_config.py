@@ -39,6 +39,7 @@ def test_vllm_engine_settings_are_checked_before_any_work():
 
 BAD_VALUES = [
     ("extract.dpi=0", "extract.dpi: 0 is out of range; it takes from 36 to 1200"),
+    ("shard.chat_configs=[grounded]", "grounded writes each answer's boxes: it needs shard.answer"),
     ("extract.image_format=gif", "extract.image_format: 'gif' is not one of png, jpeg, webp"),
     ("extract.page_timeout_s=0", "extract.page_timeout_s: 0 is out of range; it takes above 0"),
     ("extract.memory_mb=1", "memory_mb: 1 is out of range; it takes 0 (off) or at least 256"),

@@ -16,7 +16,8 @@ ANSWERS = ["INV-2024-0042", "$1,671.67", "12 March 2024", "Total due", "東京�
 # "due:"), not by its glyphs' widths.
 SLACK = 3.5
 # A run whose shards carry the answer boxes, beside a chat config and the pdf config (no images)
-BOXED = ("shard.answer_boxes=true", "shard.chat_configs=[messages]", "shard.pdf_config=true")
+BOXED = ("shard.answer_boxes=true", "shard.chat_configs=[messages, grounded]",
+         "shard.pdf_config=true")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,18 @@ def test_shards_carry_where_each_answer_is(pipeline_run, tmp_path):
     assert "answer_boxes" in (run.out / "README.md").read_text("utf-8")
     chats = load_dataset("parquet", data_files=str(run.out / "messages" / "*.parquet"))["train"]
     assert chats["answer_boxes"] == ds["answer_boxes"]  # the same rows, the same images
+    # The grounded config: each answer followed by its boxes as Qwen2-VL writes them.
+    grounded = load_dataset("parquet", data_files=str(run.out / "grounded" / "*.parquet"))
+    named = 0
+    for row, chat in zip(ds, grounded["train"]):
+        said = [m["content"][0]["text"] for m in chat["messages"] if m["role"] == "assistant"]
+        for turn, boxes, text in zip(row["texts"], row["answer_boxes"], said):
+            marks = "".join((f"<|object_ref_start|>image {b['image'] + 1}<|object_ref_end|>"
+                             if b["image"] else "") + "<|box_start|>({},{}),({},{})<|box_end|>"
+                            .format(*b["box_1000"]) for b in boxes)  # fmt: skip
+            assert text == turn["assistant"] + marks
+            named += any(b["image"] for b in boxes)
+    assert named  # answers on a row's second page name their image
     assert not validate(run.out)[0]
 
     damaged = tmp_path / "out"

@@ -94,8 +94,9 @@ def add_commands(command) -> None:
         metavar="NAMES",
         help="also write the rows as chats, "
         "comma-separated: `messages` (TRL's conversational vision layout, "
-        "OUT/messages/) and `sharegpt` (LLaMA-Factory's, OUT/sharegpt/ and "
-        "OUT/dataset_info.json)",
+        "OUT/messages/), `sharegpt` (LLaMA-Factory's, OUT/sharegpt/ and "
+        "OUT/dataset_info.json) and `grounded` (TRL's layout, each answer followed by its "
+        "boxes as Qwen2-VL writes them; needs --answer-boxes)",
     )
     s.add_argument(
         "--test-fraction",

@@ -262,13 +262,22 @@ class ShardConfig:
     pdf_config: bool = setting(
         False, help="also write a `pdf` config: each document's PDF file and its pairs"
     )
-    # Also the same rows as chats for trainers: `messages` (TRL), `sharegpt` (LLaMA-Factory)
-    chat_configs: list[str] = setting(factory=list, check=("messages", "sharegpt"))
+    # Also the same rows as chats for trainers: `messages` (TRL), `sharegpt` (LLaMA-Factory),
+    # `grounded` (TRL's layout, each answer with its boxes as Qwen2-VL writes them)
+    chat_configs: list[str] = setting(factory=list, check=("messages", "sharegpt", "grounded"))
     # Per-turn rating columns (relevance_ratings, ...); None: when the pairs were rated
     rating_columns: bool | None = setting(None)
     answer_boxes: bool = setting(
         False, help="add answer_located and answer_boxes per turn: where each answer is drawn"
     )
+
+    def cross_check(self) -> None:
+        if "grounded" in self.chat_configs and not self.answer_boxes:
+            raise ValueError(
+                "shard.chat_configs: grounded writes each answer's boxes: it needs "
+                "shard.answer_boxes=true (or --answer-boxes)"
+            )
+
     # Write shards on the Dask workers (a task per shard) rather than streaming them through this
     # process. None: on the workers when the cluster is an existing one (a scheduler address)
     # or WORK or OUT is a URL, so the driver never moves the images; in this process otherwise.

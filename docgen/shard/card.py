@@ -251,6 +251,18 @@ def chat_lines(result: dict, cfg: ShardConfig) -> list[str]:
             "```",
             "",
         ]
+    if "grounded" in cfg.chat_configs:
+        lines += [
+            "## The `grounded` config",
+            "",
+            f"The same {result['grounded']['rows']} rows in the `messages` layout, each answer "
+            "followed by where it is on the page as Qwen2-VL writes a box: "
+            "`<|box_start|>(x0,y0),(x1,y1)<|box_end|>`, in thousandths of the image (a box on "
+            "another image than the row's first named before it: "
+            "`<|object_ref_start|>image 2<|object_ref_end|>`); an answer not found on its page "
+            "(read off a chart) has none. `answer_boxes` holds the same boxes as numbers.",
+            "",
+        ]
     if "sharegpt" in cfg.chat_configs:
         splits = ", ".join(f"`docgen_{s}`" for s in splits_of(result["sharegpt"]))
         lines += [

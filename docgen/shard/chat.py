@@ -7,7 +7,13 @@
   ``{from: human|gpt, value}``, as many ``<image>`` tags in the first human turn as the row has
   images, and an entry per split in ``OUT/dataset_info.json`` (its ``dataset_dir``).
 
-Both are built from the ``default`` rows chunk by chunk, with the same sizes, so their shards and
+- ``grounded``: the ``messages`` layout with each answer followed by where it is on the page, as
+  Qwen2-VL writes a box: ``<|box_start|>(x0,y0),(x1,y1)<|box_end|>`` in 0–1000 of the image (a
+  box on another image than the row's first is named first:
+  ``<|object_ref_start|>image 2<|object_ref_end|>``); an answer not found on its page is left as
+  it is. It needs ``shard.answer_boxes``.
+
+All are built from the ``default`` rows chunk by chunk, with the same sizes, so their shards and
 row groups are cut where the default config's are and hold the same rows in the same order.
 """
 
@@ -39,6 +45,16 @@ LAYOUTS = {
                                          {"name": "text", "dtype": "string"}]},
         ]},
     ),
+    "grounded": (
+        "messages",
+        pa.list_(MESSAGE),
+        [{"role": _VALUE, "content": [{"type": _VALUE, "text": _VALUE}]}],
+        {"name": "messages", "list": [
+            {"name": "role", "dtype": "string"},
+            {"name": "content", "list": [{"name": "type", "dtype": "string"},
+                                         {"name": "text", "dtype": "string"}]},
+        ]},
+    ),
     "sharegpt": (
         "conversations",
         pa.list_(TURN),
@@ -59,6 +75,23 @@ def messages_of(texts: list[dict], images: int) -> list[dict]:
     return chat
 
 
+def with_boxes(answer: str, boxes: list[dict]) -> str:
+    """The answer and its boxes in Qwen2-VL's grounding tokens (0–1000 of the image)."""
+    marks = []
+    for b in boxes or []:
+        x0, y0, x1, y1 = b["box_1000"]
+        named = (
+            f"<|object_ref_start|>image {b['image'] + 1}<|object_ref_end|>" if b["image"] else ""
+        )
+        marks.append(f"{named}<|box_start|>({x0},{y0}),({x1},{y1})<|box_end|>")
+    return answer + "".join(marks)
+
+
+def grounded_of(texts: list[dict], images: int, boxes: list[list[dict]]) -> list[dict]:
+    answered = [{**t, "assistant": with_boxes(t["assistant"], b)} for t, b in zip(texts, boxes)]
+    return messages_of(answered, images)
+
+
 def conversations_of(texts: list[dict], images: int) -> list[dict]:
     chat = []
     for i, turn in enumerate(texts):
@@ -72,9 +105,14 @@ def conversations_of(texts: list[dict], images: int) -> list[dict]:
 def chat_table(rows: pa.Table, config: str, schema: pa.Schema) -> pa.Table:
     """The ``default`` rows ``rows`` in a chat config's layout (``schema``)."""
     column, kind, _, _ = LAYOUTS[config]
-    build = messages_of if config == "messages" else conversations_of
     counts = pc.list_value_length(rows.column("images")).to_pylist()
-    chats = [build(texts, n) for texts, n in zip(rows.column("texts").to_pylist(), counts)]
+    texts = rows.column("texts").to_pylist()
+    if config == "grounded":
+        boxes = rows.column("answer_boxes").to_pylist()
+        chats = [grounded_of(t, n, b) for t, n, b in zip(texts, counts, boxes)]
+    else:
+        build = messages_of if config == "messages" else conversations_of
+        chats = [build(t, n) for t, n in zip(texts, counts)]
     at = rows.schema.get_field_index("texts")
     table = rows.remove_column(at).add_column(at, pa.field(column, kind), pa.array(chats, kind))
     return table.replace_schema_metadata(schema.metadata)
@@ -85,7 +123,7 @@ def chat_problems(config: str, row: dict) -> list[str]:
     and LLaMA-Factory's ShareGPT reader apply (turns alternate user/assistant from the user, in
     pairs; as many image parts or ``<image>`` tags as images; no empty turn)."""
     images = len(row.get("images") or [])
-    if config == "messages":
+    if config in ("messages", "grounded"):
         turns = [(m["role"], m["content"] or []) for m in row.get("messages") or []]
         roles = [role for role, _ in turns]
         tags = sum(p["type"] == "image" for _, parts in turns for p in parts)

@@ -84,7 +84,8 @@ PDF_FIELDS = [pa.field("pdf", pa.binary()), ROW_SCHEMA.field("texts")]
 
 # config name -> folder of its shards; LLaMA-Factory reads a folder whole, so each ShareGPT
 # split has a folder of its own.
-CONFIG_DIRS = {"default": "data", "pdf": "pdf", "messages": "messages", "sharegpt": "sharegpt"}
+CONFIG_DIRS = {"default": "data", "pdf": "pdf", "messages": "messages", "grounded": "grounded",
+               "sharegpt": "sharegpt"}  # fmt: skip
 
 
 SPLIT_FOLDERS = {"sharegpt"}

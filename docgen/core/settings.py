@@ -274,7 +274,7 @@ class ShardConfig:
     def cross_check(self) -> None:
         if "grounded" in self.chat_configs and not self.answer_boxes:
             raise ValueError(
-                "shard.chat_configs: grounded writes each answer's boxes: it needs "
+                "config shard.chat_configs: grounded writes each answer's boxes: it needs "
                 "shard.answer_boxes=true (or --answer-boxes)"
             )
 

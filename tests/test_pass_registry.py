@@ -15,7 +15,7 @@ from docgen.run.pipeline import run_pipeline
 CHANGED = {"max_page_copies": 2, "page_similarity": 0.5, "max_pair_copies": 2,
            "pair_similarity": 0.5, "judge": True, "judge_min_score": 2,
            "min_ratings": {"relevance": 2}, "translate_to": ["fr"],
-           "back_translation_ratio": 50}  # fmt: skip
+           "back_translation_ratio": 50, "unanswerable_share": 0.1}  # fmt: skip
 
 
 def test_a_pass_setting_changed_does_not_filter_again(few_samples, tmp_path):
@@ -40,7 +40,8 @@ def test_every_pass_is_declared_whole():
     for p in passes.REGISTRY:
         assert p.on(FilterConfig()) in (True, False) and p.settings
         assert all(hasattr(FilterConfig(), s) for s in p.settings), p.name
-        assert bool(p.partition) != bool(p.whole), p.name  # run per partition, or whole
+        # run per partition with the model, over the whole dataset, or per partition alone
+        assert [bool(p.partition), bool(p.whole), bool(p.local)].count(True) == 1, p.name
         assert callable(p.function), p.name
         if p.partition:  # an LLM pass
             assert load_prompts(p.name).schema  # its prompt set, prompts/<name>

@@ -234,6 +234,11 @@ class FilterConfig:
         help="the lowest score kept on a scale; {} keeps every rated pair",
     )
     translate_to: list[str] = setting(factory=list, help="e.g. [en, ar]: kept questions too")
+    # Hard negatives: kept questions asked of another document's page, answered "the document
+    # does not say" (docgen/filter/unanswerable.py), this share of the pairs after
+    unanswerable_share: float = setting(
+        0.05, check=Between(0, 0.5), help="0 makes none; NVIDIA mixes 5-7%"
+    )
     back_translation_ratio: float = setting(
         80.0, check=PERCENT, help="rapidfuzz ratio of back-translation to the original"
     )

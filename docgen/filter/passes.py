@@ -47,6 +47,9 @@ class Pass:
     # A pass over the whole dataset at once: "module:function(work, parts, cfg, ex)", which runs
     # its own steps as tasks of the executor ``ex`` (the dataset pass).
     whole: str | None = None
+    # A pass per partition that needs no model: "module:function(work, part, cfg) -> counts",
+    # a task of the run's executor per partition.
+    local: str | None = None
 
     @property
     def step(self) -> Step:
@@ -54,8 +57,8 @@ class Pass:
 
     @property
     def function(self):
-        """What runs it (``partition`` or ``whole``), imported."""
-        module, name = (self.partition or self.whole).split(":")
+        """What runs it (``partition``, ``whole`` or ``local``), imported."""
+        module, name = (self.partition or self.whole or self.local).split(":")
         return getattr(importlib.import_module(module), name)
 
 
@@ -72,6 +75,9 @@ REGISTRY = (
     Pass("translate", "translate", lambda c: bool(c.translate_to),
          ("translate_to", "back_translation_ratio"), adds_rows=True,
          partition="docgen.filter.translate:translate_partition"),
+    Pass("unanswerable", "unanswerable", lambda c: c.unanswerable_share > 0,
+         ("unanswerable_share",), adds_rows=True,
+         local="docgen.filter.unanswerable:unanswerable_partition"),
 )  # fmt: skip
 PASSES = {p.name: p.folder for p in REGISTRY}
 BY_NAME = {p.name: p for p in REGISTRY}
@@ -128,6 +134,9 @@ def joined(wd: WorkDir, part: str, upto: str | None = None, columns=None, links=
         if BY_NAME[name].adds_rows:
             if "translated_from" not in table.schema.names:
                 table = table.append_column("translated_from", pa.nulls(len(table), pa.string()))
+            for f in table.schema:  # a column its rows do not have (their view had not): null
+                if f.name not in add.schema.names:
+                    add = add.append_column(f, pa.nulls(add.num_rows, f.type))
             table = pa.concat_tables([table, add.select(table.schema.names).cast(table.schema)])
         elif add.num_rows != table.num_rows:
             raise ValueError(f"{path} holds {add.num_rows} verdicts for {table.num_rows} rows: "

@@ -148,6 +148,10 @@ def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dic
             if p.whole:  # its own steps over the whole dataset (the dataset pass)
                 p.function(cfg.work, parts, cfg.filter, ex)
                 continue
+            if p.local:  # a task per partition, no model (unanswerable pairs)
+                args = [(cfg.work, part, cfg.filter) for part in parts]
+                stats[name] = ex.total(p.function, args, name)
+                continue
             if llm is None:  # the generate backend's workers, made for the first LLM pass
                 check_generate(cfg)
                 llm = stack.enter_context(llm_workers(ex, cfg.generate))

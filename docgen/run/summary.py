@@ -20,7 +20,8 @@ def summary(manifest: dict, work=None) -> str:
             f"{may_pass(ex)}, {ex.get('duplicate_inputs', 0)} duplicate inputs",
             f"  pages       {ex.get('pages', 0)} ({ex.get('failed_pages', 0)} failed)",
             *triage_lines(ge),
-            f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept",
+            f"  pairs       {ge.get('pairs', 0)} generated, {fi.get('kept', 0)} kept"
+            + unanswerable_note(fi.get("unanswerable")),
             *generate_failed_lines(ge),
             *llm_lines(ge),
             *pass_lines(fi),
@@ -35,6 +36,15 @@ def summary(manifest: dict, work=None) -> str:
             f"  time        {t.get('total', 0):.1f} s",
             *([f"  stopped     {manifest['stopped']}"] if manifest.get("stopped") else []),
         ]
+    )
+
+
+def unanswerable_note(st) -> str:
+    """The hard negatives among the kept pairs (filter.unanswerable_share), in words."""
+    if not isinstance(st, dict) or not st.get("unanswerable"):
+        return ""
+    return (
+        f" ({st['unanswerable']} of them unanswerable: questions asked of another document's page)"
     )
 
 

@@ -1,0 +1,137 @@
+"""Questions the document cannot answer (``filter.unanswerable_share``, default 0.05).
+
+A model trained only on questions its page answers learns to answer every question, and invents
+when it cannot. So a share of the dataset are hard negatives, as NVIDIA mixes them: a kept
+question from one document, shown with a page of another document of the same partition and
+language (the page of the same number, else its first), answered with the language's "the
+document does not say" sentence. It is kept only when the new page truly has no answer: what
+the question asks about (its terms found on its own page: a field's label, a table's row) is not
+on it, nor any term of the original answer (its words but function words, its numbers and
+dates); a question that names nothing of its page ("What is the title?") is answerable on any
+page and never made one. The new rows (kind ``unanswerable``) are this pass's file
+(``WORK/unanswerable/``), joined after the partition's rows; they are counted, and so are the
+questions that found no other document of their language (``unanswerable_alone``) or that the
+other page could answer (``unanswerable_answerable``).
+
+Works the same whatever wrote the pairs (the ``rules`` backend or a model): it needs no model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+
+import pyarrow as pa
+
+from docgen.core.config import FilterConfig
+from docgen.core.text import has_cjk, ngrams, tokens
+from docgen.core.values import answer_values, page_values
+from docgen.core.workdir import PAGES, WorkDir
+from docgen.filter import passes
+from docgen.filter.grounding import FUNCTION_WORDS
+
+# "The document does not say", per language (English where a language is not listed).
+NO_ANSWER = {
+    "en": "The document does not say.",
+    "fr": "Le document ne le précise pas.",
+    "de": "Das Dokument gibt darüber keine Auskunft.",
+    "es": "El documento no lo indica.",
+    "ar": "لا يذكر المستند ذلك.",
+    "fa": "سند در این باره چیزی نمی‌گوید.",
+    "he": "המסמך אינו מציין זאת.",
+    "zh": "文档中没有说明。",
+    "ja": "文書には記載されていません。",
+    "ko": "문서에 나와 있지 않습니다.",
+}
+KIND = "unanswerable"
+# Kinds whose questions name nothing of their page ("What is the title?", "the date of the
+# letter?", "what does the chart show?"): any page of the kind answers them.
+KEYLESS = ("title", "date", "heading", "layout", "document", "visual", "multi_page", "yes_no")
+
+
+def wanted(kept: int, share: float) -> int:
+    """How many to add so that they are ``share`` of the pairs after."""
+    return round(kept * share / (1 - share)) if 0 < share < 1 else 0
+
+
+def terms(text: str) -> set:
+    """The terms of a text: its words but function words and bare digits (numbers are compared
+    as values); for CJK, pairs of characters (one character says little)."""
+    words = [t for t in tokens(text) if t not in FUNCTION_WORDS and not t.isdigit()]
+    cjk = [t for t in words if has_cjk(t)]
+    return {t for t in words if not has_cjk(t)} | (ngrams(cjk, 2) if cjk else set())
+
+
+def page_text(page: dict) -> str:
+    return page["text"] + "\n" + "\n".join(page["tables"])
+
+
+def unanswerable_on(row: dict, asked: list[dict], other: dict) -> bool:
+    """Whether ``row``'s question has no answer on page ``other``: what it asks about (its terms
+    on the pages it was ``asked`` about: a field's label, a table's row) is not there, nor any
+    term of its answer (its words, its numbers and dates). A question that names nothing of its
+    page ("What is the title?") is answerable on any page, and never one."""
+    text = page_text(other)
+    there = terms(text)
+    key = terms(row["question"]) & set().union(*(terms(page_text(p)) for p in asked))
+    values, _ = answer_values(row["answer"])
+    on_page = page_values(text)
+    return (bool(key) and not key & there and not terms(row["answer"]) & there
+            and not any(v & on_page for v in values))  # fmt: skip
+
+
+def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
+                      counts: Counter) -> list[dict]:  # fmt: skip
+    """The rows to add: kept pairs of ``rows`` asked of another document's page (``pages``:
+    {doc_id: {page number: page}}), about ``share`` of the pairs after."""
+    kept = [r for r in rows if r["keep"]]
+    need = wanted(len(kept), share)
+    by_lang: dict[str, list[str]] = {}
+    for doc_id in sorted({r["doc_id"] for r in kept}):
+        lang = next(r["lang"] for r in kept if r["doc_id"] == doc_id)
+        by_lang.setdefault(lang, []).append(doc_id)
+    rng = random.Random(seed)
+    order = [r for r in kept if r["kind"] not in KEYLESS and r["kind"] != KIND]
+    rng.shuffle(order)
+    added: list[dict] = []
+    for row in order:
+        if len(added) >= need:
+            break
+        others = [d for d in by_lang.get(row["lang"], []) if d != row["doc_id"] and d in pages]
+        if not others:
+            counts["unanswerable_alone"] += 1
+            continue
+        other = rng.choice(others)
+        first = min(row["pages"]) if row["pages"] else 1
+        number = first if first in pages[other] else min(pages[other])
+        page = pages[other][number]
+        asked = [pages[row["doc_id"]][n] for n in row["pages"] if n in pages.get(row["doc_id"], {})]
+        if not unanswerable_on(row, asked, page):
+            counts["unanswerable_answerable"] += 1
+            continue
+        answer = NO_ANSWER.get(row["lang"], NO_ANSWER["en"])
+        key = f"{other}\0{row['question']}\0{KIND}"
+        added.append({**row, "doc_id": other, "source": page["source"], "pages": [number],
+                      "answer": answer, "kind": KIND, "keep": True, "reason": None,
+                      "pair_id": hashlib.sha256(key.encode()).hexdigest()[:16],
+                      "evidence": f'{{"asked_of": "{row["doc_id"]}"}}', "raw": ""})  # fmt: skip
+    counts[KIND] += len(added)
+    return added
+
+
+def unanswerable_partition(work: str, part: str, cfg: FilterConfig) -> dict:
+    """The unanswerable rows of a partition, run by :func:`docgen.filter.passes.run_pass`."""
+    wd = WorkDir(work)
+
+    def make(view: pa.Table):
+        pages: dict[str, dict[int, dict]] = {}
+        columns = ["doc_id", "source", "page", "text", "tables"]
+        for p in wd.read(PAGES, part, columns=columns).to_pylist():
+            pages.setdefault(p["doc_id"], {})[p["page"]] = p
+        counts: Counter = Counter()
+        rows = unanswerable_rows(view.to_pylist(), pages, cfg.unanswerable_share, part, counts)
+        table = pa.Table.from_pylist(rows, view.schema)
+        return table, pa.concat_tables([view, table]), counts, True
+
+    return dict(passes.run_pass(wd, KIND, part, [cfg.unanswerable_share], make))

@@ -138,6 +138,8 @@ def settle_paths(cfg: RunConfig) -> RunConfig:
         g.prompts = absolute(g.prompts)
     if g.engine_python and "/" in g.engine_python:  # else a command found on each worker's PATH
         g.engine_python = absolute(g.engine_python)
+    if cfg.filter.decontaminate_images:  # a benchmark's images, read by every worker
+        cfg.filter.decontaminate_images = absolute(cfg.filter.decontaminate_images)
     e = cfg.eval
     if e.engine_python and "/" in e.engine_python:
         e.engine_python = absolute(e.engine_python)

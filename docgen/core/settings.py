@@ -5,6 +5,7 @@ and loads them."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from docgen.core.config_check import (
@@ -234,11 +235,28 @@ class FilterConfig:
         help="the lowest score kept on a scale; {} keeps every rated pair",
     )
     translate_to: list[str] = setting(factory=list, help="e.g. [en, ar]: kept questions too")
+    # A benchmark's images (a folder of image files or Parquet shards, or a Parquet file): pages
+    # within image_match_bits of one (of 255) are dropped with their pairs
+    decontaminate_images: str | None = setting(None, help="folder or Parquet file of images")
+    image_match_bits: int = setting(
+        40,
+        check=Between(0, 255),
+        help="a re-rendered, scaled, cropped page is within ~25; another of its template 70+",
+    )
     # Hard negatives: kept questions asked of another document's page, answered "the document
     # does not say" (docgen/filter/unanswerable.py), this share of the pairs after
     unanswerable_share: float = setting(
         0.05, check=Between(0, 0.5), help="0 makes none; NVIDIA mixes 5-7%"
     )
+
+    def cross_check(self) -> None:
+        if self.decontaminate_images and not os.path.exists(self.decontaminate_images):
+            raise ValueError(
+                f"config filter.decontaminate_images: {self.decontaminate_images} not found (a "
+                "folder of images or Parquet shards, or a Parquet file; a Hub dataset is "
+                "downloaded to a folder first)"
+            )
+
     back_translation_ratio: float = setting(
         80.0, check=PERCENT, help="rapidfuzz ratio of back-translation to the original"
     )

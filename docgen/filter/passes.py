@@ -50,10 +50,18 @@ class Pass:
     # A pass per partition that needs no model: "module:function(work, part, cfg) -> counts",
     # a task of the run's executor per partition.
     local: str | None = None
+    # What it makes once, in the driver, before its tasks: "module:function(work, cfg)".
+    prepare: str | None = None
 
     @property
     def step(self) -> Step:
         return Step(self.name, self.folder)
+
+    def prepared(self, work: str, cfg: FilterConfig) -> None:
+        """Run its ``prepare``, if it has one."""
+        if self.prepare:
+            module, name = self.prepare.split(":")
+            getattr(importlib.import_module(module), name)(work, cfg)
 
     @property
     def function(self):
@@ -66,6 +74,10 @@ REGISTRY = (
     Pass("dataset", f"{DATASET}/verdicts", lambda c: bool(c.max_page_copies or c.max_pair_copies),
          ("max_page_copies", "page_similarity", "max_pair_copies", "pair_similarity"),
          whole="docgen.filter.dataset_pass:dedup_dataset"),
+    Pass("decontaminate_images", "decontaminate_images", lambda c: bool(c.decontaminate_images),
+         ("decontaminate_images", "image_match_bits"),
+         local="docgen.filter.decontam_images:decontaminate_images_partition",
+         prepare="docgen.filter.decontam_images:prepare"),
     Pass("judge", "judge", lambda c: c.judge, ("judge", "judge_min_score"),
          partition="docgen.filter.judge:judge_partition"),
     # filter.rate itself is a rules setting: with the rater on, the rules ground some kinds on

@@ -148,7 +148,8 @@ def run_filter(ex: Executor, cfg: RunConfig, llm: Executor | None = None) -> dic
             if p.whole:  # its own steps over the whole dataset (the dataset pass)
                 p.function(cfg.work, parts, cfg.filter, ex)
                 continue
-            if p.local:  # a task per partition, no model (unanswerable pairs)
+            if p.local:  # a task per partition, no model (benchmark images, unanswerable pairs)
+                p.prepared(cfg.work, cfg.filter)
                 args = [(cfg.work, part, cfg.filter) for part in parts]
                 stats[name] = ex.total(p.function, args, name)
                 continue

@@ -183,6 +183,9 @@ class FilterConfig:
     )
     max_answer_chars: int = setting(500, check=POSITIVE)
     require_grounded: bool = setting(True)
+    require_anchors: bool = setting(
+        True, help="multi_page and document questions name the page, figure or table they use"
+    )
     fuzzy_threshold: float = setting(
         90.0, check=PERCENT, help="rapidfuzz partial_ratio of the answer's words to the pages"
     )

@@ -19,6 +19,7 @@ from docgen.core.step import Output, Step, run_step
 from docgen.core.text import CJK, STOPWORDS, normalize, script_counts
 from docgen.core.workdir import KEPT, PAGES, QA, WorkDir, fingerprint
 from docgen.filter import passes
+from docgen.filter.anchors import anchored
 from docgen.filter.decontam import contamination_index, fingerprint_file
 from docgen.filter.grounding import PageInfo, ungrounded
 from docgen.filter.injection import addressed_to_a_model
@@ -222,6 +223,7 @@ FILTERS = (
     needs_the_page,
     a_question,
     in_language,
+    anchored,
     grounded,
 )
 

@@ -319,13 +319,14 @@ class FakeLLM:
             await writer.drain()
             await asyncio.sleep(self.args.latency)
             choice = payload["choices"][0]
-            text = choice["message"]["content"]
-            step = max(4, len(text) // 2000)  # a huge reply in ~2,000 events, not a million
-            for i in range(0, len(text), step):
-                send(delta({"content": text[i : i + step]}))
-                if drip:
-                    await writer.drain()
-                    await asyncio.sleep(1)
+            for field in ("reasoning", "content"):  # the thinking first, as vLLM streams it
+                text = choice["message"].get(field) or ""
+                step = max(4, len(text) // 2000)  # a huge reply in ~2,000 events, not a million
+                for i in range(0, len(text), step):
+                    send(delta({field: text[i : i + step]}))
+                    if drip:
+                        await writer.drain()
+                        await asyncio.sleep(1)
             send(delta({}, choice["finish_reason"]))
             if usage:
                 send(head | {"choices": [], "usage": payload["usage"]})
@@ -396,6 +397,21 @@ class FakeLLM:
         if fault == "cut":  # the reply as it stood when max_tokens ran out, mid-pair
             finish = "length"
             text = text[: text.rfind('"question"') + 14] if '"question"' in text else text[:10]
+        message = {"role": "assistant", "content": text}
+        if self.args.reasoning:  # a thinking model: its thoughts first, maybe never finished
+            thought = (
+                f"The user asks about the page. Request {self.stats['chat_requests']}: "
+                "let me read it and find each answer."
+            )
+            cut = self.rng.random() < self.args.unfinished
+            finish = "length" if cut else finish
+            self.stats["unfinished_reasoning"] += cut
+            if self.args.reasoning == "parser":
+                message = {"role": "assistant", "content": None if cut else text,
+                           "reasoning": thought}  # fmt: skip
+            else:
+                message["content"] = f"<think>{thought}" + ("" if cut else f"</think>\n\n{text}")
+            text = thought + (message["content"] or "")
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": len(text) // 4,
@@ -413,13 +429,7 @@ class FakeLLM:
                 "object": "chat.completion",
                 "created": 0,
                 "model": body.get("model", self.args.model),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": finish,
-                    }
-                ],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
             },
         )
@@ -520,6 +530,19 @@ def main() -> None:
     p.add_argument("--max-context", type=int, default=0, help="tokens a request may hold")
     p.add_argument("--chars-per-token", type=int, default=4, help="how it counts prompt tokens")
     p.add_argument("--rubber-stamp", action="store_true", help="a judge that scores all 5")
+    p.add_argument(
+        "--reasoning",
+        choices=("parser", "tags"),
+        help="think before answering: the "
+        "thinking in the message's `reasoning` field (a server with a reasoning "
+        "parser) or in <think>...</think> before the content (one without)",
+    )
+    p.add_argument(
+        "--unfinished",
+        type=float,
+        default=0.0,
+        help="share of reasoning replies that run out of tokens while thinking",
+    )
     p.add_argument("--truth", help="sample corpus folder: its sidecars say what images show")
     args = p.parse_args()
     args.faults = [f for f in args.faults.split(",") if f]

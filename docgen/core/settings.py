@@ -162,10 +162,21 @@ class GenerateConfig:
     # A seed on each request makes sampling repeatable; some engines (vLLM's CPU build with
     # chunked prefill) cannot take one.
     send_seed: bool = setting(True)
+    # A thinking model (Qwen3, DeepSeek-R1 ...): its reasoning kept apart from its answer, from
+    # the server's reasoning parser (vllm serve --reasoning-parser NAME: the JSON schema then
+    # holds the answer only) or cut from <think>...</think> (a server without one: set
+    # structured_output none, as a grammar would forbid the thinking)
+    reasoning: bool = setting(False, help="a thinking model behind an OpenAI-compatible server")
 
     def cross_check(self) -> None:
         """Settings that only go together: the model-free backend cannot label pages or read
         their images."""
+        if self.reasoning and self.backend != "openai":
+            raise ValueError(
+                "config generate.reasoning: a thinking model is served with `vllm serve "
+                "--reasoning-parser NAME` and asked with backend openai (the vllm engine's "
+                "grammar would forbid its reasoning)"
+            )
         if self.backend == "rules" and self.triage_model:
             raise ValueError("generate.triage_model needs a model (backend openai or vllm)")
         if self.backend == "rules" and self.input != "text":
@@ -295,6 +306,10 @@ class ShardConfig:
     rating_columns: bool | None = setting(None)
     answer_boxes: bool = setting(
         False, help="add answer_located and answer_boxes per turn: where each answer is drawn"
+    )
+
+    reasoning_column: bool = setting(
+        False, help="add `reasoning` per turn: a thinking model's trace before it (reasoning SFT)"
     )
 
     def cross_check(self) -> None:

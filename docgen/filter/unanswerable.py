@@ -115,7 +115,8 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
         added.append({**row, "doc_id": other, "source": page["source"], "pages": [number],
                       "answer": answer, "kind": KIND, "keep": True, "reason": None,
                       "pair_id": hashlib.sha256(key.encode()).hexdigest()[:16],
-                      "evidence": f'{{"asked_of": "{row["doc_id"]}"}}', "raw": ""})  # fmt: skip
+                      "evidence": f'{{"asked_of": "{row["doc_id"]}"}}', "raw": "",
+                      "reasoning": None})  # fmt: skip
     counts[KIND] += len(added)
     return added
 

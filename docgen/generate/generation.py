@@ -147,7 +147,8 @@ class Generation(Task):
                 return [], cause, message
         prompt_id = f"{self.prompts.name}/{chat.role}"
         evidence = json.dumps({"chunk": chat.index, "role": chat.role})
-        extra = {"lang": chat.lang, "prompt_id": prompt_id, "evidence": evidence, "raw": c.text}
+        extra = {"lang": chat.lang, "prompt_id": prompt_id, "evidence": evidence, "raw": c.text,
+                 "reasoning": c.reasoning or None}  # fmt: skip
         most = self.cfg.max_pairs_per_reply
         if len(pairs) > most:  # what a prompt asks for is no bound on what a model writes
             cause = "too_many_pairs"
@@ -163,6 +164,7 @@ def merge(result: GenerationResult, chat: Chat, c: Completion) -> None:
     result.prompt_tokens += c.prompt_tokens
     result.completion_tokens += c.completion_tokens
     result.spent_tokens += c.tokens if c.requests else 0
+    result.reasoning_tokens += c.reasoning_tokens
     pairs, cause, message = c.parsed
     if pairs:
         result.raw = c.text

@@ -51,6 +51,7 @@ QA_SCHEMA = pa.schema(
         ("model", pa.string()),
         ("prompt_id", pa.string()),
         ("raw", pa.string()),
+        ("reasoning", pa.string()),  # a thinking model's reasoning before the chunk's pairs
     ]
 )
 
@@ -191,6 +192,7 @@ def part_stats(requests, results) -> dict:
         "failures": dict(failures),
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),
+        "reasoning_tokens": sum(r.reasoning_tokens for r in results),
         "spent_tokens": sum(r.spent_tokens for r in results),
         "pairs_per_document": dict(per_doc),
         "retryable_documents": sum(

@@ -12,12 +12,13 @@ A backend only sends chats (``complete``): it knows engines and servers, not pro
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 
 from docgen.core.workdir import fingerprint
 from docgen.generate.backends.base import Completion
-from docgen.generate.chats import Chat, PromptSet, chat_messages, load_prompts
+from docgen.generate.chats import Chat, PromptSet, chat_messages, estimate_tokens, load_prompts
 from docgen.generate.gencache import cache_key
 from docgen.generate.replies import loads_lenient
 
@@ -94,6 +95,7 @@ def ask(backend, task: Task, chats: list[Chat], parts: list[str], cache=None,
     completions: list[Completion | None] = [None] * len(chats)
 
     def done(j: int, completion: Completion, fresh: bool = True) -> None:
+        separate(completion)
         completion.parsed = task.read(chats[j], completion)
         completions[j] = completion
         if answered is not None:
@@ -104,6 +106,9 @@ def ask(backend, task: Task, chats: list[Chat], parts: list[str], cache=None,
                 "text": completion.text, "prompt_tokens": completion.prompt_tokens,
                 "completion_tokens": completion.completion_tokens,
                 "finish_reason": completion.finish_reason,
+                **({"reasoning": completion.reasoning,
+                    "reasoning_tokens": completion.reasoning_tokens}
+                   if completion.reasoning else {}),
             })  # fmt: skip
 
     to_send = []
@@ -112,9 +117,10 @@ def ask(backend, task: Task, chats: list[Chat], parts: list[str], cache=None,
         if hit is None:
             to_send.append(j)
             continue
-        done(j, Completion(text=hit["text"], prompt_tokens=hit.get("prompt_tokens", 0),
-                           completion_tokens=hit.get("completion_tokens", 0),
-                           finish_reason=hit.get("finish_reason")), fresh=False)  # fmt: skip
+        fields = ("prompt_tokens", "completion_tokens", "finish_reason", "reasoning",
+                  "reasoning_tokens")  # fmt: skip
+        done(j, Completion(text=hit["text"], **{f: hit[f] for f in fields if f in hit}),
+             fresh=False)  # fmt: skip
     if to_send:
         try:
             backend.complete([chats[j] for j in to_send],
@@ -128,6 +134,30 @@ def ask(backend, task: Task, chats: list[Chat], parts: list[str], cache=None,
     return completions
 
 
+# A thinking model's reasoning written before its answer, by a server without a reasoning parser.
+THINK = re.compile(r"\s*<think>(.*?)(</think>|\Z)", re.DOTALL)
+
+
+def separate(c: Completion) -> None:
+    """A thinking model's reasoning kept apart from its answer: the server's reasoning field
+    (a parser's), or ``<think>...</think>`` cut from the head of the text (a server without
+    one); its tokens counted (the server's count, else estimated). A reply that ran out of
+    tokens while still reasoning has no answer: an error, cause ``reasoning_unfinished``."""
+    if c.error is not None:
+        return
+    if found := THINK.match(c.text):
+        c.reasoning = (c.reasoning + found[1]).strip()
+        c.text = c.text[found.end() :].lstrip()
+    if c.reasoning:
+        c.reasoning_tokens = c.reasoning_tokens or estimate_tokens(c.reasoning)
+    unfinished = (found and not found[2]) or (c.reasoning and not c.text.strip()
+                                             and c.finish_reason == "length")  # fmt: skip
+    if unfinished:
+        c.cause = "reasoning_unfinished"
+        c.error = ("the model was still reasoning when generate.max_tokens ran out, and wrote "
+                   "no answer (raise generate.max_tokens)")  # fmt: skip
+
+
 def count(counts: Counter, completions: list[Completion]) -> None:
     failures = counts.setdefault("failures", Counter())
     counts["chats"] += len(completions)
@@ -137,6 +167,7 @@ def count(counts: Counter, completions: list[Completion]) -> None:
         if c.requests:  # what this run spent (cached answers cost nothing now)
             counts["prompt_tokens"] += c.prompt_tokens
             counts["completion_tokens"] += c.completion_tokens
+            counts["reasoning_tokens"] += c.reasoning_tokens
         if c.error:
             failures[c.cause] += 1
         elif c.parsed is None:

@@ -91,8 +91,19 @@ BOX_LINES = [
 ]
 
 
+REASONING_YAML = [{"name": "reasoning", "list": "string"}]
+REASONING_LINES = [
+    "| `reasoning` | per turn: the thinking model's reasoning before it wrote the turn's pair "
+    "(null where there was none), for reasoning fine-tuning |",
+]
+
+
 def feature_yaml(
-    metadata_columns: bool, config: str = "default", ratings: bool = False, boxes: bool = False
+    metadata_columns: bool,
+    config: str = "default",
+    ratings: bool = False,
+    boxes: bool = False,
+    reasoning: bool = False,
 ) -> list[dict]:
     if config in LAYOUTS:
         base = [FEATURE_YAML[0], LAYOUTS[config][3]]
@@ -100,8 +111,13 @@ def feature_yaml(
         base = FEATURE_YAML if config == "default" else PDF_YAML
     # A copy: YAML would write the entries shared between configs as anchors and aliases.
     boxes = BOX_YAML if boxes and config != "pdf" else []
+    traces = REASONING_YAML if reasoning and config != "pdf" else []
     return copy.deepcopy(
-        base + (META_YAML if metadata_columns else []) + (RATING_YAML if ratings else []) + boxes
+        base
+        + (META_YAML if metadata_columns else [])
+        + (RATING_YAML if ratings else [])
+        + boxes
+        + traces
     )
 
 
@@ -118,7 +134,11 @@ def header(result: dict, cfg: ShardConfig, name: str) -> dict:
         {
             "config_name": name,
             "features": feature_yaml(
-                cfg.metadata_columns, name, bool(cfg.rating_columns), cfg.answer_boxes
+                cfg.metadata_columns,
+                name,
+                bool(cfg.rating_columns),
+                cfg.answer_boxes,
+                cfg.reasoning_column,
             ),
             "splits": [
                 {"name": split, "num_bytes": s["bytes"], "num_examples": s["rows"]}
@@ -214,6 +234,7 @@ def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
         *(META_LINES if cfg.metadata_columns else []),
         *(RATING_LINES if cfg.rating_columns else []),
         *(BOX_LINES if cfg.answer_boxes else []),
+        *(REASONING_LINES if cfg.reasoning_column else []),
         "",
         *loading_lines(None, bool(cfg.rating_columns)),
     ]

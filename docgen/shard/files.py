@@ -79,7 +79,13 @@ def shard_writer(path, cfg: ShardConfig, config: str) -> pq.ParquetWriter:
     where, fs = arrow_path(location(path))
     return pq.ParquetWriter(
         where,
-        row_schema(cfg.metadata_columns, config, bool(cfg.rating_columns), cfg.answer_boxes),
+        row_schema(
+            cfg.metadata_columns,
+            config,
+            bool(cfg.rating_columns),
+            cfg.answer_boxes,
+            cfg.reasoning_column,
+        ),
         filesystem=fs,
         compression=COMPRESSION,
         use_dictionary=["texts.list.element.source"],

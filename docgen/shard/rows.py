@@ -26,6 +26,7 @@ from docgen.shard.chat import LAYOUTS, chat_table, count_rows
 from docgen.shard.schema import (
     META_FIELDS,
     RATING_FIELDS,
+    REASONING_FIELDS,
     ROW_SCHEMA,
     row_schema,
 )
@@ -73,7 +74,7 @@ def kept_by_doc(wd: WorkDir, part: str) -> dict[str, list[dict]]:
         "kind",
         "lang",
     ]
-    columns += ["translated_from", *(f"rating_{s}" for s in RATINGS)]  # when there
+    columns += ["translated_from", "reasoning", *(f"rating_{s}" for s in RATINGS)]  # when there
     by_doc: dict[str, list] = {}
     for q in joined(wd, part, columns=columns).to_pylist():
         if q["keep"]:
@@ -244,8 +245,11 @@ def rows_of_pages(
         arrays += [pa.array(ratings[n], t) for n, t in RATING_FIELDS]
     if cfg.answer_boxes:
         arrays += [pa.array(v, t) for v, (_, t) in zip((located, boxes), BOX_FIELDS)]
+    if cfg.reasoning_column:
+        traces = [[q.get("reasoning") for q in row] for row in pairs]
+        arrays.append(pa.array(traces, REASONING_FIELDS[0][1]))
     schema = row_schema(cfg.metadata_columns, ratings=bool(cfg.rating_columns),
-                        boxes=cfg.answer_boxes)  # fmt: skip
+                        boxes=cfg.answer_boxes, reasoning=cfg.reasoning_column)  # fmt: skip
     rows = pa.Table.from_arrays(arrays, schema=schema)
     return (rows, sizes, splits), waiting
 

@@ -107,9 +107,15 @@ BOX_FEATURES = {
 }
 
 
+# Optional per-turn reasoning traces (``shard.reasoning_column``), null where a turn has none.
+REASONING_FIELDS = [("reasoning", pa.list_(pa.string()))]
+REASONING_FEATURES = {"reasoning": {"feature": {"dtype": "string", "_type": "Value"},
+                                    "_type": "Sequence"}}  # fmt: skip
+
+
 def row_schema(
     metadata_columns: bool = False, config: str = "default", ratings: bool = False,
-    boxes: bool = False,
+    boxes: bool = False, reasoning: bool = False,
 ) -> pa.Schema:  # fmt: skip
     """The output row layout of a config, with the optional metadata, rating and (but in the
     `pdf` config) answer box columns."""
@@ -129,4 +135,7 @@ def row_schema(
     if boxes and config != "pdf":  # the boxes are on the rows' images: the pdf config has none
         fields += [pa.field(n, t) for n, t in BOX_FIELDS]
         features |= BOX_FEATURES
+    if reasoning and config != "pdf":
+        fields += [pa.field(n, t) for n, t in REASONING_FIELDS]
+        features |= REASONING_FEATURES
     return pa.schema(fields, metadata={"huggingface": json.dumps({"info": {"features": features}})})

@@ -11,6 +11,7 @@ at a time, so validating a large dataset takes little memory.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -75,11 +76,11 @@ def check_names(files: list[Path], problems: Problems) -> dict[str, list[Path]]:
 
 
 def check_schema(path: Path, problems: Problems, config: str = "default") -> tuple | None:
-    """Which optional columns the shard has, ``(metadata, ratings, answer boxes)`` (None: no row
-    layout)."""
+    """Which optional columns the shard has, ``(metadata, ratings, answer boxes, reasoning)``
+    (None: no row layout)."""
     schema = parquet_file(path).schema_arrow
-    layouts = {(m, r, b): row_schema(m, config, r, b) for m in (False, True)
-               for r in (False, True) for b in (False, True)}  # fmt: skip
+    layouts = {flags: row_schema(flags[0], config, *flags[1:])
+               for flags in itertools.product((False, True), repeat=4)}  # fmt: skip
     layout = next((k for k, s in layouts.items() if schema.remove_metadata().equals(
         s.remove_metadata())), None)  # fmt: skip
     if layout is None:
@@ -210,7 +211,7 @@ def check_card(
         if config not in declared_configs:
             problems.add("card", f"no `configs` entry for {config}: the Hub's viewer would guess")
         info = infos.get(config) or {}
-        if info.get("features") != feature_yaml(columns[0], config, columns[1], columns[2]):
+        if info.get("features") != feature_yaml(columns[0], config, *columns[1:]):
             problems.add("card", f"{config}: dataset_info.features does not describe the shards")
         declared = {s.get("name"): s.get("num_examples") for s in info.get("splits") or []}
         for split in sorted(set(declared) | set(splits)):
@@ -238,7 +239,8 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
     if not files["default"]:
         problems.add("names", f"no Parquet shards in {out / 'data'}")
     counts: dict[str, dict[str, Counter]] = {}
-    columns = (False, False, False)  # whether the shards carry the metadata, ratings and boxes
+    # whether the shards carry the metadata, ratings, boxes and reasoning columns
+    columns = (False, False, False, False)
     bar = tqdm(total=sum(map(len, files.values())), desc="validate", unit="shard",
                disable=not progress)  # fmt: skip
     for config, config_files in files.items():
@@ -251,8 +253,8 @@ def validate(out: str | Path, progress: bool = False) -> tuple[Problems, dict]:
             for path in shards:
                 try:
                     layout = check_schema(path, problems, config)
-                    if layout is not None:  # the pdf config, with no images, has no boxes
-                        columns = (*layout[:2], layout[2] if config != "pdf" else columns[2])
+                    if layout is not None:  # the pdf config has no boxes nor reasoning
+                        columns = layout if config != "pdf" else (*layout[:2], *columns[2:])
                         check(path, problems, counts[config][split])
                 except Exception as exc:  # noqa: BLE001 - an unreadable shard is a finding too
                     problems.add("parquet", f"{path.name} does not read: {exc}")

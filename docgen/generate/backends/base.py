@@ -34,6 +34,7 @@ class GenerationResult:
     failures: Counter = field(default_factory=Counter)  # failed chats by cause
     budget_stopped: bool = False  # some chats were not sent: the token budget was spent
     resplit: int = 0  # chats too long for the model's context, asked again in smaller pieces
+    reasoning_tokens: int = 0  # of completion_tokens, a thinking model's reasoning
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Completion:
     error: str | None = None
     cause: str | None = None  # http_429, http_5xx, http_4xx, timeout, connection, engine, budget
     parsed: object = None  # what the task read from it (docgen.generate.tasks.Task.read)
+    reasoning: str = ""  # a thinking model's reasoning, apart from its answer (``text``)
+    reasoning_tokens: int = 0  # of completion_tokens, the reasoning's (the server's, or estimated)
 
     @property
     def tokens(self) -> int:

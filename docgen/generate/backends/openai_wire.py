@@ -10,6 +10,7 @@ from docgen.generate.backends.base import ERROR_CHARS, TOO_LONG, Completion
 from docgen.generate.backends.window import ServerSilent
 
 RETRYABLE_STATUS = {408, 409, 429}
+REASONING_FIELDS = ("reasoning", "reasoning_content")
 # Answers that no retry and no other document will change: the stage stops on them.
 FATAL_STATUS = {401: "the server refused the API key", 403: "the API key may not do this",
                 404: "the server has no such model or endpoint"}  # fmt: skip
@@ -59,7 +60,24 @@ def completion_of(text: str, attempts: int) -> Completion:
         completion_tokens=token_count(usage.get("completion_tokens")),
         finish_reason=finish if isinstance(finish, str) else None,
         requests=attempts,
+        reasoning=reasoning_of(choice["message"]),
+        reasoning_tokens=reasoning_tokens(usage),
     )
+
+
+def reasoning_of(message: dict) -> str:
+    """A reasoning parser's field: ``reasoning`` (vLLM), ``reasoning_content`` (older vLLM,
+    DeepSeek's API); "" when there is none or it is not text."""
+    for field in REASONING_FIELDS:
+        if isinstance(message.get(field), str):
+            return message[field]
+    return ""
+
+
+def reasoning_tokens(usage: dict) -> int:
+    """The reasoning's tokens, where the server counts them apart (OpenAI's usage details)."""
+    details = usage.get("completion_tokens_details")
+    return token_count(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
 
 
 class StreamedReply:
@@ -70,6 +88,7 @@ class StreamedReply:
     def __init__(self, most_chars: int):
         self.most_chars = most_chars
         self.parts: list[str] = []
+        self.thought: list[str] = []  # a reasoning parser's deltas
         self.chars = 0
         self.tokens = 0
         self.finish: str | None = None
@@ -109,14 +128,15 @@ class StreamedReply:
             if not isinstance(choice, dict):
                 raise BadResponse("a stream event's choice is not an object")
             delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-            text = delta.get("content")
-            if isinstance(text, str) and text:
-                self.parts.append(text)
-                self.chars += len(text)
-                if self.chars > self.most_chars:
-                    kb = self.most_chars // 1024
-                    raise ReplyTooLarge(f"reply over generate.max_reply_kb ({kb})")
-            if text or delta.get("reasoning_content"):  # a reasoning model's thinking costs too
+            text, thought = delta.get("content"), reasoning_of(delta)
+            for part, into in ((text, self.parts), (thought, self.thought)):
+                if isinstance(part, str) and part:
+                    into.append(part)
+                    self.chars += len(part)
+                    if self.chars > self.most_chars:
+                        kb = self.most_chars // 1024
+                        raise ReplyTooLarge(f"reply over generate.max_reply_kb ({kb})")
+            if text or thought:  # a reasoning model's thinking costs too
                 self.tokens += 1
             if isinstance(choice.get("finish_reason"), str):
                 self.finish = choice["finish_reason"]
@@ -132,6 +152,8 @@ class StreamedReply:
             completion_tokens=token_count(self.usage.get("completion_tokens")) or self.tokens,
             finish_reason=self.finish,
             requests=attempts,
+            reasoning="".join(self.thought),
+            reasoning_tokens=reasoning_tokens(self.usage),
         )
 
 

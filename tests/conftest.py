@@ -194,10 +194,10 @@ def sample_texts(samples, folder: Path) -> Path:
     return folder / "texts.txt"
 
 
-def build_tiny(script: str, vllm_python, samples, folder: Path) -> Path:
+def build_tiny(script: str, vllm_python, samples, folder: Path, *args: str) -> Path:
     model = folder / "model"
     texts = sample_texts(samples, folder)
-    command = [vllm_python, str(ROOT / "tests" / script), str(model), str(texts)]
+    command = [vllm_python, str(ROOT / "tests" / script), str(model), str(texts), *args]
     subprocess.run(command, check=True, capture_output=True)
     return model
 
@@ -284,6 +284,15 @@ def serve(model: Path, vllm_python, folder: Path, *extra: str, name: str = "tiny
 def vllm_server(tiny_llm, vllm_python, tmp_path_factory):
     """`vllm serve` with the tiny chat model; yields ``(base_url, pid)``."""
     yield from serve(tiny_llm, vllm_python, tmp_path_factory.mktemp("vllm-serve"))
+
+
+@pytest.fixture(scope="module")
+def thinking_server(vllm_python, samples, tmp_path_factory):
+    """`vllm serve --reasoning-parser deepseek_r1` with a tiny chat model whose vocabulary holds
+    <think> and </think>: its noise is all reasoning, never finished."""
+    folder = tmp_path_factory.mktemp("thinking")
+    model = build_tiny("tiny_llm.py", vllm_python, samples, folder, "--think")
+    yield from serve(model, vllm_python, folder, "--reasoning-parser", "deepseek_r1")
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,13 @@
 that the tests can run real vLLM (its CPU build) without downloading anything.
 
 Run with a Python that has vLLM, which brings transformers and tokenizers with it:
-``python tests/tiny_llm.py OUT_DIR TEXTS_FILE``. Its replies are noise: under a JSON-schema
-grammar they are valid JSON whose strings are random, which is what the tests want to see handled.
+``python tests/tiny_llm.py OUT_DIR TEXTS_FILE [--think]``. Its replies are noise: under a
+JSON-schema grammar they are valid JSON whose strings are random, which is what the tests want
+to see handled.
 So that its strings end soon (a random model picks the closing quote one time in a vocabulary),
-the vocabulary holds many tokens that end with one: a character followed by ``"``.
+the vocabulary holds many tokens that end with one: a character followed by ``"``. With
+``--think`` its vocabulary also holds ``<think>`` and ``</think>``, which vLLM's reasoning parsers
+look for: served with one, its noise is all reasoning, never finished.
 """
 
 import sys
@@ -26,12 +29,14 @@ def quoted_tokens(texts: list[str]) -> list[str]:
     return [c + '"' for c, _ in common.most_common(QUOTED)]
 
 
-def build(out: Path, texts: list[str]) -> None:
+def build(out: Path, texts: list[str], think: bool = False) -> None:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + (
+        ["<think>", "</think>"] if think else []
+    )
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -67,4 +72,4 @@ def build(out: Path, texts: list[str]) -> None:
 if __name__ == "__main__":
     out, texts = Path(sys.argv[1]), Path(sys.argv[2]).read_text("utf-8").split("\n\f\n")
     out.mkdir(parents=True, exist_ok=True)
-    build(out, texts)
+    build(out, texts, think="--think" in sys.argv[3:])

@@ -116,18 +116,24 @@ def test_shards_carry_where_each_answer_is(pipeline_run, tmp_path):
     run = pipeline_run(*BOXED)
     ds = load_dataset("parquet", data_files=str(run.out / "data" / "*.parquet"), split="train")
     assert ds.column_names[-2:] == ["answer_located", "answer_boxes"]
-    # The rules backend copies every answer from its page: each is found, in a box on its image.
-    assert {h for r in ds for h in r["answer_located"]} == {"exact"}
+    # The rules backend copies every answer from its page: each is found, in a box on its image;
+    # an answer "the document does not say" (a question asked of another page) is nowhere.
+    from docgen.filter.unanswerable import NO_ANSWER
+
+    turns = [(t["assistant"], h) for r in ds for t, h in zip(r["texts"], r["answer_located"])]
+    assert {h for a, h in turns if a not in NO_ANSWER.values()} == {"exact"}
+    assert {h for a, h in turns if a in NO_ANSWER.values()} == {"not_found"}
     for r in ds.select(range(12)):
-        for turn in r["answer_boxes"]:
-            assert turn
+        for t, turn in zip(r["texts"], r["answer_boxes"]):
+            assert bool(turn) != (t["assistant"] in NO_ANSWER.values())
             for b in turn:
                 width, height = r["images"][b["image"]].size
                 x0, y0, x1, y1 = b["box"]
                 assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
                 assert abs(b["box_1000"][0] - round(x0 * 1000 / width)) <= 1
-    pairs = sum(len(t) for t in ds["texts"])
-    assert run.manifest["stages"]["shard"]["answers_located"] == {"exact": pairs}
+    found = sum(h == "exact" for _, h in turns)
+    assert run.manifest["stages"]["shard"]["answers_located"] == {
+        "exact": found, "not_found": len(turns) - found}  # fmt: skip
     assert "answer_boxes" in (run.out / "README.md").read_text("utf-8")
     chats = load_dataset("parquet", data_files=str(run.out / "messages" / "*.parquet"))["train"]
     assert chats["answer_boxes"] == ds["answer_boxes"]  # the same rows, the same images

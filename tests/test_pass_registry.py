@@ -15,7 +15,8 @@ from docgen.run.pipeline import run_pipeline
 CHANGED = {"max_page_copies": 2, "page_similarity": 0.5, "max_pair_copies": 2,
            "pair_similarity": 0.5, "judge": True, "judge_min_score": 2,
            "min_ratings": {"relevance": 2}, "translate_to": ["fr"],
-           "back_translation_ratio": 50, "unanswerable_share": 0.1}  # fmt: skip
+           "back_translation_ratio": 50, "unanswerable_share": 0.1,
+           "decontaminate_images": "/benchmark", "image_match_bits": 10}  # fmt: skip
 
 
 def test_a_pass_setting_changed_does_not_filter_again(few_samples, tmp_path):

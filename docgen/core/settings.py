@@ -1,7 +1,11 @@
 """The run config's sections, one dataclass per stage, each setting declared once: its type, its
 default, what it takes (a range or choices: checked before any work, see
 :mod:`docgen.core.config_check`) and a line of help. :mod:`docgen.core.config` puts them together
-and loads them."""
+and loads them.
+
+Over 300 lines on purpose: it is the config's schema, a line or three per setting; the sections
+are read side by side (a stage's settings next to those of the stages it works with).
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import yaml
 from docgen.core.config import ShardConfig
 from docgen.shard.card_sections import (
     LIMITATIONS,
+    chat_lines,
     citation_lines,
     licence_fields,
     licence_lines,
@@ -18,6 +19,7 @@ from docgen.shard.card_sections import (
     made_lines,
     size_category,
     source_lines,
+    splits_of,
     title,
 )
 from docgen.shard.chat import LAYOUTS
@@ -186,13 +188,6 @@ def dataset_infos(meta: dict) -> dict[str, dict]:
     return {i.get("config_name", "default"): i for i in info if isinstance(i, dict)}
 
 
-def splits_of(result: dict) -> dict:
-    """Split name -> rows and bytes, train first (an empty dataset still declares train)."""
-    whole = {"rows": result["rows"], "bytes": result.get("bytes", 0)}
-    splits = result.get("splits") or {"train": whole}
-    return dict(sorted(splits.items(), key=lambda kv: (kv[0] != "train", kv[0])))
-
-
 def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
                example: dict | None) -> None:  # fmt: skip
     """OUT/README.md: the header the Hub reads, then what a reader needs to use the data well."""
@@ -253,49 +248,6 @@ def write_card(out: Path, result: dict, manifest: dict, cfg: ShardConfig,
                   json.dumps(example, ensure_ascii=False, indent=2), "```", ""]  # fmt: skip
     lines += [*licence_lines(cfg), *LIMITATIONS, *citation_lines(name, None)]
     (out / "README.md").write_text("\n".join(lines), "utf-8")
-
-
-def chat_lines(result: dict, cfg: ShardConfig) -> list[str]:
-    """How to train on the chat configs."""
-    lines = []
-    if "messages" in cfg.chat_configs:
-        lines += [
-            "## The `messages` config",
-            "",
-            f"The same {result['messages']['rows']} rows in TRL's conversational vision layout "
-            '(`images` + `messages`; one `{"type": "image"}` part per page heading the first '
-            "user turn), for `SFTTrainer` or a processor's chat template:",
-            "",
-            "```python",
-            'train = load_dataset(REPO, "messages", split="train")',
-            "trainer = SFTTrainer(model=model, processing_class=processor, train_dataset=train)",
-            "```",
-            "",
-        ]
-    if "grounded" in cfg.chat_configs:
-        lines += [
-            "## The `grounded` config",
-            "",
-            f"The same {result['grounded']['rows']} rows in the `messages` layout, each answer "
-            "followed by where it is on the page as Qwen2-VL writes a box: "
-            "`<|box_start|>(x0,y0),(x1,y1)<|box_end|>`, in thousandths of the image (a box on "
-            "another image than the row's first named before it: "
-            "`<|object_ref_start|>image 2<|object_ref_end|>`); an answer not found on its page "
-            "(read off a chart) has none. `answer_boxes` holds the same boxes as numbers.",
-            "",
-        ]
-    if "sharegpt" in cfg.chat_configs:
-        splits = ", ".join(f"`docgen_{s}`" for s in splits_of(result["sharegpt"]))
-        lines += [
-            "## The `sharegpt` config",
-            "",
-            f"The same {result['sharegpt']['rows']} rows in LLaMA-Factory's ShareGPT layout "
-            "(`images` + `conversations`, an `<image>` tag per page in the first human turn), "
-            "a folder per split under `sharegpt/`. `dataset_info.json` declares the splits as "
-            f"{splits}: with this folder as `dataset_dir`, train with `dataset: docgen_train`.",
-            "",
-        ]
-    return lines
 
 
 def generator_line(gen_cfg: dict) -> str:

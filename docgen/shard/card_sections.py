@@ -1,5 +1,6 @@
 """The dataset card's prose: title, licence, how it was made, source documents, limitations,
-loading and citation (the YAML header and the row layout: ``docgen.shard.card``)."""
+loading, the chat configs and citation (the YAML header and the row layout:
+``docgen.shard.card``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from pathlib import Path
 
 from docgen import __version__
+from docgen.core.config import ShardConfig
 
 # The Hub's size buckets, by rows.
 SIZES = [
@@ -170,3 +172,53 @@ def on_the_hub(text: str, repo: str) -> str:
         f"howpublished = {{https://huggingface.co/datasets/{repo}}}",
         text,
     )
+
+
+def splits_of(result: dict) -> dict:
+    """Split name -> rows and bytes, train first (an empty dataset still declares train)."""
+    whole = {"rows": result["rows"], "bytes": result.get("bytes", 0)}
+    splits = result.get("splits") or {"train": whole}
+    return dict(sorted(splits.items(), key=lambda kv: (kv[0] != "train", kv[0])))
+
+
+def chat_lines(result: dict, cfg: ShardConfig) -> list[str]:
+    """How to train on the chat configs."""
+    lines = []
+    if "messages" in cfg.chat_configs:
+        lines += [
+            "## The `messages` config",
+            "",
+            f"The same {result['messages']['rows']} rows in TRL's conversational vision layout "
+            '(`images` + `messages`; one `{"type": "image"}` part per page heading the first '
+            "user turn), for `SFTTrainer` or a processor's chat template:",
+            "",
+            "```python",
+            'train = load_dataset(REPO, "messages", split="train")',
+            "trainer = SFTTrainer(model=model, processing_class=processor, train_dataset=train)",
+            "```",
+            "",
+        ]
+    if "grounded" in cfg.chat_configs:
+        lines += [
+            "## The `grounded` config",
+            "",
+            f"The same {result['grounded']['rows']} rows in the `messages` layout, each answer "
+            "followed by where it is on the page as Qwen2-VL writes a box: "
+            "`<|box_start|>(x0,y0),(x1,y1)<|box_end|>`, in thousandths of the image (a box on "
+            "another image than the row's first named before it: "
+            "`<|object_ref_start|>image 2<|object_ref_end|>`); an answer not found on its page "
+            "(read off a chart) has none. `answer_boxes` holds the same boxes as numbers.",
+            "",
+        ]
+    if "sharegpt" in cfg.chat_configs:
+        splits = ", ".join(f"`docgen_{s}`" for s in splits_of(result["sharegpt"]))
+        lines += [
+            "## The `sharegpt` config",
+            "",
+            f"The same {result['sharegpt']['rows']} rows in LLaMA-Factory's ShareGPT layout "
+            "(`images` + `conversations`, an `<image>` tag per page in the first human turn), "
+            "a folder per split under `sharegpt/`. `dataset_info.json` declares the splits as "
+            f"{splits}: with this folder as `dataset_dir`, train with `dataset: docgen_train`.",
+            "",
+        ]
+    return lines

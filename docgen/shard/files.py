@@ -14,7 +14,7 @@ from docgen.core.config import ShardConfig
 from docgen.core.storage import arrow_path, location
 from docgen.core.streams import prefetched
 from docgen.core.workdir import WorkDir
-from docgen.shard.rows import ROWS_OF
+from docgen.shard.configs import ROWS_OF
 from docgen.shard.schema import row_schema
 
 # Images are already compressed (PNG/JPEG): compressing them again costs time and saves nothing.

@@ -30,8 +30,8 @@ from docgen.core.workdir import KEPT, WorkDir, parquet_file
 from docgen.filter.passes import joined
 from docgen.shard.card import write_card
 from docgen.shard.chat import write_dataset_info
+from docgen.shard.configs import ROWS_OF
 from docgen.shard.files import SplitWriter, shard_layout, staged, write_shard
-from docgen.shard.rows import ROWS_OF
 from docgen.shard.schema import CONFIG_DIRS, shard_name
 
 

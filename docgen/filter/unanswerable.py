@@ -92,7 +92,9 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
         lang = next(r["lang"] for r in kept if r["doc_id"] == doc_id)
         by_lang.setdefault(lang, []).append(doc_id)
     rng = random.Random(seed)
-    order = [r for r in kept if r["kind"] not in KEYLESS and r["kind"] != KIND]
+    # (a translated question is left out: its answer is in another language than it)
+    order = [r for r in kept if r["kind"] not in KEYLESS and r["kind"] != KIND
+             and not r.get("translated_from")]  # fmt: skip
     rng.shuffle(order)
     added: list[dict] = []
     for row in order:

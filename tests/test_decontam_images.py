@@ -71,3 +71,20 @@ def test_a_benchmark_that_is_not_there_is_one_line_before_any_work(few_samples, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "filter.decontaminate_images" in err[0] and "not found" in err[0]
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("name,data,said", [
+    ("scan.jpg", b"not an image at all", "is not an image"),
+    ("bench.parquet", b"PAR1 but not Parquet", "does not read as Parquet"),
+])  # fmt: skip
+def test_a_benchmark_file_that_does_not_read_is_one_line(few_samples, tmp_path, capsys, name,
+                                                          data, said):  # fmt: skip
+    folder = tmp_path / "benchmark"
+    folder.mkdir()
+    (folder / name).write_bytes(data)
+    argv = ["run", "--input", str(few_samples), "--work", str(tmp_path / "w"), "--out",
+            str(tmp_path / "o"), "--set", f"filter.decontaminate_images={folder}",
+            "--set", "run.progress=false"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and said in err[0] and "Traceback" not in err[0], err

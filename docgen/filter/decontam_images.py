@@ -67,7 +67,12 @@ def images_of(source: Path):
         if suffix in IMAGE_FILES:
             yield str(path), path.read_bytes()
         elif suffix == ".parquet":
-            yield from parquet_images(path)
+            try:
+                yield from parquet_images(path)
+            except (OSError, pa.ArrowException) as exc:
+                raise ValueError(
+                    f"filter.decontaminate_images: {path} does not read as Parquet ({exc})"
+                ) from None
 
 
 def parquet_images(path: Path):
@@ -109,7 +114,7 @@ def prepare(work: str, cfg: FilterConfig) -> None:
     for name, data in images_of(Path(cfg.decontaminate_images)):
         try:
             hashes.append(page_hash(data))
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - untrusted files: not an image, a decompression bomb
             raise ValueError(
                 f"filter.decontaminate_images: {name} is not an image ({exc})"
             ) from None

@@ -19,6 +19,7 @@ Works the same whatever wrote the pairs (the ``rules`` backend or a model): it n
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections import Counter
 
@@ -117,7 +118,7 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
         added.append({**row, "doc_id": other, "source": page["source"], "pages": [number],
                       "answer": answer, "kind": KIND, "keep": True, "reason": None,
                       "pair_id": hashlib.sha256(key.encode()).hexdigest()[:16],
-                      "evidence": f'{{"asked_of": "{row["doc_id"]}"}}', "raw": "",
+                      "evidence": json.dumps({"asked_of": row["doc_id"]}), "raw": "",
                       "reasoning": None})  # fmt: skip
     counts[KIND] += len(added)
     return added

@@ -45,16 +45,6 @@ LAYOUTS = {
                                          {"name": "text", "dtype": "string"}]},
         ]},
     ),
-    "grounded": (
-        "messages",
-        pa.list_(MESSAGE),
-        [{"role": _VALUE, "content": [{"type": _VALUE, "text": _VALUE}]}],
-        {"name": "messages", "list": [
-            {"name": "role", "dtype": "string"},
-            {"name": "content", "list": [{"name": "type", "dtype": "string"},
-                                         {"name": "text", "dtype": "string"}]},
-        ]},
-    ),
     "sharegpt": (
         "conversations",
         pa.list_(TURN),
@@ -63,6 +53,7 @@ LAYOUTS = {
                                            {"name": "value", "dtype": "string"}]},
     ),
 }  # fmt: skip
+LAYOUTS["grounded"] = LAYOUTS["messages"]  # the same layout; its answers carry their boxes
 CHAT_CONFIGS = tuple(LAYOUTS)
 
 

@@ -24,6 +24,7 @@ import argparse
 import csv
 import hashlib
 import random
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -95,12 +96,20 @@ def read_labels() -> dict[str, tuple[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--label", action="store_true", help="print the unlabelled pairs")
+    parser.add_argument("--keep", type=Path, help="a folder to keep the run in (a rerun reuses "
+                        "its extraction: quick when only the generator changed)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "pdfs"
-        folder.mkdir()
+        folder = (args.keep or Path(tmp)) / "pdfs"
+        folder.mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(documents()):
-            (folder / f"{i:02d}-{path.name}").symlink_to(path)
+            link = folder / f"{i:02d}-{path.name}"
+            if not link.is_symlink():
+                link.symlink_to(path)
+        if args.keep:  # the generator and filters run again; the extraction is kept
+            for made in ("qa", "kept", "dataset", "unanswerable", "errors/generate-*"):
+                for path in (args.keep / "work").glob(made):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
         pairs = kept_pairs(folder)
     sample = pairs[:SAMPLE]  # the pairs sort by their hash: a random draw that a new version of
     # the generator keeps where it keeps the pairs, so only the changed ones are labelled again

@@ -48,7 +48,19 @@ NO_ANSWER = {
 KIND = "unanswerable"
 # Kinds whose questions name nothing of their page ("What is the title?", "the date of the
 # letter?", "what does the chart show?"): any page of the kind answers them.
-KEYLESS = ("title", "date", "heading", "layout", "document", "visual", "multi_page", "yes_no")
+KEYLESS = (
+    "title",
+    "author",
+    "date",
+    "doc_date",
+    "version",
+    "heading",
+    "layout",
+    "document",
+    "visual",
+    "multi_page",
+    "yes_no",
+)
 
 
 def wanted(kept: int, share: float) -> int:

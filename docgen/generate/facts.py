@@ -106,12 +106,28 @@ def prose(line: dict) -> bool:
     return not (line.get("mono") or codeish(text) or mathish(text) or LEADER.search(text))
 
 
+# Words of a sentence, not of a label, in scripts without capitals to tell a label by ("is",
+# "this", "which", object and verb marks): "برای نصب این بسته کافی است:" is a sentence.
+SENTENCE_WORDS = set(
+    "است هست بود شد کنید کنیم می‌شود را که این آن هذا هذه التي الذي أن إن كان يكون".split()
+)
+PAIRS = ("「」", "『』", "()", "（）", "“”", "«»", "[]", "【】")
+
+
+def balanced(text: str) -> bool:
+    """No bracket or quotation mark left open or closed alone (a label or value cut in two)."""
+    return all(text.count(a) == text.count(b) for a, b in PAIRS)
+
+
 def label_like(key: str) -> bool:
-    """A form label: short words starting with a capital (or a script without case), no
-    sentence punctuation, code, markup or numbers-only."""
+    """A form label: short words starting with a capital (or a script without case: then no
+    word of a sentence), no sentence punctuation, code, markup or numbers-only."""
     words = key.split()
+    caseless = key[:1].isalpha() and not key[:1].isupper() and not key[:1].islower()
     return (
-        0 < len(key) <= 40
+        not (caseless and SENTENCE_WORDS.intersection(words))
+        and balanced(key)
+        and 0 < len(key) <= 40
         and len(words) <= 5
         and (key[0].isupper() or (key[0].isalpha() and not key[0].islower()))
         and letters_share(key) >= 0.6
@@ -140,8 +156,10 @@ def key_values(lines: list[dict]) -> list[dict]:
         key, value = m["key"].strip().lstrip(BULLET), m["value"].strip()
         if re.search(r"\d$", key) and re.match(r"\d", value):  # a time such as 14:30
             continue
-        if CAPTION_LABEL.search(key) or value.endswith((":", "：")):
+        if CAPTION_LABEL.search(key) or value.endswith((":", "：", ",", "，", "、", ";")):
             continue  # a caption after other text; a value cut where its line ends
+        if not balanced(value):
+            continue  # a quotation or bracket cut in two by the colon
         fits = label_like(key) and 0 < len(value) <= 120 and not MACRO.search(value)
         if fits and not runs_on(value, lines, i):
             if key not in found:
@@ -245,8 +263,16 @@ def captions(lines: list[dict]) -> list[dict]:
 
 
 def wordy(cell: str) -> bool:
-    """A cell of words: a table of symbols, glyphs or code is no table to ask about."""
-    return sum(c.isalpha() for c in cell) >= 2 and not MARKUP.search(cell)
+    """A cell of words: a table of symbols, glyphs or code is no table to ask about; nor a cell
+    cut (a word broken at its end, a bracket left open) or garbled (mostly single letters)."""
+    return sum(c.isalpha() for c in cell) >= 2 and not MARKUP.search(cell) and whole(cell)
+
+
+def whole(cell: str) -> bool:
+    """Not cut (a word broken at its end, a bracket left open, a trailing comma) or garbled
+    (mostly single letters: "b o l d")."""
+    singles = [w for w in cell.split() if len(w) == 1 and w.isalpha()]
+    return balanced(cell) and not cell.endswith(("-", ",")) and len(singles) * 2 < len(cell.split())
 
 
 def table_cells(markdown: str) -> list[dict]:
@@ -261,7 +287,14 @@ def table_cells(markdown: str) -> list[dict]:
         if not label or labels.count(label) > 1 or not wordy(label):
             continue
         for col, cell in zip(header[1:], row[1:]):
-            if col and cell and header.count(col) == 1 and wordy(col) and not MACRO.search(cell):
+            if (
+                col
+                and cell
+                and header.count(col) == 1
+                and wordy(col)
+                and not MACRO.search(cell)
+                and whole(cell)
+            ):
                 out.append({"kind": "table", "key": [label, col], "answer": cell})
     return out
 

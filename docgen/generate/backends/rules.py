@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from functools import cache
 
 import yaml
@@ -17,8 +18,10 @@ import yaml
 from docgen.generate.backends.base import Backend, GenerationRequest, GenerationResult
 from docgen.generate.chats import PROMPTS_DIR
 from docgen.generate.facts import facts_of_page
+from docgen.generate.facts_text import lists, values_in_text
 
 LATIN_LOWER_FIRST = {"en", "fr", "es"}  # languages whose field labels read lower-case mid-sentence
+QUOTED = {"list", "date_in_text", "amount_in_text"}  # keys quoted as the page writes them
 
 
 @cache
@@ -48,7 +51,8 @@ def mid_sentence(label: str, lang: str) -> str:
 def question(fact: dict, lang: str, rng: random.Random) -> str:
     lang = lang if lang in templates() else "en"
     template = rng.choice(templates()[lang][fact["kind"]])
-    key = mid_sentence(fact["key"], lang) if isinstance(fact["key"], str) else ""
+    key = fact["key"] if isinstance(fact["key"], str) else ""
+    key = key if fact["kind"] in QUOTED else mid_sentence(key, lang)
     topic, obj = korean_particles(key)
     row, col = fact["key"] if isinstance(fact["key"], list) else ("", "")
     return template.format(
@@ -72,6 +76,29 @@ def asked_by_number(fact: dict, rng: random.Random) -> dict:
 
 # Kinds drawn from one fact share a cap (a heading is asked by its number or by its title).
 FAMILY = {"section_number": "heading"}
+# No family of kinds is more than this share of a document's pairs, beyond a few: a manual of
+# numbered headings gives some heading questions, and the rest of it is asked about otherwise.
+FAMILY_SHARE = 0.4
+FAMILY_FLOOR = 3
+
+
+def page_facts(page: dict) -> list[dict]:
+    lines = list(page["lines"])
+    return facts_of_page(page) + lists(lines) + values_in_text(lines)
+
+
+def capped(pairs: list[dict], rng: random.Random) -> list[dict]:
+    """``pairs`` with no family over ``FAMILY_SHARE`` of them beside the others (or over
+    ``FAMILY_FLOOR``); the pairs left out of a family are drawn with ``rng``, the rest keep their
+    order. Each family is capped against the others as they were: capping one never drops more."""
+    family = [FAMILY.get(p["kind"], p["kind"]) for p in pairs]
+    dropped = set()
+    for name, n in sorted(Counter(family).items()):
+        others = len(pairs) - n
+        keep = max(FAMILY_FLOOR, int(others * FAMILY_SHARE / (1 - FAMILY_SHARE) + 1e-9))
+        if n > keep:
+            dropped |= set(rng.sample([i for i, f in enumerate(family) if f == name], n - keep))
+    return [p for i, p in enumerate(pairs) if i not in dropped]
 
 
 def pick(facts: list[dict], n: int, rng: random.Random) -> list[dict]:
@@ -100,7 +127,7 @@ class RulesBackend(Backend):
     default_pairs_per_page = 6
 
     def generate(self, requests) -> list[GenerationResult]:
-        facts = {(r.doc_id, p["page"]): facts_of_page(p) for r in requests for p in r.pages}
+        facts = {(r.doc_id, p["page"]): page_facts(p) for r in requests for p in r.pages}
         # Per partition: what a partition gives must not depend on which others share its task.
         common = {part: boilerplate([r for r in requests if r.part == part], facts)
                   for part in {r.part for r in requests}}  # fmt: skip
@@ -129,7 +156,9 @@ class RulesBackend(Backend):
                         "raw": json.dumps(fact, ensure_ascii=False),
                     }
                 )
-        return GenerationResult(pairs=pairs)
+        return GenerationResult(
+            pairs=capped(pairs, random.Random(f"{request.seed}:{request.doc_id}"))
+        )
 
 
 # A label and value in this many documents of a task is boilerplate (an install step, a licence

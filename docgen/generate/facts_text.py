@@ -24,6 +24,7 @@ from docgen.generate.facts import (
     SOME_DATE,
     VERSION,
     heading_title,
+    label_like,
     letters_share,
     prose,
 )
@@ -135,18 +136,35 @@ def lists(lines: list[dict]) -> list[dict]:
 
 
 def paragraphs(lines: list[dict]) -> list[str]:
-    """Runs of body lines of running text, joined (CJK lines without a space)."""
+    """Runs of body lines of running text, joined (CJK lines without a space); a field line
+    ("Datum: 15.04.2022"), a list item or a gap of more than a line ends a run."""
     body = body_size(lines)
-    out, run = [], []
+    out, run, last = [], [], None
     for line in [*lines, None]:
         text = line["text"].strip() if line else ""
-        if line and text and is_body(line, body) and prose(line) and not ITEM.match(text):
+        joins = (
+            line
+            and text
+            and is_body(line, body)
+            and prose(line)
+            and not ITEM.match(text)
+            and not ((m := KV.match(text)) and label_like(m["key"].strip()))
+        )
+        if joins and run and line["y0"] - last["y1"] > line["size"]:
+            out.append(joined(run))
+            run = []
+        if joins:
             run.append(text)
+            last = line
             continue
         if run:
-            out.append("".join(run) if has_cjk(run[0]) else " ".join(run))
+            out.append(joined(run))
         run = []
     return out
+
+
+def joined(run: list[str]) -> str:
+    return "".join(run) if has_cjk(run[0]) else " ".join(run)
 
 
 def sentences(paragraph: str) -> list[str]:

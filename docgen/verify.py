@@ -190,6 +190,35 @@ def iou(a: tuple, b: tuple) -> float:
     return w * h / union if union > 0 else 0.0
 
 
+# An answer written with Qwen2-VL's grounding tokens (the `grounded` chat config, `docgen train
+# --answer-boxes`): ``text<|object_ref_start|>image 2<|object_ref_end|><|box_start|>(x0,y0),(x1,y1)
+# <|box_end|>``, in thousandths of the image; the image named only when it is not the first.
+GROUNDING = re.compile(
+    r"(?:<\|object_ref_start\|>image (\d+)<\|object_ref_end\|>)?"
+    r"<\|box_start\|>\((\d+(?:\.\d+)?),(\d+(?:\.\d+)?)\),\((\d+(?:\.\d+)?),(\d+(?:\.\d+)?)\)<\|box_end\|>"
+)
+
+
+def grounding(text: str) -> tuple[str, list[tuple[int, tuple[float, ...]]]]:
+    """The text of an answer written with grounding tokens, and its boxes: (image, box) with
+    the image counted from 0."""
+    boxes = [(int(m[1] or 1) - 1, tuple(float(v) for v in m.groups()[1:]))
+             for m in GROUNDING.finditer(text)]  # fmt: skip
+    return GROUNDING.sub("", text).strip(), boxes
+
+
+def boxes_iou(predicted: list[tuple], wanted: list[tuple]) -> float:
+    """How well ``predicted`` boxes cover the ``wanted`` ones, 0 to 1: the mean over wanted
+    boxes of the best IoU of a predicted box on the same image (0 with none predicted), times
+    the share of predicted boxes that are needed (boxes scattered everywhere do not score)."""
+    if not wanted:
+        return float(not predicted)
+    best = [max((iou(b, p) for i, p in predicted if i == image), default=0.0)
+            for image, b in wanted]  # fmt: skip
+    extra = max(0, len(predicted) - len(wanted))
+    return sum(best) / len(wanted) * (len(wanted) / (len(wanted) + extra))
+
+
 def verify(prediction: str, answer: str, kind: str | None = None, lang: str = "und",
            tolerance: float = 1e-6) -> float:  # fmt: skip
     """How right ``prediction`` is for ``answer``, 0 to 1, compared as ``kind`` (one of TYPES;

@@ -44,6 +44,12 @@ def add_commands(command) -> None:
     )
     s.add_argument("--steps", type=positive, help="optimizer steps (default: train.steps)")
     s.add_argument(
+        "--answer-boxes",
+        action="store_true",
+        help="train on answers followed by their boxes on the page in Qwen2-VL's grounding "
+        "tokens (shards made with shard.answer_boxes=true); sets train.answer_boxes",
+    )
+    s.add_argument(
         "--min-ratings",
         metavar="SCALE=N,...",
         help="leave out turns rated below N on a scale (e.g. relevance=3,formatting=3; shards "
@@ -91,6 +97,13 @@ def add_commands(command) -> None:
     push_to_hub(s)
 
 
+def boxes_said(scores: dict) -> str:
+    """The box IoU, where the shards located answers on their pages (shard.answer_boxes)."""
+    if "box_iou" not in scores:
+        return ""
+    return f"; box IoU {scores['box_iou']:.4f} on {scores['located']} located answers"
+
+
 def ratings_setting(text: str) -> str:
     """``--min-ratings relevance=3,formatting=3`` as the ``--set`` it stands for."""
     items = [item.strip() for item in text.split(",") if item.strip()]
@@ -101,6 +114,7 @@ def ratings_setting(text: str) -> str:
 
 def cmd_train(args) -> int:
     sets = list(args.set) + ([ratings_setting(args.min_ratings)] if args.min_ratings else [])
+    sets += ["train.answer_boxes=true"] if args.answer_boxes else []
     cfg = load_config(args.config, sets).train
     if args.plan:
         from docgen.train.plan import fits, plan, report
@@ -138,11 +152,12 @@ def cmd_eval(args) -> int:
     print(
         f"ANLS {report['anls']:.4f}, exact match {report['exact_match']:.4f}, typed match "
         f"{report['typed_match']:.4f} on {report['questions']} questions ({cfg.split})"
+        + boxes_said(report)
     )
     for group in GROUPS:
         for name, r in report[f"per_{group}"].items():
             print(f"  {group} {name}: ANLS {r['anls']:.4f}, exact {r['exact_match']:.4f}, typed "
-                  f"{r['typed_match']:.4f} ({r['questions']})")  # fmt: skip
+                  f"{r['typed_match']:.4f} ({r['questions']}){boxes_said(r)}")  # fmt: skip
     print(f"predictions in {report['predictions']}")
     if args.push_to_hub:  # the card gains the scores
         from docgen.train.publish import push_model

@@ -46,6 +46,9 @@ class TrainConfig:
         check=Mapping(Between(1, 5), keys=RATINGS, whole=True),
         help="e.g. {relevance: 3, formatting: 3}; {} trains on every turn",
     )
+    # Answers followed by their place on the page in Qwen2-VL's grounding tokens (shards made
+    # with shard.answer_boxes carry the boxes); `docgen eval` then scores the boxes by IoU.
+    answer_boxes: bool = setting(False, help="train on answers with their boxes")
     steps: int = setting(1000, check=POSITIVE, help="optimizer steps")
     batch_size: int = setting(8, check=POSITIVE, help="sequences per micro-batch (per process)")
     grad_accum: int = setting(1, check=POSITIVE, help="micro-batches per optimizer step")

@@ -234,8 +234,11 @@ def page_index(pages: list[dict]) -> dict[tuple[str, int], PageInfo]:
 
 def judge(pairs: list[dict], pages: dict, cfg: FilterConfig) -> list[tuple[bool, str | None]]:
     """(keep, reason) for every pair, in order. Duplicates are judged against the document's
-    earlier kept pairs: the same question, or a near-identical one with the same answer."""
+    earlier kept pairs: the same question, or a near-identical one with the same answer (compared
+    as its type by :func:`docgen.verify.matches`: "$1,234.50" is "1,234.50 USD")."""
     from rapidfuzz import fuzz
+
+    from docgen.verify import matches
 
     contaminated = contamination_index(cfg)
     verdicts, seen = [], {}
@@ -249,9 +252,10 @@ def judge(pairs: list[dict], pages: dict, cfg: FilterConfig) -> list[tuple[bool,
             earlier = seen.setdefault(pair["doc_id"], [])
             if any(q == q0 for q0, _ in earlier):
                 reason = "duplicate_question"
-            elif any(a == a0 and fuzz.ratio(q, q0) >= cfg.near_duplicate_ratio
+            elif any(fuzz.ratio(q, q0) >= cfg.near_duplicate_ratio
+                     and (a == a0 or matches(a, a0, lang=pair.get("lang") or "und"))
                      for q0, a0 in earlier):  # fmt: skip
-                reason = "near_duplicate_question"
+                reason = "near_duplicate_question"  # the same answer, however it is written
             else:
                 earlier.append((q, a))
         verdicts.append((reason is None, reason))

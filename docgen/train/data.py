@@ -24,6 +24,7 @@ from pathlib import Path
 
 from docgen.core.storage import location
 from docgen.core.workdir import parquet_file
+from docgen.shard.chat import with_boxes
 
 IGNORE = -100  # label of tokens that carry no loss
 
@@ -148,7 +149,30 @@ def rated(row: dict, min_ratings: dict | None) -> dict:
         return row
     keep = [all((row[f"{s}_ratings"][t] or least) >= least for s, least in min_ratings.items())
             for t in range(len(row["texts"]))]  # fmt: skip
-    return {**row, "texts": [pair for pair, k in zip(row["texts"], keep) if k]}
+    turns = {"texts"} | ({"answer_boxes"} & set(row))  # the columns with one entry a turn
+    return {**row, **{c: [v for v, k in zip(row[c], keep) if k] for c in turns}}
+
+
+def box_column(files: list[Path], answer_boxes: bool) -> list[str]:
+    """The answer_boxes column when training with boxes; one line when the shards have none."""
+    if not answer_boxes:
+        return []
+    if "answer_boxes" not in parquet_file(files[0]).schema_arrow.names:
+        raise ValueError(
+            f"train.answer_boxes reads answer_boxes, which {files[0]} has not: make the shards "
+            "with shard.answer_boxes=true (docgen shard --answer-boxes), or train without it"
+        )
+    return ["answer_boxes"]
+
+
+def boxed(row: dict) -> dict:
+    """``row`` with each answer followed by its boxes in Qwen2-VL's grounding tokens (as the
+    `grounded` chat config writes them); a row without the column is left as it is."""
+    if "answer_boxes" not in row:
+        return row
+    texts = [{**t, "assistant": with_boxes(t["assistant"], b)}
+             for t, b in zip(row["texts"], row["answer_boxes"])]  # fmt: skip
+    return {**row, "texts": texts}
 
 
 def image_prompt(processor, rows: int, cols: int) -> str:
@@ -176,6 +200,7 @@ def batches(
     rank: int = 0,
     world: int = 1,
     min_ratings: dict | None = None,
+    answer_boxes: bool = False,
 ) -> Iterator[tuple[tuple[int, int], dict]]:
     """``((window, index), batch)`` forever, beginning at ``start``.
 
@@ -183,7 +208,8 @@ def batches(
     cut into batches, served in a seeded order (less padding). pack: a window of chats packed into
     sequences of at most ``max_length`` (first fit, longest first), ``batch_size`` sequences a
     batch; position ids restart for every chat, so attention stays within it. Windows are dealt
-    round-robin to the ``world`` processes. Turns rated below ``min_ratings`` are left out.
+    round-robin to the ``world`` processes. Turns rated below ``min_ratings`` are left out;
+    with ``answer_boxes`` each answer is followed by its boxes (:func:`boxed`).
     """
     if mode not in ("pad", "pack", "bucket"):
         raise ValueError(f"train.batching must be pad, pack or bucket, not {mode!r}")
@@ -192,7 +218,8 @@ def batches(
     if not total:
         raise ValueError(f"no rows in {', '.join(map(str, files))}")
     columns = ["images", "texts"] + rating_columns(files, min_ratings)
-    rows = (rated(row, min_ratings) for row in row_stream(files, seed, columns))
+    columns += box_column(files, answer_boxes)
+    rows = (boxed(rated(row, min_ratings)) for row in row_stream(files, seed, columns))
     w, misfits = 0, 0
     while True:
         group = [next(rows) for _ in range(size)]

@@ -20,7 +20,7 @@ from docgen.core.train_config import EvalConfig
 from docgen.core.workdir import parquet_file
 from docgen.train.anls import anls, exact_match, typed_match
 from docgen.train.data import Encoder, open_images, split_files
-from docgen.verify import answer_type
+from docgen.verify import answer_type, boxes_iou, grounding
 
 
 def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
@@ -29,14 +29,18 @@ def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
     n = 0
     for path in files:
         pf = parquet_file(path)
-        names = ("images", "texts", "languages", "kinds")
+        names = ("images", "texts", "languages", "kinds", "answer_boxes")
         columns = [c for c in names if c in pf.schema_arrow.names]
         for g in range(pf.num_row_groups):
             for row in pf.read_row_group(g, columns=columns).to_pylist():
                 golds, kinds, given = defaultdict(list), {}, row.get("kinds") or []
+                boxes, located = defaultdict(list), row.get("answer_boxes")
                 for i, t in enumerate(row["texts"]):
                     golds[t["user"]].append(t["assistant"])
                     kinds.setdefault(t["user"], given[i] if i < len(given) else None)
+                    if located is not None:  # shards made with shard.answer_boxes
+                        boxes[t["user"]].append([(b["image"], tuple(b["box_1000"]))
+                                                 for b in located[i] or []])  # fmt: skip
                 langs = row.get("languages") or []
                 for q, answers in golds.items():
                     if limit is not None and n >= limit:
@@ -44,7 +48,7 @@ def questions(files: list[Path], limit: int | None) -> Iterator[dict]:
                     n += 1
                     lang = langs[0] if len(langs) == 1 else detect_language(q)[0]
                     yield {"row": row, "question": q, "answers": answers, "language": lang,
-                           "kind": kinds[q]}  # fmt: skip
+                           "kind": kinds[q], "boxes": boxes.get(q)}  # fmt: skip
 
 
 class TransformersAnswers:
@@ -140,22 +144,30 @@ def evaluate(
     else:
         answer, size = TransformersAnswers(model_dir, processor, cfg), cfg.batch_size
     path = Path(out) if out else Path(model_dir) / f"eval-{cfg.split}.jsonl"
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0, 0.0])
     bar = tqdm(disable=not progress, unit="q", desc="eval")
     try:
         with path.open("w", encoding="utf-8") as f:
             for batch in in_batches(questions(files, cfg.limit), size):
                 for it, pred in zip(batch, answer(batch)):
-                    score = anls(pred, it["answers"], cfg.anls_threshold)
-                    exact = exact_match(pred, it["answers"])
-                    typed = typed_match(pred, it["answers"], it["language"])
+                    # A model trained with answer boxes writes them after its answer: the text
+                    # is scored as text, the boxes by IoU with the answer's own.
+                    text, predicted = grounding(pred)
+                    score = anls(text, it["answers"], cfg.anls_threshold)
+                    exact = exact_match(text, it["answers"])
+                    typed = typed_match(text, it["answers"], it["language"])
                     kind = answer_type(it["answers"][0], it["language"])
+                    located = [b for b in it["boxes"] or [] if b]
+                    box = max((boxes_iou(predicted, b) for b in located), default=None)
                     keys = ["all", ("language", it["language"]), ("answer_type", kind)]
                     for key in keys + ([("kind", it["kind"])] if it["kind"] else []):
                         totals[key][0] += 1
                         totals[key][1] += score
                         totals[key][2] += exact
                         totals[key][3] += typed
+                        if box is not None:
+                            totals[key][4] += 1
+                            totals[key][5] += box
                     record = {
                         "source": it["row"]["texts"][0]["source"],
                         "language": it["language"],
@@ -167,6 +179,7 @@ def evaluate(
                         "exact_match": exact,
                         "answer_type": kind,
                         "typed_match": typed,
+                        **({"box_iou": round(box, 4)} if box is not None else {}),
                     }
                     f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 bar.update(len(batch))
@@ -174,15 +187,17 @@ def evaluate(
         answer.close()
     bar.close()
 
-    def summary(n, s, e, t):
+    def summary(n, s, e, t, located, box):
+        # box_iou: over the questions whose answer was located on its page (shard.answer_boxes)
         return {
             "questions": n,
             "anls": round(s / n, 4) if n else 0.0,
             "exact_match": round(e / n, 4) if n else 0.0,
             "typed_match": round(t / n, 4) if n else 0.0,
+            **({"located": located, "box_iou": round(box / located, 4)} if located else {}),
         }
 
-    report = summary(*totals.pop("all", [0, 0.0, 0.0, 0.0]))
+    report = summary(*totals.pop("all", [0, 0.0, 0.0, 0.0, 0, 0.0]))
     for group in GROUPS:  # kinds: shards with metadata columns
         report[f"per_{group}"] = {
             name: summary(*v) for (of, name), v in sorted(totals.items()) if of == group

@@ -140,6 +140,7 @@ def train(data: str, model: str, output: str, cfg: TrainConfig, progress: bool =
             rank,
             world,
             cfg.min_ratings,
+            cfg.answer_boxes,
         ),
         cfg.prefetch,
     )

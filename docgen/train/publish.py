@@ -66,8 +66,8 @@ def model_card(output: Path) -> str:
     scores = sorted(output.glob("eval-*.json"))
     if scores:
         lines += ["## Evaluation (ANLS, DocVQA's; typed match: docgen.verify)", "",
-                  "| split | subset | questions | ANLS | exact match | typed match |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+                  "| split | subset | questions | ANLS | exact match | typed match | box IoU |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         for path in scores:
             r = json.loads(path.read_text("utf-8"))
             split = path.stem.removeprefix("eval-")
@@ -75,7 +75,8 @@ def model_card(output: Path) -> str:
                                       for name, s in r.get(f"per_{group}", {}).items()]  # fmt: skip
             for subset, s in subsets:
                 lines.append(f"| {split} | {subset} | {s['questions']} | {s['anls']} | "
-                             f"{s['exact_match']} | {s.get('typed_match', '')} |")  # fmt: skip
+                             f"{s['exact_match']} | {s.get('typed_match', '')} | "
+                             f"{s.get('box_iou', '')} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from docgen.core.workdir import WorkDir
 from docgen.filter.grounding import FUNCTION_WORDS
 from docgen.filter.passes import joined
-from docgen.filter.unanswerable import NO_ANSWER, unanswerable_on, wanted
+from docgen.filter.unanswerable import NO_ANSWER, unanswerable_on, unanswerable_rows, wanted
 
 
 def pages_of(work) -> dict:
@@ -72,3 +72,25 @@ def test_none_when_the_share_is_zero(pipeline_run):
     wd = WorkDir(run.work)
     kinds = {r["kind"] for p in wd.parts("kept") for r in joined(wd, p).to_pylist()}
     assert "unanswerable" not in kinds
+
+
+def test_a_question_goes_to_the_most_alike_page_that_cannot_answer_it():
+    def page(doc, text):
+        return {"doc_id": doc, "source": f"{doc}.pdf", "page": 1, "text": text, "tables": []}
+
+    pages = {
+        "inv1": {1: page("inv1", "Invoice\nCustomer: Acme\nPurchase order: PO-7\nTotal: $5")},
+        "inv2": {1: page("inv2", "Invoice\nCustomer: Brill\nTotal: $9\nVAT: $1")},
+        "inv3": {1: page("inv3", "Invoice\nCustomer: Cole\nPurchase order: PO-9\nTotal: $3")},
+        "rep": {1: page("rep", "Annual report\nRevenue by region grew in the north")},
+    }
+    asked = {"question": "What is the purchase order?", "answer": "PO-7", "kind": "field",
+             "doc_id": "inv1", "pages": [1], "lang": "en", "keep": True, "source": "inv1.pdf",
+             "pair_id": "p"}  # fmt: skip
+    rows = [asked] + [{**asked, "doc_id": d, "question": f"Q {i}?", "answer": "x"}
+                      for i, d in enumerate(["inv2", "inv3", "rep"] * 7)]  # fmt: skip
+    for seed in ("a", "b", "c"):
+        made = unanswerable_rows(rows, pages, 0.05, seed, Counter())
+        negatives = [r for r in made if r["question"] == asked["question"]]
+        # inv3 is the most alike but states a purchase order: answerable; inv2 is next
+        assert [r["doc_id"] for r in negatives] == ["inv2"]

@@ -94,6 +94,46 @@ def unanswerable_on(row: dict, asked: list[dict], other: dict) -> bool:
             and not any(v & on_page for v in values))  # fmt: skip
 
 
+# How many of the most alike pages are tried for a question before it is given up.
+TRIED = 5
+
+
+class Likeness:
+    """How alike two pages are: the Jaccard index of their terms (each page's made once)."""
+
+    def __init__(self):
+        self.made: dict[int, set] = {}
+
+    def terms(self, page: dict) -> set:
+        key = id(page)
+        if key not in self.made:
+            self.made[key] = terms(page_text(page))
+        return self.made[key]
+
+    def to(self, pages: list[dict]):
+        """A function of a page: how alike it is to ``pages``."""
+        mine = set().union(*(self.terms(p) for p in pages))
+
+        def alike(page: dict) -> float:
+            theirs = self.terms(page)
+            both = len(mine & theirs)
+            return both / (len(mine) + len(theirs) - both) if mine or theirs else 0.0
+
+        return alike
+
+
+def most_alike(row: dict, asked: list[dict], candidates: list[tuple[str, int]], pages: dict,
+               like: Likeness, rng: random.Random) -> tuple[str, int] | None:  # fmt: skip
+    """The page of another document most like the question's own pages (an invoice's question
+    goes to another invoice, not to a report: a hard negative) on which it has no answer; of
+    the ``TRIED`` most alike, in order. Ties fall in a seeded order."""
+    rng.shuffle(candidates)
+    alike = like.to(asked)
+    ranked = sorted(candidates, key=lambda c: -alike(pages[c[0]][c[1]]))
+    return next((c for c in ranked[:TRIED] if unanswerable_on(row, asked, pages[c[0]][c[1]])),
+                None)  # fmt: skip
+
+
 def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
                       counts: Counter) -> list[dict]:  # fmt: skip
     """The rows to add: kept pairs of ``rows`` asked of another document's page (``pages``:
@@ -110,6 +150,7 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
              and not r.get("translated_from")]  # fmt: skip
     rng.shuffle(order)
     added: list[dict] = []
+    like = Likeness()
     for row in order:
         if len(added) >= need:
             break
@@ -117,14 +158,14 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
         if not others:
             counts["unanswerable_alone"] += 1
             continue
-        other = rng.choice(others)
-        first = min(row["pages"]) if row["pages"] else 1
-        number = first if first in pages[other] else min(pages[other])
-        page = pages[other][number]
         asked = [pages[row["doc_id"]][n] for n in row["pages"] if n in pages.get(row["doc_id"], {})]
-        if not unanswerable_on(row, asked, page):
+        found = most_alike(row, asked, [(d, n) for d in others for n in sorted(pages[d])], pages,
+                           like, rng)  # fmt: skip
+        if found is None:
             counts["unanswerable_answerable"] += 1
             continue
+        other, number = found
+        page = pages[other][number]
         answer = NO_ANSWER.get(row["lang"], NO_ANSWER["en"])
         key = f"{other}\0{row['question']}\0{KIND}"
         added.append({**row, "doc_id": other, "source": page["source"], "pages": [number],

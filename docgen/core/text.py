@@ -113,6 +113,19 @@ def dominant_script(text: str) -> str:
     return best if counts[best] else "none"
 
 
+# Letters Persian (and Urdu) write that Arabic does not (پ چ ژ گ, the Persian forms of yeh and
+# kaf), and letters Arabic writes that Persian does not (ة, the Arabic forms of yeh and kaf, ى).
+PERSIAN_LETTERS = re.compile("[\u067e\u0686\u0698\u06af\u06cc\u06a9]")
+ARABIC_LETTERS = re.compile("[\u0629\u064a\u0643\u0649]")
+
+
+def persian_or_arabic(text: str) -> str | None:
+    """``fa`` or ``ar`` for a text in the Arabic script, by the letters only one of the two
+    languages writes; None when neither shows."""
+    fa, ar = len(PERSIAN_LETTERS.findall(text)), len(ARABIC_LETTERS.findall(text))
+    return None if fa == ar == 0 else ("fa" if fa > ar else "ar")
+
+
 _RTL_CHAR = re.compile("[\u0590-\u06ff\u0750-\u077f\ufb1d-\ufdff\ufe70-\ufefc]")
 
 

@@ -140,6 +140,9 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
     {doc_id: {page number: page}}), about ``share`` of the pairs after."""
     kept = [r for r in rows if r["keep"]]
     need = wanted(len(kept), share)
+    # Only pages the dataset shows already (cited by a kept pair): never one whose pairs were
+    # all dropped (a benchmark's page, found by decontaminate_images, or an empty page).
+    shown = {(r["doc_id"], n) for r in kept for n in r["pages"]}
     by_lang: dict[str, list[str]] = {}
     for doc_id in sorted({r["doc_id"] for r in kept}):
         lang = next(r["lang"] for r in kept if r["doc_id"] == doc_id)
@@ -159,8 +162,8 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
             counts["unanswerable_alone"] += 1
             continue
         asked = [pages[row["doc_id"]][n] for n in row["pages"] if n in pages.get(row["doc_id"], {})]
-        found = most_alike(row, asked, [(d, n) for d in others for n in sorted(pages[d])], pages,
-                           like, rng)  # fmt: skip
+        found = most_alike(row, asked, [(d, n) for d in others for n in sorted(pages[d])
+                                        if (d, n) in shown], pages, like, rng)  # fmt: skip
         if found is None:
             counts["unanswerable_answerable"] += 1
             continue

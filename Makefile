@@ -54,7 +54,7 @@ fonts:
 # script models that read Arabic, Simplified Chinese and Korean better than their packs.
 OCR_PACKAGES := tesseract-ocr tesseract-ocr-osd tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-deu \
 	tesseract-ocr-spa tesseract-ocr-ara tesseract-ocr-chi-sim tesseract-ocr-jpn tesseract-ocr-kor \
-	tesseract-ocr-script-arab tesseract-ocr-script-hans tesseract-ocr-script-hang
+	tesseract-ocr-fas tesseract-ocr-script-arab tesseract-ocr-script-hans tesseract-ocr-script-hang
 ocr:
 	@if ! (tesseract --list-langs 2>/dev/null | grep -q '^Hangul$$') && command -v apt-get >/dev/null; then \
 		$(SUDO) $(APT_GET) update -qq && \

@@ -72,3 +72,35 @@ def test_a_script_model_reads_in_place_of_its_language_pack():
     assert ocr.packs_for("Japanese", ["jpn", "eng"]) == ["jpn", "eng"]  # its model reads less
     # A language that is not configured is not read, through its script model either.
     assert ocr.packs_for("Hangul", ["eng", "fra"]) == ["eng", "fra"]
+
+
+PERSIAN = (
+    "این راهنما برای کاربران فارسی‌زبان نوشته شده است. برای نصب بسته، ابتدا پرونده‌ها را از "
+    "پایگاه اینترنتی دریافت کنید و سپس دستور زیر را در پایانه اجرا کنید. گام بعدی، پیکربندی "
+    "چاپگر و گزینه‌های نمایش است که در فصل چهارم توضیح داده شده است."
+)
+
+
+@pytest.mark.skipif(not {"Arabic", "ara"} <= ocr.available_languages(),
+                    reason="Tesseract's Arabic script model and pack: `make ocr`")  # fmt: skip
+def test_arabic_is_read_with_its_pack_and_persian_with_the_script_model(samples, monkeypatch):
+    calls = []
+    real = ocr.read
+
+    def read_and_record(image, packs, dpi, timeout):  # the real Tesseract, its packs noted
+        calls.append(list(packs))
+        return real(image, packs, dpi, timeout)
+
+    monkeypatch.setattr(ocr, "read", read_and_record)
+    (letter,) = samples.glob("*-letter-ar.pdf")
+    original = pymupdf.open(letter)[0].get_text()
+    row = read(scan_of(letter.read_bytes()))
+    assert calls == [["Arabic", "eng"], ["ara"]]  # read as Arabic by its letters: ara again
+    assert found(original, row["text"]) >= 0.9
+    calls.clear()
+    doc = pymupdf.open()
+    html = f'<p dir="rtl" style="font-size: 16px">{PERSIAN} {PERSIAN}</p>'
+    doc.new_page(width=595, height=842).insert_htmlbox(pymupdf.Rect(50, 60, 545, 700), html)
+    row = read(scan_of(doc.tobytes()))
+    assert calls == [["Arabic", "eng"]]  # Persian: the script model's reading is kept
+    assert found(PERSIAN, row["text"]) >= 0.8

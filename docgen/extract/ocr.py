@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 
-from docgen.core.text import fold
+from docgen.core.text import fold, persian_or_arabic, script_counts
 
 # Below this many visible characters a page that shows an image is taken for a scan.
 MIN_TEXT_CHARS = 16
@@ -40,7 +40,13 @@ SCRIPT_LANGUAGES = {
 # Measured on scans of real pages (bench/ocr.py): Arabic-script words 80.7% -> 89.4% found,
 # Korean characters 89.0% -> 92.5%, Chinese 95.5% -> 96.3%. Japanese read LESS with its script
 # model (97.1% -> 93.2%: the Han-heavy model loses kana), so jpn stays.
+# Arabic itself reads WORSE with the script model than with ara (scans of Arabic, not Persian,
+# pages, bench/ocr.py: words found 74.0% with the model and eng, 85.2% with ara and eng, 87.4%
+# with ara alone; Persian 91.5% with the model, 82.7% with ara): a page the model reads as
+# Arabic (by the letters only Arabic writes) is read again with ara, with eng only where more
+# than LATIN_BESIDE_ARABIC of its letters are Latin.
 SCRIPT_MODELS = {"kor": "Hangul", "ara": "Arabic", "chi_sim": "HanS"}
+LATIN_BESIDE_ARABIC = 0.2
 # The resolutions a script is read at, as multiples of extract.ocr_dpi (None: the scan's own,
 # when it has one). Where there are several, the reading with the most letters Tesseract is sure
 # of is kept. Measured on 200-dpi scans (bench/ocr.py): Arabic and Chinese read best as scanned
@@ -169,6 +175,13 @@ def read_page(page, languages: list[str], dpi: int, timeout: float) -> tuple[dic
         if best is None or sure_letters(words) > sure_letters(best[0]):
             best = (words, shape, at)
     found, size, at = best
+    text = " ".join(w["text"] for w in found)
+    if "Arabic" in packs and persian_or_arabic(text) == "ar" and "ara" in available_languages():
+        # Arabic, not Persian: the ara pack reads it better than the script model (kept for
+        # Persian and Urdu, which it reads better); alone, unless the page is dense in Latin.
+        shown = image if (at, turn) == (dpi, 0) else render(page, at, turn)[0]
+        latin = script_counts(text)["latin"] / max(1, sum(c.isalpha() for c in text))
+        found = read(shown, ["ara", "eng"] if latin > LATIN_BESIDE_ARABIC else ["ara"], at, timeout)
     scale = 72 / at
     words = [w | {"box": upright_box(w["box"], turn, size, scale)} for w in found]
     boxes = [{"text": fold(w["text"]), **dict(zip(("x0", "y0", "x1", "y1"), w["box"]))}

@@ -5,9 +5,9 @@ the pass did before it ran as steps over files)."""
 from __future__ import annotations
 
 from docgen.core.config import FilterConfig
-from docgen.core.text import ngrams, tokens
+from docgen.core.text import tokens
 from docgen.core.workdir import WorkDir
-from docgen.filter.dedup import MIN_PAGE_TOKENS, Clusters
+from docgen.filter.dedup import Clusters, page_hashes
 
 
 def reference_verdicts(work: str, parts: list[str], cfg: FilterConfig) -> dict[str, list]:
@@ -21,8 +21,7 @@ def reference_verdicts(work: str, parts: list[str], cfg: FilterConfig) -> dict[s
                 words = tokens(row["text"] or "")
                 if not words:
                     continue
-                items = ngrams(words, 3) if len(words) >= MIN_PAGE_TOKENS else set(words)
-                if pages.add(items) >= cfg.max_page_copies:
+                if pages.add_hashes(page_hashes(words)) >= cfg.max_page_copies:
                     surplus_pages.add((row["doc_id"], row["page"]))
     pairs = Clusters(cfg.pair_similarity) if cfg.max_pair_copies else None
     verdicts = {}

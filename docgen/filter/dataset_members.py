@@ -11,20 +11,22 @@ import pyarrow as pa
 
 from docgen.core.config import FilterConfig
 from docgen.core.step import Output, Step, run_step
-from docgen.core.text import ngrams, tokens
+from docgen.core.text import tokens
 from docgen.core.workdir import DATASET, KEPT, PAGES, WorkDir, fingerprint, read_table
 from docgen.filter.dedup import (
-    MIN_PAGE_TOKENS,
     Store,
     band_keys,
     item_hashes,
     lsh_bands,
     oldest_similar_each,
+    page_hashes,
 )
 
 KINDS = ("page", "pair")
 ROW_BITS = 32  # a member's number: its partition's place in the run << ROW_BITS | its row
-SIGNATURE_LAYOUT = 2  # 2: the files store {"pages", "pairs"} (1: {"members"}, read no more)
+# 3: pages' 3-grams hashed by dedup.page_hashes; 2: the files store {"pages", "pairs"} (1:
+# {"members"}, read no more)
+SIGNATURE_LAYOUT = 3
 
 
 def folder(kind: str, step: str) -> str:
@@ -60,10 +62,10 @@ def sign(wd: WorkDir, part: str, index: int, cfg: FilterConfig) -> Output:
     page_rows, page_sets, page_of = [], [], {}
     for row in pages:
         words = tokens(row["text"] or "")
-        if words:  # word 3-grams; a short page's words (MIN_PAGE_TOKENS in docgen.filter.dedup)
+        if words:  # word 3-grams; a short page's words (docgen.filter.dedup.page_hashes)
             page_of[(row["doc_id"], row["page"])] = base + len(page_rows)
             page_rows.append({"doc_id": row["doc_id"], "page": row["page"]})
-            page_sets.append(ngrams(words, 3) if len(words) >= MIN_PAGE_TOKENS else set(words))
+            page_sets.append(page_hashes(words))
     page_table = signature_table(base, page_sets, cfg.page_similarity)
     for name in ("doc_id", "page"):
         page_table = page_table.append_column(name, pa.array([r[name] for r in page_rows]))
@@ -77,7 +79,9 @@ def sign(wd: WorkDir, part: str, index: int, cfg: FilterConfig) -> Output:
             pair_orders.append(base + n)
             on_pages.append([page_of[k] for page in row["pages"]
                              if (k := (row["doc_id"], page)) in page_of])  # fmt: skip
-    pair_table = signature_table(np.asarray(pair_orders, np.int64), pair_sets, cfg.pair_similarity)
+    pair_hashes = [item_hashes(s) for s in pair_sets]
+    pair_table = signature_table(np.asarray(pair_orders, np.int64), pair_hashes,
+                                 cfg.pair_similarity)  # fmt: skip
     pair_table = pair_table.append_column("on_pages", pa.array(on_pages, pa.list_(pa.int64())))
     counts = {"pages": page_table.num_rows, "pairs": pair_table.num_rows}
     return Output(pair_table, counts, beside={folder("page", "signatures"): page_table})
@@ -88,12 +92,11 @@ def kept_rows(wd: WorkDir, part: str) -> list[dict]:
     return wd.read(KEPT, part, columns=columns).to_pylist()
 
 
-def signature_table(orders, sets: list[set], threshold: float) -> pa.Table:
+def signature_table(orders, hashes: list[np.ndarray], threshold: float) -> pa.Table:
     """Members' numbers (``orders``: an array, or the first number of consecutive ones), exact
-    digests, one column of 8-byte keys per LSH band, and sorted item hashes."""
-    hashes = [item_hashes(s) for s in sets]
+    digests, one column of 8-byte keys per LSH band, and sorted item hashes (``hashes``)."""
     if isinstance(orders, int):
-        orders = orders + np.arange(len(sets), dtype=np.int64)
+        orders = orders + np.arange(len(hashes), dtype=np.int64)
     bands = len(lsh_bands(threshold))
     keys = np.array([np.frombuffer(b"".join(band_keys(h, threshold)), np.uint64) for h in hashes],
                     np.uint64).reshape(len(hashes), bands)  # fmt: skip

@@ -278,6 +278,22 @@ def band_keys(hashes: np.ndarray, threshold: float) -> list[bytes]:
     ]
 
 
+# A page's word 3-grams hashed in numpy: each word's CRC-32 once, three neighbours mixed (odd
+# 64-bit multipliers, xor, the high half folded onto the low), 32 bits kept. Hashing each joined
+# 3-gram instead spent ~46% of the signatures step (bench/scale.py); this is 2.5x faster.
+MIX = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9))
+
+
+def page_hashes(words: list[str]) -> np.ndarray:
+    """The sorted distinct hashes of a page's items: its word 3-grams, or its words when it has
+    fewer than ``MIN_PAGE_TOKENS`` (then as :func:`item_hashes` hashes them)."""
+    h = np.fromiter((zlib.crc32(w.encode()) for w in words), np.uint64, len(words))
+    if len(words) < MIN_PAGE_TOKENS:
+        return np.unique(h.astype(np.uint32))
+    mixed = (h[:-2] * MIX[0]) ^ (h[1:-1] * MIX[1]) ^ (h[2:] * MIX[2])
+    return np.unique((mixed ^ (mixed >> np.uint64(32))).astype(np.uint32))  # the low 32 bits
+
+
 def item_hashes(items: set) -> np.ndarray:
     """The sorted distinct CRC-32s of a set's items (strings, or tuples of strings)."""
     return np.unique(np.fromiter(

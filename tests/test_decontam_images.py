@@ -2,6 +2,7 @@
 scaled and cropped by 5% is caught; another page of the same layout is not."""
 
 import io
+import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,7 +12,7 @@ from PIL import Image
 
 from docgen.cli import main
 from docgen.core.workdir import WorkDir
-from docgen.filter.decontam_images import page_hash
+from docgen.filter.decontam_images import REASON, page_hash
 from docgen.filter.passes import joined
 
 BITS = 40  # filter.image_match_bits' default
@@ -88,3 +89,46 @@ def test_a_benchmark_file_that_does_not_read_is_one_line(few_samples, tmp_path, 
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and said in err[0] and "Traceback" not in err[0], err
+
+
+def test_a_hub_dataset_is_downloaded_once_and_its_images_compared(
+    pipeline_run, samples, few_samples, tmp_path, monkeypatch, capsys
+):
+    import huggingface_hub
+    from test_push import not_found  # the error huggingface_hub raises for a missing repo
+
+    hub = tmp_path / "hub"  # what the Hub holds for bench/pages: a Parquet shard of images
+    hub.mkdir()
+    images = pa.array([{"bytes": benchmark_copy(samples / "0003-report-en.pdf"), "path": "a.jpg"}])
+    pq.write_table(pa.table({"image": images}), hub / "test-00000-of-00001.parquet")
+    asked = []
+
+    def snapshot_download(repo_id, *, repo_type, local_dir, allow_patterns, **kw):
+        # The Hub's boundary: the real client is not reachable here.
+        asked.append((repo_id, repo_type, tuple(allow_patterns)))
+        if repo_id != "bench/pages":
+            raise not_found()
+        shutil.copytree(hub, local_dir, dirs_exist_ok=True)
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    run = pipeline_run("filter.decontaminate_images=hf://datasets/bench/pages")
+    assert asked == [("bench/pages", "dataset", asked[0][2])] and "*.parquet" in asked[0][2]
+    counts = run.manifest["stages"]["filter"]["decontaminate_images"]
+    assert counts["contaminated_pages"] == 1
+    wd = WorkDir(run.work)
+    rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
+    dropped = {r["source"].rsplit("/", 1)[-1] for r in rows if r["reason"] == REASON}
+    assert dropped == {"0003-report-en.pdf"}
+    # A dataset the Hub does not have, and a name that is not OWNER/NAME: one line each.
+    for value, said in [
+        ("hf://datasets/no/such", "the Hub has no dataset no/such"),
+        ("hf://datasets/just-a-name", "is not hf://datasets/OWNER/NAME"),
+    ]:
+        argv = ["run", "--input", str(few_samples), "--work", str(tmp_path / value[-4:]),
+                "--out", str(tmp_path / "o"), "--set", f"filter.decontaminate_images={value}",
+                "--set", "run.scheduler=sync", "--set", "run.progress=false"]  # fmt: skip
+        capsys.readouterr()
+        assert main(argv) == 2, value
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0], err

@@ -19,6 +19,7 @@ import yaml
 from docgen import shipped
 from docgen.core.config_check import check_config, setting, takes
 from docgen.core.settings import (  # the sections, as the rest of docgen names them
+    HUB_DATASET,
     ExtractConfig,
     FilterConfig,
     GenerateConfig,
@@ -138,8 +139,9 @@ def settle_paths(cfg: RunConfig) -> RunConfig:
         g.prompts = absolute(g.prompts)
     if g.engine_python and "/" in g.engine_python:  # else a command found on each worker's PATH
         g.engine_python = absolute(g.engine_python)
-    if cfg.filter.decontaminate_images:  # a benchmark's images, read by every worker
-        cfg.filter.decontaminate_images = absolute(cfg.filter.decontaminate_images)
+    images = cfg.filter.decontaminate_images  # a benchmark's images, read by every worker
+    if images and not images.startswith(HUB_DATASET):
+        cfg.filter.decontaminate_images = absolute(images)
     e = cfg.eval
     if e.engine_python and "/" in e.engine_python:
         e.engine_python = absolute(e.engine_python)

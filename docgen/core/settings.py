@@ -10,6 +10,7 @@ are read side by side (a stage's settings next to those of the stages it works w
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from docgen.core.config_check import (
@@ -24,6 +25,7 @@ from docgen.core.config_check import (
 )
 
 # The scales FineVision rates turns on (filter.rate): shard columns <scale>_ratings.
+HUB_DATASET = "hf://datasets/"  # a Hub dataset named where a local folder could be
 RATINGS = ("relevance", "visual_dependency", "image_correspondence", "formatting")
 
 
@@ -255,7 +257,9 @@ class FilterConfig:
     translate_to: list[str] = setting(factory=list, help="e.g. [en, ar]: kept questions too")
     # A benchmark's images (a folder of image files or Parquet shards, or a Parquet file): pages
     # within image_match_bits of one (of 255) are dropped with their pairs
-    decontaminate_images: str | None = setting(None, help="folder or Parquet file of images")
+    decontaminate_images: str | None = setting(
+        None, help="folder or Parquet file of images, or hf://datasets/OWNER/NAME"
+    )
     image_match_bits: int = setting(
         40,
         check=Between(0, 255),
@@ -268,11 +272,16 @@ class FilterConfig:
     )
 
     def cross_check(self) -> None:
-        if self.decontaminate_images and not os.path.exists(self.decontaminate_images):
+        source = self.decontaminate_images
+        if source and source.startswith(HUB_DATASET):
+            if not re.fullmatch(r"[\w.-]+/[\w.-]+", source.removeprefix(HUB_DATASET)):
+                raise ValueError(
+                    f"config filter.decontaminate_images: {source} is not {HUB_DATASET}OWNER/NAME"
+                )
+        elif source and not os.path.exists(source):
             raise ValueError(
-                f"config filter.decontaminate_images: {self.decontaminate_images} not found (a "
-                "folder of images or Parquet shards, or a Parquet file; a Hub dataset is "
-                "downloaded to a folder first)"
+                f"config filter.decontaminate_images: {source} not found (a folder of images "
+                f"or Parquet shards, a Parquet file, or a Hub dataset: {HUB_DATASET}OWNER/NAME)"
             )
 
     back_translation_ratio: float = setting(

@@ -3,7 +3,8 @@
 The text check (:mod:`docgen.filter.decontam`) misses a benchmark's page rendered again from the
 same PDF with other words extracted, or a scan. Here every page a kept pair cites is compared,
 as an image, with the benchmark's images (a folder of image files or Parquet shards with an image
-column, or one such Parquet file: a Hub dataset is downloaded to a folder first): a page within
+column, or one such Parquet file, or a Hub dataset ``hf://datasets/OWNER/NAME``, whose Parquet and
+image files are downloaded once into WORK/cache/decontaminate_images/hub/): a page within
 ``filter.image_match_bits`` of one is contaminated, and every pair citing it is dropped
 (``contaminated_image``).
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from docgen.core.config import FilterConfig
+from docgen.core.config import HUB_DATASET, FilterConfig
 from docgen.core.workdir import CACHE, PAGES, WorkDir, fingerprint, parquet_file
 from docgen.filter import passes
 
@@ -99,19 +100,58 @@ def listing(source: Path) -> str:
                         for f in files if f.is_file()])  # fmt: skip
 
 
+def local(work: str, source: str) -> Path:
+    """Where the benchmark's files are: the setting's path, or a Hub dataset's download."""
+    if not source.startswith(HUB_DATASET):
+        return Path(source)
+    return (
+        Path(work)
+        / CACHE
+        / "decontaminate_images"
+        / "hub"
+        / source.removeprefix(HUB_DATASET).replace("/", "--")
+    )
+
+
+def download(work: str, source: str) -> None:
+    """A Hub dataset's Parquet and image files, into :func:`local` (files already there with
+    the Hub's size are not fetched again); a dataset the Hub does not have is one line."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    repo = source.removeprefix(HUB_DATASET)
+    patterns = ["*.parquet", *(f"*{suffix}" for suffix in IMAGE_FILES)]
+    try:
+        snapshot_download(repo, repo_type="dataset", local_dir=local(work, source),
+                          allow_patterns=patterns)  # fmt: skip
+    except RepositoryNotFoundError:
+        raise ValueError(
+            f"filter.decontaminate_images: the Hub has no dataset {repo} (or it is private: "
+            "log in with `hf auth login` or set HF_TOKEN)"
+        ) from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise ValueError(
+            f"filter.decontaminate_images: {repo} could not be downloaded from the Hub "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})"
+        ) from None
+
+
 def hashes_file(work: str, source: str) -> Path:
-    return Path(work) / CACHE / "decontaminate_images" / f"{listing(Path(source))}.npy"
+    return Path(work) / CACHE / "decontaminate_images" / f"{listing(local(work, source))}.npy"
 
 
 def prepare(work: str, cfg: FilterConfig) -> None:
     """Hash the benchmark's images once, in the driver, before the pass's tasks: a benchmark
     with no image or one that does not decode is one line before any page is compared, and the
-    workers read the hashes (``WORK/cache/decontaminate_images/``) instead of making them each."""
+    workers read the hashes (``WORK/cache/decontaminate_images/``) instead of making them each.
+    A Hub dataset is downloaded first."""
+    if cfg.decontaminate_images.startswith(HUB_DATASET):
+        download(work, cfg.decontaminate_images)
     path = hashes_file(work, cfg.decontaminate_images)
     if path.exists():
         return
     hashes = []
-    for name, data in images_of(Path(cfg.decontaminate_images)):
+    for name, data in images_of(local(work, cfg.decontaminate_images)):
         try:
             hashes.append(page_hash(data))
         except Exception as exc:  # noqa: BLE001 - untrusted files: not an image, a decompression bomb

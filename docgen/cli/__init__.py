@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from docgen.cli import outputs, stages, tools, train
+from docgen.cli import outputs, plan, stages, tools, train
 from docgen.cli.options import settle_args
 
 
@@ -43,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (
         tools.add_samples,
         stages.add_commands,
+        plan.add_commands,
         outputs.add_commands,
         train.add_commands,
         tools.add_config,

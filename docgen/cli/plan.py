@@ -1,0 +1,88 @@
+"""``docgen plan``: what a run of a config over its inputs will cost, before it runs."""
+
+from __future__ import annotations
+
+import json
+
+from docgen.cli.options import config_options, run_config
+
+NAMES = {
+    "pages": "pages",
+    "chats": "chats (generation requests)",
+    "images": "page images sent",
+    "prompt_tokens": "prompt tokens",
+    "completion_tokens": "completion tokens",
+    "pairs_asked": "pairs asked",
+    "pairs_kept": "pairs kept",
+    "image_bytes": "page image bytes",
+    "shard_bytes": "shard bytes",
+}
+
+
+def add_commands(command) -> None:
+    s = command(
+        "plan",
+        "what a run will cost: a sample of the inputs run for real, projected to all of them",
+        cmd_plan,
+        description="Draws a seeded sample of the inputs, alike in size band by band, runs it "
+        "as the run would (the rules backend: every stage; a model's backend: extraction and "
+        "the generation chats, counted with the model's tokenizer, nothing sent) and projects "
+        "pages, chats, tokens, pairs, shard bytes and hours to the whole input, each with its "
+        "spread (two standard errors).",
+    )
+    config_options(s, "generate.input=image", default="default", inputs=True)
+    s.add_argument("--sample", type=float, default=0.15, metavar="FRACTION",
+                   help="share of the documents run for real (default 0.15)")  # fmt: skip
+    s.add_argument("--seed", type=int, default=0, help="which sample (same seed, same sample)")
+    s.add_argument("--workers", type=int, help="worker processes of the run (default: cores)")
+    s.add_argument("--throughput", type=float, metavar="TOKENS_PER_S",
+                   help="tokens a second the model server reaches: gives GPU hours")  # fmt: skip
+    s.add_argument("--budget-tokens", type=float, metavar="N",
+                   help="exit 1 when the projected tokens are over N")  # fmt: skip
+    s.add_argument("--budget-hours", type=float, metavar="H",
+                   help="exit 1 when the projected hours are over H")  # fmt: skip
+    s.add_argument("--json", action="store_true", help="the plan as JSON")
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def table(plan: dict) -> str:
+    i, s = plan["inputs"], plan["sample"]
+    lines = [
+        f"docgen plan: {i['documents']:,} documents ({size(i['bytes'])}); a sample of "
+        f"{s['documents']} ({s['fraction']:.0%} of each size band, seed {s['seed']}) run for "
+        f"real in {s['seconds']} s",
+        f"backend {plan['backend']}, model input {plan['input']}",
+        f"  {'':30} {'projected':>16} {'± (2 SE)':>12}",
+    ]
+    for key, v in plan["projected"].items():
+        show = size if key.endswith("bytes") else (lambda n: f"{n:,.0f}")
+        spread = "" if v["spread"] is None else show(v["spread"])
+        note = f"  (assumed: {v['assumed']})" if "assumed" in v else ""
+        lines.append(f"  {NAMES.get(key, key):30} {show(v['total']):>16} {spread:>12}{note}")
+    hours = ", ".join(f"{k} {v:,.2f} h" for k, v in plan["hours"].items())
+    lines.append(f"time with {plan['workers']} workers like this machine's: {hours}")
+    if plan["backend"] != "rules":
+        lines.append("pairs kept need the model's answers: run the sample with it to know them")
+    return "\n".join(lines)
+
+
+def cmd_plan(args) -> int:
+    from docgen.run.plan import make_plan, over_budget
+
+    if not 0 < args.sample <= 1:
+        raise ValueError(f"--sample is a share of the documents, 0 to 1, not {args.sample}")
+    cfg = run_config(args)
+    plan = make_plan(cfg, args.sample, args.seed, args.workers, args.throughput)
+    print(json.dumps(plan, indent=2) if args.json else table(plan))
+    why = over_budget(plan, args.budget_tokens, args.budget_hours)
+    if why:
+        print(f"over budget: {why}")
+        return 1
+    return 0

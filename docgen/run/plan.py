@@ -1,0 +1,294 @@
+"""``docgen plan``: what a run will cost, from a sample of its inputs run for real.
+
+The inputs are listed (file sizes; a tar or Parquet file's PDFs are listed from it), split into
+``STRATA`` bands of size and a seeded share of each band drawn. The sample is then run the way
+the run would: with the model-free ``rules`` backend the whole pipeline (extract, generate,
+filter, shard); with a model's backend, extraction, then the generation chats built exactly as
+the generate stage builds them (chunking, triage, images as configured) and their prompt tokens
+counted — by the model's own tokenizer when ``generate.model`` is a folder that has one, else
+by docgen's estimate — without sending any. Each figure is projected to the whole input band by
+band (a band's documents times its sample's mean: stratified sampling), with the spread of that
+projection (two standard errors).
+
+What is assumed, not measured, is said: a model's completion tokens are the pairs asked times
+``PAIR_TOKENS`` (a JSON question–answer pair of a Docmatix-like length); its pairs kept are
+not known without a model (the pairs asked are given); image tokens are not counted. GPU hours
+come from ``--throughput`` (tokens a second the server reaches).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from docgen.core.config import RunConfig
+from docgen.core.workdir import PAGES, WorkDir
+
+STRATA = 5  # bands of document size, each sampled alike
+PAIR_TOKENS = 60  # completion tokens a pair asked, an assumption (see the module's docstring)
+
+
+@dataclass
+class Input:
+    name: str
+    size: int
+    path: str
+    member: str | None = None  # inside a tar or Parquet file: read with sources.read_bytes
+    source: object = None
+
+
+@dataclass
+class Band:
+    files: list[Input]
+    drawn: list[Input] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def drawn_bytes(self) -> int:
+        return sum(f.size for f in self.drawn)
+
+
+def listing(inputs: list[str]) -> list[Input]:
+    """Every PDF of the inputs, with its size: a file is stat'ed, not read; a tar or Parquet
+    file's PDFs are listed from it (its members' sizes)."""
+    from docgen.extract.sources import _expand, iter_sources
+
+    found = []
+    for path in _expand(inputs):
+        if path.suffix.lower() in (".tar", ".parquet"):
+            for src, _ in iter_sources([str(path)]):
+                if not src.error:
+                    found.append(Input(src.name, src.size, src.path, src.member, src))
+        elif path.is_file():
+            found.append(Input(path.name, path.stat().st_size, str(path)))
+    return found
+
+
+def draw(files: list[Input], fraction: float, seed: int) -> list[Band]:
+    """``files`` in ``STRATA`` bands of size, ``fraction`` of each band drawn (one at least)."""
+    ordered = sorted(files, key=lambda f: (f.size, f.name))
+    n = min(STRATA, len(ordered))
+    bands = [Band(ordered[i * len(ordered) // n : (i + 1) * len(ordered) // n]) for i in range(n)]
+    rng = random.Random(seed)
+    for band in bands:
+        band.drawn = rng.sample(band.files, max(1, round(fraction * len(band.files))))
+    return bands
+
+
+def sample_name(i: int) -> str:
+    return f"{i:06d}.pdf"  # the i-th drawn document, as the sample run reads it
+
+
+def run_sample(cfg: RunConfig, drawn: list[Input], folder: Path) -> tuple[dict, dict]:
+    """The sample run for real in ``folder``: per drawn document (by :func:`sample_name`), its
+    figures; and the run's manifest."""
+    from docgen.extract.sources import read_bytes
+    from docgen.run.pipeline import run_pipeline, run_stage
+
+    inputs = folder / "input"
+    inputs.mkdir(parents=True)
+    for i, f in enumerate(drawn):
+        target = inputs / sample_name(i)
+        if f.source is not None:
+            target.write_bytes(read_bytes(f.source))
+        else:
+            shutil.copyfile(f.path, target)
+    run = replace(cfg, input=[str(inputs)], work=str(folder / "work"), out=str(folder / "out"))
+    run.run = replace(cfg.run, limit=None)
+    model_free = cfg.generate.backend == "rules"
+    if model_free:
+        manifest = run_pipeline(run)
+    else:
+        manifest = {"stages": {"extract": run_stage(run, "extract")}}
+    return {Path(k).name: v for k, v in figures(run, model_free).items()}, manifest
+
+
+def figures(cfg: RunConfig, model_free: bool) -> dict[str, dict]:
+    """Per source document of the sample run: pages, chats, prompt tokens, pairs, bytes."""
+    from collections import defaultdict
+
+    wd = WorkDir(cfg.work)
+    doc: dict[str, dict] = defaultdict(lambda: defaultdict(float))
+    source_of = {}
+    for part in wd.parts(PAGES):
+        for p in wd.read(PAGES, part, columns=["doc_id", "source", "image_bytes"]).to_pylist():
+            source_of[p["doc_id"]] = p["source"]
+            doc[p["source"]]["pages"] += 1
+            doc[p["source"]]["image_bytes"] += p["image_bytes"] or 0
+    if model_free:
+        from docgen.filter.passes import joined
+
+        for part in wd.parts("kept"):
+            for r in joined(wd, part).to_pylist():
+                if r["keep"]:
+                    doc[source_of.get(r["doc_id"], r["source"])]["pairs_kept"] += 1
+    else:
+        for source, counted in chats_of(cfg, wd, source_of).items():
+            for k, v in counted.items():
+                doc[source][k] += v
+    return {k: dict(v) for k, v in doc.items()}
+
+
+def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict) -> dict[str, dict]:
+    """Per document: the generation chats the generate stage would send, their images, prompt
+    tokens (the model's tokenizer, else docgen's estimate) and pairs asked — nothing sent."""
+    from docgen.generate.backends import BACKENDS
+    from docgen.generate.generation import Generation
+    from docgen.generate.stage import read_pages, requests_of
+    from docgen.generate.triage import triage
+
+    g = cfg.generate
+    task = Generation(g)
+    count = token_counter(g.model)
+    n_pairs = g.pairs_per_page or BACKENDS[g.backend].default_pairs_per_page
+    out: dict[str, dict] = {}
+    for part in wd.parts(PAGES):
+        pages = read_pages(wd, part, g)
+        if g.triage:
+            pages, _ = triage(pages)
+        for request in requests_of(pages, n_pairs, g.seed, part):
+            mine = out.setdefault(source_of[request.doc_id], {})
+            for chat in task.chats(request, task.prompt_tokens(None)):
+                mine["chats"] = mine.get("chats", 0) + 1
+                mine["images"] = mine.get("images", 0) + len(chat.images)
+                mine["prompt_tokens"] = mine.get("prompt_tokens", 0) + count(chat)
+                mine["pairs_asked"] = mine.get("pairs_asked", 0) + chat.n_pairs
+    return out
+
+
+def token_counter(model: str | None):
+    """A chat's prompt tokens: the model's chat template and tokenizer when ``model`` is a
+    folder holding them, else :meth:`Chat.estimated_tokens` (text only either way)."""
+    if model and Path(model, "tokenizer_config.json").exists():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+
+        def text_only(chat) -> list[dict]:
+            return [{"role": m["role"], "content": m["content"] if isinstance(m["content"], str)
+                     else " ".join(p.get("text", "") for p in m["content"])}
+                    for m in chat.messages]  # fmt: skip
+
+        def counted(chat) -> int:
+            ids = tokenizer.apply_chat_template(text_only(chat), add_generation_prompt=True)
+            return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+
+        return counted
+    return lambda chat: chat.estimated_tokens()
+
+
+def project(bands: list[Band], figures_of: list[list[dict]], key: str) -> tuple[float, float]:
+    """The whole input's total of ``key`` and two standard errors, by stratified sampling: each
+    band's documents (alike in size) are as many times its sample's mean; the variance of a
+    band's total N²(1 - n/N) s²/n, s² its sample's variance."""
+    total, variance = 0.0, 0.0
+    for band, figures in zip(bands, figures_of):
+        values = [f.get(key, 0.0) for f in figures]
+        n, big_n = len(values), len(band.files)
+        mean = sum(values) / n
+        total += big_n * mean
+        if 1 < n < big_n:
+            spread = sum((v - mean) ** 2 for v in values) / (n - 1)
+            variance += big_n**2 * (1 - n / big_n) * spread / n
+    return total, 2 * math.sqrt(variance)
+
+
+FIGURES = ("pages", "chats", "images", "prompt_tokens", "pairs_asked", "pairs_kept", "image_bytes")
+
+
+def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: int | None = None,
+              throughput: float | None = None, keep: str | None = None) -> dict:  # fmt: skip
+    """The plan of a run of ``cfg`` over its inputs, from ``fraction`` of them run for real."""
+    import os
+    import time
+
+    files = listing(cfg.input)
+    if not files:
+        raise ValueError(f"no PDF in {', '.join(map(str, cfg.input))}")
+    bands = draw(files, fraction, seed)
+    drawn = [d for b in bands for d in b.drawn]
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="docgen-plan-"))
+    try:
+        start = time.perf_counter()
+        per_doc, manifest = run_sample(cfg, drawn, folder)
+        seconds = time.perf_counter() - start
+        shard_bytes = sum(f.stat().st_size for f in (folder / "out").rglob("*.parquet"))
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    sample_bytes = sum(d.size for d in drawn)
+    total_bytes = sum(f.size for f in files)
+    scale = total_bytes / max(1, sample_bytes)
+    plan = {
+        "inputs": {"documents": len(files), "bytes": total_bytes},
+        "sample": {
+            "documents": len(drawn),
+            "bytes": sample_bytes,
+            "fraction": fraction,
+            "seed": seed,
+            "seconds": round(seconds, 1),
+        },  # fmt: skip
+        "backend": cfg.generate.backend,
+        "input": cfg.generate.input,
+        "projected": {},
+    }
+    at, figures_of = 0, []  # each band's drawn documents' figures, in draw order
+    for band in bands:
+        figures_of.append([per_doc.get(sample_name(at + j), {}) for j in range(len(band.drawn))])
+        at += len(band.drawn)
+    for key in FIGURES:
+        if any(key in v for v in per_doc.values()):
+            total, spread = project(bands, figures_of, key)
+            plan["projected"][key] = {"total": round(total), "spread": round(spread)}
+    stages = manifest.get("stages", {})
+    images = plan["projected"].get("image_bytes")
+    sample_images = sum(v.get("image_bytes", 0) for v in per_doc.values())
+    if "shard" in stages and images and sample_images:
+        # The shards are mostly the page images: as many times the projected images' bytes
+        # as the sample's shards were its images'.
+        ratio = shard_bytes / sample_images
+        plan["projected"]["shard_bytes"] = {"total": round(images["total"] * ratio),
+                                            "spread": round(images["spread"] * ratio)}  # fmt: skip
+    if "pairs_asked" in plan["projected"]:
+        asked = plan["projected"]["pairs_asked"]["total"]
+        plan["projected"]["completion_tokens"] = {
+            "total": asked * PAIR_TOKENS,
+            "spread": None,
+            "assumed": f"{PAIR_TOKENS} a pair",
+        }
+    cores = workers or os.cpu_count() or 1
+    pages = plan["projected"].get("pages", {}).get("total")
+    sample_pages = sum(v.get("pages", 0) for v in per_doc.values())
+    scale = pages / sample_pages if pages and sample_pages else scale  # work goes with pages
+    plan["workers"] = cores
+    plan["hours"] = {
+        name: round(s.get("seconds", 0) * scale / 3600 / cores, 3)
+        for name, s in stages.items() if isinstance(s, dict) and "seconds" in s
+    }  # fmt: skip
+    if throughput and "prompt_tokens" in plan["projected"]:
+        tokens = plan["projected"]["prompt_tokens"]["total"] + plan["projected"].get(
+            "completion_tokens", {}).get("total", 0)  # fmt: skip
+        plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 2)
+    return plan
+
+
+def over_budget(plan: dict, tokens: float | None, hours: float | None) -> str | None:
+    """Why the plan is over ``tokens`` (prompt and completion) or ``hours`` (every stage, the
+    GPU's included), or None."""
+    p = plan["projected"]
+    spent = p.get("prompt_tokens", {}).get("total", 0) + p.get("completion_tokens", {}).get(
+        "total", 0
+    )
+    if tokens is not None and spent > tokens:
+        return f"{spent:,} tokens projected, over the budget of {tokens:,.0f}"
+    took = sum(plan["hours"].values())
+    if hours is not None and took > hours:
+        return f"{took:,.1f} hours projected, over the budget of {hours:,.1f}"
+    return None

@@ -1,9 +1,9 @@
 """docgen: document-VQA training data from your own PDFs, in the shape of Docmatix.
 
-One command per stage (extract, generate, filter, shard), `run` for the whole flow, and the
-tools around it (validate, report, preview, push, train, eval). Every command takes a run
-config the same way, positional or --config, and -q / -v. Exit status: 0 done, 1 the run
-failed, 2 refused before any work, 130 / 143 interrupted.
+One command per stage (extract, generate, filter, shard), `run` for the whole flow, `plan` for
+what a run will cost, and the tools around it (validate, report, preview, push, train, eval).
+Every command takes a run config the same way, positional or --config, and -q / -v. Exit
+status: 0 done, 1 the run failed, 2 refused before any work, 130 / 143 interrupted.
 """
 
 from __future__ import annotations

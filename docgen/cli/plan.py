@@ -52,6 +52,12 @@ def size(n: float) -> str:
     return str(n)
 
 
+def duration(hours: float) -> str:
+    if hours >= 1:
+        return f"{hours:,.1f} h"
+    return f"{hours * 60:.1f} min" if hours * 60 >= 1 else f"{hours * 3600:.1f} s"
+
+
 def table(plan: dict) -> str:
     i, s = plan["inputs"], plan["sample"]
     lines = [
@@ -65,8 +71,10 @@ def table(plan: dict) -> str:
         show = size if key.endswith("bytes") else (lambda n: f"{n:,.0f}")
         spread = "" if v["spread"] is None else show(v["spread"])
         note = f"  (assumed: {v['assumed']})" if "assumed" in v else ""
+        if key == "prompt_tokens" and plan["projected"].get("images", {}).get("total"):
+            note = "  (text: the images' tokens are not counted)"
         lines.append(f"  {NAMES.get(key, key):30} {show(v['total']):>16} {spread:>12}{note}")
-    hours = ", ".join(f"{k} {v:,.2f} h" for k, v in plan["hours"].items())
+    hours = ", ".join(f"{k} {duration(v)}" for k, v in plan["hours"].items())
     lines.append(f"time with {plan['workers']} workers like this machine's: {hours}")
     if plan["backend"] != "rules":
         lines.append("pairs kept need the model's answers: run the sample with it to know them")

@@ -72,13 +72,15 @@ def listing(inputs: list[str]) -> list[Input]:
 
 
 def draw(files: list[Input], fraction: float, seed: int) -> list[Band]:
-    """``files`` in ``STRATA`` bands of size, ``fraction`` of each band drawn (one at least)."""
+    """``files`` in ``STRATA`` bands of size, ``fraction`` of each band drawn (two at least, so
+    that each band's spread is measured)."""
     ordered = sorted(files, key=lambda f: (f.size, f.name))
     n = min(STRATA, len(ordered))
     bands = [Band(ordered[i * len(ordered) // n : (i + 1) * len(ordered) // n]) for i in range(n)]
     rng = random.Random(seed)
     for band in bands:
-        band.drawn = rng.sample(band.files, max(1, round(fraction * len(band.files))))
+        want = max(2, round(fraction * len(band.files)))
+        band.drawn = rng.sample(band.files, min(len(band.files), want))
     return bands
 
 
@@ -177,8 +179,9 @@ def token_counter(model: str | None):
                     for m in chat.messages]  # fmt: skip
 
         def counted(chat) -> int:
-            ids = tokenizer.apply_chat_template(text_only(chat), add_generation_prompt=True)
-            return len(ids["input_ids"] if isinstance(ids, dict) else ids)
+            ids = tokenizer.apply_chat_template(text_only(chat), add_generation_prompt=True,
+                                                tokenize=True, return_dict=True)  # fmt: skip
+            return len(ids["input_ids"])
 
         return counted
     return lambda chat: chat.estimated_tokens()
@@ -269,13 +272,13 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
     scale = pages / sample_pages if pages and sample_pages else scale  # work goes with pages
     plan["workers"] = cores
     plan["hours"] = {
-        name: round(s.get("seconds", 0) * scale / 3600 / cores, 3)
+        name: round(s.get("seconds", 0) * scale / 3600 / cores, 6)
         for name, s in stages.items() if isinstance(s, dict) and "seconds" in s
     }  # fmt: skip
     if throughput and "prompt_tokens" in plan["projected"]:
         tokens = plan["projected"]["prompt_tokens"]["total"] + plan["projected"].get(
             "completion_tokens", {}).get("total", 0)  # fmt: skip
-        plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 2)
+        plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 6)
     return plan
 
 

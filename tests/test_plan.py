@@ -1,0 +1,113 @@
+"""``docgen plan``: a sample of the inputs run for real and projected to all of them, compared
+with the real run of all of them."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_llm_server import llm_config
+
+from docgen.cli import main
+from docgen.core.config import load_config
+from docgen.core.errors import DocgenError
+from docgen.run.pipeline import run_pipeline
+from docgen.run.plan import draw, listing, make_plan
+from docgen.samples import make_corpus
+
+FIGURES = ("pages", "pairs_kept", "shard_bytes")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, dict]:
+    """100 generated documents and the real run of them all (its stage counts)."""
+    root = tmp_path_factory.mktemp("plan")
+    make_corpus(root / "pdfs", n=100, seed=7, progress=False)
+    cfg = load_config("default", [f"input={root / 'pdfs'}", f"work={root / 'work'}",
+                                  f"out={root / 'out'}", "run.scheduler=sync",
+                                  "run.progress=false"])  # fmt: skip
+    stages = run_pipeline(cfg)["stages"]
+    real = {"pages": stages["extract"]["pages"], "pairs_kept": stages["filter"]["kept"],
+            "shard_bytes": stages["shard"]["bytes"]}  # fmt: skip
+    return root / "pdfs", real
+
+
+def test_the_sample_is_drawn_from_every_size_band_and_is_seeded(corpus):
+    files = listing([str(corpus[0])])
+    assert len(files) == 100
+    bands = draw(files, 0.15, seed=3)
+    assert [len(b.files) for b in bands] == [20] * 5 and [len(b.drawn) for b in bands] == [3] * 5
+    assert all(max(f.size for f in a.files) <= min(f.size for f in b.files)
+               for a, b in zip(bands, bands[1:]))  # fmt: skip
+    again = draw(files, 0.15, seed=3)
+    assert [[f.name for f in b.drawn] for b in again] == [[f.name for f in b.drawn] for b in bands]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_plan_from_15_percent_is_within_15_percent_of_the_real_run(corpus, seed):
+    folder, real = corpus
+    cfg = load_config("default", [f"input={folder}", "run.scheduler=sync", "run.progress=false"])
+    plan = make_plan(cfg, 0.15, seed)
+    assert plan["sample"]["documents"] == 15
+    for key in FIGURES:
+        projected = plan["projected"][key]["total"]
+        assert abs(projected - real[key]) <= 0.15 * real[key], (key, projected, real[key])
+
+
+@pytest.mark.parametrize("model_input", ["text", "image", "image+text"])
+def test_the_chats_counted_are_the_chats_a_run_sends(samples, tmp_path, server_factory,
+                                                     model_input):  # fmt: skip
+    folder = tmp_path / "pdfs"  # pages with charts and a stamp: a fake VLM has things to see
+    folder.mkdir()
+    for name in ("0003-report-en.pdf", "0027-report-ar.pdf", "0000-invoice-en.pdf"):
+        shutil.copy(samples / name, folder / name)
+    server = server_factory("--truth", str(samples))  # the sidecars say what the images show
+    sets = [f"generate.input={model_input}"]
+    cfg = llm_config(folder, tmp_path / "real", [server.url], *sets)
+    if model_input == "image":  # the fake model writes pairs from text: given none, it fails
+        with pytest.raises(DocgenError):  # (after every chat was sent, once)
+            run_pipeline(cfg)
+    else:
+        run_pipeline(cfg)
+    sent = server.requests
+    plan = make_plan(llm_config(folder, tmp_path / "plan", [server.url], *sets), 1.0, 0)
+    assert plan["projected"]["chats"]["total"] == sent
+    assert plan["projected"]["chats"]["spread"] == 0  # every document run: nothing projected
+    images = plan["projected"]["images"]["total"]
+    assert (images == 0) == (model_input == "text") and images <= plan["projected"]["pages"][
+        "total"
+    ]
+    assert plan["projected"]["prompt_tokens"]["total"] > 0
+    asked = plan["projected"]["pairs_asked"]["total"]
+    assert plan["projected"]["completion_tokens"]["total"] == asked * 60
+    assert "pairs_kept" not in plan["projected"]  # a model's pairs are not known without it
+    assert server.requests == sent  # the plan sent nothing
+
+
+def test_the_command_prints_a_table_json_and_refuses_a_run_over_budget(few_samples, tmp_path,
+                                                                       capsys):  # fmt: skip
+    argv = ["plan", "--input", str(few_samples), "--sample", "1", "-q",
+            "--set", "run.scheduler=sync"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 documents" in out and "pages" in out and "pairs kept" in out
+    assert main([*argv, "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["projected"]["pages"]["total"] == 4 and plan["sample"]["documents"] == 3
+    assert main([*argv, "--budget-hours", "0"]) == 1
+    assert "over budget" in capsys.readouterr().out
+    assert main([*argv, "--sample", "0"]) == 2
+    assert "--sample" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["plan", "--input", str(tmp_path / "empty"), "-q"]) == 2  # a folder, no PDF
+    assert "no PDF" in capsys.readouterr().err
+
+
+def test_the_command_runs_from_outside(few_samples):
+    done = subprocess.run([sys.executable, "-m", "docgen.cli", "plan", "--input",
+                           str(few_samples), "--sample", "0.5", "-q"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "projected" in done.stdout

@@ -111,3 +111,19 @@ def test_the_command_runs_from_outside(few_samples):
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "projected" in done.stdout
+
+
+def test_measure_sends_the_sample_and_measures_what_it_cost(samples, tmp_path, server_factory):
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name in ("0000-invoice-en.pdf", "0001-receipt-en.pdf", "0003-report-en.pdf"):
+        shutil.copy(samples / name, folder / name)
+    server = server_factory()
+    cfg = llm_config(folder, tmp_path / "plan", [server.url])
+    plan = make_plan(cfg, 1.0, 0, measure=True)
+    measured = plan["measured"]
+    assert measured["requests"] == server.requests == plan["projected"]["chats"]["total"]
+    assert measured["prompt_tokens"] > 0 and measured["tokens_per_second"] > 0
+    assert "measured" in plan["projected"]["completion_tokens"]  # not assumed
+    assert plan["projected"]["pairs_kept"]["total"] > 0  # known: the model answered
+    assert "gpu_generate" in plan["hours"]  # at the throughput measured

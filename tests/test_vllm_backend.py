@@ -85,6 +85,30 @@ def test_openai_backend_over_vllm_serve(vllm_server, samples, tmp_path):
     assert not engine_processes()
 
 
+def test_plan_counts_the_tokens_vllm_counts_and_measures_its_throughput(
+    vllm_server, tiny_llm, samples, tmp_path
+):
+    from docgen.run.plan import make_plan
+
+    url, _ = vllm_server
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name in ("0000-invoice-en.pdf", "0003-report-en.pdf", "0040-letter-ja.pdf"):
+        shutil.copy(samples / name, folder / name)
+    cfg = load_config("openai", [
+        f"input={folder}", f"generate.base_urls={json.dumps([url])}", "generate.model=tiny",
+        "generate.max_tokens=200", "run.scheduler=sync", *LENIENT,
+    ])  # fmt: skip
+    # Every document (nothing projected): the prompt tokens counted with the model's tokenizer
+    # and chat template are the tokens vLLM says it was sent.
+    plan = make_plan(cfg, 1.0, 0, measure=True, tokenizer=str(tiny_llm))
+    measured = plan["measured"]
+    assert measured["requests"] == plan["projected"]["chats"]["total"] == 3
+    assert plan["projected"]["prompt_tokens"]["total"] == measured["prompt_tokens"]
+    assert measured["tokens_per_second"] > 0 and plan["hours"]["gpu_generate"] > 0
+    assert not engine_processes()
+
+
 def vllm_config(inputs, root, tiny_llm, vllm_python, *extra):
     return load_config("vllm", [
         f"input={inputs}", f"work={root / 'work'}", f"out={root / 'out'}",

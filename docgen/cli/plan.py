@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from docgen.cli.options import config_options, run_config
 
@@ -37,10 +38,17 @@ def add_commands(command) -> None:
     s.add_argument("--workers", type=int, help="worker processes of the run (default: cores)")
     s.add_argument("--throughput", type=float, metavar="TOKENS_PER_S",
                    help="tokens a second the model server reaches: gives GPU hours")  # fmt: skip
+    s.add_argument("--measure", action="store_true",
+                   help="send the sample's chats to the configured server (the judge's, "
+                   "rater's, translator's too, when on): its throughput, completion tokens and "
+                   "pairs kept measured, not assumed")  # fmt: skip
     s.add_argument("--budget-tokens", type=float, metavar="N",
                    help="exit 1 when the projected tokens are over N")  # fmt: skip
     s.add_argument("--budget-hours", type=float, metavar="H",
                    help="exit 1 when the projected hours are over H")  # fmt: skip
+    s.add_argument("--tokenizer", metavar="DIR",
+                   help="a folder with the model's tokenizer and chat template, to count prompt "
+                   "tokens with (default: generate.model, when it is such a folder)")  # fmt: skip
     s.add_argument("--json", action="store_true", help="the plan as JSON")
 
 
@@ -71,13 +79,18 @@ def table(plan: dict) -> str:
         show = size if key.endswith("bytes") else (lambda n: f"{n:,.0f}")
         spread = "" if v["spread"] is None else show(v["spread"])
         note = f"  (assumed: {v['assumed']})" if "assumed" in v else ""
+        note = f"  (measured: {v['measured']})" if "measured" in v else note
         if key == "prompt_tokens" and plan["projected"].get("images", {}).get("total"):
             note = "  (text: the images' tokens are not counted)"
         lines.append(f"  {NAMES.get(key, key):30} {show(v['total']):>16} {spread:>12}{note}")
     hours = ", ".join(f"{k} {duration(v)}" for k, v in plan["hours"].items())
     lines.append(f"time with {plan['workers']} workers like this machine's: {hours}")
-    if plan["backend"] != "rules":
-        lines.append("pairs kept need the model's answers: run the sample with it to know them")
+    if m := plan.get("measured"):
+        lines.append(f"measured on the sample: {m['requests']} requests, {m['prompt_tokens']:,} "
+                     f"prompt and {m['completion_tokens']:,} completion tokens, "
+                     f"{m['tokens_per_second']:,} tokens a second")  # fmt: skip
+    elif plan["backend"] != "rules":
+        lines.append("pairs kept need the model's answers: --measure runs the sample with it")
     return "\n".join(lines)
 
 
@@ -86,8 +99,12 @@ def cmd_plan(args) -> int:
 
     if not 0 < args.sample <= 1:
         raise ValueError(f"--sample is a share of the documents, 0 to 1, not {args.sample}")
+    if args.tokenizer and not os.path.isdir(args.tokenizer):
+        raise ValueError(f"--tokenizer {args.tokenizer}: no such folder")
     cfg = run_config(args)
-    plan = make_plan(cfg, args.sample, args.seed, args.workers, args.throughput)
+    plan = make_plan(
+        cfg, args.sample, args.seed, args.workers, args.throughput, args.measure, args.tokenizer
+    )
     print(json.dumps(plan, indent=2) if args.json else table(plan))
     why = over_budget(plan, args.budget_tokens, args.budget_hours)
     if why:

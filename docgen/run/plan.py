@@ -19,6 +19,7 @@ come from ``--throughput`` (tokens a second the server reaches).
 from __future__ import annotations
 
 import math
+import os
 import random
 import shutil
 import tempfile
@@ -88,8 +89,10 @@ def sample_name(i: int) -> str:
     return f"{i:06d}.pdf"  # the i-th drawn document, as the sample run reads it
 
 
-def run_sample(cfg: RunConfig, drawn: list[Input], folder: Path) -> tuple[dict, dict]:
-    """The sample run for real in ``folder``: per drawn document (by :func:`sample_name`), its
+def run_sample(cfg: RunConfig, drawn: list[Input], folder: Path, measure: bool = False,
+               tokenizer: str | None = None) -> tuple[dict, dict]:  # fmt: skip
+    """The sample run for real in ``folder`` (every stage with the ``rules`` backend, or when
+    ``measure``: its chats sent to the model), per drawn document (by :func:`sample_name`) its
     figures; and the run's manifest."""
     from docgen.extract.sources import read_bytes
     from docgen.run.pipeline import run_pipeline, run_stage
@@ -105,14 +108,16 @@ def run_sample(cfg: RunConfig, drawn: list[Input], folder: Path) -> tuple[dict, 
     run = replace(cfg, input=[str(inputs)], work=str(folder / "work"), out=str(folder / "out"))
     run.run = replace(cfg.run, limit=None)
     model_free = cfg.generate.backend == "rules"
-    if model_free:
+    if model_free or measure:
         manifest = run_pipeline(run)
     else:
         manifest = {"stages": {"extract": run_stage(run, "extract")}}
-    return {Path(k).name: v for k, v in figures(run, model_free).items()}, manifest
+    per_doc = figures(run, model_free, model_free or measure, tokenizer)
+    return {Path(k).name: v for k, v in per_doc.items()}, manifest
 
 
-def figures(cfg: RunConfig, model_free: bool) -> dict[str, dict]:
+def figures(cfg: RunConfig, model_free: bool, kept: bool,
+            tokenizer: str | None = None) -> dict[str, dict]:  # fmt: skip
     """Per source document of the sample run: pages, chats, prompt tokens, pairs, bytes."""
     from collections import defaultdict
 
@@ -124,21 +129,22 @@ def figures(cfg: RunConfig, model_free: bool) -> dict[str, dict]:
             source_of[p["doc_id"]] = p["source"]
             doc[p["source"]]["pages"] += 1
             doc[p["source"]]["image_bytes"] += p["image_bytes"] or 0
-    if model_free:
+    if kept:
         from docgen.filter.passes import joined
 
         for part in wd.parts("kept"):
             for r in joined(wd, part).to_pylist():
                 if r["keep"]:
                     doc[source_of.get(r["doc_id"], r["source"])]["pairs_kept"] += 1
-    else:
-        for source, counted in chats_of(cfg, wd, source_of).items():
+    if not model_free:
+        for source, counted in chats_of(cfg, wd, source_of, tokenizer).items():
             for k, v in counted.items():
                 doc[source][k] += v
     return {k: dict(v) for k, v in doc.items()}
 
 
-def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict) -> dict[str, dict]:
+def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict,
+             tokenizer: str | None = None) -> dict[str, dict]:  # fmt: skip
     """Per document: the generation chats the generate stage would send, their images, prompt
     tokens (the model's tokenizer, else docgen's estimate) and pairs asked — nothing sent."""
     from docgen.generate.backends import BACKENDS
@@ -148,7 +154,7 @@ def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict) -> dict[str, dict]:
 
     g = cfg.generate
     task = Generation(g)
-    count = token_counter(g.model)
+    count = token_counter(tokenizer or g.model)
     n_pairs = g.pairs_per_page or BACKENDS[g.backend].default_pairs_per_page
     out: dict[str, dict] = {}
     for part in wd.parts(PAGES):
@@ -168,6 +174,8 @@ def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict) -> dict[str, dict]:
 def token_counter(model: str | None):
     """A chat's prompt tokens: the model's chat template and tokenizer when ``model`` is a
     folder holding them, else :meth:`Chat.estimated_tokens` (text only either way)."""
+    if model and Path(model).is_dir() and not Path(model, "tokenizer_config.json").exists():
+        raise ValueError(f"no tokenizer in {model} (tokenizer_config.json): --tokenizer DIR")
     if model and Path(model, "tokenizer_config.json").exists():
         from transformers import AutoTokenizer
 
@@ -207,9 +215,11 @@ FIGURES = ("pages", "chats", "images", "prompt_tokens", "pairs_asked", "pairs_ke
 
 
 def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: int | None = None,
-              throughput: float | None = None, keep: str | None = None) -> dict:  # fmt: skip
-    """The plan of a run of ``cfg`` over its inputs, from ``fraction`` of them run for real."""
-    import os
+              throughput: float | None = None, measure: bool = False,
+              tokenizer: str | None = None, keep: str | None = None) -> dict:  # fmt: skip
+    """The plan of a run of ``cfg`` over its inputs, from ``fraction`` of them run for real
+    (with ``measure``, the sample's chats sent to the model: its throughput, completion tokens
+    and pairs kept measured)."""
     import time
 
     files = listing(cfg.input)
@@ -220,66 +230,72 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="docgen-plan-"))
     try:
         start = time.perf_counter()
-        per_doc, manifest = run_sample(cfg, drawn, folder)
+        per_doc, manifest = run_sample(cfg, drawn, folder, measure, tokenizer)
         seconds = time.perf_counter() - start
         shard_bytes = sum(f.stat().st_size for f in (folder / "out").rglob("*.parquet"))
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
-    sample_bytes = sum(d.size for d in drawn)
-    total_bytes = sum(f.size for f in files)
-    scale = total_bytes / max(1, sample_bytes)
     plan = {
-        "inputs": {"documents": len(files), "bytes": total_bytes},
+        "inputs": {"documents": len(files), "bytes": sum(f.size for f in files)},
         "sample": {
             "documents": len(drawn),
-            "bytes": sample_bytes,
+            "bytes": sum(d.size for d in drawn),
             "fraction": fraction,
             "seed": seed,
             "seconds": round(seconds, 1),
         },  # fmt: skip
         "backend": cfg.generate.backend,
         "input": cfg.generate.input,
-        "projected": {},
+        "projected": projected(bands, per_doc),
     }
+    stages = manifest.get("stages", {})
+    p = plan["projected"]
+    sample = {k: sum(v.get(k, 0) for v in per_doc.values()) for k in FIGURES}
+    if "shard" in stages and "image_bytes" in p and sample["image_bytes"]:
+        # The shards are mostly the page images: as many times the projected images' bytes
+        # as the sample's shards were its images'.
+        ratio = shard_bytes / sample["image_bytes"]
+        p["shard_bytes"] = {k: round(v * ratio) for k, v in p["image_bytes"].items()}
+    generated = stages.get("generate", {})
+    if "pairs_asked" in p and generated.get("completion_tokens") and sample["pairs_asked"]:
+        a_pair = generated["completion_tokens"] / sample["pairs_asked"]  # measured
+        p["completion_tokens"] = {"total": round(p["pairs_asked"]["total"] * a_pair),
+                                  "spread": None, "measured": f"{a_pair:.0f} a pair"}  # fmt: skip
+    elif "pairs_asked" in p:
+        p["completion_tokens"] = {"total": p["pairs_asked"]["total"] * PAIR_TOKENS,
+                                  "spread": None, "assumed": f"{PAIR_TOKENS} a pair"}  # fmt: skip
+    if generated.get("requests") and generated.get("seconds"):
+        sent = generated.get("prompt_tokens", 0) + generated.get("completion_tokens", 0)
+        plan["measured"] = {"tokens_per_second": round(sent / generated["seconds"], 1),
+                            "prompt_tokens": generated.get("prompt_tokens", 0),
+                            "completion_tokens": generated.get("completion_tokens", 0),
+                            "requests": generated["requests"]}  # fmt: skip
+        throughput = throughput or plan["measured"]["tokens_per_second"]
+    plan["workers"] = workers or os.cpu_count() or 1
+    pages = p.get("pages", {}).get("total", 0)
+    scale = pages / sample["pages"] if sample["pages"] else 0  # the work goes with the pages
+    plan["hours"] = {name: round(s["seconds"] * scale / 3600 / plan["workers"], 6)
+                     for name, s in stages.items() if isinstance(s, dict) and "seconds" in s
+                     and not (name == "generate" and throughput)}  # fmt: skip
+    if throughput and "prompt_tokens" in p:
+        tokens = p["prompt_tokens"]["total"] + p.get("completion_tokens", {}).get("total", 0)
+        plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 6)
+    return plan
+
+
+def projected(bands: list[Band], per_doc: dict[str, dict]) -> dict:
+    """Every figure the sample's documents have, projected with its spread."""
     at, figures_of = 0, []  # each band's drawn documents' figures, in draw order
     for band in bands:
         figures_of.append([per_doc.get(sample_name(at + j), {}) for j in range(len(band.drawn))])
         at += len(band.drawn)
+    out = {}
     for key in FIGURES:
         if any(key in v for v in per_doc.values()):
             total, spread = project(bands, figures_of, key)
-            plan["projected"][key] = {"total": round(total), "spread": round(spread)}
-    stages = manifest.get("stages", {})
-    images = plan["projected"].get("image_bytes")
-    sample_images = sum(v.get("image_bytes", 0) for v in per_doc.values())
-    if "shard" in stages and images and sample_images:
-        # The shards are mostly the page images: as many times the projected images' bytes
-        # as the sample's shards were its images'.
-        ratio = shard_bytes / sample_images
-        plan["projected"]["shard_bytes"] = {"total": round(images["total"] * ratio),
-                                            "spread": round(images["spread"] * ratio)}  # fmt: skip
-    if "pairs_asked" in plan["projected"]:
-        asked = plan["projected"]["pairs_asked"]["total"]
-        plan["projected"]["completion_tokens"] = {
-            "total": asked * PAIR_TOKENS,
-            "spread": None,
-            "assumed": f"{PAIR_TOKENS} a pair",
-        }
-    cores = workers or os.cpu_count() or 1
-    pages = plan["projected"].get("pages", {}).get("total")
-    sample_pages = sum(v.get("pages", 0) for v in per_doc.values())
-    scale = pages / sample_pages if pages and sample_pages else scale  # work goes with pages
-    plan["workers"] = cores
-    plan["hours"] = {
-        name: round(s.get("seconds", 0) * scale / 3600 / cores, 6)
-        for name, s in stages.items() if isinstance(s, dict) and "seconds" in s
-    }  # fmt: skip
-    if throughput and "prompt_tokens" in plan["projected"]:
-        tokens = plan["projected"]["prompt_tokens"]["total"] + plan["projected"].get(
-            "completion_tokens", {}).get("total", 0)  # fmt: skip
-        plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 6)
-    return plan
+            out[key] = {"total": round(total), "spread": round(spread)}
+    return out
 
 
 def over_budget(plan: dict, tokens: float | None, hours: float | None) -> str | None:

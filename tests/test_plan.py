@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pymupdf
 import pytest
 from test_llm_server import llm_config
 
@@ -127,3 +128,21 @@ def test_measure_sends_the_sample_and_measures_what_it_cost(samples, tmp_path, s
     assert "measured" in plan["projected"]["completion_tokens"]  # not assumed
     assert plan["projected"]["pairs_kept"]["total"] > 0  # known: the model answered
     assert "gpu_generate" in plan["hours"]  # at the throughput measured
+
+
+def test_a_tar_shard_is_listed_by_its_headers_and_its_sample_read_by_seeking(samples, tmp_path):
+    import tarfile
+
+    shard = tmp_path / "in" / "shard-000.tar"
+    shard.parent.mkdir()
+    with tarfile.open(shard, "w") as tar:
+        for pdf in sorted(samples.glob("*-en.pdf")):
+            tar.add(pdf, arcname=f"{pdf.stem}.pdf")
+            tar.add(pdf.with_suffix(".json"), arcname=f"{pdf.stem}.json")
+    files = listing([str(shard.parent)])
+    assert len(files) == 6 and all(f.name.startswith("shard-000.tar/") for f in files)
+    cfg = load_config("default", [f"input={shard.parent}", "run.scheduler=sync",
+                                  "run.progress=false"])  # fmt: skip
+    plan = make_plan(cfg, 1.0, 0)
+    pages = sum(pymupdf.open(p).page_count for p in samples.glob("*-en.pdf"))
+    assert plan["projected"]["pages"]["total"] == pages

@@ -57,18 +57,40 @@ class Band:
 
 
 def listing(inputs: list[str]) -> list[Input]:
-    """Every PDF of the inputs, with its size: a file is stat'ed, not read; a tar or Parquet
-    file's PDFs are listed from it (its members' sizes)."""
+    """Every PDF of the inputs, with its size, read as little as can be: a file is stat'ed, a
+    tar's members by their headers (their data is skipped), a Parquet file's PDFs read."""
     from docgen.extract.sources import _expand, iter_sources
 
     found = []
     for path in _expand(inputs):
-        if path.suffix.lower() in (".tar", ".parquet"):
+        suffix = path.suffix.lower()
+        if suffix == ".tar":
+            found += tar_members(path)
+        elif suffix == ".parquet":
             for src, _ in iter_sources([str(path)]):
                 if not src.error:
                     found.append(Input(src.name, src.size, src.path, src.member, src))
         elif path.is_file():
             found.append(Input(path.name, path.stat().st_size, str(path)))
+    return found
+
+
+def tar_members(path: Path) -> list[Input]:
+    """A tar shard's PDFs from its headers (a compressed or damaged one: those read)."""
+    import tarfile
+
+    from docgen.extract.sources import Source, label
+
+    found = []
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            for m in tar:
+                if m.isfile() and not m.issparse() and m.name.lower().endswith(".pdf"):
+                    name = f"{label(path.name)}/{label(m.name)}"
+                    src = Source(name, str(path.resolve()), label(m.name), m.offset_data, m.size)
+                    found.append(Input(name, m.size, src.path, src.member, src))
+    except (tarfile.TarError, OSError):
+        pass  # what could be listed is; the run itself says what the shard's damage is
     return found
 
 

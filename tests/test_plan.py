@@ -146,3 +146,26 @@ def test_a_tar_shard_is_listed_by_its_headers_and_its_sample_read_by_seeking(sam
     plan = make_plan(cfg, 1.0, 0)
     pages = sum(pymupdf.open(p).page_count for p in samples.glob("*-en.pdf"))
     assert plan["projected"]["pages"]["total"] == pages
+
+
+def test_an_interrupted_plan_says_so_and_leaves_nothing(samples, tmp_path):
+    import os
+    import signal
+    import time
+
+    tmp = tmp_path / "tmp"  # where the plan's sample folder goes
+    tmp.mkdir()
+    argv = [sys.executable, "-m", "docgen.cli", "plan", "--input", str(samples), "--sample", "1",
+            "-q", "--set", "extract.docs_per_partition=2"]  # fmt: skip
+    run = subprocess.Popen(argv, env={**os.environ, "TMPDIR": str(tmp)}, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp.glob("docgen-plan-*/work/pages/part-*.parquet")) and run.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGINT)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, out
+    said = [line for line in out.splitlines() if line.strip()]
+    assert len(said) == 1 and "interrupted (SIGINT)" in said[0] and "nothing planned" in said[0]
+    assert "Traceback" not in out and not list(tmp.glob("docgen-plan-*"))

@@ -86,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             settle_args(args)
             return args.func(args) or 0
     except Interrupted as exc:
-        print(f"\n{prefix}: {interrupted_line(exc)}", file=sys.stderr)
+        # A plan's sample runs in a folder of its own, removed on the way out: nothing to go on.
+        after = (
+            "nothing planned (the sample's folder is removed)" if args.command == "plan" else None
+        )
+        line = interrupted_line(exc, after) if after else interrupted_line(exc)
+        print(f"\n{prefix}: {line}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`docgen ... | head`): nothing left to say, and nowhere to say it.

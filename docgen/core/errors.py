@@ -46,15 +46,16 @@ class Interrupted(BaseException):
 progress = {"stage": None, "done": 0, "total": 0, "unit": "part"}
 
 
-def interrupted_line(exc: Interrupted) -> str:
+KEPT = "finished partitions are kept; run the same command to go on"
+
+
+def interrupted_line(exc: Interrupted, after: str = KEPT) -> str:
     where = ""
     if progress["stage"]:
         unit = "documents" if progress.get("unit") == "doc" else "tasks"
         total = f" of {progress['total']}" if progress["total"] else ""
         where = f" during {progress['stage']}, {progress['done']}{total} {unit} done"
-    return (
-        f"interrupted ({exc}){where}: finished partitions are kept; run the same command to go on"
-    )
+    return f"interrupted ({exc}){where}: {after}"
 
 
 @contextmanager

@@ -63,3 +63,21 @@ def test_both_backends_send_page_images_to_a_served_vlm(
     for run in ("seen", "engine"):  # the rater saw the pages and rated (a reply cut short: none)
         ratings = [r for r in shard_ratings(tmp_path / run / "out") if r is not None]
         assert ratings and all(r in range(1, 6) for r in ratings)
+
+
+def test_plan_counts_a_vlm_prompt_s_image_tokens_as_vllm_does(vlm_server, tiny_vlm, few_samples,
+                                                              tmp_path):  # fmt: skip
+    from docgen.run.plan import make_plan
+
+    url, _ = vlm_server
+    cfg = load_config("openai", [
+        f"input={few_samples}", f"generate.base_urls={json.dumps([url])}", "generate.model=tiny",
+        "generate.input=image+text", "generate.max_tokens=100",
+        "generate.max_images_per_request=2", "run.scheduler=sync", *LENIENT,
+    ])  # fmt: skip
+    # Every document, sent: the tokens counted with the model's processor (its chat template,
+    # and each page's image tokens) are the tokens vLLM says the chats held.
+    plan = make_plan(cfg, 1.0, 0, measure=True, tokenizer=str(tiny_vlm))
+    assert plan["prompt_tokens_counted_with"] == "processor"
+    assert plan["projected"]["images"]["total"] == 4
+    assert plan["projected"]["prompt_tokens"]["total"] == plan["measured"]["prompt_tokens"]

@@ -80,8 +80,15 @@ def table(plan: dict) -> str:
         spread = "" if v["spread"] is None else show(v["spread"])
         note = f"  (assumed: {v['assumed']})" if "assumed" in v else ""
         note = f"  (measured: {v['measured']})" if "measured" in v else note
-        if key == "prompt_tokens" and plan["projected"].get("images", {}).get("total"):
-            note = "  (text: the images' tokens are not counted)"
+        if key == "prompt_tokens":
+            how = plan["prompt_tokens_counted_with"]
+            note = {
+                "processor": "  (the model's processor: images included)",
+                "tokenizer": "  (the model's tokenizer)",
+                "estimate": "  (docgen's estimate: --tokenizer DIR counts them)",
+            }[how]
+            if how != "processor" and plan["projected"].get("images", {}).get("total"):
+                note += "; the images' tokens are not counted"
         lines.append(f"  {NAMES.get(key, key):30} {show(v['total']):>16} {spread:>12}{note}")
     hours = ", ".join(f"{k} {duration(v)}" for k, v in plan["hours"].items())
     lines.append(f"time with {plan['workers']} workers like this machine's: {hours}")

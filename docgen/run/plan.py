@@ -28,6 +28,7 @@ from pathlib import Path
 
 from docgen.core.config import RunConfig
 from docgen.core.workdir import PAGES, WorkDir
+from docgen.run.plan_tokens import counted_with, token_counter
 
 STRATA = 5  # bands of document size, each sampled alike
 PAIR_TOKENS = 60  # completion tokens a pair asked, an assumption (see the module's docstring)
@@ -176,7 +177,7 @@ def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict,
 
     g = cfg.generate
     task = Generation(g)
-    count = token_counter(tokenizer or g.model)
+    count = token_counter(tokenizer or g.model)  # docgen/run/plan_tokens.py
     n_pairs = g.pairs_per_page or BACKENDS[g.backend].default_pairs_per_page
     out: dict[str, dict] = {}
     for part in wd.parts(PAGES):
@@ -191,30 +192,6 @@ def chats_of(cfg: RunConfig, wd: WorkDir, source_of: dict,
                 mine["prompt_tokens"] = mine.get("prompt_tokens", 0) + count(chat)
                 mine["pairs_asked"] = mine.get("pairs_asked", 0) + chat.n_pairs
     return out
-
-
-def token_counter(model: str | None):
-    """A chat's prompt tokens: the model's chat template and tokenizer when ``model`` is a
-    folder holding them, else :meth:`Chat.estimated_tokens` (text only either way)."""
-    if model and Path(model).is_dir() and not Path(model, "tokenizer_config.json").exists():
-        raise ValueError(f"no tokenizer in {model} (tokenizer_config.json): --tokenizer DIR")
-    if model and Path(model, "tokenizer_config.json").exists():
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(model)
-
-        def text_only(chat) -> list[dict]:
-            return [{"role": m["role"], "content": m["content"] if isinstance(m["content"], str)
-                     else " ".join(p.get("text", "") for p in m["content"])}
-                    for m in chat.messages]  # fmt: skip
-
-        def counted(chat) -> int:
-            ids = tokenizer.apply_chat_template(text_only(chat), add_generation_prompt=True,
-                                                tokenize=True, return_dict=True)  # fmt: skip
-            return len(ids["input_ids"])
-
-        return counted
-    return lambda chat: chat.estimated_tokens()
 
 
 def project(bands: list[Band], figures_of: list[list[dict]], key: str) -> tuple[float, float]:
@@ -244,6 +221,8 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
     and pairs kept measured)."""
     import time
 
+    model_free = cfg.generate.backend == "rules"
+    how = None if model_free else counted_with(tokenizer or cfg.generate.model)  # (before work)
     files = listing(cfg.input)
     if not files:
         raise ValueError(f"no PDF in {', '.join(map(str, cfg.input))}")
@@ -270,6 +249,7 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
         "backend": cfg.generate.backend,
         "input": cfg.generate.input,
         "projected": projected(bands, per_doc),
+        "prompt_tokens_counted_with": how,
     }
     stages = manifest.get("stages", {})
     p = plan["projected"]

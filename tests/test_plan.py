@@ -119,15 +119,17 @@ def test_measure_sends_the_sample_and_measures_what_it_cost(samples, tmp_path, s
     folder.mkdir()
     for name in ("0000-invoice-en.pdf", "0001-receipt-en.pdf", "0003-report-en.pdf"):
         shutil.copy(samples / name, folder / name)
-    server = server_factory()
-    cfg = llm_config(folder, tmp_path / "plan", [server.url])
+    server = server_factory("--rubber-stamp")  # a judge too, that scores every pair 5
+    cfg = llm_config(folder, tmp_path / "plan", [server.url], "filter.judge=true")
     plan = make_plan(cfg, 1.0, 0, measure=True)
     measured = plan["measured"]
-    assert measured["requests"] == server.requests == plan["projected"]["chats"]["total"]
+    assert measured["requests"] == plan["projected"]["chats"]["total"] == 3
+    assert server.requests > 3  # the judge's chats besides
     assert measured["prompt_tokens"] > 0 and measured["tokens_per_second"] > 0
     assert "measured" in plan["projected"]["completion_tokens"]  # not assumed
     assert plan["projected"]["pairs_kept"]["total"] > 0  # known: the model answered
     assert "gpu_generate" in plan["hours"]  # at the throughput measured
+    assert plan["projected"]["judge_tokens"]["total"] > 0 and plan["hours"]["gpu_judge"] > 0
 
 
 def test_a_tar_shard_is_listed_by_its_headers_and_its_sample_read_by_seeking(samples, tmp_path):

@@ -17,6 +17,9 @@ NAMES = {
     "pairs_kept": "pairs kept",
     "image_bytes": "page image bytes",
     "shard_bytes": "shard bytes",
+    "judge_tokens": "judge tokens",
+    "rate_tokens": "rater tokens",
+    "translate_tokens": "translator tokens",
 }
 
 

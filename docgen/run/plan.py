@@ -283,6 +283,18 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
     if throughput and "prompt_tokens" in p:
         tokens = p["prompt_tokens"]["total"] + p.get("completion_tokens", {}).get("total", 0)
         plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 6)
+    # The model's passes over the pairs (judge, rater, translator), measured on the sample: their
+    # tokens go with the pairs, so with the pages.
+    for name, counts in stages.get("filter", {}).items():
+        if isinstance(counts, dict) and counts.get("prompt_tokens"):
+            tokens = (counts["prompt_tokens"] + counts.get("completion_tokens", 0)) * scale
+            p[f"{name}_tokens"] = {
+                "total": round(tokens),
+                "spread": None,
+                "measured": "the sample's, by pages",
+            }
+            if throughput:
+                plan["hours"][f"gpu_{name}"] = round(tokens / throughput / 3600, 6)
     return plan
 
 

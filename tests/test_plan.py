@@ -15,7 +15,8 @@ from docgen.cli import main
 from docgen.core.config import load_config
 from docgen.core.errors import DocgenError
 from docgen.run.pipeline import run_pipeline
-from docgen.run.plan import draw, listing, make_plan
+from docgen.run.plan import make_plan
+from docgen.run.plan_inputs import draw, listing
 from docgen.samples import make_corpus
 
 FIGURES = ("pages", "pairs_kept", "shard_bytes")

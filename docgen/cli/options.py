@@ -43,8 +43,9 @@ def config_help(default: str | None) -> str:
     )
 
 
-def config_options(sp, example="extract.dpi=200", default=None, inputs=False):
-    """[CONFIG] positional or --config, --set; with ``inputs``: [INPUT...] and --input too."""
+def config_options(sp, example="extract.dpi=200", default=None, inputs=False, runs=True):
+    """[CONFIG] positional or --config, --set; with ``inputs``: [INPUT...] and --input too (and,
+    for a command that ``runs`` the inputs, --limit and --retry-failed)."""
     sp.add_argument(
         "words",
         nargs="*" if inputs else "?",
@@ -62,6 +63,7 @@ def config_options(sp, example="extract.dpi=200", default=None, inputs=False):
     sp.set_defaults(takes_inputs=inputs, default_config=default)
     if inputs:
         sp.add_argument("--input", nargs="+", metavar="PDF_OR_DIR", help="the inputs, by option")
+    if inputs and runs:
         sp.add_argument(
             "--limit",
             type=positive,

@@ -30,11 +30,12 @@ def add_commands(command) -> None:
         cmd_plan,
         description="Draws a seeded sample of the inputs, alike in size band by band, runs it "
         "as the run would (the rules backend: every stage; a model's backend: extraction and "
-        "the generation chats, counted with the model's tokenizer, nothing sent) and projects "
+        "the generation chats, their tokens counted as the model counts them, nothing sent "
+        "unless --measure) and projects "
         "pages, chats, tokens, pairs, shard bytes and hours to the whole input, each with its "
         "spread (two standard errors).",
     )
-    config_options(s, "generate.input=image", default="default", inputs=True)
+    config_options(s, "generate.input=image", default="default", inputs=True, runs=False)
     s.add_argument("--sample", type=float, default=0.15, metavar="FRACTION",
                    help="share of the documents run for real (default 0.15)")  # fmt: skip
     s.add_argument("--seed", type=int, default=0, help="which sample (same seed, same sample)")

@@ -1,19 +1,21 @@
 """``docgen plan``: what a run will cost, from a sample of its inputs run for real.
 
-The inputs are listed (file sizes; a tar or Parquet file's PDFs are listed from it), split into
-``STRATA`` bands of size and a seeded share of each band drawn. The sample is then run the way
-the run would: with the model-free ``rules`` backend the whole pipeline (extract, generate,
-filter, shard); with a model's backend, extraction, then the generation chats built exactly as
-the generate stage builds them (chunking, triage, images as configured) and their prompt tokens
-counted — by the model's own tokenizer when ``generate.model`` is a folder that has one, else
-by docgen's estimate — without sending any. Each figure is projected to the whole input band by
-band (a band's documents times its sample's mean: stratified sampling), with the spread of that
-projection (two standard errors).
+The inputs are listed by size and a seeded share of each band of size drawn
+(:mod:`docgen.run.plan_inputs`). The sample is then run the way the run would: with the
+model-free ``rules`` backend the whole pipeline (extract, generate, filter, shard); with a
+model's backend, extraction, then the generation chats built exactly as the generate stage
+builds them (chunking, triage, images as configured) and their prompt tokens counted as the
+model counts them (:mod:`docgen.run.plan_tokens`) — nothing sent, unless ``measure``: then the
+sample runs whole with the model, and its throughput, completion tokens and pairs kept are
+measured. Each figure is projected to the whole input band by band (a band's documents times
+its sample's mean: stratified sampling), with the spread of that projection (two standard
+errors).
 
-What is assumed, not measured, is said: a model's completion tokens are the pairs asked times
-``PAIR_TOKENS`` (a JSON question–answer pair of a Docmatix-like length); its pairs kept are
-not known without a model (the pairs asked are given); image tokens are not counted. GPU hours
-come from ``--throughput`` (tokens a second the server reaches).
+What is assumed, not measured, is said: without ``measure`` a model's completion tokens are the
+pairs asked times ``PAIR_TOKENS`` (a JSON question–answer pair of a Docmatix-like length) and
+its pairs kept are not known; the page labeller (``generate.triage_model``) is not run, so the
+pages it would skip are counted as asked. GPU hours come from ``--throughput`` or the measured
+throughput.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def corpus(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_the_sample_is_drawn_from_every_size_band_and_is_seeded(corpus):
-    files = listing([str(corpus[0])])
+    files = listing([str(corpus[0])]).files
     assert len(files) == 100
     bands = draw(files, 0.15, seed=3)
     assert [len(b.files) for b in bands] == [20] * 5 and [len(b.drawn) for b in bands] == [3] * 5
@@ -142,7 +142,7 @@ def test_a_tar_shard_is_listed_by_its_headers_and_its_sample_read_by_seeking(sam
         for pdf in sorted(samples.glob("*-en.pdf")):
             tar.add(pdf, arcname=f"{pdf.stem}.pdf")
             tar.add(pdf.with_suffix(".json"), arcname=f"{pdf.stem}.json")
-    files = listing([str(shard.parent)])
+    files = listing([str(shard.parent)]).files
     assert len(files) == 6 and all(f.name.startswith("shard-000.tar/") for f in files)
     cfg = load_config("default", [f"input={shard.parent}", "run.scheduler=sync",
                                   "run.progress=false"])  # fmt: skip
@@ -172,3 +172,42 @@ def test_an_interrupted_plan_says_so_and_leaves_nothing(samples, tmp_path):
     said = [line for line in out.splitlines() if line.strip()]
     assert len(said) == 1 and "interrupted (SIGINT)" in said[0] and "nothing planned" in said[0]
     assert "Traceback" not in out and not list(tmp.glob("docgen-plan-*"))
+
+
+def test_past_so_many_shards_a_sample_of_them_is_listed_and_the_count_estimated(samples, tmp_path):
+    import random
+    import tarfile
+
+    from docgen.run.plan_inputs import listing
+
+    pdfs = sorted(samples.glob("*.pdf"))
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    rng, total = random.Random(5), 0
+    for i in range(40):  # shards of 1 to 4 PDFs
+        with tarfile.open(folder / f"shard-{i:03d}.tar", "w") as tar:
+            for j, pdf in enumerate(rng.sample(pdfs, rng.randint(1, 4))):
+                tar.add(pdf, arcname=f"{i}-{j}.pdf")
+                total += 1
+    whole = listing([str(folder)])
+    assert len(whole.files) == total and whole.shards_listed == whole.shards == 40
+    some = listing([str(folder)], seed=1, most=10)
+    assert some.shards_listed == 10 and some.shards == 40
+    assert len({f.path for f in some.files}) == 10  # only those shards were opened
+    estimate = sum(f.weight for f in some.files)
+    assert abs(estimate - total) <= max(some.spread, 0.15 * total), (estimate, total)
+    assert some.spread > 0
+
+
+@pytest.mark.parametrize("model_input", ["text", "image", "image+text"])
+def test_chats_and_tokens_from_15_percent_are_within_15_percent_of_all(corpus, model_input):
+    # All documents counted (the chats a real run sends: test above) against a 15% sample.
+    folder, _ = corpus
+    nowhere = 'generate.base_urls=["http://127.0.0.1:9/v1"]'  # never reached: nothing is sent
+    sets = [f"input={folder}", "run.scheduler=sync", "run.progress=false", nowhere,
+            f"generate.input={model_input}"]  # fmt: skip
+    every = make_plan(load_config("openai", sets), 1.0, 0)["projected"]
+    some = make_plan(load_config("openai", sets), 0.15, 0)["projected"]
+    for key in ("pages", "chats", "prompt_tokens", "images"):
+        if every[key]["total"]:
+            assert abs(some[key]["total"] / every[key]["total"] - 1) <= 0.15, (key, some, every)

@@ -72,8 +72,12 @@ def duration(hours: float) -> str:
 
 def table(plan: dict) -> str:
     i, s = plan["inputs"], plan["sample"]
+    guess = ""
+    if e := i.get("estimated"):
+        guess = (f" (estimated ± {e['spread']:,} from {e['shards_listed']} of {e['shards']} shards"
+                 " listed)")  # fmt: skip
     lines = [
-        f"docgen plan: {i['documents']:,} documents ({size(i['bytes'])}); a sample of "
+        f"docgen plan: {i['documents']:,} documents{guess} ({size(i['bytes'])}); a sample of "
         f"{s['documents']} ({s['fraction']:.0%} of each size band, seed {s['seed']}) run for "
         f"real in {s['seconds']} s",
         f"backend {plan['backend']}, model input {plan['input']}",

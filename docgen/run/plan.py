@@ -128,7 +128,7 @@ def project(bands: list[Band], figures_of: list[list[dict]], key: str) -> tuple[
     total, variance = 0.0, 0.0
     for band, figures in zip(bands, figures_of):
         values = [f.get(key, 0.0) for f in figures]
-        n, big_n = len(values), len(band.files)
+        n, big_n = len(values), band.count
         mean = sum(values) / n
         total += big_n * mean
         if 1 < n < big_n:
@@ -150,7 +150,8 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
 
     model_free = cfg.generate.backend == "rules"
     how = None if model_free else counted_with(tokenizer or cfg.generate.model)  # (before work)
-    files = listing(cfg.input)
+    listed = listing(cfg.input, seed)
+    files = listed.files
     if not files:
         raise ValueError(f"no PDF in {', '.join(map(str, cfg.input))}")
     bands = draw(files, fraction, seed)
@@ -165,7 +166,7 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     plan = {
-        "inputs": {"documents": len(files), "bytes": sum(f.size for f in files)},
+        "inputs": inputs_of(listed),
         "sample": {
             "documents": len(drawn),
             "bytes": sum(d.size for d in drawn),
@@ -223,6 +224,16 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
             if throughput:
                 plan["hours"][f"gpu_{name}"] = round(tokens / throughput / 3600, 6)
     return plan
+
+
+def inputs_of(listed) -> dict:
+    """How many PDFs the inputs hold: counted, or, past SHARDS_LISTED shards, estimated."""
+    count = sum(f.weight for f in listed.files)
+    out = {"documents": round(count), "bytes": round(sum(f.size * f.weight for f in listed.files))}
+    if listed.shards_listed < listed.shards:
+        out["estimated"] = {"shards_listed": listed.shards_listed, "shards": listed.shards,
+                            "spread": round(listed.spread)}  # fmt: skip
+    return out
 
 
 def projected(bands: list[Band], per_doc: dict[str, dict]) -> dict:

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STRATA = 5  # bands of document size, each sampled alike
+# Past this many tar or Parquet shards, a seeded sample of them is listed and the rest counted
+# by their bytes: the plan does not read every shard to know how many PDFs they hold.
+SHARDS_LISTED = 64
 
 
 @dataclass
@@ -17,6 +20,7 @@ class Input:
     path: str
     member: str | None = None  # inside a tar or Parquet file: read with sources.read_bytes
     source: object = None
+    weight: float = 1.0  # how many inputs it stands for (shards not listed: see SHARDS_LISTED)
 
 
 @dataclass
@@ -25,31 +29,59 @@ class Band:
     drawn: list[Input] = field(default_factory=list)
 
     @property
-    def bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-    @property
-    def drawn_bytes(self) -> int:
-        return sum(f.size for f in self.drawn)
+    def count(self) -> float:
+        """The inputs it stands for."""
+        return sum(f.weight for f in self.files)
 
 
-def listing(inputs: list[str]) -> list[Input]:
+@dataclass
+class Listing:
+    files: list[Input]
+    shards: int = 0  # tar and Parquet shards among the inputs
+    shards_listed: int = 0
+    spread: float = 0.0  # two standard errors of the inputs' count, when shards were not listed
+
+
+def listing(inputs: list[str], seed: int = 0, most: int = SHARDS_LISTED) -> Listing:
     """Every PDF of the inputs, with its size, read as little as can be: a file is stat'ed, a
-    tar's members by their headers (their data is skipped), a Parquet file's PDFs read."""
-    from docgen.extract.sources import _expand, iter_sources
+    tar's members by their headers (their data is skipped), a Parquet file's PDFs read; past
+    ``most`` shards, a seeded sample of ``most`` of them, each member standing for as many
+    as the shards' bytes to the sample's (a ratio estimate, its spread kept)."""
+    from docgen.extract.sources import _expand
 
-    found = []
-    for path in _expand(inputs):
-        suffix = path.suffix.lower()
-        if suffix == ".tar":
-            found += tar_members(path)
-        elif suffix == ".parquet":
-            for src, _ in iter_sources([str(path)]):
-                if not src.error:
-                    found.append(Input(src.name, src.size, src.path, src.member, src))
-        elif path.is_file():
-            found.append(Input(path.name, path.stat().st_size, str(path)))
-    return found
+    paths = _expand(inputs)
+    shards = [p for p in paths if p.suffix.lower() in (".tar", ".parquet")]
+    listed = shards
+    if len(shards) > most:
+        listed = sorted(random.Random(seed).sample(shards, most))
+    found = [Input(p.name, p.stat().st_size, str(p)) for p in paths
+             if p not in shards and p.is_file()]  # fmt: skip
+    per_shard = [(p.stat().st_size, members(p)) for p in listed]
+    weight, spread = 1.0, 0.0
+    if listed is not shards:
+        total = sum(p.stat().st_size for p in shards)
+        sizes = [size for size, _ in per_shard]
+        counts = [len(m) for _, m in per_shard]
+        rate = sum(counts) / max(1, sum(sizes))  # PDFs a byte of shard
+        weight = total / max(1, sum(sizes))
+        k, m = len(listed), len(shards)
+        s2 = sum((c - rate * b) ** 2 for c, b in zip(counts, sizes)) / max(1, k - 1)
+        spread = 2 * (m**2 * (1 - k / m) * s2 / k) ** 0.5
+    for _, member_list in per_shard:
+        for f in member_list:
+            f.weight = weight
+            found.append(f)
+    return Listing(found, len(shards), len(listed), spread)
+
+
+def members(path: Path) -> list[Input]:
+    """A shard's PDFs: a tar's by their headers, a Parquet file's read."""
+    from docgen.extract.sources import iter_sources
+
+    if path.suffix.lower() == ".tar":
+        return tar_members(path)
+    return [Input(src.name, src.size, src.path, src.member, src)
+            for src, _ in iter_sources([str(path)]) if not src.error]  # fmt: skip
 
 
 def tar_members(path: Path) -> list[Input]:

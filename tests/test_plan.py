@@ -102,6 +102,14 @@ def test_the_command_prints_a_table_json_and_refuses_a_run_over_budget(few_sampl
     assert "over budget" in capsys.readouterr().out
     assert main([*argv, "--sample", "0"]) == 2
     assert "--sample" in capsys.readouterr().err
+    assert main([*argv, "--gpu-price", "2"]) == 2  # the rules backend spends no GPU hours
+    assert "--gpu-price needs GPU hours" in capsys.readouterr().err
+    model = ["--set", "generate.backend=openai", "--set",
+             'generate.base_urls=["http://127.0.0.1:9/v1"]']  # fmt: skip
+    assert main([*argv, *model, "--throughput", "100", "--gpu-price", "3", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["gpu_cost"] == pytest.approx(plan["gpu_hours"] * 3, abs=0.01)
+    assert plan["gpu_hours"] == pytest.approx(plan["hours"]["gpu_generate"], abs=1e-4)
     (tmp_path / "empty").mkdir()
     assert main(["plan", "--input", str(tmp_path / "empty"), "-q"]) == 2  # a folder, no PDF
     assert "no PDF" in capsys.readouterr().err

@@ -42,6 +42,8 @@ def add_commands(command) -> None:
     s.add_argument("--workers", type=int, help="worker processes of the run (default: cores)")
     s.add_argument("--throughput", type=float, metavar="TOKENS_PER_S",
                    help="tokens a second the model server reaches: gives GPU hours")  # fmt: skip
+    s.add_argument("--gpu-price", type=float, metavar="PER_HOUR",
+                   help="what a GPU-hour costs: gives the money the GPU hours cost")  # fmt: skip
     s.add_argument("--measure", action="store_true",
                    help="send the sample's chats to the configured server (the judge's, "
                    "rater's, translator's too, when on): its throughput, completion tokens and "
@@ -100,6 +102,9 @@ def table(plan: dict) -> str:
         lines.append(f"  {NAMES.get(key, key):30} {show(v['total']):>16} {spread:>12}{note}")
     hours = ", ".join(f"{k} {duration(v)}" for k, v in plan["hours"].items())
     lines.append(f"time with {plan['workers']} workers like this machine's: {hours}")
+    if "gpu_cost" in plan:
+        lines.append(f"GPU cost: {plan['gpu_cost']:,.2f} ({plan['gpu_hours']:,.2f} GPU-hours at "
+                     f"{plan['gpu_price']:,.2f} an hour)")  # fmt: skip
     if m := plan.get("measured"):
         lines.append(f"measured on the sample: {m['requests']} requests, {m['prompt_tokens']:,} "
                      f"prompt and {m['completion_tokens']:,} completion tokens, "
@@ -117,9 +122,19 @@ def cmd_plan(args) -> int:
     if args.tokenizer and not os.path.isdir(args.tokenizer):
         raise ValueError(f"--tokenizer {args.tokenizer}: no such folder")
     cfg = run_config(args)
+    if args.gpu_price is not None:  # checked before any work
+        if args.gpu_price < 0:
+            raise ValueError(f"--gpu-price is a price an hour, not {args.gpu_price}")
+        if cfg.generate.backend == "rules" or not (args.throughput or args.measure):
+            raise ValueError("--gpu-price needs GPU hours: a model's backend, and --throughput "
+                             "or --measure")  # fmt: skip
     plan = make_plan(
         cfg, args.sample, args.seed, args.workers, args.throughput, args.measure, args.tokenizer
     )
+    if args.gpu_price is not None:
+        gpu = sum(v for k, v in plan["hours"].items() if k.startswith("gpu_"))
+        plan.update(gpu_hours=round(gpu, 4), gpu_price=args.gpu_price,
+                    gpu_cost=round(gpu * args.gpu_price, 2))  # fmt: skip
     print(json.dumps(plan, indent=2) if args.json else table(plan))
     why = over_budget(plan, args.budget_tokens, args.budget_hours)
     if why:

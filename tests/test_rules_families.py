@@ -182,3 +182,12 @@ def test_garbled_table_cells_are_not_asked():
         {"kind": "table", "key": ["Times", "Weight"], "answer": "Medium"},
         {"kind": "table", "key": ["Courier", "Weight"], "answer": "Light"},
     ]  # not the letters one by one, the word cut by a hyphen, the bracket left open
+
+
+def test_a_cjk_lead_with_no_spaces_introduces_its_list():
+    lines = [line("手順は次のとおりです："), line("• ファイルを開く"), line("• 設定を保存する")]
+    for i, ln in enumerate(lines):
+        ln["y0"], ln["y1"] = 20.0 * i, 20.0 * i + 10
+    assert lists(lines) == [
+        {"kind": "list", "key": "手順は次のとおりです", "answer": "ファイルを開く; 設定を保存する"}
+    ]

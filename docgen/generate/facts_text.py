@@ -68,7 +68,8 @@ def lead_of(line: dict, body: float) -> str | None:
     starts = lead[:1]
     if starts.islower() or not starts.isalpha() or len(lead) > 100 or MACRO.search(lead):
         return None  # the end of a sentence begun on the line above, or code
-    return lead if letters_share(lead) >= 0.7 and len(lead.split()) >= 2 else None
+    words = len(lead) // 2 if has_cjk(lead) else len(lead.split())  # CJK: about 2 characters a word
+    return lead if letters_share(lead) >= 0.7 and words >= 2 else None
 
 
 def item_prose(line: dict) -> bool:

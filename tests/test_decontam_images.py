@@ -120,6 +120,11 @@ def test_a_hub_dataset_is_downloaded_once_and_its_images_compared(
     rows = [r for p in wd.parts("kept") for r in joined(wd, p).to_pylist()]
     dropped = {r["source"].rsplit("/", 1)[-1] for r in rows if r["reason"] == REASON}
     assert dropped == {"0003-report-en.pdf"}
+    # Downloaded once: a rerun of the pass asks the Hub nothing (it may be offline).
+    from docgen.filter.decontam_images import prepare
+
+    prepare(str(run.work), run.cfg.filter)
+    assert len(asked) == 1
     # A dataset the Hub does not have, and a name that is not OWNER/NAME: one line each.
     for value, said in [
         ("hf://datasets/no/such", "the Hub has no dataset no/such"),

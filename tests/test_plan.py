@@ -98,8 +98,9 @@ def test_the_command_prints_a_table_json_and_refuses_a_run_over_budget(few_sampl
     assert main([*argv, "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["projected"]["pages"]["total"] == 4 and plan["sample"]["documents"] == 3
-    assert main([*argv, "--budget-hours", "0"]) == 1
-    assert "over budget" in capsys.readouterr().out
+    assert main([*argv, "--budget-hours", "0", "--json"]) == 1
+    said = capsys.readouterr()
+    assert "over budget" in said.err and json.loads(said.out)["hours"]  # stdout: the plan
     assert main([*argv, "--sample", "0"]) == 2
     assert "--sample" in capsys.readouterr().err
     assert main([*argv, "--gpu-price", "2"]) == 2  # the rules backend spends no GPU hours

@@ -31,6 +31,17 @@ def test_the_grounding_tokens_are_read_back_and_scored():
     assert boxes_iou(GOLD + [(0, (0.0, 0.0, 5.0, 5.0))], GOLD) == pytest.approx(0.5)  # scattered
 
 
+def test_what_the_grounded_config_writes_is_what_eval_reads():
+    from docgen.shard.chat import with_boxes
+
+    boxes = [{"image": 0, "box_1000": [100, 200, 300, 240]},
+             {"image": 1, "box_1000": [0, 0, 10, 10]}]  # fmt: skip
+    assert grounding(with_boxes("INV-7", boxes)) == (
+        "INV-7",
+        [(0, (100.0, 200.0, 300.0, 240.0)), (1, (0.0, 0.0, 10.0, 10.0))],
+    )
+
+
 def test_a_turn_left_out_by_its_rating_takes_its_boxes_with_it():
     row = {
         "texts": [{"user": "q1", "assistant": "a1"}, {"user": "q2", "assistant": "a2"}],

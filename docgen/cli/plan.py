@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from docgen.cli.options import config_options, run_config
 
@@ -137,7 +138,7 @@ def cmd_plan(args) -> int:
                     gpu_cost=round(gpu * args.gpu_price, 2))  # fmt: skip
     print(json.dumps(plan, indent=2) if args.json else table(plan))
     why = over_budget(plan, args.budget_tokens, args.budget_hours)
-    if why:
-        print(f"over budget: {why}")
+    if why:  # on stderr: stdout stays the plan (--json parses)
+        print(f"docgen plan: over budget: {why}", file=sys.stderr)
         return 1
     return 0

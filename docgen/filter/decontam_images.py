@@ -94,8 +94,11 @@ MAGIC = (b"\x89PNG", b"\xff\xd8", b"RIFF", b"II*\x00", b"MM\x00*", b"GIF8", b"BM
 
 def listing(source: Path) -> str:
     """A fingerprint of a benchmark's files (names, sizes, times): its hashes are made again
-    only when they change."""
-    files = sorted(source.rglob("*")) if source.is_dir() else [source]
+    only when they change (the Hub client's own records under .cache do not count)."""
+    if not source.is_dir():
+        files = [source]
+    else:
+        files = sorted(f for f in source.rglob("*") if ".cache" not in f.relative_to(source).parts)
     return fingerprint([(str(f), f.stat().st_size, f.stat().st_mtime_ns)
                         for f in files if f.is_file()])  # fmt: skip
 
@@ -113,12 +116,18 @@ def local(work: str, source: str) -> Path:
     )
 
 
+DOWNLOADED = ".docgen-downloaded"  # in a Hub dataset's folder once all of it is there
+
+
 def download(work: str, source: str) -> None:
-    """A Hub dataset's Parquet and image files, into :func:`local` (files already there with
-    the Hub's size are not fetched again); a dataset the Hub does not have is one line."""
+    """A Hub dataset's Parquet and image files, into :func:`local`, once: a rerun asks the Hub
+    nothing (offline too) and hashes nothing again; remove the folder to fetch it anew. A
+    dataset the Hub does not have, or a download that fails, is one line."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+    if (local(work, source) / DOWNLOADED).exists():
+        return
     repo = source.removeprefix(HUB_DATASET)
     patterns = ["*.parquet", *(f"*{suffix}" for suffix in IMAGE_FILES)]
     try:
@@ -134,6 +143,7 @@ def download(work: str, source: str) -> None:
             f"filter.decontaminate_images: {repo} could not be downloaded from the Hub "
             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})"
         ) from None
+    (local(work, source) / DOWNLOADED).touch()
 
 
 def hashes_file(work: str, source: str) -> Path:

@@ -80,58 +80,80 @@ def page_text(page: dict) -> str:
     return page["text"] + "\n" + "\n".join(page["tables"])
 
 
-def unanswerable_on(row: dict, asked: list[dict], other: dict) -> bool:
+class PageFacts:
+    """A page's terms and values, made once a page (pages are asked about many times)."""
+
+    def __init__(self):
+        self.made: dict[int, tuple[set, set]] = {}
+
+    def __call__(self, page: dict) -> tuple[set, set]:
+        if id(page) not in self.made:  # (the pages live as long as this does: ids stay theirs)
+            text = page_text(page)
+            self.made[id(page)] = (terms(text), page_values(text))
+        return self.made[id(page)]
+
+
+def unanswerable_on(row: dict, asked: list[dict], other: dict, facts=None) -> bool:
     """Whether ``row``'s question has no answer on page ``other``: what it asks about (its terms
     on the pages it was ``asked`` about: a field's label, a table's row) is not there, nor any
     term of its answer (its words, its numbers and dates). A question that names nothing of its
-    page ("What is the title?") is answerable on any page, and never one."""
-    text = page_text(other)
-    there = terms(text)
-    key = terms(row["question"]) & set().union(*(terms(page_text(p)) for p in asked))
+    page ("What is the title?") is answerable on any page, and never one. ``facts``: a
+    :class:`PageFacts` to reuse."""
+    facts = facts or PageFacts()
+    there, on_page = facts(other)
+    key = terms(row["question"]) & set().union(*(facts(p)[0] for p in asked))
     values, _ = answer_values(row["answer"])
-    on_page = page_values(text)
     return (bool(key) and not key & there and not terms(row["answer"]) & there
             and not any(v & on_page for v in values))  # fmt: skip
 
 
-# How many of the most alike pages are tried for a question before it is given up.
+# A question is tried on the TRIED pages most like its own, then on TRIED others, among at
+# most CANDIDATES pages of other documents drawn at random (the cost of a question bounded).
 TRIED = 5
+CANDIDATES = 64
 
 
 class Likeness:
-    """How alike two pages are: the Jaccard index of their terms (each page's made once)."""
+    """The candidate pages for a question's own pages, most alike first (the Jaccard index of
+    their terms), ranked once for every question about the same pages; each page's terms made
+    once."""
 
-    def __init__(self):
-        self.made: dict[int, set] = {}
+    def __init__(self, pages: dict, rng: random.Random):
+        self.pages, self.rng = pages, rng
+        self.facts = PageFacts()
+        self.ranked: dict[tuple, list] = {}
 
-    def terms(self, page: dict) -> set:
-        key = id(page)
-        if key not in self.made:
-            self.made[key] = terms(page_text(page))
-        return self.made[key]
+    def terms(self, doc_id: str, number: int) -> set:
+        return self.facts(self.pages[doc_id][number])[0]
 
-    def to(self, pages: list[dict]):
-        """A function of a page: how alike it is to ``pages``."""
-        mine = set().union(*(self.terms(p) for p in pages))
+    def ranking(self, doc_id: str, numbers: tuple, candidates: list[tuple[str, int]]) -> list:
+        key = (doc_id, numbers)
+        if key not in self.ranked:
+            drawn = self.rng.sample(candidates, min(CANDIDATES, len(candidates)))
+            mine = set().union(*(self.terms(doc_id, n) for n in numbers))
 
-        def alike(page: dict) -> float:
-            theirs = self.terms(page)
-            both = len(mine & theirs)
-            return both / (len(mine) + len(theirs) - both) if mine or theirs else 0.0
+            def alike(c: tuple[str, int]) -> float:
+                theirs = self.terms(*c)
+                both = len(mine & theirs)
+                return both / (len(mine) + len(theirs) - both) if mine or theirs else 0.0
 
-        return alike
+            ranked = sorted(drawn, key=lambda c: -alike(c))  # ties: in the seeded draw's order
+            rest = ranked[TRIED:]
+            self.rng.shuffle(rest)
+            self.ranked[key] = ranked[:TRIED] + rest[:TRIED]
+        return self.ranked[key]
 
 
-def most_alike(row: dict, asked: list[dict], candidates: list[tuple[str, int]], pages: dict,
-               like: Likeness, rng: random.Random) -> tuple[str, int] | None:  # fmt: skip
-    """The page of another document most like the question's own pages (an invoice's question
-    goes to another invoice, not to a report: a hard negative) on which it has no answer; of
-    the ``TRIED`` most alike, in order. Ties fall in a seeded order."""
-    rng.shuffle(candidates)
-    alike = like.to(asked)
-    ranked = sorted(candidates, key=lambda c: -alike(pages[c[0]][c[1]]))
-    return next((c for c in ranked[:TRIED] if unanswerable_on(row, asked, pages[c[0]][c[1]])),
-                None)  # fmt: skip
+def most_alike(row: dict, asked: list[dict], candidates: list[tuple[str, int]],
+               like: Likeness) -> tuple[str, int] | None:  # fmt: skip
+    """The page of another document most like the question's own pages on which it has no
+    answer (an invoice's question goes to another invoice, not to a report: a hard negative):
+    of the ``TRIED`` most alike, else of ``TRIED`` others (a similar page often answers)."""
+    numbers = tuple(n for n in row["pages"] if n in like.pages.get(row["doc_id"], {}))
+    for c in like.ranking(row["doc_id"], numbers, candidates):
+        if unanswerable_on(row, asked, like.pages[c[0]][c[1]], like.facts):
+            return c
+    return None
 
 
 def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
@@ -153,7 +175,7 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
              and not r.get("translated_from")]  # fmt: skip
     rng.shuffle(order)
     added: list[dict] = []
-    like = Likeness()
+    like = Likeness(pages, rng)
     for row in order:
         if len(added) >= need:
             break
@@ -163,7 +185,7 @@ def unanswerable_rows(rows: list[dict], pages: dict, share: float, seed: str,
             continue
         asked = [pages[row["doc_id"]][n] for n in row["pages"] if n in pages.get(row["doc_id"], {})]
         found = most_alike(row, asked, [(d, n) for d in others for n in sorted(pages[d])
-                                        if (d, n) in shown], pages, like, rng)  # fmt: skip
+                                        if (d, n) in shown], like)  # fmt: skip
         if found is None:
             counts["unanswerable_answerable"] += 1
             continue

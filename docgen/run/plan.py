@@ -205,10 +205,11 @@ def make_plan(cfg: RunConfig, fraction: float = 0.15, seed: int = 0, workers: in
     plan["workers"] = workers or os.cpu_count() or 1
     pages = p.get("pages", {}).get("total", 0)
     scale = pages / sample["pages"] if sample["pages"] else 0  # the work goes with the pages
+    on_gpu = bool(throughput and "prompt_tokens" in p)  # generation's hours: the GPU's
     plan["hours"] = {name: round(s["seconds"] * scale / 3600 / plan["workers"], 6)
                      for name, s in stages.items() if isinstance(s, dict) and "seconds" in s
-                     and not (name == "generate" and throughput)}  # fmt: skip
-    if throughput and "prompt_tokens" in p:
+                     and not (name == "generate" and on_gpu)}  # fmt: skip
+    if on_gpu:
         tokens = p["prompt_tokens"]["total"] + p.get("completion_tokens", {}).get("total", 0)
         plan["hours"]["gpu_generate"] = round(tokens / throughput / 3600, 6)
     # The model's passes over the pairs (judge, rater, translator), measured on the sample: their

@@ -13,7 +13,7 @@ STRATA = 5  # bands of document size, each sampled alike
 SHARDS_LISTED = 64
 
 
-@dataclass
+@dataclass(slots=True)  # one per PDF listed, in the driver: kept small
 class Input:
     name: str
     size: int

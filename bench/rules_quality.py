@@ -79,6 +79,29 @@ def kept_pairs(folder: Path) -> list[dict]:
     return sorted(pairs, key=lambda q: q["key"])
 
 
+def facts_speed(work: Path) -> str:
+    """The rules backend's facts a page, CPU: the page's structure alone against structure and
+    running text (lists, change logs, values in sentences), side by side on the same pages."""
+    import time
+
+    from docgen.core.workdir import WorkDir
+    from docgen.generate.backends.rules import page_facts
+    from docgen.generate.facts import facts_of_page
+
+    wd = WorkDir(work)
+    pages = [p for part in wd.parts("pages") for p in wd.read("pages", part).to_pylist()]
+    took = []
+    for fn in (facts_of_page, page_facts):
+        start = time.process_time()
+        for p in pages:
+            fn(p)
+        took.append(time.process_time() - start)
+    return (
+        f"facts of {len(pages)} pages: structure {1e3 * took[0] / len(pages):.2f} ms a page, "
+        f"with running text {1e3 * took[1] / len(pages):.2f} ms ({took[1] / took[0]:.2f}x)"
+    )
+
+
 def key_of(q: dict) -> str:
     name = Path(q["source"]).name
     raw = f"{name}\t{q['pages'][0]}\t{q['question']}\t{q['answer']}"
@@ -111,6 +134,7 @@ def main() -> None:
                 for path in (args.keep / "work").glob(made):
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
         pairs = kept_pairs(folder)
+        speed = facts_speed(folder.parent / "work")
     sample = pairs[:SAMPLE]  # the pairs sort by their hash: a random draw that a new version of
     # the generator keeps where it keeps the pairs, so only the changed ones are labelled again
     labels = read_labels()
@@ -120,6 +144,7 @@ def main() -> None:
                 print(f"{q['key']}\t{q['kind']}\t{Path(q['source']).name} p{q['pages'][0]}\t"
                       f"{q['question']}\t{q['answer']}\t| {q['line'][:140]}")  # fmt: skip
         return
+    print(speed)
     kinds = Counter(q["kind"] for q in pairs)
     print(f"{len(documents())} documents, {len(pairs)} kept pairs; kinds over all of them:")
     for kind, n in kinds.most_common():

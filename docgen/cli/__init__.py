@@ -75,7 +75,13 @@ EXTRAS = {
 def main(argv: list[str] | None = None) -> int:
     """The one place errors become a line on stderr and an exit status (docgen.core.errors): 0 done,
     1 the run failed, 2 bad usage, config or input before any work, 130/143 interrupted."""
-    from docgen.core.errors import DocgenError, Interrupted, interrupted_line, signals_interrupt
+    from docgen.core.errors import (
+        KEPT,
+        DocgenError,
+        Interrupted,
+        interrupted_line,
+        signals_interrupt,
+    )
 
     args = parse(parser(), argv)
     prefix = f"docgen {args.command}"
@@ -88,10 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         # A plan's sample runs in a folder of its own, removed on the way out: nothing to go on.
         after = (
-            "nothing planned (the sample's folder is removed)" if args.command == "plan" else None
+            "nothing planned (the sample's folder is removed)" if args.command == "plan" else KEPT
         )
-        line = interrupted_line(exc, after) if after else interrupted_line(exc)
-        print(f"\n{prefix}: {line}", file=sys.stderr)
+        print(f"\n{prefix}: {interrupted_line(exc, after)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`docgen ... | head`): nothing left to say, and nowhere to say it.

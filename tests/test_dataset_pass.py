@@ -9,6 +9,7 @@ import threading
 import time
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dataset_reference import reference_verdicts
 
@@ -100,18 +101,26 @@ def test_the_generated_set_holds_near_duplicates(expected):
 def test_the_steps_decide_as_one_pass_in_order_and_a_rerun_rewrites_nothing(
     tmp_path, expected, monkeypatch
 ):
+    import docgen.filter.dataset_edges
     import docgen.filter.dataset_pass
 
     # Surplus lists in row groups of 4: each partition reads only the groups that can hold it;
     # each band's buckets split over several tasks.
     monkeypatch.setattr(docgen.filter.dataset_pass, "SURPLUS_ROW_GROUP", 4)
     monkeypatch.setattr(docgen.filter.dataset_pass, "MEMBERS_PER_TASK", 100)
+    # Shuffled in blocks of a few partitions, in row groups of 16: an edges task reads only
+    # the groups that can hold its share.
+    monkeypatch.setattr(docgen.filter.dataset_edges, "BLOCK_MEMBERS", 60)
+    monkeypatch.setattr(docgen.filter.dataset_edges, "SHARE_ROW_GROUP", 16)
     generated(tmp_path)
     drops = dedup_dataset(str(tmp_path), PARTS, CFG)
     assert verdicts(tmp_path) == expected
     flat = [r for part in expected.values() for r in part]
     assert drops == {k: flat.count(k) for k in ("near_duplicate_page", "duplicate_pair")}
     assert len(list((tmp_path / "dataset" / "pair-edges").glob("part-0-*.parquet"))) > 2
+    shuffled = list((tmp_path / "dataset" / "pair-band-0").glob("part-*.parquet"))
+    assert len(shuffled) > 2
+    assert max(pq.ParquetFile(p).metadata.num_row_groups for p in shuffled) > 1
     written = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
     assert dedup_dataset(str(tmp_path), PARTS, CFG) == drops
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")} == written

@@ -56,7 +56,7 @@ class Step:
     name: str
     folder: str
     schema: pa.Schema | None = None  # given: the file is written in pieces (run gets a writer)
-    row_group: int | None = None  # rows per row group of a file written whole (None: one)
+    row_group: int | None = None  # rows per row group of files written whole (None: one)
 
     def path(self, wd: WorkDir, part: str):
         return wd.part_path(self.folder, part)
@@ -115,7 +115,7 @@ def store(wd: WorkDir, step: Step, part: str, fp: str, out: Output, seconds: flo
     stats = {**counts, **out.stored}
     fp = outcome_fingerprint(fp, out.errors or [], out.may_pass)
     for folder, table in out.beside.items():
-        wd.write(wd.part_path(folder, part), table, fp, stats)
+        wd.write(wd.part_path(folder, part), table, fp, stats, step.row_group)
     if out.errors is not None:
         errors = pa.Table.from_pylist(out.errors, ERROR_SCHEMA)
         wd.write(wd.error_path(step.name, part), errors, fp, stats)

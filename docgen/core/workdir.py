@@ -204,7 +204,7 @@ def parquet_file(path) -> pq.ParquetFile:
 
 # Columns holding already-compressed bytes (rendered page images): zstd would spend time on both
 # write and read to save nothing.
-STORED_AS_IS = {"image"}
+STORED_AS_IS = {"image", "hashes.list.element"}
 # Long values (page images, page texts, Markdown tables): dictionary encoding and min/max
 # statistics cost a quarter of a pages file's write time, and nothing reads them back.
 LONG_VALUES = {"image", "text", "tables.list.element"}

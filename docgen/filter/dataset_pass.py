@@ -5,13 +5,14 @@ the corpus (the way datatrove's MinHash deduplication runs):
 
 1. ``signatures``, a task per partition: each page's (and each pair's) item hashes, exact digest
    and LSH band keys, numbered in the fixed order of the dataset (partition, then row);
-2. ``edges``, a task per LSH band (and share of its bucket keys, when the members are many):
-   the members sharing a bucket, and for each the oldest earlier member of its bucket at the
-   similarity threshold (or, for an exact copy, its first copy) — these two steps are in
-   :mod:`docgen.filter.dataset_members`;
-3. ``surplus``, one task: clusters from those edges, which only name members that have a
+2. ``shuffle``, a task per block of partitions: their members, read once, written a file per
+   LSH band ordered by share of the band's keys (:mod:`docgen.filter.dataset_edges`);
+3. ``edges``, a task per LSH band and share of its bucket keys (more shares when the members
+   are many): the members sharing a bucket, and for each the oldest earlier member of its
+   bucket at the similarity threshold (or, for an exact copy, its first copy);
+4. ``surplus``, one task: clusters from those edges, which only name members that have a
    near-duplicate; a member's place in its cluster says whether it is a surplus copy;
-4. ``apply``, a task per partition: the partition's verdicts, ``WORK/dataset/verdicts/``
+5. ``apply``, a task per partition: the partition's verdicts, ``WORK/dataset/verdicts/``
    (the view of :mod:`docgen.filter.passes` joins them to kept's rows).
 
 The pairs' steps run after the pages' surplus is known: pairs on surplus pages never enter them.
@@ -34,7 +35,8 @@ from docgen.core.executor import Executor
 from docgen.core.step import Output, Step, run_step
 from docgen.core.workdir import DATASET, WorkDir, fingerprint, parquet_file, read_table
 from docgen.filter import passes
-from docgen.filter.dataset_members import KINDS, ROW_BITS, edges, folder, signatures, similarity
+from docgen.filter.dataset_edges import blocks, edges, shuffle
+from docgen.filter.dataset_members import KINDS, ROW_BITS, folder, signatures, similarity
 from docgen.filter.dedup import lsh_bands
 
 DATASET_REASONS = ("near_duplicate_page", "duplicate_pair")  # decided here, not per partition
@@ -68,12 +70,16 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, ex: Executor |
     for kind, copies in (("page", cfg.max_page_copies), ("pair", cfg.max_pair_copies)):
         if not copies:
             continue
-        # Each band's buckets split by key so that a task holds MEMBERS_PER_TASK at most.
-        n = max(1, math.ceil(sum(r[f"{kind}s"] for r in signed) / MEMBERS_PER_TASK))
+        # Each band's buckets split by key so that a task holds MEMBERS_PER_TASK at most; the
+        # members shuffled into those shares a block of partitions at a time.
+        counts = [r[f"{kind}s"] for r in signed]
+        n = max(1, math.ceil(sum(counts) / MEMBERS_PER_TASK))
+        spans = blocks(counts)
+        args = [(work, kind, span, n, listing, cfg, surplus_fp.get("page")) for span in spans]
+        shuffled = fingerprint(fingerprints(ex.map(shuffle, args, f"dataset: {kind} shuffle")))
         tasks = [(band, (i, n)) for band in range(len(lsh_bands(similarity(cfg, kind))))
                  for i in range(n)]  # fmt: skip
-        args = [(work, kind, band, split, listing, cfg, surplus_fp.get("page"))
-                for band, split in tasks]  # fmt: skip
+        args = [(work, kind, band, split, spans, shuffled, cfg) for band, split in tasks]
         edge_fps = fingerprints(ex.map(edges, args, f"dataset: {kind} buckets"))
         files = [f"{band}-{i}" for band, (i, _) in tasks]
         result = ex.map(surplus, [(work, kind, files, edge_fps, copies)])
@@ -94,7 +100,7 @@ def fingerprints(results: list[dict]) -> list:
     return [r.get("fingerprint") for r in results]
 
 
-# -- 3. surplus ------------------------------------------------------------------------------
+# -- 4. surplus ------------------------------------------------------------------------------
 
 
 def surplus(work: str, kind: str, files: list[str], edge_fps: list[str], copies: int) -> dict:
@@ -142,7 +148,7 @@ def surplus_in(wd: WorkDir, kind: str, index: int) -> np.ndarray:
     return np.concatenate(found)
 
 
-# -- 4. apply --------------------------------------------------------------------------------
+# -- 5. apply --------------------------------------------------------------------------------
 
 
 def apply(work: str, part: str, index: int, cfg: FilterConfig, marks: list) -> dict:

@@ -34,6 +34,7 @@ STOPWORDS = {
 
 
 # Letters and spellings typical of one Latin-script language, for texts without function words.
+STOPWORD_SETS = {lang: frozenset(words) for lang, words in STOPWORDS.items()}
 SPELLINGS = {
     "en": ["th", "wh", "ing", "ght", "ay "],
     "fr": ["é", "è", "ê", "à", "ç", "œ", "eau", "aux", "oi"],
@@ -79,12 +80,13 @@ def script_counts(text: str) -> dict[str, int]:
     return {name: len(pattern.findall(text)) for name, pattern in SCRIPTS}
 
 
-def detect_language(text: str) -> tuple[str, str]:
+def detect_language(text: str, counts: dict[str, int] | None = None) -> tuple[str, str]:
     """(language code, direction) of a text; ``("und", "ltr")`` when there is too little to tell.
 
     Script first (Arabic, Hebrew, Hangul, kana, Han), then stopwords among Latin-script languages.
+    ``counts``: the text's :func:`script_counts`, when made already.
     """
-    counts = script_counts(text)
+    counts = counts or script_counts(text)
     total = sum(counts.values())
     if total < 3:
         return "und", "ltr"
@@ -99,16 +101,16 @@ def detect_language(text: str) -> tuple[str, str]:
     lower = text.lower()
     # Whole words only: not the "al-" of a transliterated Arabic name, nor a lone letter.
     words = re.findall(r"(?<![\w-])[a-zà-ÿß]{2,}(?![\w-])", lower)
-    scores = {lang: sum(w in set(sw) for w in words) for lang, sw in STOPWORDS.items()}
+    scores = {lang: sum(w in sw for w in words) for lang, sw in STOPWORD_SETS.items()}
     if not any(scores.values()):  # no function words (receipts, forms): letters and spellings
         scores = {lang: sum(lower.count(m) for m in ms) for lang, ms in SPELLINGS.items()}
     best = max(scores, key=scores.get)
     return (best if scores[best] > 0 else "en"), "ltr"
 
 
-def dominant_script(text: str) -> str:
+def dominant_script(text: str, counts: dict[str, int] | None = None) -> str:
     """The script most letters of a text are in (``none`` without letters)."""
-    counts = script_counts(text)
+    counts = counts or script_counts(text)
     best = max(counts, key=counts.get)
     return best if counts[best] else "none"
 

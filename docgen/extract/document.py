@@ -6,10 +6,12 @@ there is no text layer, the page image — as PAGE_SCHEMA says, and what was not
 
 from __future__ import annotations
 
+import weakref
+
 import pyarrow as pa
 
 from docgen.core.config import ExtractConfig
-from docgen.core.text import detect_language, dominant_script
+from docgen.core.text import detect_language, dominant_script, script_counts
 from docgen.core.workdir import release_memory
 from docgen.extract import images, layout, ocr, tables
 from docgen.extract.sources import Source, doc_id_of, looks_like_pdf, read_bytes
@@ -140,16 +142,23 @@ def check_images(page, cfg: ExtractConfig) -> int:
     return min(len(found), 32767)
 
 
-def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[dict, list[dict], bool, bool]:
+def page_text(
+    page, cfg: ExtractConfig, ruled: bool, shown=None
+) -> tuple[dict, list[dict], bool, bool]:
     """The page's text dict and words, whether OCR made them, and whether OCR was needed but
     could not run. Vector paths are collected only on pages that can hold a ruled table (they
-    keep table cells apart, at a cost)."""
+    keep table cells apart, at a cost). ``shown``: the page's display list, when it has one
+    (the page's content read once for its text and its image)."""
     import pymupdf
 
     flags = layout.TEXT_FLAGS
     if ruled:
         flags |= pymupdf.TEXT_COLLECT_VECTORS
-    textpage = page.get_textpage(flags=flags)
+    if shown is not None:
+        textpage = pymupdf.TextPage(shown.get_textpage(flags=flags))
+        textpage.parent = weakref.proxy(page)  # as Page.get_textpage sets it
+    else:
+        textpage = page.get_textpage(flags=flags)
     text = layout.text_dict(page, textpage)
     if cfg.ocr == "off" or (cfg.ocr == "auto" and not ocr.needs_ocr(page, text)):
         return text, layout.words(page, textpage), False, False
@@ -162,14 +171,18 @@ def page_text(page, cfg: ExtractConfig, ruled: bool) -> tuple[dict, list[dict], 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
     figures = check_images(page, cfg)
     edges = tables.ruling_edges(page) if cfg.tables != "off" else []
-    text_dict, words, used_ocr, needs = page_text(page, cfg, tables.grid_possible(edges))
+    # The content read once for the text and the image (a display list); not on a rotated page,
+    # whose text MuPDF reads unrotated (Page.get_textpage turns it back for the time).
+    shown = page.get_displaylist() if page.rotation == 0 else None
+    text_dict, words, used_ocr, needs = page_text(page, cfg, tables.grid_possible(edges), shown)
     lines = layout.visual_lines(text_dict)
     text = "\n".join(line["text"] for line in lines)
-    lang, direction = detect_language(text)
+    scripts = script_counts(text)
+    lang, direction = detect_language(text, scripts)
     rtl = direction == "rtl"
     fmt = {"jpg": "jpeg"}.get(cfg.image_format, cfg.image_format)
     image, width, height = images.page_image(
-        page, cfg.dpi, cfg.max_image_side, cfg.colour,
+        page, cfg.dpi, cfg.max_image_side, cfg.colour, shown,
         lambda px: (images.encode(px, fmt, cfg.image_quality, cfg.png_level), px.shape[1],
                     px.shape[0]),
     )  # fmt: skip
@@ -186,7 +199,7 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
         "tables": [] if used_ocr else tables.tables(page, text_dict, cfg.tables, rtl, edges),
         "lang": lang,
         "direction": direction,
-        "script": dominant_script(text),
+        "script": dominant_script(text, scripts),
         "ocr": used_ocr,
         "needs_ocr": needs,
         "figures": figures,
@@ -281,27 +294,13 @@ def error_row(doc_id: str | None, source: str, page: int | None, error: str) -> 
 
 def pages_table(rows: list[dict]) -> pa.Table:
     """Page rows as a table, built column by column: ``Table.from_pylist`` spent ~3 ms a page on
-    the nested words and lines (300 words on a page of a manual)."""
+    the nested words and lines (300 words on a page of a manual); Arrow converts a column of
+    lists of dicts itself in a fifth of that."""
     columns = []
     for field in PAGE_SCHEMA:
         if field.name == "image_bytes":
             values = [len(r["image"]) for r in rows]
         else:
             values = [r[field.name] for r in rows]
-        if pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
-            columns.append(nested_column(values, field.type))
-        else:
-            columns.append(pa.array(values, field.type))
+        columns.append(pa.array(values, field.type))
     return pa.Table.from_arrays(columns, schema=PAGE_SCHEMA)
-
-
-def nested_column(values: list[list[dict]], list_type: pa.DataType) -> pa.Array:
-    """A list<struct> column from lists of dicts: one flat array per struct field."""
-    struct_type = list_type.value_type
-    flat = [item for items in values for item in items]
-    offsets = [0]
-    for items in values:
-        offsets.append(offsets[-1] + len(items))
-    children = [pa.array([item[f.name] for item in flat], f.type) for f in struct_type]
-    structs = pa.StructArray.from_arrays(children, fields=list(struct_type))
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), structs, type=list_type)

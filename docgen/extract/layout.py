@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from docgen.core.text import fold, has_cjk, is_rtl
 from docgen.extract.bidi import has_rtl, logical_line
 
@@ -83,21 +85,28 @@ def merge_touching_lines(text: dict) -> None:
 def fragments(text: dict) -> list[dict]:
     """Every text line MuPDF found, with its box, largest font size and boldness."""
     out = []
+    fonts: dict[str, tuple[bool, bool]] = {}  # a font's name: bold, monospaced (asked once)
     for block in text["blocks"]:
         for line in block.get("lines", []):
             spans = [s for s in line["spans"] if s["text"].strip()]
             if not spans:
                 continue
+            bold = mono = True
+            for s in spans:
+                font = s["font"]
+                if font not in fonts:
+                    fonts[font] = ("bold" in font.lower(), bool(MONO_FONT.search(font)))
+                bold_font, mono_font = fonts[font]
+                bold = bold and bool(s["flags"] & BOLD or bold_font)
+                mono = mono and bool(s["flags"] & MONOSPACED or mono_font)
             out.append(
                 {
                     "text": fold(
                         line.get("logical") or "".join(s["text"] for s in line["spans"])
                     ).strip(),
                     "size": max(s["size"] for s in spans),
-                    "bold": all(s["flags"] & BOLD or "bold" in s["font"].lower() for s in spans),
-                    "mono": all(
-                        s["flags"] & MONOSPACED or MONO_FONT.search(s["font"]) for s in spans
-                    ),
+                    "bold": bold,
+                    "mono": mono,
                     "bbox": list(line["bbox"]),
                 }
             )
@@ -126,16 +135,19 @@ def find_gutter(frags: list[dict]) -> tuple[float, float] | None:
     a column. Table columns and key-value forms fail those tests and are read row by row."""
     if len(frags) < 6:
         return None
-    x0 = min(f["bbox"][0] for f in frags)
-    x1 = max(f["bbox"][2] for f in frags)
+    lefts = np.array([f["bbox"][0] for f in frags])
+    rights = np.array([f["bbox"][2] for f in frags])
+    x0, x1 = float(lefts.min()), float(rights.max())
     size = sorted(f["size"] for f in frags)[len(frags) // 2]
-    edges = sorted({f["bbox"][0] for f in frags} | {f["bbox"][2] for f in frags})
+    edges = np.unique(np.concatenate([lefts, rights]))
+    wide = np.flatnonzero(np.diff(edges) >= max(6.0, 0.8 * size))
+    starts, ends = edges[wide], edges[wide + 1]
+    # The fragments crossing each wide gap, every gap at once.
+    crossing = ((lefts < ends[:, None]) & (rights > starts[:, None])).sum(axis=1)
+    few = crossing <= max(2, len(frags) // 10)
     best = None
-    for a, b in zip(edges, edges[1:]):
-        if b - a < max(6.0, 0.8 * size) or (best and b - a <= best[1] - best[0]):
-            continue
-        crossing = sum(f["bbox"][0] < b and f["bbox"][2] > a for f in frags)
-        if crossing > max(2, len(frags) // 10):
+    for a, b in zip(starts[few].tolist(), ends[few].tolist()):
+        if best and b - a <= best[1] - best[0]:
             continue
         left = [f for f in frags if f["bbox"][2] <= a]
         right = [f for f in frags if f["bbox"][0] >= b]

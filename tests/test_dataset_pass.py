@@ -110,7 +110,7 @@ def test_the_steps_decide_as_one_pass_in_order_and_a_rerun_rewrites_nothing(
     monkeypatch.setattr(docgen.filter.dataset_pass, "MEMBERS_PER_TASK", 100)
     # Shuffled in blocks of a few partitions, in row groups of 16: an edges task reads only
     # the groups that can hold its share.
-    monkeypatch.setattr(docgen.filter.dataset_edges, "BLOCK_MEMBERS", 60)
+    monkeypatch.setattr(docgen.filter.dataset_edges, "BLOCK_MEMBERS", {"page": 60, "pair": 60})
     monkeypatch.setattr(docgen.filter.dataset_edges, "SHARE_ROW_GROUP", 16)
     generated(tmp_path)
     drops = dedup_dataset(str(tmp_path), PARTS, CFG)

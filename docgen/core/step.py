@@ -71,7 +71,9 @@ class Output:
     errors: list[dict] | None = None  # rows of ERROR_SCHEMA; None: the step keeps no error file
     may_pass: bool = False  # some failures may pass, or work was left undone: a rerun does it
     stored: dict = field(default_factory=dict)  # stored in the file only (e.g. a pass's input)
-    beside: dict = field(default_factory=dict)  # folder -> table: the partition's other files
+    # folder -> table, or a function making it (made when written, then dropped: a step whose
+    # other files are large holds one at a time): the partition's other files
+    beside: dict = field(default_factory=dict)
 
 
 def done(wd: WorkDir, step: Step, part: str, fp: str, retry_failed: bool = False) -> dict | None:
@@ -115,7 +117,9 @@ def store(wd: WorkDir, step: Step, part: str, fp: str, out: Output, seconds: flo
     stats = {**counts, **out.stored}
     fp = outcome_fingerprint(fp, out.errors or [], out.may_pass)
     for folder, table in out.beside.items():
+        table = table() if callable(table) else table
         wd.write(wd.part_path(folder, part), table, fp, stats, step.row_group)
+        del table
     if out.errors is not None:
         errors = pa.Table.from_pylist(out.errors, ERROR_SCHEMA)
         wd.write(wd.error_path(step.name, part), errors, fp, stats)

@@ -14,6 +14,8 @@ member once a band."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyarrow as pa
 
@@ -22,17 +24,19 @@ from docgen.core.workdir import DATASET, WorkDir, fingerprint, parquet_file, rea
 from docgen.filter.dataset_members import KINDS, folder, similarity
 from docgen.filter.dedup import Store, lsh_bands, oldest_similar_each
 
-BLOCK_MEMBERS = 65_536  # a shuffle task's members (a page's item hashes are ~1.2 KB)
+# A shuffle task's members: a block's item hashes are held whole, and copied once for the band
+# being written (a page's are ~1.2 KB, a pair's ~60 bytes: ~20 and ~8 MB a copy).
+BLOCK_MEMBERS = {"page": 16_384, "pair": 131_072}
 SHARE_ROW_GROUP = 8192  # rows per row group of a shuffled file: what an edges task skips by
 EDGES = {kind: Step("edges", folder(kind, "edges")) for kind in KINDS}
 
 
-def blocks(counts: list[int]) -> list[tuple[int, int]]:
+def blocks(kind: str, counts: list[int]) -> list[tuple[int, int]]:
     """Consecutive partitions (by their members ``counts``) grouped into blocks of about
-    ``BLOCK_MEMBERS`` members: ``(first, end)`` each."""
-    spans, first, held = [], 0, 0
+    ``BLOCK_MEMBERS[kind]`` members: ``(first, end)`` each."""
+    spans, first, held, most = [], 0, 0, BLOCK_MEMBERS[kind]
     for i, count in enumerate(counts):
-        if held and held + count > BLOCK_MEMBERS:
+        if held and held + count > most:
             spans.append((first, i))
             first, held = i, 0
         held += count
@@ -69,26 +73,25 @@ def shuffled(wd: WorkDir, kind, span, shares, threshold, page_surplus) -> Output
     tables = [read_table(wd.part_path(folder(kind, "signatures"), part),
                          columns=columns + (["on_pages"] if kind == "pair" else []))
               for part in parts[span[0] : span[1]]]  # fmt: skip
-    members = pa.concat_tables(tables) if tables else None
-    if members is not None and kind == "pair" and page_surplus is not None:
+    members = pa.concat_tables(tables)  # a block holds one partition at least
+    if kind == "pair" and page_surplus is not None:
         members = members.filter(pa.array(~on_surplus_pages(wd, members)))
-    files = {}
-    for band in range(bands):
-        key = (members[f"band_{band}"].to_numpy() if members is not None
-               else np.empty(0, np.uint64))  # fmt: skip
+
+    def band_table(band: int) -> pa.Table:
+        """The members ordered by share of ``band``'s keys (a copy of the block: made one band
+        at a time)."""
+        key = members[f"band_{band}"].to_numpy()
         share = (key % np.uint64(shares)).astype(np.uint32)
-        by_share = np.argsort(share, kind="stable")  # rows in order within a share
-        table = pa.table({
-            "share": pa.array(share[by_share], pa.uint32()),
-            "key": pa.array(key[by_share], pa.uint64()),
-            **({name: members[name].take(pa.array(by_share)) for name in
-                ("order", "digest", "hashes")} if members is not None else
-               {"order": pa.array([], pa.int64()), "digest": pa.array([], pa.binary(16)),
-                "hashes": pa.array([], pa.large_list(pa.uint32()))}),
+        by_share = pa.array(np.argsort(share, kind="stable"))  # in order within a share
+        return pa.table({
+            "share": pa.array(share, pa.uint32()).take(by_share),
+            "key": pa.array(key, pa.uint64()).take(by_share),
+            **{name: members[name].take(by_share) for name in ("order", "digest", "hashes")},
         })  # fmt: skip
-        files[folder(kind, f"band-{band}")] = table
-    main = files.pop(folder(kind, "band-0"))
-    return Output(main, {"members": main.num_rows}, beside=files)
+
+    others = {folder(kind, f"band-{b}"): partial(band_table, b) for b in range(1, bands)}
+    main = band_table(0)
+    return Output(main, {"members": main.num_rows}, beside=others)
 
 
 def on_surplus_pages(wd: WorkDir, members: pa.Table) -> np.ndarray:

@@ -74,7 +74,7 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, ex: Executor |
         # members shuffled into those shares a block of partitions at a time.
         counts = [r[f"{kind}s"] for r in signed]
         n = max(1, math.ceil(sum(counts) / MEMBERS_PER_TASK))
-        spans = blocks(counts)
+        spans = blocks(kind, counts)
         args = [(work, kind, span, n, listing, cfg, surplus_fp.get("page")) for span in spans]
         shuffled = fingerprint(fingerprints(ex.map(shuffle, args, f"dataset: {kind} shuffle")))
         tasks = [(band, (i, n)) for band in range(len(lsh_bands(similarity(cfg, kind))))

@@ -13,7 +13,10 @@ side in one run:
    MuPDF renders (lossless);
 2. two Dask workers against one on the same pages (wall clock);
 3. peak memory per worker (the worker process plus its child) extracting about 1k pages and
-   about 10k pages with two workers.
+   about 10k pages with two workers;
+4. the whole `docgen extract` command as a user runs it (its start-up, a LocalCluster of two
+   workers, their isolation children) against the plain loop in one process, over the same
+   pages: pages a second per core (the command's over two cores, the loop's over one).
 """
 
 from __future__ import annotations
@@ -267,20 +270,38 @@ def memory(docs, tmp: str, args) -> None:
         print(f"   {r['pages']} pages: largest single process {r['largest_mb']:.0f} MB")
 
 
+def whole_command(docs, tmp: str, args) -> None:
+    paths = [str(p) for p in pick(docs, args.command_pages)]
+    listing = Path(tmp) / "command-inputs.txt"
+    listing.write_text("\n".join(paths))
+    command = [str(ROOT / ".venv/bin/docgen"), "extract", str(listing), "--work",
+               f"{tmp}/command", "--quiet", "--set", "run.workers=2", "--set",
+               f"extract.dpi={args.dpi}"]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    ours = time.perf_counter() - start
+    plain = measure_in_child("plain", paths, f"{tmp}/plain-command", args.dpi)
+    per_core = (plain["pages"] / ours / 2) / (plain["pages"] / plain["wall"])
+    print(f"\n4. `docgen extract` with 2 workers, {plain['pages']} pages of {len(paths)} PDFs: "
+          f"{ours:.1f} s ({plain['pages'] / ours:.1f} pages/s); the plain loop in one process "
+          f"{plain['wall']:.1f} s; per core {per_core:.2f}x")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=800, help="pages for the per-core comparison")
     ap.add_argument("--scale-pages", type=int, default=3000, help="pages for 1 vs 2 workers")
     ap.add_argument("--small", type=int, default=1000, help="small corpus for memory")
     ap.add_argument("--big", type=int, default=10000, help="big corpus for memory")
+    ap.add_argument("--command-pages", type=int, default=1000, help="pages for part 4")
     ap.add_argument("--dpi", type=int, default=150)
-    ap.add_argument("--parts", default="123", help="which measurements to run (default 123)")
+    ap.add_argument("--parts", default="1234", help="which measurements to run (default 1234)")
     args = ap.parse_args()
 
     docs = corpus()
     print(f"corpus: {len(docs)} PDFs, {sum(n for _, n in docs)} pages under {CACHE}")
     with tempfile.TemporaryDirectory(prefix="docgen-bench-") as tmp:
-        for part, run in (("1", per_core), ("2", workers), ("3", memory)):
+        for part, run in (("1", per_core), ("2", workers), ("3", memory), ("4", whole_command)):
             if part in args.parts:
                 run(docs, tmp, args)
 

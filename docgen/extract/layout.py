@@ -45,8 +45,8 @@ def text_dict(page, textpage=None) -> dict:
     if textpage is None:
         textpage = page.get_textpage(flags=text_flags())
     text = page.get_text("dict", textpage=textpage)
-    if not any(has_rtl(s["text"]) for b in text["blocks"] for ln in b.get("lines", ())
-               for s in ln["spans"]):  # fmt: skip
+    spans = [s["text"] for b in text["blocks"] for ln in b.get("lines", ()) for s in ln["spans"]]
+    if not has_rtl("".join(spans)):  # one search of the page's text (a letter is one character)
         return text
     text = page.get_text("rawdict", textpage=textpage)  # the same page, with each glyph's box
     merge_touching_lines(text)

@@ -58,7 +58,7 @@ def dedup_dataset(work: str, parts: list[str], cfg: FilterConfig, ex: Executor |
     ex = ex or Executor()
     run = [(work, part, i, cfg) for i, part in enumerate(parts)]
     signed = ex.map(signatures, run, "dataset: signatures")
-    # The partitions and their signatures' fingerprints go to the edges tasks as a file: sent
+    # The partitions and their signatures' fingerprints go to the shuffle tasks as a file: sent
     # with each task, the lists were unpickled and kept by the scheduler (its last 100
     # computations), ~150 bytes a partition per task.
     wd = WorkDir(work)

@@ -115,3 +115,15 @@ def test_a_missing_input_makes_no_work_or_out(tmp_path, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err == f"docgen run: error: input not found: {tmp_path / 'nope'}\n"
     assert not work.exists() and not out.exists()
+
+
+def test_off_is_a_value_not_false_and_yes_is_not_a_boolean(tmp_path):
+    """YAML 1.1 reads off/on/yes/no as booleans; settings whose values include off must get
+    "off" from a file and from --set, and a boolean is only true or false."""
+    (tmp_path / "run.yaml").write_text("extract:\n  ocr: off\n  tables: off\n", "utf-8")
+    cfg = load_config(str(tmp_path / "run.yaml"), [])
+    assert (cfg.extract.ocr, cfg.extract.tables) == ("off", "off")
+    assert load_config(None, ["extract.ocr=off"]).extract.ocr == "off"
+    assert load_config(None, ["run.progress=false"]).run.progress is False
+    with pytest.raises(ValueError, match="run.progress: 'yes' is not true or false"):
+        load_config(None, ["run.progress=yes"])

@@ -15,7 +15,7 @@ from PIL import Image
 from docgen.core.config import ExtractConfig, load_config
 from docgen.core.executor import Executor
 from docgen.core.workdir import WorkDir
-from docgen.extract import images, layout, ocr
+from docgen.extract import document, images, layout, ocr
 from docgen.extract.document import extract_page
 from docgen.extract.sources import doc_id_of, iter_sources, read_bytes
 from docgen.extract.stage import plan
@@ -165,6 +165,55 @@ def test_grey_pages_get_one_channel_colour_pages_three_and_png_is_lossless(sampl
         assert Image.open(io.BytesIO(images.encode(pixels, fmt))).format == fmt.upper()
     assert images.render(coloured, 72, 2940, colour="gray").ndim == 2
     assert images.render(coloured, 720, 300).shape[1] == 300  # longest side capped
+
+
+def test_one_coloured_byte_anywhere_keeps_a_page_in_colour():
+    """The grey check compares neighbouring bytes: a pixel off grey by one step in any channel,
+    first, last or between, must be seen; a grey page's one channel is its red one."""
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (7, 5, 1), dtype=np.uint8), 3, axis=2)
+    assert images.is_grey(grey) and images.is_grey(grey[:1, :1])
+    for at in range(grey.size):
+        off = grey.copy()
+        off.reshape(-1)[at] ^= 1
+        assert not images.is_grey(off), at
+    for fmt in ("png", "jpeg", "webp"):  # a grey page's channel is a strided view of the render
+        assert Image.open(io.BytesIO(images.encode(grey[:, :, 0], fmt))).size == (5, 7)
+
+
+def test_text_and_image_read_through_one_display_list_are_the_page_s_own(tmp_path):
+    """Annotations, form fields, a crop box: the display list gives the text and the pixels
+    that the page itself gives. A rotated page is read as before (text unrotated)."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=600, height=800)
+    page.insert_text((150, 150), "Body text in the crop box")
+    page.insert_text((20, 20), "Outside the crop box")
+    page.add_freetext_annot(pymupdf.Rect(150, 200, 400, 230), "An annotation")
+    field = pymupdf.Widget()
+    field.field_type, field.field_name = pymupdf.PDF_WIDGET_TYPE_TEXT, "name"
+    field.field_value, field.rect = "A form value", pymupdf.Rect(150, 260, 400, 280)
+    page.add_widget(field)
+    page.set_cropbox(pymupdf.Rect(100, 100, 500, 700))
+    doc.new_page().insert_text((72, 72), "Turned a quarter")
+    doc[1].set_rotation(90)
+    doc.save(tmp_path / "a.pdf")
+    cfg = ExtractConfig()
+    page = pymupdf.open(tmp_path / "a.pdf")[0]
+    shown = page.get_displaylist()
+    for ruled in (False, True):
+        assert document.page_text(page, cfg, ruled, shown) == document.page_text(page, cfg, ruled)
+    with_list = images.page_image(page, 100, 4000, "auto", shown, lambda px: px.copy())
+    assert np.array_equal(with_list, images.render(page, 100, 4000))
+    row = extract_page(page, "d", "a.pdf", 2, cfg)
+    assert "An annotation" in row["text"] and "A form value" in row["text"]
+    assert "Outside" not in row["text"]
+    turned_page = pymupdf.open(tmp_path / "a.pdf")[1]
+    turned = extract_page(turned_page, "d", "a.pdf", 2, cfg)
+    assert turned["text"] == "Turned a quarter"
+    # Boxes in the page's unrotated space, as Page.get_textpage gives them.
+    assert turned["words"] == document.page_text(turned_page, cfg, False)[1]
+    assert turned["words"][0]["x0"] == pytest.approx(72)
+    assert turned["image_width"] > turned["image_height"]  # shown as it is turned
 
 
 # -- OCR ----------------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ def interrupt(cmd: list[str], folder: Path, signum: int) -> tuple[int, str]:
     "stage,signum,scheduler",
     [("pages", signal.SIGINT, None), ("pages", signal.SIGTERM, None),
      ("pages", signal.SIGINT, "sync"), ("qa", signal.SIGINT, None),
-     ("dataset/pair-signatures", signal.SIGINT, None)],
+     ("dataset/pair-signatures", signal.SIGINT, None),
+     # the shuffle, once a block has written some of its bands (band 0, its mark, comes last)
+     ("dataset/page-band-3", signal.SIGINT, None)],
 )  # fmt: skip
 def test_an_interrupted_run_says_so_in_one_line_and_its_rerun_loses_nothing(
     samples, tmp_path, whole, stage, signum, scheduler

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,10 +84,25 @@ def apply_override(data: dict, assignment: str) -> None:
     node[leaf] = read_yaml(raw, f"--set {key.strip()}")
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """YAML with YAML 1.2's booleans: only true and false. YAML 1.1 also reads on, off, yes and
+    no as booleans, so ``extract.ocr: off`` or ``--set tables=off`` reached the config as False
+    ("is not a string") although off is one of their values."""
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in found if tag != "tag:yaml.org,2002:bool"]
+    for first, found in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def read_yaml(text: str, where: str):
     """``text`` as YAML, or a one-line error naming ``where`` and the line it stumbled on."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -119,7 +119,6 @@ def store(wd: WorkDir, step: Step, part: str, fp: str, out: Output, seconds: flo
     for folder, table in out.beside.items():
         table = table() if callable(table) else table
         wd.write(wd.part_path(folder, part), table, fp, stats, step.row_group)
-        del table
     if out.errors is not None:
         errors = pa.Table.from_pylist(out.errors, ERROR_SCHEMA)
         wd.write(wd.error_path(step.name, part), errors, fp, stats)

@@ -33,8 +33,8 @@ STOPWORDS = {
 }
 
 
-# Letters and spellings typical of one Latin-script language, for texts without function words.
 STOPWORD_SETS = {lang: frozenset(words) for lang, words in STOPWORDS.items()}
+# Letters and spellings typical of one Latin-script language, for texts without function words.
 SPELLINGS = {
     "en": ["th", "wh", "ing", "ght", "ay "],
     "fr": ["é", "è", "ê", "à", "ç", "œ", "eau", "aux", "oi"],

@@ -202,8 +202,8 @@ def parquet_file(path) -> pq.ParquetFile:
     return pq.ParquetFile(where, filesystem=fs)
 
 
-# Columns holding already-compressed bytes (rendered page images): zstd would spend time on both
-# write and read to save nothing.
+# Columns zstd cannot shrink, so it would spend time on both write and read to save nothing:
+# already-compressed bytes (rendered page images) and random 32-bit item hashes (the dataset pass).
 STORED_AS_IS = {"image", "hashes.list.element"}
 # Long values (page images, page texts, Markdown tables): dictionary encoding and min/max
 # statistics cost a quarter of a pages file's write time, and nothing reads them back.

@@ -15,7 +15,7 @@ from PIL import Image
 from docgen.core.config import ExtractConfig, load_config
 from docgen.core.executor import Executor
 from docgen.core.workdir import WorkDir
-from docgen.extract import document, images, layout, ocr
+from docgen.extract import document, images, layout, ocr, tables
 from docgen.extract.document import extract_page
 from docgen.extract.sources import doc_id_of, iter_sources, read_bytes
 from docgen.extract.stage import plan
@@ -179,6 +179,36 @@ def test_one_coloured_byte_anywhere_keeps_a_page_in_colour():
         assert not images.is_grey(off), at
     for fmt in ("png", "jpeg", "webp"):  # a grey page's channel is a strided view of the render
         assert Image.open(io.BytesIO(images.encode(grey[:, :, 0], fmt))).size == (5, 7)
+    # A page larger than the pieces the check works through: bytes at a piece's edges.
+    big = np.repeat(rng.integers(0, 256, (401, 517, 1), dtype=np.uint8), 3, axis=2)
+    piece = images._GREY_PIECE
+    assert big.size > 2 * piece and images.is_grey(big)
+    for at in (0, piece - 2, piece - 1, piece, piece + 1, 2 * piece, big.size - 2, big.size - 1):
+        off = big.copy()
+        off.reshape(-1)[at] ^= 1
+        assert not images.is_grey(off), at
+
+
+def test_ruling_lines_through_the_display_list_are_the_page_s_own():
+    """A page that draws no path has no ruling edges without reading its content again; one
+    that draws paths (its own or an annotation's) has the edges ``get_cdrawings`` gives."""
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "Only text here")
+    ruled = doc.new_page()
+    for y in (100, 130, 160):
+        ruled.draw_line((72, y), (300, y))
+    for x in (72, 180, 300):
+        ruled.draw_line((x, 100), (x, 160))
+    ruled.insert_text((80, 120), "cell")
+    doc.new_page().add_rect_annot(pymupdf.Rect(72, 72, 200, 150))
+    text_only, ruled, annotated = pymupdf.open("pdf", doc.tobytes())
+    for page in (text_only, ruled, annotated):
+        shown = page.get_displaylist()
+        assert tables.draws_paths(shown) == bool(page.get_cdrawings())
+        assert tables.ruling_edges(page, shown) == tables.ruling_edges(page)
+    assert not tables.draws_paths(text_only.get_displaylist())
+    assert tables.grid_possible(tables.ruling_edges(ruled, ruled.get_displaylist()))
+    assert tables.ruling_edges(annotated, annotated.get_displaylist())
 
 
 def test_text_and_image_read_through_one_display_list_are_the_page_s_own(tmp_path):

@@ -3,6 +3,7 @@ its limit, nothing kills the run, and the good documents in the same batch come 
 
 import os
 import time
+from pathlib import Path
 
 import pdfs
 import pyarrow.parquet as pq
@@ -119,6 +120,22 @@ def test_a_killed_worker_process_is_replaced(few_samples):
     good = sorted(few_samples.glob("0*.pdf"))[0]
     src = Source(good.name, str(good), size=good.stat().st_size)
     assert [k for k, _ in run_document(src, "d", cfg)][-1] == "end"
+
+
+def test_the_child_loads_no_module_it_does_not_use(few_samples):
+    """pandas (which pyarrow imports to inspect a list) and PyMuPDF's layout model and LLM
+    helpers (onnxruntime) cost every child time and memory; a child that extracted a page with
+    a table has none of their libraries mapped."""
+    from docgen.extract import isolate
+    from docgen.extract.sources import Source
+
+    pdf = few_samples / "0000-invoice-en.pdf"
+    src = Source(pdf.name, str(pdf), size=pdf.stat().st_size)
+    kinds = [k for k, _ in run_document(src, "d", ExtractConfig())]
+    assert kinds[-1] == "end" and "page" in kinds
+    maps = Path(f"/proc/{isolate._child.proc.pid}/maps").read_text()
+    assert "pyarrow" in maps and "pymupdf" in maps  # what it does use
+    assert "/pandas/" not in maps and "onnxruntime" not in maps
 
 
 def test_a_caller_that_stops_listening_does_not_leave_pages_for_the_next(few_samples):

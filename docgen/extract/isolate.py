@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import importlib.abc
 import os
 import pickle
 import select
@@ -174,6 +175,21 @@ def _messages(child: Child, start: float, item_timeout: float, total_timeout: fl
             return
 
 
+class NotInChild(importlib.abc.MetaPathFinder):
+    """Refuses modules the child never uses that others import on the way: PyMuPDF imports its
+    layout model and its LLM helpers (onnxruntime) when they are installed, and pyarrow imports
+    pandas the first time it builds an array from a list (to ask whether the list is a pandas
+    object). Together 0.25 s of CPU and ~60 MB in every child. Each import fails as a module that
+    is not installed, which is how those callers expect to find them absent."""
+
+    REFUSED = ("pandas", "pymupdf.layout", "pymupdf4llm")
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.REFUSED or name.split(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"{name} is not used in an extraction child", name=name)
+        return None
+
+
 def child_main(memory_mb: int) -> None:
     """The child's loop: read a task ``(function, args)``, send each message it yields."""
     import importlib
@@ -181,9 +197,7 @@ def child_main(memory_mb: int) -> None:
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    # PyMuPDF imports its optional layout model (onnxruntime) when installed; extraction never
-    # uses it, and it costs half a second and ~50 MB in every child.
-    sys.modules.setdefault("pymupdf.layout", None)
+    sys.meta_path.insert(0, NotInChild())
     if memory_mb > 0:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -4,6 +4,8 @@ read right, and written as Markdown tables, the form page records keep them in."
 
 from __future__ import annotations
 
+import functools
+
 from docgen.core.text import is_rtl
 from docgen.extract.layout import fragments, join
 
@@ -49,9 +51,13 @@ def cell_text(frags: list[dict], rect) -> str:
     return join(inside)
 
 
-def ruling_edges(page) -> list[dict]:
+def ruling_edges(page, shown=None) -> list[dict]:
     """The page's horizontal and vertical strokes and rectangle sides, as pdfplumber's edges
-    (``x0 x1 top bottom width height orientation``), from MuPDF's vector paths."""
+    (``x0 x1 top bottom width height orientation``), from MuPDF's vector paths. ``shown``: the
+    page's display list, when it has one: a page that draws no path at all (most pages of text)
+    is known to have none without reading the page again."""
+    if shown is not None and not draws_paths(shown):
+        return []
     edges = []
 
     def edge(x0, y0, x1, y1, kind):
@@ -76,6 +82,40 @@ def ruling_edges(page) -> list[dict]:
                                    (x1, y0, x1, y1)):  # fmt: skip
                     edge(a, b, c, d, "rect_edge")
     return edges
+
+
+def draws_paths(shown) -> bool:
+    """Whether a display list fills or strokes any vector path: the only drawing that
+    ``get_cdrawings`` reports. Replaying the list to a device that only counts them costs a
+    tenth of ``get_cdrawings``, which reads the page's content anew."""
+    from pymupdf import mupdf
+
+    device = _path_counter()()
+    everywhere = mupdf.FzRect(mupdf.FzRect.Fixed_INFINITE)
+    mupdf.fz_run_display_list(shown.this, device, mupdf.FzMatrix(), everywhere, mupdf.FzCookie())
+    mupdf.fz_close_device(device)
+    return device.paths > 0
+
+
+@functools.cache
+def _path_counter():
+    """A MuPDF device class that counts filled and stroked paths and ignores everything else."""
+    from pymupdf import mupdf
+
+    class PathCounter(mupdf.FzDevice2):
+        def __init__(self):
+            super().__init__()
+            self.use_virtual_fill_path()
+            self.use_virtual_stroke_path()
+            self.paths = 0
+
+        def fill_path(self, *args):
+            self.paths += 1
+
+        def stroke_path(self, *args):
+            self.paths += 1
+
+    return PathCounter
 
 
 def grid_possible(edges: list[dict]) -> bool:

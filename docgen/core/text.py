@@ -45,6 +45,8 @@ SPELLINGS = {
 
 def fold(text: str) -> str:
     """Fold presentation forms and ligatures to plain letters (leaves full-width CJK alone)."""
+    if text.isascii():  # most words of most pages: nothing to fold, and no pattern to run
+        return text
     return _FOLD.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
 
 
@@ -76,7 +78,15 @@ def normalize(text: str) -> str:
     return re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", text)
 
 
+# The bytes of ASCII that are not letters, deleted to count a plain-ASCII text's letters.
+_ASCII_NOT_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
+
+
 def script_counts(text: str) -> dict[str, int]:
+    """How many letters of each script a text holds."""
+    if text.isascii():  # a page in English: only Latin letters, counted without a pattern
+        letters = len(text.encode("ascii").translate(None, _ASCII_NOT_LETTERS))
+        return {name: letters if name == "latin" else 0 for name, _ in SCRIPTS}
     return {name: len(pattern.findall(text)) for name, pattern in SCRIPTS}
 
 

@@ -230,16 +230,17 @@ def detached(side: list[dict], other: list[dict]) -> list[dict]:
 def rows_of(frags: list[dict]) -> list[list[dict]]:
     """Fragments of one block grouped into visual lines, top to bottom."""
     rows: list[list[dict]] = []
+    ry0 = ry1 = 0.0  # the last row's top and bottom
     for frag in sorted(frags, key=lambda f: (f["bbox"][1], f["bbox"][0])):
         y0, y1 = frag["bbox"][1], frag["bbox"][3]
-        row = rows[-1] if rows else None
-        if row is not None:
-            ry0, ry1 = min(f["bbox"][1] for f in row), max(f["bbox"][3] for f in row)
+        if rows:
             overlap = min(y1, ry1) - max(y0, ry0)
             if overlap > 0.6 * min(y1 - y0, ry1 - ry0):
-                row.append(frag)
+                rows[-1].append(frag)
+                ry0, ry1 = min(ry0, y0), max(ry1, y1)
                 continue
         rows.append([frag])
+        ry0, ry1 = y0, y1
     return rows
 
 

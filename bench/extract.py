@@ -16,7 +16,8 @@ side in one run:
    about 10k pages with two workers;
 4. the whole `docgen extract` command as a user runs it (its start-up, a LocalCluster of two
    workers, their isolation children) against the plain loop in one process, over the same
-   pages: pages a second per core (the command's over two cores, the loop's over one).
+   pages: pages a second per core (the command's over two cores, the loop's over one); on a
+   mixed selection, and on the four longest manuals (fewer documents than a partition).
 """
 
 from __future__ import annotations
@@ -271,20 +272,23 @@ def memory(docs, tmp: str, args) -> None:
 
 
 def whole_command(docs, tmp: str, args) -> None:
-    paths = [str(p) for p in pick(docs, args.command_pages)]
-    listing = Path(tmp) / "command-inputs.txt"
-    listing.write_text("\n".join(paths))
-    command = [str(ROOT / ".venv/bin/docgen"), "extract", str(listing), "--work",
-               f"{tmp}/command", "--quiet", "--set", "run.workers=2", "--set",
-               f"extract.dpi={args.dpi}"]  # fmt: skip
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    ours = time.perf_counter() - start
-    plain = measure_in_child("plain", paths, f"{tmp}/plain-command", args.dpi)
-    per_core = (plain["pages"] / ours / 2) / (plain["pages"] / plain["wall"])
-    print(f"\n4. `docgen extract` with 2 workers, {plain['pages']} pages of {len(paths)} PDFs: "
-          f"{ours:.1f} s ({plain['pages'] / ours:.1f} pages/s); the plain loop in one process "
-          f"{plain['wall']:.1f} s; per core {per_core:.2f}x")  # fmt: skip
+    mixed = [str(p) for p in pick(docs, args.command_pages)]
+    # A few long manuals: fewer documents than fill a partition per worker.
+    few = [str(p) for p, _ in sorted((d for d in docs if d[1] <= 400), key=lambda d: -d[1])[:4]]
+    for name, paths in (("mixed", mixed), ("few", few)):
+        listing = Path(tmp) / f"command-{name}.txt"
+        listing.write_text("\n".join(paths))
+        command = [str(ROOT / ".venv/bin/docgen"), "extract", str(listing), "--work",
+                   f"{tmp}/command-{name}", "--quiet", "--set", "run.workers=2", "--set",
+                   f"extract.dpi={args.dpi}"]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        ours = time.perf_counter() - start
+        plain = measure_in_child("plain", paths, f"{tmp}/plain-{name}", args.dpi)
+        per_core = (plain["pages"] / ours / 2) / (plain["pages"] / plain["wall"])
+        print(f"\n4. `docgen extract` with 2 workers, {plain['pages']} pages of {len(paths)} PDFs: "
+              f"{ours:.1f} s ({plain['pages'] / ours:.1f} pages/s); the plain loop in one "
+              f"process {plain['wall']:.1f} s; per core {per_core:.2f}x")  # fmt: skip
 
 
 def main() -> None:

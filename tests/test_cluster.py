@@ -76,6 +76,29 @@ def test_a_worker_killed_mid_run_costs_no_document(samples, tmp_path, dask_clust
     assert "workers     lost while running: extract" in summary(manifest)
 
 
+def test_a_port_held_by_another_cluster_is_not_a_warning_on_the_terminal():
+    """Two runs on one machine: the second cluster's scheduler finds Dask's default HTTP port
+    taken and takes another, without three lines of Python warning."""
+    import warnings
+
+    from docgen.run.orchestrate import cluster
+
+    held = socket.socket()
+    try:
+        held.bind(("", 8787))
+        held.listen()
+    except OSError:  # held already, by another cluster: the same situation
+        pass
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with cluster(None, 1) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+        assert not [w for w in caught if "already in use" in str(w.message)]
+    finally:
+        held.close()
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(samples, tmp_path):
     cfg = load_config(
         "default",

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from contextlib import contextmanager
 
 from docgen.core.errors import UsageError
@@ -53,11 +54,15 @@ def local_client(**kwargs):
             leave_signals_to_the_driver()
 
     logging.getLogger("distributed").setLevel(dask_log_level())
-    with (
-        LocalCluster(**{"dashboard_address": None, **kwargs}, threads_per_worker=1,
-                     processes=True, silence_logs=dask_log_level()) as lc,
-        Client(lc) as client,
-    ):  # fmt: skip
+    with warnings.catch_warnings():
+        if not os.environ.get("DOCGEN_VERBOSE"):
+            # Another cluster on this machine (another run) holds the default port of the
+            # scheduler's HTTP server; it takes another one. Dask says so as a Python warning,
+            # not in its log: three lines on the terminal about a port nobody asked for.
+            warnings.filterwarnings("ignore", r"Port \d+ is already in use", UserWarning)
+        lc = LocalCluster(**{"dashboard_address": None, **kwargs}, threads_per_worker=1,
+                          processes=True, silence_logs=dask_log_level())  # fmt: skip
+    with lc, Client(lc) as client:
         client.register_plugin(LeaveSignalsToTheDriver())
         yield client
 

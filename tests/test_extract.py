@@ -228,6 +228,17 @@ def test_ruling_lines_through_the_display_list_are_the_page_s_own():
     assert not tables.draws_paths(text_only.get_displaylist())
     assert tables.grid_possible(tables.ruling_edges(ruled, ruled.get_displaylist()))
     assert tables.ruling_edges(annotated, annotated.get_displaylist())
+    # A line its clip hides entirely is not in the display list: no ruling line (the page
+    # itself still reports it).
+    doc = pymupdf.open()
+    hidden = doc.new_page()
+    hidden.insert_text((72, 72), "A hidden rule below")
+    xref = doc.get_new_xref()
+    doc.update_object(xref, "<<>>")
+    doc.update_stream(xref, b"q 0 0 10 10 re W n 100 100 m 200 100 l S Q")
+    doc.xref_set_key(hidden.xref, "Contents", f"[{hidden.get_contents()[0]} 0 R {xref} 0 R]")
+    hidden = pymupdf.open("pdf", doc.tobytes())[0]
+    assert hidden.get_cdrawings() and not tables.ruling_edges(hidden, hidden.get_displaylist())
 
 
 def test_text_and_image_read_through_one_display_list_are_the_page_s_own(tmp_path):

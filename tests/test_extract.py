@@ -88,25 +88,6 @@ def test_partitions_close_at_a_number_of_documents_or_of_bytes(samples):
     assert plan([str(samples)], 1000, partition_mb=mb)[0] == by_bytes  # the same every time
 
 
-def test_an_input_too_small_for_the_workers_is_cut_so_that_each_gets_work(samples):
-    """48 documents fill 16-document partitions for two workers, as before; the same documents
-    for four workers (or 12 of them for two) are cut by size into about two partitions a
-    worker, in the same order of documents."""
-    from docgen.extract.stage import plan
-
-    by_docs, _ = plan([str(samples)], docs_per_partition=16)
-    assert plan([str(samples)], docs_per_partition=16, workers=2)[0] == by_docs
-    four, _ = plan([str(samples)], docs_per_partition=16, workers=4)
-    assert 6 <= len(four) <= 9 and max(len(docs) for _, docs in four) <= 16
-    order = [d for _, docs in by_docs for d, _ in docs]
-    assert [d for _, docs in four for d, _ in docs] == order
-    total = sum(src.size for _, docs in four for _, src in docs)
-    for _, docs in four[:-1]:  # each closed once past an eighth of the bytes, not before
-        assert sum(src.size for _, src in docs[:-1]) < total / 8
-    few, _ = plan([str(samples)], docs_per_partition=16, workers=2, limit=12)
-    assert len(few) >= 3  # one partition before: one worker busy, the other waiting
-
-
 def test_a_damaged_tar_keeps_its_readable_members_and_says_why(few_samples, tmp_path):
     data = sorted(few_samples.glob("*.pdf"))[0].read_bytes()
     make_tar(tmp_path / "s.tar", {"a.pdf": data, "b.pdf": data + b" ", "c.pdf": data + b"  "})

@@ -60,10 +60,7 @@ class ExtractConfig:
     )
     ocr_dpi: int = setting(300, check=Between(72, 1200))
     docs_per_partition: int = setting(
-        16,
-        check=POSITIVE,
-        help="at most; and at most partition_mb MB of input when set; an input with fewer "
-        "documents than this many per worker is cut into about two partitions a worker",
+        16, check=POSITIVE, help="at most; and at most partition_mb MB of input when set"
     )
     partition_mb: float | None = setting(None, check=Between(0, low_open=True))
     # -- hostile input: caps, and limits on the process that reads each document --

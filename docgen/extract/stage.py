@@ -42,19 +42,14 @@ BYTES_PER_WRITE = 16 * 2**20
 
 def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.inf,
          skip: tuple = (), partition_mb: float | None = None,
-         limit: int | None = None, workers: int = 1) -> tuple[list, dict]:  # fmt: skip
+         limit: int | None = None) -> tuple[list, dict]:  # fmt: skip
     """Partitions ``(part_id, [(doc_id, Source), ...])`` and the counts of the inputs: how many
     PDFs were found, how many were the same bytes as another, and the error rows of inputs that
     could not be read at all (a broken tar shard, a file over ``max_file_mb``, a FIFO). Files
     under the folders ``skip`` (WORK and OUT) are not inputs. A partition closes at
     ``docs_per_partition`` documents or, when given, ``partition_mb`` MB of input, whichever
     comes first (documents in the order of their ids, so the same inputs make the same
-    partitions). ``limit``: only the first N documents found (in the inputs' order).
-
-    An input too small to give each of ``workers`` its ``docs_per_partition`` documents (a few
-    large PDFs) is cut by size as well, into about two partitions a worker: otherwise it is one
-    partition, and every worker but one waits while it is read. (Rerun with another number of
-    workers, such an input is planned anew and read again.)"""
+    partitions). ``limit``: only the first N documents found (in the inputs' order)."""
     docs: dict[str, Source] = {}
     found, unreadable = 0, []
     for src, doc_id in iter_sources(inputs, max_file_mb * 2**20, skip):
@@ -68,8 +63,6 @@ def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.i
     ids = sorted(docs)
     parts, group, size = [], [], 0
     most = math.inf if partition_mb is None else partition_mb * 2**20
-    if workers > 1 and len(ids) < docs_per_partition * workers:
-        most = min(most, sum(docs[d].size for d in ids) / (2 * workers))
     for i, doc_id in enumerate(ids):
         group.append(doc_id)
         size += docs[doc_id].size

@@ -44,7 +44,7 @@ from docgen.shard.stage import shard_on_workers, write_shards
 def run_extract(ex: Executor, cfg: RunConfig) -> dict:
     skip = tuple(Path(p).resolve() for p in (cfg.work, cfg.out) if local(p))
     parts, counts = plan(cfg.input, cfg.extract.docs_per_partition, cfg.extract.max_file_mb, skip,
-                         cfg.extract.partition_mb, cfg.run.limit, ex.workers)  # fmt: skip
+                         cfg.extract.partition_mb, cfg.run.limit)  # fmt: skip
     wd = WorkDir(cfg.work)
     unreadable = counts.pop("unreadable")
     if not parts and not unreadable:

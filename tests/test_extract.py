@@ -189,6 +189,20 @@ def test_one_coloured_byte_anywhere_keeps_a_page_in_colour():
         assert not images.is_grey(off), at
 
 
+def test_ascii_text_is_counted_and_folded_as_the_patterns_would():
+    """ASCII text skips the script patterns and the folding: the same counts and text."""
+    from docgen.core import text
+
+    for s in [
+        "",
+        "Hello, World! 123 _x\tq",
+        "".join(map(chr, range(128))) * 2,
+        "caf\u00e9 \ufb01n",
+    ]:
+        assert text.script_counts(s) == {n: len(p.findall(s)) for n, p in text.SCRIPTS}
+    assert text.fold("plain words") == "plain words" and text.fold("\ufb01n") == "fin"
+
+
 def test_ruling_lines_through_the_display_list_are_the_page_s_own():
     """A page that draws no path has no ruling edges without reading its content again; one
     that draws paths (its own or an annotation's) has the edges ``get_cdrawings`` gives."""

@@ -60,7 +60,7 @@ def test_page_images_are_the_same_in_any_process_history(samples):
             source = Source(name=pdf.name, path=str(pdf), size=pdf.stat().st_size)
             messages = run_document(source, "x", CFG)
             next(messages)
-            os.kill(isolate._child.proc.pid, signal.SIGKILL)
+            os.kill(isolate._children[0].proc.pid, signal.SIGKILL)
             assert any(kind == "failed" for kind, _ in messages)
         seen.update(digests(pdf))
     isolate.stop_child()

@@ -114,7 +114,7 @@ def test_a_killed_worker_process_is_replaced(few_samples):
     cfg = ExtractConfig()
     messages = run_document(Source(slow.name, str(slow), size=slow.stat().st_size), "s", cfg)
     assert next(messages)[0] == "notes"  # the child is now rendering the slow page
-    os.kill(isolate._child.proc.pid, signal.SIGKILL)
+    os.kill(isolate._children[0].proc.pid, signal.SIGKILL)
     rest = list(messages)
     assert rest[-1][0] == "failed" and "SIGKILL" in rest[-1][1]
     good = sorted(few_samples.glob("0*.pdf"))[0]
@@ -135,7 +135,7 @@ def test_the_child_loads_no_module_it_does_not_use(few_samples):
     assert messages[-1][0] == "end"
     pages = [page_batch(payload[1]) for kind, payload in messages if kind == "page"]
     assert pages and pages[0]["tables"][0].as_py()  # pdfplumber's grid ran, without pandas
-    maps = Path(f"/proc/{isolate._child.proc.pid}/maps").read_text()
+    maps = Path(f"/proc/{isolate._children[0].proc.pid}/maps").read_text()
     assert "pyarrow" in maps and "pymupdf" in maps  # what it does use
     assert "/pandas/" not in maps and "onnxruntime" not in maps
 
@@ -172,7 +172,7 @@ def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monke
     src = Source(path.name, str(path), size=path.stat().st_size)
 
     def faults() -> int:  # minor page faults of the child so far (/proc/PID/stat, field 10)
-        stat = open(f"/proc/{isolate._child.proc.pid}/stat").read()
+        stat = open(f"/proc/{isolate._children[0].proc.pid}/stat").read()
         return int(stat.rsplit(")", 1)[1].split()[7])
 
     counts = [faults() for kind, _ in run_document(src, "b", ExtractConfig(dpi=200))

@@ -92,3 +92,20 @@ def test_a_workers_complaint_about_the_scheduler_the_driver_stopped_is_dropped()
         record("Failed to communicate with scheduler during heartbeat.")
     )
     assert SchedulerGone().filter(record("Compute Failed"))
+
+
+def test_the_line_tells_documents_of_unfinished_partitions_apart(monkeypatch):
+    """A partition is the unit a rerun skips: documents read in a partition the interrupt cut
+    short are read again, and the line says how many of those done are kept."""
+    from docgen.core import errors
+
+    exc = errors.Interrupted(signal.SIGINT)
+    monkeypatch.setitem(errors.progress, "stage", "extract")
+    monkeypatch.setitem(errors.progress, "unit", "doc")
+    monkeypatch.setitem(errors.progress, "total", 4)
+    monkeypatch.setitem(errors.progress, "done", 1)
+    monkeypatch.setitem(errors.progress, "kept", 0)
+    line = errors.interrupted_line(exc)
+    assert "1 of 4 documents done (0 in finished partitions): finished partitions are kept" in line
+    monkeypatch.setitem(errors.progress, "kept", 1)
+    assert "1 of 4 documents done: finished" in errors.interrupted_line(exc)

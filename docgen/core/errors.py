@@ -43,7 +43,7 @@ class Interrupted(BaseException):
 
 # Where the stage in flight is, for the line printed on an interrupt (set by
 # docgen.core.executor).
-progress = {"stage": None, "done": 0, "total": 0, "unit": "part"}
+progress = {"stage": None, "done": 0, "total": 0, "unit": "part", "kept": 0}
 
 
 KEPT = "finished partitions are kept; run the same command to go on"
@@ -55,6 +55,9 @@ def interrupted_line(exc: Interrupted, after: str = KEPT) -> str:
         unit = "documents" if progress.get("unit") == "doc" else "tasks"
         total = f" of {progress['total']}" if progress["total"] else ""
         where = f" during {progress['stage']}, {progress['done']}{total} {unit} done"
+        if unit == "documents" and progress["kept"] < progress["done"]:
+            # Documents of a partition still being read are read again by the next run.
+            where += f" ({progress['kept']} in finished partitions)"
     return f"interrupted ({exc}){where}: {after}"
 
 

@@ -151,7 +151,7 @@ def progress_bar(desc: str, total: int | None, progress: bool, unit: str = "part
     (for the line an interrupt prints); closed on the way out, whatever happens."""
     # Shown after half a second: a stage a rerun finds done leaves no bar behind.
     bar = tqdm(total=total, desc=desc, unit=unit, disable=not progress, delay=0.5)
-    errors.progress.update(stage=desc, done=0, total=total, unit=unit)
+    errors.progress.update(stage=desc, done=0, total=total, unit=unit, kept=0)
     update = bar.update
 
     def step(n: int = 1) -> None:

@@ -13,6 +13,8 @@ import threading
 import time
 from collections import Counter, OrderedDict
 
+from docgen.core import errors
+
 TOPIC = "docgen-progress"
 FLUSH_S = 0.5  # a worker sends its counts at most twice a second
 SETTLED_KEPT = 4096
@@ -100,6 +102,8 @@ class StageBar:
                     self.settled.popitem(last=False)
             said = self.told.pop(key, Counter()) + self.told.pop(None, Counter())
             self.bar.update(max(0, self.units_of(result) - said["documents"]))
+            # The documents whose task ended are kept; an interrupt's line tells them apart.
+            errors.progress["kept"] = errors.progress.get("kept", 0) + self.units_of(result)
             for extra, stat in (("requests", "requests"), ("pairs", "pairs"),
                                 ("tokens", "completion_tokens")):  # fmt: skip
                 self.totals[extra] += max(0, result.get(stat, 0) - said[extra])

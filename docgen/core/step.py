@@ -13,7 +13,7 @@ sub-steps:
   :func:`docgen.core.workdir.outcome_fingerprint`);
 - the atomic writes: the step's other files first, its own last, so that its file is the mark
   of a finished partition;
-- the counts, with the seconds it took.
+- the counts, with the seconds it took (a core's: times ``Output.cores``).
 
 A step that makes several partitions at once (generate asks an LLM about many partitions in one
 task, to keep its batch full) uses the two halves, :func:`done` and :func:`store`.
@@ -74,6 +74,9 @@ class Output:
     # folder -> table, or a function making it (made when written, then dropped: a step whose
     # other files are large holds one at a time): the partition's other files
     beside: dict = field(default_factory=dict)
+    # Processes the task kept busy (an extract task reading with several children): its
+    # ``seconds`` are a core's, the time it took times this (``docgen plan`` scales them).
+    cores: int = 1
 
 
 def done(wd: WorkDir, step: Step, part: str, fp: str, retry_failed: bool = False) -> dict | None:
@@ -113,7 +116,7 @@ def store(wd: WorkDir, step: Step, part: str, fp: str, out: Output, seconds: flo
           writer: PartWriter | None = None) -> dict:  # fmt: skip
     """Write ``out`` as ``part``'s files of ``step`` (made with fingerprint ``fp``, in
     ``seconds``); return its counts."""
-    counts = {**out.counts, "seconds": round(seconds, 3)}
+    counts = {**out.counts, "seconds": round(seconds * out.cores, 3)}
     stats = {**counts, **out.stored}
     fp = outcome_fingerprint(fp, out.errors or [], out.may_pass)
     for folder, table in out.beside.items():

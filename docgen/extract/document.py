@@ -78,6 +78,15 @@ DOCUMENT_SCHEMA = pa.schema(
 
 # Pages between two clearings of the document's cache of parsed objects (see forget_objects).
 CLEAR_OBJECTS_EVERY = 32
+# Read in lanes (docgen.extract.lanes), a document's pages are dealt out in runs of this many
+# consecutive pages: neighbouring pages share fonts and images, which a child then decodes once.
+RUN_PAGES = 4
+
+
+def in_lane(number: int, lane: tuple[int, int]) -> bool:
+    """Whether page ``number`` (from 0) is read by lane ``lane = (index, count)``."""
+    index, count = lane
+    return (number // RUN_PAGES) % count == index
 
 
 def open_pdf(src: Source, cfg: ExtractConfig):
@@ -211,10 +220,11 @@ def extract_page(page, doc_id: str, source: str, n_pages: int, cfg: ExtractConfi
     }
 
 
-def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
+def document_messages(src: Source, doc_id: str, cfg: ExtractConfig, lane=(0, 1)):
     """One document as messages: ``("notes", [..])`` and ``("n_pages", n)`` once, then
-    ``("page", row)`` or ``("error", row)`` per page; a file that cannot be opened gives one
-    ``("error", row)`` for the document (page None)."""
+    ``("page", row)`` or ``("error", row)`` per page of ``lane`` (:func:`in_lane`; every page
+    by default); a file that cannot be opened gives one ``("error", row)`` for the document
+    (page None)."""
     import pymupdf
 
     try:
@@ -225,7 +235,10 @@ def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
     with doc:
         yield "notes", notes_of(doc)
         yield "n_pages", doc.page_count
+        done = 0
         for number in range(doc.page_count):
+            if not in_lane(number, lane):
+                continue
             try:
                 page = doc.load_page(number)
                 if doc.is_repaired and not page.read_contents().strip():
@@ -238,7 +251,8 @@ def document_messages(src: Source, doc_id: str, cfg: ExtractConfig):
                 yield "error", error_row(doc_id, src.name, number + 1, reason)
             else:
                 yield "page", row
-            if (number + 1) % CLEAR_OBJECTS_EVERY == 0:
+            done += 1
+            if done % CLEAR_OBJECTS_EVERY == 0:
                 forget_objects(doc)
     # MuPDF keeps decoded fonts and images in a store of up to 256 MB; a new document rarely
     # reuses them, and emptying it keeps a long-lived process's memory flat.
@@ -257,13 +271,13 @@ def forget_objects(doc) -> None:
     release_memory()
 
 
-def document_tables(src: Source, doc_id: str, cfg: ExtractConfig):
+def document_tables(src: Source, doc_id: str, cfg: ExtractConfig, lane=(0, 1)):
     """:func:`document_messages` with each page as ``("page", (facts, batch))``: a one-row record
     batch in Arrow's IPC format and the few facts the partition's stats need. The child builds
     the Arrow columns, so the worker receives compact buffers instead of thousands of little
     dicts (a dense page has 1,000 words), holds a row group's worth of them in a fraction of the
     memory, and reads them without a copy (unpickling a table cost more than writing it)."""
-    for kind, payload in document_messages(src, doc_id, cfg):
+    for kind, payload in document_messages(src, doc_id, cfg, lane):
         if kind == "page":
             facts = {k: payload[k] for k in ("page", "ocr", "needs_ocr")}
             batch = pages_table([payload]).to_batches()[0].serialize().to_pybytes()
@@ -276,14 +290,21 @@ def page_batch(ipc: bytes) -> pa.RecordBatch:
     return pa.ipc.read_record_batch(pa.py_buffer(ipc), PAGE_SCHEMA)
 
 
-def run_document(src: Source, doc_id: str, cfg: ExtractConfig):
+def run_document(src: Source, doc_id: str, cfg: ExtractConfig, lanes: int = 1):
     """:func:`document_tables`, in the child process with its limits when ``cfg.isolate``;
-    ends with ``("end", None)`` or ``("failed", reason)``."""
+    ends with ``("end", None)`` or ``("failed", reason)``. ``lanes`` > 1: its pages read by as
+    many children at once, the same messages in the same order (:mod:`docgen.extract.lanes`)."""
     if not cfg.isolate:
         yield from document_tables(src, doc_id, cfg)
         yield "end", None
         return
     from docgen.extract.isolate import run_isolated
+
+    if lanes > 1:
+        from docgen.extract.lanes import read_in_lanes
+
+        yield from read_in_lanes(src, doc_id, cfg, lanes)
+        return
 
     task = ("docgen.extract.document.document_tables", (src, doc_id, cfg))
     yield from run_isolated(task, cfg.memory_mb, cfg.page_timeout_s, cfg.doc_timeout_s)

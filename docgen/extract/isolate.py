@@ -104,33 +104,41 @@ class Child:
         return f"worker process exited with code {code}"
 
 
-_child: Child | None = None
+# The children of this process, one per lane (see docgen.extract.lanes: several read one
+# document's pages at once when a stage has fewer partitions than workers).
+_children: dict[int, Child] = {}
 
 
-def _get_child(memory_mb: int) -> Child:
-    global _child
-    if _child is None or not _child.alive() or _child.memory_mb != memory_mb:
-        if _child is not None:
-            _child.kill()
-        _child = Child(memory_mb)
-    return _child
+def _get_child(memory_mb: int, lane: int = 0) -> Child:
+    child = _children.get(lane)
+    if child is None or not child.alive() or child.memory_mb != memory_mb:
+        if child is not None:
+            child.kill()
+        child = _children[lane] = Child(memory_mb)
+    return child
+
+
+def kill_lane(lane: int) -> None:
+    """Kill the child of ``lane`` from another thread: the thread reading it sees it die."""
+    child = _children.get(lane)
+    if child is not None and child.alive():
+        child.proc.kill()
 
 
 @atexit.register
 def stop_child() -> None:
-    """End this process's child, if it has one (the next document starts a new one)."""
-    global _child
-    if _child is not None:
-        _child.kill()
-        _child = None
+    """End this process's children, if it has any (the next document starts new ones)."""
+    for lane in list(_children):
+        _children.pop(lane).kill()
 
 
 def run_isolated(
-    task, memory_mb: int, item_timeout: float, total_timeout: float
+    task, memory_mb: int, item_timeout: float, total_timeout: float, lane: int = 0
 ) -> Iterator[tuple[str, object]]:
-    """Messages ``(kind, payload)`` of ``task`` run in the child (see :func:`child_main`), ended
-    by ``("end", None)``; on a time limit or a dying child, ``("failed", reason)`` instead."""
-    child = _get_child(memory_mb)
+    """Messages ``(kind, payload)`` of ``task`` run in the child of ``lane`` (see
+    :func:`child_main`), ended by ``("end", None)``; on a time limit or a dying child,
+    ``("failed", reason)`` instead."""
+    child = _get_child(memory_mb, lane)
     try:
         send(child.proc.stdin, task)
     except (BrokenPipeError, OSError):

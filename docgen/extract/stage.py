@@ -17,6 +17,7 @@ made are kept.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict
 
 import pyarrow as pa
@@ -38,6 +39,8 @@ from docgen.extract.sources import Source, iter_sources
 # when the pages are large colour images.
 PAGES_PER_WRITE = 32
 BYTES_PER_WRITE = 16 * 2**20
+# Most children one partition's task reads with (see lanes_for).
+MAX_LANES = 8
 
 
 def plan(inputs: list[str], docs_per_partition: int, max_file_mb: float = math.inf,
@@ -83,29 +86,39 @@ def may_pass(reason: str) -> bool:
 EXTRACT = Step("extract", PAGES, schema=PAGE_SCHEMA)
 
 
+def lanes_for(partitions: int, workers: int) -> int:
+    """Children a partition's task reads its documents with: more than one when the stage has
+    fewer partitions than workers (a few long PDFs), so that the idle workers' cores are used
+    (:mod:`docgen.extract.lanes`; the output is the same)."""
+    return max(1, min(MAX_LANES, -(-workers // max(1, partitions))))
+
+
 def extract_partition(
-    work: str, part: str, docs: list, cfg: ExtractConfig, retry_failed: bool = False
-) -> dict:
+    work: str, part: str, docs: list, cfg: ExtractConfig, retry_failed: bool = False,
+    lanes: int = 1,
+) -> dict:  # fmt: skip
     """Extract one partition unless it is already done with the same config (``retry_failed``:
     and none of its documents failed); return its counts. Its pages are written as they come;
-    its documents (``WORK/documents/``) and error rows with them."""
+    its documents (``WORK/documents/``) and error rows with them. ``lanes``: children reading
+    at once (:func:`lanes_for`; at most this machine's cores)."""
     wd = WorkDir(work)
+    lanes = max(1, min(lanes, len(os.sched_getaffinity(0))))
     fp = fingerprint({"docs": [(d, asdict(s)) for d, s in docs], "cfg": asdict(cfg)})
-    counts = run_step(wd, EXTRACT, part, fp, lambda out: extract_documents(docs, cfg, out),
+    counts = run_step(wd, EXTRACT, part, fp, lambda out: extract_documents(docs, cfg, out, lanes),
                       retry_failed)  # fmt: skip
     if not counts["skipped"]:
         release_memory()
     return counts
 
 
-def extract_documents(docs: list, cfg: ExtractConfig, writer) -> Output:
+def extract_documents(docs: list, cfg: ExtractConfig, writer, lanes: int = 1) -> Output:
     """Each document's pages, written to ``writer`` in batches; its row; the error rows."""
     stats = {"documents": 0, "failed_documents": 0, "pages": 0, "failed_pages": 0}
     stats.update(ocr_pages=0, needs_ocr_pages=0, killed=0, javascript=0, embedded_files=0)
     errors, documents, batch, batch_bytes = [], [], [], 0
     for doc_id, src in docs:
         notes, pages, last, n_pages = [], 0, 0, None
-        for kind, payload in run_document(src, doc_id, cfg):
+        for kind, payload in run_document(src, doc_id, cfg, lanes):
             if kind == "page":
                 payload, ipc = payload
                 batch.append(page_batch(ipc))
@@ -141,7 +154,7 @@ def extract_documents(docs: list, cfg: ExtractConfig, writer) -> Output:
     stats.update(retryable_documents=retryable, skipped=0)
     documents = pa.Table.from_pylist(documents, DOCUMENT_SCHEMA)
     # The documents and the errors are written first, the pages last: they mark it done.
-    return Output(None, stats, errors, retryable > 0, beside={DOCUMENTS: documents})
+    return Output(None, stats, errors, retryable > 0, beside={DOCUMENTS: documents}, cores=lanes)
 
 
 def failure_row(doc_id, source, last: int, n_pages: int | None, reason: str) -> dict | None:

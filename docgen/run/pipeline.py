@@ -22,7 +22,7 @@ from docgen.core.step import ERROR_SCHEMA
 from docgen.core.storage import check_writable
 from docgen.core.workdir import KEPT, PAGES, QA, WorkDir, add_stats, release_memory
 from docgen.extract import isolate, ocr
-from docgen.extract.stage import error_row, extract_partition, plan
+from docgen.extract.stage import error_row, extract_partition, lanes_for, plan
 from docgen.filter import passes
 from docgen.filter.llm_pass import llm_pass_parts
 from docgen.filter.rules import filter_partition
@@ -58,7 +58,10 @@ def run_extract(ex: Executor, cfg: RunConfig) -> dict:
         print(f"extract: {message}")  # said once for the run, not once per page
     # Largest partitions first, so that no worker is left with a big one at the end.
     parts.sort(key=lambda p: -sum(src.size for _, src in p[1]))
-    args = [(cfg.work, part, docs, cfg.extract, cfg.run.retry_failed) for part, docs in parts]
+    lanes = lanes_for(len(parts), ex.workers)
+    args = [
+        (cfg.work, part, docs, cfg.extract, cfg.run.retry_failed, lanes) for part, docs in parts
+    ]
     wd.update_manifest(parts=sorted(part for part, _ in parts))
     stats: dict = {}
 

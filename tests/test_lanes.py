@@ -44,8 +44,8 @@ def test_lanes_deal_runs_of_pages_and_cover_every_page_once():
         assert [o[0] for o in owners[: 2 * RUN_PAGES]] == (
             [0] * RUN_PAGES + [1 % count] * RUN_PAGES
         )
-    assert lanes_for(1, 2) == 2 and lanes_for(3, 2) == 1 and lanes_for(2, 5) == 3
-    assert lanes_for(0, 4) == 4 and lanes_for(1, 64) == 8
+    assert lanes_for(1, 2) == 2 and lanes_for(3, 2) == 1 and lanes_for(2, 5) == 2
+    assert lanes_for(3, 4) == 1 and lanes_for(1, 64) == 8  # never more children than workers
 
 
 def test_the_same_messages_in_the_same_order_as_one_child(long_doc, tmp_path):

@@ -89,8 +89,9 @@ EXTRACT = Step("extract", PAGES, schema=PAGE_SCHEMA)
 def lanes_for(partitions: int, workers: int) -> int:
     """Children a partition's task reads its documents with: more than one when the stage has
     fewer partitions than workers (a few long PDFs), so that the idle workers' cores are used
-    (:mod:`docgen.extract.lanes`; the output is the same)."""
-    return max(1, min(MAX_LANES, -(-workers // max(1, partitions))))
+    (:mod:`docgen.extract.lanes`; the output is the same). Never more children at once than
+    workers: their memory is what the workers' would have been."""
+    return max(1, min(MAX_LANES, workers // max(1, partitions)))
 
 
 def extract_partition(

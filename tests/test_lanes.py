@@ -64,6 +64,19 @@ def test_the_same_messages_in_the_same_order_as_one_child(long_doc, tmp_path):
     isolate.stop_child()
 
 
+def test_a_reader_that_stops_mid_document_leaves_no_page_behind(long_doc):
+    """The stage stops listening (an error while writing): the lanes' children are stopped, and
+    the next document is read whole, none of the first one's pages in its stream."""
+    cfg = ExtractConfig()
+    stream = run_document(long_doc, "d", cfg, 2)
+    kinds = [next(stream)[0] for _ in range(5)]
+    assert kinds[:2] == ["notes", "n_pages"] and kinds[2:] == ["page"] * 3
+    stream.close()
+    again = messages(long_doc, cfg, 2)
+    assert again == messages(long_doc, cfg, 1)
+    isolate.stop_child()
+
+
 def test_a_child_dying_on_a_page_ends_the_document_there_as_with_one_child(samples, tmp_path):
     """Page 6 is lane 1's (pages 5-8) and renders for minutes: it times out, the pages before it
     are kept, and nothing after it is sent, as with one child."""

@@ -54,16 +54,20 @@ class Lane:
     def _read(self, *args) -> None:
         try:
             for message in isolate.run_isolated(*args):
-                while not self.stopping.is_set():
-                    try:
-                        self.queue.put(message, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stopping.is_set():
+                if not self._put(message):
                     return  # run_isolated's cleanup stops a child left mid-document
         except Exception as exc:  # noqa: BLE001 - said as the lane's failure, never lost
-            self.queue.put(("failed", f"reading the worker process failed: {exc}"))
+            self._put(("failed", f"reading the worker process failed: {exc}"))
+
+    def _put(self, message) -> bool:
+        """Queue ``message``, waiting while the queue is full; False once the lane is stopped."""
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def take(self) -> tuple[str, object]:
         """The lane's next message; after its last, ``("end", None)`` again."""

@@ -10,7 +10,8 @@ import pytest
 from docgen.core.config import ExtractConfig
 from docgen.core.workdir import WorkDir
 from docgen.extract import isolate
-from docgen.extract.document import RUN_PAGES, in_lane, run_document
+from docgen.extract.document import run_document
+from docgen.extract.lanes import RUN_PAGES, in_lane
 from docgen.extract.sources import Source
 from docgen.extract.stage import extract_partition, lanes_for
 

@@ -14,6 +14,7 @@ from docgen.core.config import ExtractConfig
 from docgen.core.text import detect_language, dominant_script, script_counts
 from docgen.core.workdir import release_memory
 from docgen.extract import images, layout, ocr, tables
+from docgen.extract.lanes import in_lane, read_in_lanes
 from docgen.extract.sources import Source, doc_id_of, looks_like_pdf, read_bytes
 
 _BOX = [("x0", pa.float32()), ("y0", pa.float32()), ("x1", pa.float32()), ("y1", pa.float32())]
@@ -78,15 +79,6 @@ DOCUMENT_SCHEMA = pa.schema(
 
 # Pages between two clearings of the document's cache of parsed objects (see forget_objects).
 CLEAR_OBJECTS_EVERY = 32
-# Read in lanes (docgen.extract.lanes), a document's pages are dealt out in runs of this many
-# consecutive pages: neighbouring pages share fonts and images, which a child then decodes once.
-RUN_PAGES = 4
-
-
-def in_lane(number: int, lane: tuple[int, int]) -> bool:
-    """Whether page ``number`` (from 0) is read by lane ``lane = (index, count)``."""
-    index, count = lane
-    return (number // RUN_PAGES) % count == index
 
 
 def open_pdf(src: Source, cfg: ExtractConfig):
@@ -301,8 +293,6 @@ def run_document(src: Source, doc_id: str, cfg: ExtractConfig, lanes: int = 1):
     from docgen.extract.isolate import run_isolated
 
     if lanes > 1:
-        from docgen.extract.lanes import read_in_lanes
-
         yield from read_in_lanes(src, doc_id, cfg, lanes)
         return
 

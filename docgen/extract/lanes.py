@@ -25,6 +25,15 @@ from docgen.extract.sources import Source
 
 # Messages a lane may hold before its child waits for the merge to catch up.
 QUEUE_MESSAGES = 8
+# A document's pages are dealt out in runs of this many consecutive pages: neighbouring pages
+# share fonts and images, which a child then decodes once.
+RUN_PAGES = 4
+
+
+def in_lane(number: int, lane: tuple[int, int]) -> bool:
+    """Whether page ``number`` (from 0) is read by lane ``lane = (index, count)``."""
+    index, count = lane
+    return (number // RUN_PAGES) % count == index
 
 
 def read_in_lanes(src: Source, doc_id: str, cfg: ExtractConfig, n: int):
@@ -114,8 +123,6 @@ def page_of(kind: str, payload) -> int | None:
 def merged(lanes: list[Lane]):
     """The lanes' messages as one child sends them: lane 0's notes and page count (every lane
     sends the same), then the pages in order, each from its lane, then end or failed."""
-    from docgen.extract.document import in_lane
-
     first = lanes[0]
     while True:  # lane 0 speaks for the document until its page count
         kind, payload = first.take()

@@ -163,7 +163,6 @@ def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monke
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     isolate.stop_child()
-    isolate._child = None
     book = pymupdf.open()
     for _ in range(6):
         book.insert_pdf(pymupdf.open(few_samples / "0027-report-ar.pdf"))
@@ -178,7 +177,6 @@ def test_the_child_keeps_its_page_buffers_under_a_dask_worker(few_samples, monke
     counts = [faults() for kind, _ in run_document(src, "b", ExtractConfig(dpi=200))
               if kind == "page"]  # fmt: skip
     isolate.stop_child()
-    isolate._child = None
     # From the second page on, the buffers of the page before are reused.
     per_page = (counts[-1] - counts[0]) / (len(counts) - 1)
     assert len(counts) == 12 and per_page < 1000, per_page

@@ -163,13 +163,15 @@ def server_factory():
 ROOT = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = os.environ.get("DOCGEN_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
 # What vLLM's CPU build needs here: no Hub, a small KV cache, and no chunked prefill (its engine
-# fails seeded requests whose prompt is prefilled in chunks).
+# fails seeded requests whose prompt is prefilled in chunks). Eager mode: torch.compile took ~50 s
+# of each server's or engine's ~75 s start (its cache does not load back), for ~7% more tokens a
+# second on SmolLM2 — the tests start many engines and generate little.
 VLLM_ENV = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
 VLLM_MAX_LEN = 8192
 # A random model writes JSON whitespace for ever if its grammar lets it: not here.
 NO_WHITESPACE = {"backend": "xgrammar", "disable_any_whitespace": True}
 VLLM_ENGINE_ARGS = {"enable_chunked_prefill": False, "max_num_batched_tokens": VLLM_MAX_LEN,
-                    "max_model_len": VLLM_MAX_LEN, "dtype": "float32",
+                    "max_model_len": VLLM_MAX_LEN, "dtype": "float32", "enforce_eager": True,
                     "structured_outputs_config": NO_WHITESPACE}  # fmt: skip
 
 
@@ -254,7 +256,7 @@ def serve(model: Path, vllm_python, folder: Path, *extra: str, name: str = "tiny
     command = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--served-model-name", name, "--host", "127.0.0.1", "--port", str(port),
                "--no-enable-chunked-prefill", "--max-num-batched-tokens", str(VLLM_MAX_LEN),
-               "--max-model-len", str(VLLM_MAX_LEN), "--dtype", "float32",
+               "--max-model-len", str(VLLM_MAX_LEN), "--dtype", "float32", "--enforce-eager",
                "--structured-outputs-config", json.dumps(NO_WHITESPACE), *extra]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,

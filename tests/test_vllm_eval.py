@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 POSITIONS = 4096
 # vLLM's CPU build here: no chunked prefill (see conftest), a length within the model's positions.
 ENGINE_ARGS = {"enable_chunked_prefill": False, "max_num_batched_tokens": POSITIONS,
-               "max_model_len": POSITIONS}  # fmt: skip
+               "max_model_len": POSITIONS, "enforce_eager": True}  # fmt: skip
 
 
 def predictions(report: dict) -> list[dict]:

@@ -130,9 +130,11 @@ def merged(lanes: list[Lane]):
         if kind == "n_pages":
             n_pages = payload
             break
-        if kind in ("end", "failed"):  # the document could not be opened, or its child died
+        if kind == "end":  # the document could not be opened (an error row was sent)
             for lane in lanes[1:]:
                 lane.unopened()
+            return
+        if kind == "failed":  # its child died opening it: the others are stopped (by the caller)
             return
     for number in range(n_pages):
         lane = next(lane for lane in lanes if in_lane(number, (lane.index, len(lanes))))

@@ -9,7 +9,7 @@ import pytest
 
 from docgen.core.config import ExtractConfig
 from docgen.core.workdir import WorkDir
-from docgen.extract import isolate
+from docgen.extract import isolate, ocr
 from docgen.extract.document import run_document
 from docgen.extract.lanes import RUN_PAGES, in_lane
 from docgen.extract.sources import Source
@@ -33,9 +33,10 @@ def messages(src, cfg, lanes):
 
 @pytest.fixture(scope="module")
 def long_doc(samples, tmp_path_factory):
-    """Every sample's pages in one PDF: text in eight languages, tables, pictures."""
+    """Half the samples' pages in one PDF: text in eight languages, tables, pictures; and a
+    scan on page 6 (lane 1's of two), which OCR reads."""
     out = tmp_path_factory.mktemp("lanes") / "long.pdf"
-    return joined(sorted(samples.glob("*.pdf"))[:24], out)
+    return joined(sorted(samples.glob("*.pdf"))[:24], out, insert=pdfs.image_only(), at=5)
 
 
 def test_lanes_deal_runs_of_pages_and_cover_every_page_once():
@@ -53,6 +54,8 @@ def test_the_same_messages_in_the_same_order_as_one_child(long_doc, tmp_path):
     cfg = ExtractConfig()
     one = messages(long_doc, cfg, 1)
     assert sum(k == "page" for k, _ in one) > 3 * RUN_PAGES
+    if ocr.available_languages():  # the scan, read by OCR (`make test` installs Tesseract)
+        assert [p[0]["ocr"] for k, p in one if k == "page"][5]
     for lanes in (2, 3):
         assert messages(long_doc, cfg, lanes) == one  # every page's Arrow bytes included
     bad = tmp_path / "bad.pdf"

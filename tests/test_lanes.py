@@ -11,9 +11,9 @@ from docgen.core.config import ExtractConfig
 from docgen.core.workdir import WorkDir
 from docgen.extract import isolate, ocr
 from docgen.extract.document import run_document
-from docgen.extract.lanes import RUN_PAGES, in_lane
+from docgen.extract.lanes import RUN_PAGES, busy_cores, in_lane
 from docgen.extract.sources import Source
-from docgen.extract.stage import extract_partition, lanes_for
+from docgen.extract.stage import extract_documents, extract_partition, lanes_for
 
 
 def joined(paths, out, insert: bytes | None = None, at: int = 0):
@@ -46,6 +46,9 @@ def test_lanes_deal_runs_of_pages_and_cover_every_page_once():
         assert [o[0] for o in owners[: 2 * RUN_PAGES]] == (
             [0] * RUN_PAGES + [1 % count] * RUN_PAGES
         )
+    # A task's seconds count the children that were busy, not those that waited.
+    assert busy_cores([40, 40]) == 2 and busy_cores([40, 20, 20]) == 2
+    assert busy_cores([3, 0]) == 1 and busy_cores([0, 0]) == busy_cores([]) == 1
     assert lanes_for(1, 2) == 2 and lanes_for(3, 2) == 1 and lanes_for(2, 5) == 2
     assert lanes_for(3, 4) == 1 and lanes_for(1, 64) == 8  # never more children than workers
 
@@ -120,3 +123,19 @@ def test_the_stage_writes_the_same_partition_with_lanes(samples, tmp_path):
     seconds = counts[1].pop("seconds"), counts[2].pop("seconds")
     assert counts[1] == counts[2] and counts[1]["failed_documents"] == 1
     assert all(s > 0 for s in seconds)
+
+
+def test_a_task_counts_the_children_that_were_busy(samples, long_doc):
+    """Short documents keep lane 0 alone busy (pages 1-4 are its): the task's seconds are not
+    doubled for a second child that only opened them; a long document keeps both busy."""
+
+    class Tables(list):
+        write = list.append
+
+    cfg = ExtractConfig()
+    short = [(p.name, Source(p.name, str(p), size=p.stat().st_size))
+             for p in sorted(samples.glob("*.pdf"))[:6]]  # fmt: skip
+    assert all(pymupdf.open(s.path).page_count <= RUN_PAGES for _, s in short)
+    assert extract_documents(short, cfg, Tables(), 2).cores == 1
+    assert extract_documents([("long", long_doc)], cfg, Tables(), 2).cores > 1.7
+    isolate.stop_child()

@@ -74,9 +74,9 @@ class Output:
     # folder -> table, or a function making it (made when written, then dropped: a step whose
     # other files are large holds one at a time): the partition's other files
     beside: dict = field(default_factory=dict)
-    # Processes the task kept busy (an extract task reading with several children): its
-    # ``seconds`` are a core's, the time it took times this (``docgen plan`` scales them).
-    cores: int = 1
+    # Processes the task kept busy on average (an extract task reading with several children):
+    # its ``seconds`` are a core's, the time it took times this (``docgen plan`` scales them).
+    cores: float = 1.0
 
 
 def done(wd: WorkDir, step: Step, part: str, fp: str, retry_failed: bool = False) -> dict | None:

@@ -30,10 +30,22 @@ QUEUE_MESSAGES = 8
 RUN_PAGES = 4
 
 
+def lane_of(number: int, count: int) -> int:
+    """The lane (of ``count``) that reads page ``number`` (from 0)."""
+    return (number // RUN_PAGES) % count
+
+
 def in_lane(number: int, lane: tuple[int, int]) -> bool:
     """Whether page ``number`` (from 0) is read by lane ``lane = (index, count)``."""
     index, count = lane
-    return (number // RUN_PAGES) % count == index
+    return lane_of(number, count) == index
+
+
+def busy_cores(pages_by_lane: list[int]) -> float:
+    """How many children were busy on average, from the pages each lane read: the pages over
+    the busiest lane's (documents of four pages or fewer keep lane 0 alone busy: 1)."""
+    most = max(pages_by_lane, default=0)
+    return sum(pages_by_lane) / most if most else 1.0
 
 
 def read_in_lanes(src: Source, doc_id: str, cfg: ExtractConfig, n: int):
@@ -137,7 +149,7 @@ def merged(lanes: list[Lane]):
         if kind == "failed":  # its child died opening it: the others are stopped (by the caller)
             return
     for number in range(n_pages):
-        lane = next(lane for lane in lanes if in_lane(number, (lane.index, len(lanes))))
+        lane = lanes[lane_of(number, len(lanes))]
         reason = "the page was not extracted"
         while True:
             kind, payload = lane.take()

@@ -33,6 +33,7 @@ from docgen.extract.document import (
     page_batch,
     run_document,
 )
+from docgen.extract.lanes import busy_cores, lane_of
 from docgen.extract.sources import Source, iter_sources
 
 # Pages buffered before a row group is written (whichever comes first): memory stays flat even
@@ -117,6 +118,7 @@ def extract_documents(docs: list, cfg: ExtractConfig, writer, lanes: int = 1) ->
     stats = {"documents": 0, "failed_documents": 0, "pages": 0, "failed_pages": 0}
     stats.update(ocr_pages=0, needs_ocr_pages=0, killed=0, javascript=0, embedded_files=0)
     errors, documents, batch, batch_bytes = [], [], [], 0
+    by_lane = [0] * lanes  # pages each lane read: how many children were busy (Output.cores)
     for doc_id, src in docs:
         notes, pages, last, n_pages = [], 0, 0, None
         for kind, payload in run_document(src, doc_id, cfg, lanes):
@@ -142,6 +144,7 @@ def extract_documents(docs: list, cfg: ExtractConfig, writer, lanes: int = 1) ->
                     errors.append(row)
             if kind in ("page", "error") and payload["page"] is not None:
                 last = payload["page"]
+                by_lane[lane_of(last - 1, lanes)] += 1
         stats["pages"] += pages
         stats["documents" if pages else "failed_documents"] += 1
         tell(documents=1)
@@ -155,7 +158,8 @@ def extract_documents(docs: list, cfg: ExtractConfig, writer, lanes: int = 1) ->
     stats.update(retryable_documents=retryable, skipped=0)
     documents = pa.Table.from_pylist(documents, DOCUMENT_SCHEMA)
     # The documents and the errors are written first, the pages last: they mark it done.
-    return Output(None, stats, errors, retryable > 0, beside={DOCUMENTS: documents}, cores=lanes)
+    return Output(None, stats, errors, retryable > 0, beside={DOCUMENTS: documents},
+                  cores=busy_cores(by_lane))  # fmt: skip
 
 
 def failure_row(doc_id, source, last: int, n_pages: int | None, reason: str) -> dict | None:
